@@ -1,0 +1,52 @@
+"""The in-process event bus.
+
+Watchers and the arbiter publish lifecycle events here (spawn, reap, kill,
+start, stop, reload, updated, add, remove, hook_success, hook_failure). The
+control-channel issue subscribes a ZMQ PUB socket to it; tests subscribe a
+list. Publishing never blocks: handlers run synchronously and must be cheap.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+logger = logging.getLogger("circus")
+
+EventHandler = Callable[[str, dict[str, Any]], None]
+"""A subscriber: called with the topic (``watcher.<name>.<event>``) and the payload."""
+
+
+def event_topic(watcher_name: str, event: str) -> str:
+    """Return upstream's topic for an event: ``watcher.<lowercased name>.<event>``."""
+    return f"watcher.{watcher_name.lower().replace(' ', '_')}.{event}"
+
+
+class EventBus:
+    """Fan-out of events to subscribers, in subscription order."""
+
+    def __init__(self) -> None:
+        self._handlers: list[EventHandler] = []
+
+    def subscribe(self, handler: EventHandler) -> Callable[[], None]:
+        """Add a handler; return a function that removes it again."""
+        self._handlers.append(handler)
+
+        def unsubscribe() -> None:
+            if handler in self._handlers:
+                self._handlers.remove(handler)
+
+        return unsubscribe
+
+    def publish(self, watcher_name: str, event: str, payload: dict[str, Any]) -> None:
+        """Send ``payload`` (a ``time`` key is added if absent) to every handler."""
+        payload.setdefault("time", time.time())
+        topic = event_topic(watcher_name, event)
+        for handler in tuple(self._handlers):
+            try:
+                handler(topic, payload)
+            except Exception:
+                # A broken subscriber must never take the daemon down.
+                logger.exception("event handler %r failed on %s", handler, topic)

@@ -1,0 +1,144 @@
+"""Stopping processes: signal the group, wait, escalate, make sure it is gone.
+
+Every child leads its own process group, so a stop signals the group and
+grandchildren get it too. "Stopped" means the whole group is gone: when the
+main process exits first, the remaining members get the rest of
+``graceful_timeout`` and then SIGKILL. Waiting for the main process is
+event-driven (the reaper resolves a future); members that are not our
+children can only be checked with ``killpg(pgid, 0)``, which we do on each
+orphan reap and otherwise at a coarse interval, and only while a stop runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from typing import TYPE_CHECKING
+
+from circus.process import Process, ProcessState
+
+if TYPE_CHECKING:
+    from circus.watcher import Watcher
+
+logger = logging.getLogger("circus")
+
+_GROUP_CHECK_INTERVAL = 0.05
+_KILL_WAIT = 10.0  # how long SIGKILL may take before we report a stuck process
+
+
+class ProcessStopper:
+    """Stops the processes of one watcher."""
+
+    def __init__(self, watcher: Watcher) -> None:
+        self._watcher = watcher
+        self._exits: dict[int, asyncio.Future[None]] = {}
+
+    def exited(self, pid: int) -> None:
+        """Called by the watcher when the reaper reported ``pid``."""
+        future = self._exits.pop(pid, None)
+        if future is not None and not future.done():
+            future.set_result(None)
+
+    async def signal(self, proc: Process, signum: int) -> bool:
+        """Send ``signum`` to the process group through the signal hooks."""
+        watcher = self._watcher
+        hooks = watcher.hooks
+        if "before_signal" in hooks:
+            allowed = await hooks.run(watcher, "before_signal", pid=proc.pid, signum=signum)
+            if not allowed and signum != signal.SIGKILL:
+                logger.info("watcher %s: before_signal hook kept %d from pid %d",
+                            watcher.name, signum, proc.pid)
+                return False
+        if not proc.send_signal_group(signum):
+            return False
+        if watcher.stop_children:
+            # Children that left the group (setsid) still get the signal.
+            proc.send_signal_children(signum)
+        watcher.notify_event("kill", {"process_pid": proc.pid})
+        if "after_signal" in hooks:
+            await hooks.run(watcher, "after_signal", pid=proc.pid, signum=signum)
+        return True
+
+    async def stop(
+        self, proc: Process, signum: int | None = None, graceful_timeout: float | None = None
+    ) -> None:
+        """Stop ``proc`` and its whole group; returns once nothing of it remains."""
+        if proc.state is ProcessState.EXITED:
+            return
+        watcher = self._watcher
+        proc.state = ProcessState.STOPPING
+        signum = watcher.stop_signal if signum is None else signum
+        timeout = watcher.graceful_timeout if graceful_timeout is None else graceful_timeout
+        deadline = time.monotonic() + timeout
+        exited = self._exit_future(proc)
+        await self.signal(proc, signum)
+        if not await _wait(exited, deadline - time.monotonic()):
+            logger.info("watcher %s: pid %d still alive after %.1fs; sending SIGKILL",
+                        watcher.name, proc.pid, timeout)
+            self._kill_everything(proc)
+            if not await _wait(exited, _KILL_WAIT):
+                logger.error("watcher %s: pid %d survived SIGKILL", watcher.name, proc.pid)
+                return
+        await self._finish_group(proc, deadline)
+
+    def _exit_future(self, proc: Process) -> asyncio.Future[None]:
+        future = self._exits.get(proc.pid)
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            if proc.state is ProcessState.EXITED:
+                future.set_result(None)
+            else:
+                self._exits[proc.pid] = future
+        return future
+
+    def _kill_everything(self, proc: Process) -> None:
+        # Descendants that escaped the group (setsid) are found by walking the tree.
+        for pid in proc.children(recursive=True):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        proc.send_signal_group(signal.SIGKILL)
+        self._watcher.notify_event("kill", {"process_pid": proc.pid})
+
+    async def _finish_group(self, proc: Process, deadline: float) -> None:
+        """Wait for group members that outlived the leader; SIGKILL them at the deadline."""
+        if not proc.group_alive():
+            return
+        reaper = self._watcher.reaper
+        wake = asyncio.Event()
+        remove = reaper.on_orphan_reaped(wake.set)
+        try:
+            killed = False
+            kill_deadline = deadline + _KILL_WAIT
+            while proc.group_alive():
+                now = time.monotonic()
+                if not killed and now >= deadline:
+                    proc.send_signal_group(signal.SIGKILL)
+                    killed = True
+                if now >= kill_deadline:
+                    logger.error("watcher %s: process group %d survived SIGKILL",
+                                 self._watcher.name, proc.pid)
+                    return
+                wake.clear()
+                limit = deadline if not killed else kill_deadline
+                await _wait_event(wake, min(_GROUP_CHECK_INTERVAL, max(limit - now, 0.001)))
+        finally:
+            remove()
+
+
+async def _wait(future: asyncio.Future[None], timeout: float) -> bool:
+    if future.done():
+        return True
+    try:
+        await asyncio.wait_for(asyncio.shield(future), max(timeout, 0))
+    except asyncio.TimeoutError:
+        return False
+    return True
+
+
+async def _wait_event(event: asyncio.Event, timeout: float) -> None:
+    with contextlib.suppress(asyncio.TimeoutError):
+        await asyncio.wait_for(event.wait(), timeout)

@@ -1,0 +1,84 @@
+"""The output side of a watcher: its two streams and one pipe reader per pipe.
+
+Streams are built when the watcher starts and closed when it stops, after
+every pipe was drained to EOF, so the last words of a dying process are kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from circus.stream import PipeReader, build_stream
+
+if TYPE_CHECKING:
+    from circus.process import Process
+    from circus.watcher import Watcher
+
+logger = logging.getLogger("circus")
+
+# A pipe still open this long after the stop belongs to a process that escaped
+# (a daemonised grandchild holding the fd); we stop waiting for it.
+_DRAIN_TIMEOUT = 5.0
+
+
+class WatcherOutput:
+    """Streams and readers of one watcher."""
+
+    def __init__(self, watcher: Watcher) -> None:
+        self._watcher = watcher
+        self._streams: dict[str, Any] = {}
+        self._readers: set[PipeReader] = set()
+
+    @property
+    def pipe_stdout(self) -> bool:
+        """Whether children get a stdout pipe (a stream is configured)."""
+        return "stdout" in self._streams
+
+    @property
+    def pipe_stderr(self) -> bool:
+        """Whether children get a stderr pipe (a stream is configured)."""
+        return "stderr" in self._streams
+
+    def open(self) -> None:
+        """Build the configured streams (no-op for those already open)."""
+        for name, spec in (("stdout", self._watcher.stdout_stream),
+                           ("stderr", self._watcher.stderr_stream)):
+            if spec and name not in self._streams:
+                self._streams[name] = build_stream(spec)
+
+    def reopen(self) -> None:
+        """Reopen stream files (SIGHUP, reload, external rotation)."""
+        for stream in self._streams.values():
+            reopen = getattr(stream, "reopen", None)
+            if reopen is not None:
+                reopen()
+
+    def attach(self, proc: Process) -> None:
+        """Start reading the pipes of a freshly spawned process."""
+        loop = asyncio.get_running_loop()
+        for name, fd in (("stdout", proc.stdout_fd), ("stderr", proc.stderr_fd)):
+            if fd is None:
+                continue
+            reader = PipeReader(fd, pid=proc.pid, name=name, sink=self._streams[name],
+                                loop=loop, on_closed=self._readers.discard)
+            self._readers.add(reader)
+            reader.start()
+        proc.stdout_fd = proc.stderr_fd = None
+
+    async def close(self) -> None:
+        """Drain every pipe to EOF (bounded), then close the streams."""
+        deadline = time.monotonic() + _DRAIN_TIMEOUT
+        for reader in list(self._readers):
+            if not await reader.wait_closed(max(deadline - time.monotonic(), 0)):
+                logger.warning("watcher %s: output of pid %d still open; closing it",
+                               self._watcher.name, reader.pid)
+                reader.close()
+        self._readers.clear()
+        for stream in self._streams.values():
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
+        self._streams.clear()

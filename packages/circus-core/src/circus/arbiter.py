@@ -1,0 +1,374 @@
+"""The arbiter owns every watcher of a circusd (``circus.arbiter.Arbiter``).
+
+It starts watchers by priority, highest first, each one fully started before
+the next; it stops them lowest first, each one fully stopped before the next.
+It also owns the reaper and the event bus the watchers share. The control
+channel, sockets, stats and plugins attach to it in their own modules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import gc
+import logging
+import os
+import signal
+import threading
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
+
+from circus._events import EventBus
+from circus._reaper import Reaper, become_subreaper
+from circus.errors import ConflictError, UnknownWatcherError
+from circus.watcher import Watcher
+
+logger = logging.getLogger("circus")
+
+DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
+DEFAULT_PUBSUB = "tcp://127.0.0.1:5556"
+
+
+class ArbiterState(enum.Enum):
+    """Lifecycle of the arbiter."""
+
+    STOPPED = "stopped"  # not started, or fully stopped
+    STARTING = "starting"  # watchers being started in priority order
+    RUNNING = "running"  # all autostart watchers started
+    STOPPING = "stopping"  # watchers being stopped
+
+
+class Arbiter:
+    """Controls a set of watchers.
+
+    Args:
+        watchers: the ``Watcher`` objects to run.
+        endpoint: the control channel endpoint (ZMQ ROUTER).
+        pubsub_endpoint: the event channel endpoint (ZMQ PUB).
+        check_delay: accepted for compatibility; reaping is event-driven.
+        prereload_fn: called with the arbiter before each full reload.
+        loop: an asyncio loop (or a tornado IOLoop wrapping one) to run on.
+            Without it ``start()`` owns a loop and blocks until ``stop()``.
+        warmup_delay: seconds to wait between two watchers' starts.
+        reap_orphans: become a child subreaper and reap re-parented
+            descendants (circusd turns this on; embedding programs that spawn
+            children of their own should leave it off).
+        Other arguments are the manual's and are kept for the channels,
+        sockets, stats, plugins and papa that attach to the arbiter.
+    """
+
+    def __init__(
+        self,
+        watchers: Iterable[Watcher],
+        endpoint: str = DEFAULT_ENDPOINT,
+        pubsub_endpoint: str = DEFAULT_PUBSUB,
+        check_delay: float = 1.0,
+        prereload_fn: Callable[[Arbiter], Any] | None = None,
+        context: Any = None,
+        loop: Any = None,
+        statsd: bool = False,
+        stats_endpoint: str | None = None,
+        statsd_close_outputs: bool = False,
+        multicast_endpoint: str | None = None,
+        plugins: Iterable[Mapping[str, Any]] | None = None,
+        sockets: Mapping[str, Any] | None = None,
+        warmup_delay: float = 0,
+        httpd: bool = False,
+        httpd_host: str = "localhost",
+        httpd_port: int = 8080,
+        httpd_close_outputs: bool = False,
+        debug: bool = False,
+        debug_gc: bool = False,
+        ssh_server: str | None = None,
+        proc_name: str = "circusd",
+        pidfile: str | None = None,
+        loglevel: str | None = None,
+        logoutput: str | None = None,
+        loggerconfig: str | None = None,
+        fqdn_prefix: str | None = None,
+        umask: int | None = None,
+        endpoint_owner: str | None = None,
+        papa_endpoint: str | None = None,
+        reap_orphans: bool = False,
+    ) -> None:
+        self.endpoint = endpoint
+        self.pubsub_endpoint = pubsub_endpoint
+        self.check_delay = check_delay
+        self.prereload_fn = prereload_fn
+        self.context = context
+        self.statsd = statsd
+        self.stats_endpoint = stats_endpoint
+        self.statsd_close_outputs = statsd_close_outputs
+        self.multicast_endpoint = multicast_endpoint
+        self.plugins = [dict(p) for p in plugins or ()]
+        self.sockets: dict[str, Any] = dict(sockets or {})
+        self.warmup_delay = float(warmup_delay)
+        self.httpd = httpd
+        self.httpd_host = httpd_host
+        self.httpd_port = httpd_port
+        self.httpd_close_outputs = httpd_close_outputs
+        self.debug = debug
+        self.debug_gc = debug_gc
+        self.ssh_server = ssh_server
+        self.proc_name = proc_name
+        self.pidfile = pidfile
+        self.loglevel = loglevel
+        self.logoutput = logoutput
+        self.loggerconfig = loggerconfig
+        self.fqdn_prefix = fqdn_prefix
+        self.umask = umask
+        self.endpoint_owner = endpoint_owner
+        self.papa_endpoint = papa_endpoint
+        self.reap_orphans = reap_orphans
+
+        self.events = EventBus()
+        self.state = ArbiterState.STOPPED
+        self._loop = _asyncio_loop(loop)
+        self._owns_loop = loop is None
+        self._reaper: Reaper | None = None
+        self._stopped: asyncio.Event | None = None
+        self._restore_signals: list[int] = []
+        self.watchers: list[Watcher] = []
+        for watcher in watchers:
+            self._adopt(watcher)
+        if debug_gc:
+            gc.set_debug(gc.DEBUG_LEAK)
+
+    def __repr__(self) -> str:
+        return f"<Arbiter {self.state.value} {len(self.watchers)} watchers>"
+
+    # -- shared services ------------------------------------------------------
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The asyncio loop the arbiter runs on."""
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        return self._loop
+
+    @property
+    def reaper(self) -> Reaper:
+        """The reaper shared by every watcher."""
+        if self._reaper is None:
+            if self.reap_orphans:
+                become_subreaper()
+            self._reaper = Reaper(self.loop, reap_orphans=self.reap_orphans)
+        return self._reaper
+
+    def socket_fds(self) -> tuple[int, ...]:
+        """File descriptors of the arbiter's bound sockets (inherited with use_sockets)."""
+        return tuple(sock.fileno() for sock in self.sockets.values() if hasattr(sock, "fileno"))
+
+    def socket_variables(self) -> dict[str, int]:
+        """``sockets.<name>`` → fd, for ``$(circus.sockets.NAME)``."""
+        return {
+            f"sockets.{name.lower()}": sock.fileno()
+            for name, sock in self.sockets.items()
+            if hasattr(sock, "fileno")
+        }
+
+    # -- watchers ---------------------------------------------------------------
+
+    def _adopt(self, watcher: Watcher) -> None:
+        if any(w.name.lower() == watcher.name.lower() for w in self.watchers):
+            raise ConflictError(f"watcher {watcher.name!r} already exists")
+        watcher.arbiter = self
+        watcher.events = self.events
+        self.watchers.append(watcher)
+
+    def get_watcher(self, name: str) -> Watcher:
+        """Return the watcher called ``name`` (case-insensitive)."""
+        lowered = name.lower()
+        for watcher in self.watchers:
+            if watcher.name.lower() == lowered:
+                return watcher
+        raise UnknownWatcherError(f"program {name} not found")
+
+    def iter_watchers(self, reverse: bool = True) -> list[Watcher]:
+        """Watchers by priority: highest first (``reverse``), else lowest first."""
+        return sorted(self.watchers, key=lambda w: w.priority, reverse=reverse)
+
+    def numwatchers(self) -> int:
+        """Number of watchers."""
+        return len(self.watchers)
+
+    def numprocesses(self) -> int:
+        """Number of live processes across every watcher."""
+        return sum(len(w.processes) for w in self.watchers)
+
+    async def add_watcher(self, name: str, cmd: str, start: bool = False, **options: Any) -> Watcher:
+        """Create a watcher (optionally starting it) and emit ``add``."""
+        watcher = Watcher(name, cmd, **options)
+        self._adopt(watcher)
+        self.events.publish(watcher.name, "add", {})
+        if start:
+            await watcher.start()
+        return watcher
+
+    async def rm_watcher(self, name: str, nostop: bool = False) -> None:
+        """Stop (unless ``nostop``) and remove a watcher; emit ``remove``."""
+        watcher = self.get_watcher(name)
+        self.watchers.remove(watcher)
+        if not nostop:
+            await watcher.stop()
+        self.events.publish(watcher.name, "remove", {})
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    def start(self, cb: Callable[[Arbiter], Any] | None = None) -> Any:
+        """Start every autostart watcher, in priority order.
+
+        Without a loop given at construction this runs the loop and blocks
+        until ``stop()`` (or SIGINT/SIGTERM/SIGQUIT); ``cb`` is called once
+        all watchers are started. With a loop it returns a future.
+        """
+        if self._owns_loop:
+            asyncio.run(self._serve(cb))
+            return None
+        return asyncio.run_coroutine_threadsafe(self._start_all(cb), self.loop) if (
+            _other_thread(self.loop)
+        ) else asyncio.ensure_future(self._start_all(cb), loop=self.loop)
+
+    def stop(self) -> Any:
+        """Stop every watcher, lowest priority first; ends ``start()``'s loop if it owns it."""
+        if self._owns_loop:
+            if self._stopped is not None and self._loop is not None and self._loop.is_running():
+                self._loop.call_soon_threadsafe(self._stopped.set)
+            return None
+        return asyncio.ensure_future(self._stop_all(), loop=self.loop)
+
+    async def _serve(self, cb: Callable[[Arbiter], Any] | None) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stopped = asyncio.Event()
+        self._install_signals()
+        try:
+            await self._start_all(cb)
+            await self._stopped.wait()
+        finally:
+            await self._stop_all()
+            self._uninstall_signals()
+            if self._reaper is not None:
+                self._reaper.close()
+                self._reaper = None
+            self._stopped = None
+            self._loop = None
+
+    async def _start_all(self, cb: Callable[[Arbiter], Any] | None = None) -> None:
+        self.state = ArbiterState.STARTING
+        if self.umask is not None:
+            os.umask(self.umask)
+        await self.start_watchers()
+        self.state = ArbiterState.RUNNING
+        logger.info("arbiter running %d watchers", len(self.watchers))
+        if cb is not None:
+            result = cb(self)
+            if isinstance(result, Awaitable):
+                await result
+
+    async def start_watchers(self, watchers: Iterable[Watcher] | None = None) -> None:
+        """Start watchers (default: every autostart one), highest priority first."""
+        targets = self.iter_watchers() if watchers is None else sorted(
+            watchers, key=lambda w: w.priority, reverse=True)
+        first = True
+        for watcher in targets:
+            if not watcher.autostart or watcher.on_demand:
+                continue
+            if not first and self.warmup_delay:
+                await asyncio.sleep(self.warmup_delay)
+            first = False
+            await watcher.start()
+
+    async def stop_watchers(self, watchers: Iterable[Watcher] | None = None) -> None:
+        """Stop watchers lowest priority first, each fully stopped before the next."""
+        targets = self.iter_watchers(reverse=False) if watchers is None else sorted(
+            watchers, key=lambda w: w.priority)
+        for watcher in targets:
+            await watcher.stop()
+
+    async def _stop_all(self) -> None:
+        if self.state is ArbiterState.STOPPED and not self.numprocesses():
+            return
+        self.state = ArbiterState.STOPPING
+        await self.stop_watchers()
+        self.state = ArbiterState.STOPPED
+        logger.info("arbiter stopped")
+
+    async def quit(self) -> None:
+        """Stop every watcher and end the arbiter's loop (if it owns one)."""
+        await self._stop_all()
+        if self._stopped is not None:
+            self._stopped.set()
+
+    async def reload(self, graceful: bool = True, sequential: bool = False) -> None:
+        """Reload everything: prereload_fn, reopen logs and streams, reload each watcher."""
+        if self.prereload_fn is not None:
+            self.prereload_fn(self)
+        reopen_log_files()
+        for watcher in self.iter_watchers():
+            watcher.reopen_streams()
+            await watcher.reload(graceful=graceful, sequential=sequential)
+
+    # -- signals --------------------------------------------------------------------
+
+    def _install_signals(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        loop = self.loop
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+            loop.add_signal_handler(signum, self._handle_quit, signum)
+            self._restore_signals.append(signum)
+        loop.add_signal_handler(signal.SIGHUP, self._handle_hup)
+        self._restore_signals.append(signal.SIGHUP)
+
+    def _uninstall_signals(self) -> None:
+        loop = self.loop
+        for signum in self._restore_signals:
+            with contextlib.suppress(Exception):
+                loop.remove_signal_handler(signum)
+        self._restore_signals.clear()
+
+    def _handle_quit(self, signum: int) -> None:
+        logger.info("received %s; quitting", signal.Signals(signum).name)
+        if self._stopped is not None:
+            self._stopped.set()
+
+    def _handle_hup(self) -> None:
+        logger.info("received SIGHUP; reloading")
+        self.loop.create_task(self.reload())
+
+
+def reopen_log_files() -> None:
+    """Reopen every file handler of the logging tree (after logrotate)."""
+    import logging.handlers
+
+    for ref in list(logging._handlerList):  # type: ignore[attr-defined]
+        handler = ref()
+        if isinstance(handler, logging.handlers.WatchedFileHandler):
+            handler.reopenIfNeeded()
+        elif isinstance(handler, logging.FileHandler):
+            handler.acquire()
+            try:
+                handler.close()
+                handler.stream = handler._open()
+            finally:
+                handler.release()
+
+
+def _asyncio_loop(loop: Any) -> asyncio.AbstractEventLoop | None:
+    """Accept an asyncio loop or a tornado IOLoop (which wraps one)."""
+    if loop is None:
+        return None
+    inner = getattr(loop, "asyncio_loop", None)
+    if isinstance(inner, asyncio.AbstractEventLoop):
+        return inner
+    if isinstance(loop, asyncio.AbstractEventLoop):
+        return loop
+    raise TypeError(f"loop must be an asyncio loop or a tornado IOLoop, not {type(loop).__name__}")
+
+
+def _other_thread(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is not loop
+    except RuntimeError:
+        return loop.is_running()

@@ -1,0 +1,583 @@
+"""A watcher keeps ``numprocesses`` copies of one program alive.
+
+(``circus.watcher.Watcher`` is a documented import path.)
+
+Commands change the desired state (active or stopped, ``numprocesses``) and
+``manage`` converges on it. Every operation on one watcher runs under that
+watcher's lock, so commands queue and run in order instead of failing; other
+watchers are not blocked. Deaths arrive from the reaper as plain callbacks and
+only schedule a management pass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import random
+import signal
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from circus import _rlimits, _spawn, _values
+from circus._events import EventBus
+from circus._hooks import Hooks
+from circus._reaper import Reaper
+from circus._stopping import ProcessStopper
+from circus._watcher_output import WatcherOutput
+from circus.process import Process, ProcessState
+
+if TYPE_CHECKING:
+    from circus.arbiter import Arbiter
+
+logger = logging.getLogger("circus")
+
+_MAX_BACKOFF = 60.0
+# Spawning many processes yields to the loop this often so commands stay fast.
+_SPAWN_BATCH = 32
+
+
+class WatcherState(enum.Enum):
+    """The desired-and-reached state of a watcher (the strings ``status`` returns)."""
+
+    STOPPED = "stopped"  # no processes, none wanted
+    STARTING = "starting"  # start in progress
+    ACTIVE = "active"  # processes are kept alive
+    STOPPING = "stopping"  # stop in progress
+
+
+class Watcher:
+    """Runs and supervises ``numprocesses`` instances of one command.
+
+    The keyword arguments are the watcher options of the manual (plus
+    ``backoff``, ``retry_in``, ``min_uptime`` and ``hook_timeout``); unknown
+    keywords are kept in ``options`` for plugins.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        cmd: str,
+        args: str | Sequence[str] | None = None,
+        numprocesses: int = 1,
+        warmup_delay: float = 0.0,
+        working_dir: str | None = None,
+        shell: bool = False,
+        shell_args: str | None = None,
+        uid: str | int | None = None,
+        max_retry: int = 5,
+        gid: str | int | None = None,
+        send_hup: bool = False,
+        stop_signal: int | str = signal.SIGTERM,
+        stop_children: bool = False,
+        env: Mapping[str, str] | None = None,
+        graceful_timeout: float = 30.0,
+        prereload_fn: Callable[..., Any] | None = None,
+        rlimits: Mapping[str, int | None] | None = None,
+        executable: str | None = None,
+        stdout_stream: Mapping[str, Any] | None = None,
+        stderr_stream: Mapping[str, Any] | None = None,
+        priority: int = 0,
+        loop: Any = None,
+        singleton: bool = False,
+        use_sockets: bool = False,
+        copy_env: bool = False,
+        copy_path: bool = False,
+        max_age: float = 0,
+        max_age_variance: float = 30,
+        hooks: Mapping[str, Any] | None = None,
+        respawn: bool = True,
+        autostart: bool = True,
+        on_demand: bool = False,
+        virtualenv: str | None = None,
+        close_child_stdin: bool = True,
+        close_child_stdout: bool = False,
+        close_child_stderr: bool = False,
+        virtualenv_py_ver: str | None = None,
+        use_papa: bool = False,
+        retry_in: float = 0.5,
+        backoff: bool = True,
+        min_uptime: float = 1.0,
+        umask: int | None = None,
+        stdin_socket: str | None = None,
+        hook_timeout: float = 30.0,
+        check_flapping: bool = True,
+        **options: Any,
+    ) -> None:
+        self.name = name
+        self.cmd = cmd
+        self.args = args
+        self.numprocesses = _values.parse_int(numprocesses)
+        self.warmup_delay = _values.parse_duration(warmup_delay)
+        self.working_dir = working_dir
+        self.shell = _values.parse_bool(shell)
+        self.shell_args = shell_args
+        self.uid = uid
+        self.gid = gid
+        self.max_retry = _values.parse_int(max_retry)
+        self.send_hup = _values.parse_bool(send_hup)
+        self.stop_signal = _values.parse_signal(stop_signal)
+        self.stop_children = _values.parse_bool(stop_children)
+        self.env = dict(env or {})
+        self.graceful_timeout = _values.parse_duration(graceful_timeout)
+        self.prereload_fn = prereload_fn
+        self.rlimits = dict(rlimits or {})
+        self.executable = executable
+        self.stdout_stream = dict(stdout_stream or {})
+        self.stderr_stream = dict(stderr_stream or {})
+        self.priority = _values.parse_int(priority)
+        self.singleton = _values.parse_bool(singleton)
+        self.use_sockets = _values.parse_bool(use_sockets)
+        self.copy_env = _values.parse_bool(copy_env)
+        self.copy_path = _values.parse_bool(copy_path)
+        self.max_age = _values.parse_duration(max_age)
+        self.max_age_variance = _values.parse_duration(max_age_variance)
+        self.respawn = _values.parse_bool(respawn)
+        self.autostart = _values.parse_bool(autostart)
+        self.on_demand = _values.parse_bool(on_demand)
+        self.virtualenv = virtualenv
+        self.virtualenv_py_ver = virtualenv_py_ver
+        self.close_child_stdin = _values.parse_bool(close_child_stdin)
+        self.close_child_stdout = _values.parse_bool(close_child_stdout)
+        self.close_child_stderr = _values.parse_bool(close_child_stderr)
+        self.use_papa = _values.parse_bool(use_papa)
+        self.retry_in = _values.parse_duration(retry_in)
+        self.backoff = _values.parse_bool(backoff)
+        self.min_uptime = _values.parse_duration(min_uptime)
+        self.umask = umask
+        self.stdin_socket = stdin_socket
+        self.check_flapping = _values.parse_bool(check_flapping)
+        self.options = dict(options)
+        if self.copy_path and not self.copy_env:
+            raise ValueError(f"watcher {name}: copy_path requires copy_env")
+        if self.singleton and self.numprocesses > 1:
+            raise ValueError(f"watcher {name}: a singleton cannot have numprocesses > 1")
+        if self.numprocesses < 0:
+            raise ValueError(f"watcher {name}: numprocesses must be >= 0")
+        self.hooks = Hooks(hooks, working_dir=working_dir, timeout=hook_timeout)
+
+        self.arbiter: Arbiter | None = None
+        self.events = EventBus()
+        self._reaper: Reaper | None = None
+        self.state = WatcherState.STOPPED
+        self.processes: dict[int, Process] = {}
+        self._lock = asyncio.Lock()
+        self._failures = 0
+        self._retry_handle: asyncio.TimerHandle | None = None
+        self._manage_task: asyncio.Task[None] | None = None
+        self._timers: dict[int, asyncio.TimerHandle] = {}
+        self._child_env: dict[str, str] | None = None
+        self._output = WatcherOutput(self)
+        self._stopper = ProcessStopper(self)
+
+    def __repr__(self) -> str:
+        return f"<Watcher {self.name} {self.state.value} {len(self.processes)} processes>"
+
+    # -- wiring ----------------------------------------------------------------
+
+    @property
+    def reaper(self) -> Reaper:
+        """The reaper this watcher registers children with (the arbiter's, if any)."""
+        if self.arbiter is not None:
+            return self.arbiter.reaper
+        if self._reaper is None:
+            self._reaper = Reaper(asyncio.get_running_loop())
+        return self._reaper
+
+    def notify_event(self, topic: str, msg: dict[str, Any]) -> None:
+        """Publish event ``topic`` for this watcher on the event bus."""
+        self.events.publish(self.name, topic, msg)
+
+    def reopen_streams(self) -> None:
+        """Reopen the stream files (SIGHUP and reload call this)."""
+        self._output.reopen()
+
+    def status(self) -> str:
+        """The state as upstream names it: active, stopped, starting or stopping."""
+        return self.state.value
+
+    @property
+    def pids(self) -> list[int]:
+        """Pids of the live processes, oldest first."""
+        return [p.pid for p in self._by_age()]
+
+    def build_env(self) -> dict[str, str] | None:
+        """The environment children get (``None``: inherit circusd's)."""
+        return _spawn.build_env(
+            self.env,
+            copy_env=self.copy_env,
+            copy_path=self.copy_path,
+            virtualenv=self.virtualenv,
+            virtualenv_py_ver=self.virtualenv_py_ver,
+        )
+
+    def format_variables(self) -> dict[str, Any]:
+        """Option values available to ``$(circus.X)`` in cmd and args."""
+        values: dict[str, Any] = {
+            key: value
+            for key, value in vars(self).items()
+            if not key.startswith("_") and isinstance(value, (str, int, float, bool, type(None)))
+        }
+        if self.arbiter is not None:
+            values.update(self.arbiter.socket_variables())
+        return values
+
+    # -- public operations (each serialised by the watcher lock) --------------
+
+    async def start(self) -> dict[str, list[int]]:
+        """Start the watcher; returns ``{"started": [pids], "kept": [pids]}``."""
+        async with self._lock:
+            return await self._start()
+
+    async def stop(self) -> None:
+        """Stop every process (stop_signal, graceful_timeout, SIGKILL) and the watcher."""
+        async with self._lock:
+            await self._stop()
+
+    async def restart(self) -> dict[str, list[int]]:
+        """Stop then start; returns stopped, started and kept pids."""
+        async with self._lock:
+            stopped = self.pids
+            await self._stop()
+            info = await self._start()
+            return {"stopped": stopped, **info}
+
+    async def reload(self, graceful: bool = True, sequential: bool = False) -> dict[str, list[int]]:
+        """Reload as upstream does: SIGHUP, sequential, or overlap-then-retire."""
+        async with self._lock:
+            return await self._reload(graceful, sequential)
+
+    async def set_numprocesses(self, count: int) -> int:
+        """Set the target process count and converge; returns the new target."""
+        async with self._lock:
+            if count < 0:
+                raise ValueError("numprocesses must be >= 0")
+            if self.singleton and count > 1:
+                raise ValueError(f"watcher {self.name} is a singleton")
+            self.numprocesses = count
+            await self._manage()
+            return self.numprocesses
+
+    async def incr(self, nb: int = 1) -> int:
+        """Add ``nb`` processes (a no-op on singletons)."""
+        if self.singleton:
+            return self.numprocesses
+        return await self.set_numprocesses(self.numprocesses + nb)
+
+    async def decr(self, nb: int = 1) -> int:
+        """Remove ``nb`` processes, oldest first (a no-op on singletons)."""
+        if self.singleton:
+            return self.numprocesses
+        return await self.set_numprocesses(max(0, self.numprocesses - nb))
+
+    async def manage_processes(self) -> None:
+        """Converge once: spawn missing processes, retire surplus and expired ones."""
+        async with self._lock:
+            await self._manage()
+
+    async def kill_process(
+        self, process: Process, signum: int | None = None, graceful_timeout: float | None = None
+    ) -> None:
+        """Stop one process: signal its group, wait, escalate to SIGKILL."""
+        await self._stopper.stop(process, signum, graceful_timeout)
+
+    async def kill_processes(self, signum: int | None = None) -> None:
+        """Stop every process concurrently."""
+        await asyncio.gather(*(self.kill_process(p, signum) for p in list(self.processes.values())))
+
+    async def spawn_processes(self) -> None:
+        """Spawn until ``numprocesses`` run (honouring warmup_delay)."""
+        async with self._lock:
+            await self._spawn_missing()
+
+    def spawn_process(self) -> Process | None:
+        """Spawn one process now; returns it, or None if it failed to start."""
+        return self._spawn_one()
+
+    async def send_signal(self, signum: int, pid: int | None = None) -> list[int]:
+        """Send ``signum`` to one process (or all); goes through the signal hooks."""
+        targets = [self.processes[pid]] if pid is not None else list(self.processes.values())
+        sent = []
+        for proc in targets:
+            if await self._stopper.signal(proc, signum):
+                sent.append(proc.pid)
+        return sent
+
+    # -- convergence (lock held) ---------------------------------------------------
+
+    async def _start(self) -> dict[str, list[int]]:
+        if self.state is WatcherState.ACTIVE:
+            return {"started": [], "kept": self.pids}
+        kept = self.pids
+        if not await self.hooks.run(self, "before_start"):
+            logger.warning("watcher %s: before_start hook said no; not started", self.name)
+            return {"started": [], "kept": kept}
+        self.state = WatcherState.STARTING
+        self._failures = 0
+        self._child_env = self.build_env()
+        self._output.open()
+        await self._spawn_missing()
+        if self.state is not WatcherState.STARTING:
+            # A spawn hook or max_retry stopped us meanwhile.
+            return {"started": [], "kept": kept}
+        self.state = WatcherState.ACTIVE
+        started = [pid for pid in self.pids if pid not in kept]
+        logger.info("watcher %s started (%d processes)", self.name, len(self.processes))
+        self.notify_event("start", {})
+        if not await self.hooks.run(self, "after_start"):
+            logger.warning("watcher %s: after_start hook said no; stopping", self.name)
+            await self._stop()
+            return {"started": [], "kept": kept}
+        return {"started": started, "kept": kept}
+
+    async def _stop(self) -> None:
+        if self.state is WatcherState.STOPPED and not self.processes:
+            return
+        self.state = WatcherState.STOPPING
+        self._cancel_timers()
+        await self.hooks.run(self, "before_stop")
+        await self.kill_processes()
+        await self._output.close()
+        self.state = WatcherState.STOPPED
+        logger.info("watcher %s stopped", self.name)
+        self.notify_event("stop", {})
+        await self.hooks.run(self, "after_stop")
+
+    async def _reload(self, graceful: bool, sequential: bool) -> dict[str, list[int]]:
+        old = self.pids
+        if self.state is not WatcherState.ACTIVE:
+            return {"stopped": [], **(await self._start())}
+        if not graceful:
+            await self._stop()
+            return {"stopped": old, **(await self._start())}
+        if self.send_hup:
+            for proc in list(self.processes.values()):
+                proc.send_signal(signal.SIGHUP)
+            self.notify_event("reload", {})
+            return {"stopped": [], "started": [], "kept": old}
+        if sequential:
+            for proc in [self.processes[p] for p in old if p in self.processes]:
+                await self.kill_process(proc)
+                self._spawn_one()
+                if self.warmup_delay:
+                    await asyncio.sleep(self.warmup_delay)
+        else:
+            for _ in range(self.numprocesses):
+                self._spawn_one()
+            await self._retire_surplus()
+        self.notify_event("reload", {})
+        started = [pid for pid in self.pids if pid not in old]
+        return {"stopped": [p for p in old if p not in self.processes], "started": started,
+                "kept": [p for p in old if p in self.processes]}
+
+    async def _manage(self) -> None:
+        if self.state not in (WatcherState.ACTIVE, WatcherState.STARTING):
+            return
+        await self._spawn_missing()
+        await self._retire_surplus()
+
+    async def _spawn_missing(self) -> None:
+        spawned = 0
+        missing = self.numprocesses - self._running_count()
+        if missing > 0:
+            _rlimits.ensure_nofile(self.reaper.tracked + missing)
+        while self._running_count() < self.numprocesses and self.state in (
+            WatcherState.ACTIVE,
+            WatcherState.STARTING,
+        ):
+            if self._retry_handle is not None:
+                return  # a backoff timer will call manage
+            if "before_spawn" in self.hooks and not await self.hooks.run(self, "before_spawn"):
+                logger.warning("watcher %s: before_spawn hook said no; stopping", self.name)
+                await self._stop()
+                return
+            proc = self._spawn_one()
+            if proc is None:
+                self._schedule_retry()
+                return
+            if "after_spawn" in self.hooks and not await self.hooks.run(
+                self, "after_spawn", pid=proc.pid
+            ):
+                logger.warning("watcher %s: after_spawn hook said no; stopping", self.name)
+                await self._stop()
+                return
+            spawned += 1
+            if self.warmup_delay and self._running_count() < self.numprocesses:
+                await asyncio.sleep(self.warmup_delay)
+            elif spawned % _SPAWN_BATCH == 0:
+                await asyncio.sleep(0)
+
+    async def _retire_surplus(self) -> None:
+        surplus = self._running_count() - self.numprocesses
+        if surplus <= 0:
+            return
+        victims = [p for p in self._by_age() if p.state is ProcessState.RUNNING][:surplus]
+        await asyncio.gather(*(self.kill_process(p) for p in victims))
+
+    # -- spawning and exits ----------------------------------------------------------
+
+    def _spawn_one(self) -> Process | None:
+        proc = Process(
+            self.name,
+            self._next_wid(),
+            self.cmd,
+            args=self.args,
+            working_dir=self.working_dir,
+            shell=self.shell,
+            shell_args=self.shell_args,
+            uid=self.uid,
+            gid=self.gid,
+            env=self._child_env,
+            rlimits=self.rlimits,
+            executable=self.executable,
+            use_fds=self.use_sockets,
+            watcher=self,
+            spawn=False,
+            pipe_stdout=self._output.pipe_stdout,
+            pipe_stderr=self._output.pipe_stderr,
+            close_child_stdin=self.close_child_stdin,
+            close_child_stdout=self.close_child_stdout,
+            close_child_stderr=self.close_child_stderr,
+            umask=self.umask,
+            pass_fds=self.arbiter.socket_fds() if (self.arbiter and self.use_sockets) else (),
+        )
+        try:
+            proc.spawn()
+        except (OSError, ValueError) as exc:
+            logger.error("watcher %s: cannot start %r: %s", self.name, self.cmd, exc)
+            self._count_failure()
+            return None
+        # No await between the spawn and the registration: the reaper owns the pid now.
+        self.processes[proc.pid] = proc
+        self.reaper.watch(proc.pid, self._on_exit)
+        self._output.attach(proc)
+        if self.max_age:
+            lifetime = self.max_age + random.uniform(0, self.max_age_variance)
+            loop = asyncio.get_running_loop()
+            self._timers[proc.pid] = loop.call_later(lifetime, self._expire, proc.pid)
+        logger.debug("watcher %s: spawned pid %d (wid %d)", self.name, proc.pid, proc.wid)
+        self.notify_event("spawn", {"process_pid": proc.pid, "time": proc.started})
+        return proc
+
+    def _on_exit(self, pid: int, wait_status: int) -> None:
+        proc = self.processes.pop(pid, None)
+        if proc is None:
+            return
+        expected = proc.state is ProcessState.STOPPING
+        proc.record_exit(wait_status)
+        timer = self._timers.pop(pid, None)
+        if timer is not None:
+            timer.cancel()
+        self._stopper.exited(pid)
+        self.notify_event("reap", {"process_pid": pid, "exit_code": proc.returncode})
+        if self.hooks.specs().keys() & {"before_reap", "after_reap"}:
+            asyncio.get_running_loop().create_task(self._run_reap_hooks(proc))
+        if expected:
+            return
+        self._log_death(proc)
+        if proc.age() < self.min_uptime:
+            self._count_failure()
+        else:
+            self._failures = 0
+        if self.state is WatcherState.ACTIVE:
+            if self.respawn:
+                self._manage_soon()
+            elif not self.processes:
+                asyncio.get_running_loop().create_task(self.stop())
+
+    async def _run_reap_hooks(self, proc: Process) -> None:
+        now = time.time()
+        await self.hooks.run(self, "before_reap", process_pid=proc.pid, time=now)
+        await self.hooks.run(
+            self, "after_reap", process_pid=proc.pid, time=now,
+            exit_code=proc.returncode, process_status=proc.exit_status,
+        )
+
+    def _log_death(self, proc: Process) -> None:
+        code = proc.returncode
+        level = logging.INFO if code == 0 else logging.WARNING
+        if code == -signal.SIGKILL:
+            level = logging.ERROR  # nobody here sent it: perhaps the OOM killer
+        logger.log(level, "watcher %s: pid %d %s after %.2fs", self.name, proc.pid,
+                   proc.describe_exit(), proc.age())
+
+    def _count_failure(self) -> None:
+        self._failures += 1
+        if 0 <= self.max_retry < self._failures:
+            logger.error("watcher %s: %d failed starts in a row; giving up (max_retry=%d)",
+                         self.name, self._failures, self.max_retry)
+            self.state = WatcherState.STOPPING
+            asyncio.get_running_loop().create_task(self._give_up())
+
+    async def _give_up(self) -> None:
+        async with self._lock:
+            if self.state is WatcherState.STOPPING:
+                await self._stop()
+
+    def _schedule_retry(self) -> None:
+        if self._retry_handle is not None or self.state not in (
+            WatcherState.ACTIVE,
+            WatcherState.STARTING,
+        ):
+            return
+        delay = 0.0
+        if self.backoff and self._failures:
+            base = min(self.retry_in * 2 ** (self._failures - 1), _MAX_BACKOFF)
+            delay = base * random.uniform(0.8, 1.2)  # jitter spreads synchronized retries
+            logger.info("watcher %s: retrying in %.2fs", self.name, delay)
+        self._retry_handle = asyncio.get_running_loop().call_later(delay, self._retry_now)
+
+    def _retry_now(self) -> None:
+        self._retry_handle = None
+        self._manage_soon()
+
+    def _manage_soon(self) -> None:
+        """Schedule one management pass; passes already queued absorb new requests."""
+        if self._manage_task is not None and not self._manage_task.done():
+            return
+        if self._failures and self.backoff and self._retry_handle is None:
+            self._schedule_retry()
+            return
+        self._manage_task = asyncio.get_running_loop().create_task(self._managed())
+
+    async def _managed(self) -> None:
+        async with self._lock:
+            self._manage_task = None
+            await self._manage()
+
+    def _expire(self, pid: int) -> None:
+        self._timers.pop(pid, None)
+        proc = self.processes.get(pid)
+        if proc is not None and proc.state is ProcessState.RUNNING:
+            asyncio.get_running_loop().create_task(self._replace_expired(proc))
+
+    async def _replace_expired(self, proc: Process) -> None:
+        async with self._lock:
+            if proc.state is ProcessState.RUNNING:
+                logger.info("watcher %s: pid %d reached max_age", self.name, proc.pid)
+                await self.kill_process(proc)
+                await self._manage()
+
+    def _cancel_timers(self) -> None:
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        if self._retry_handle is not None:
+            self._retry_handle.cancel()
+            self._retry_handle = None
+
+    # -- helpers ------------------------------------------------------------------
+
+    def _running_count(self) -> int:
+        return sum(1 for p in self.processes.values() if p.state is ProcessState.RUNNING)
+
+    def _by_age(self) -> list[Process]:
+        return sorted(self.processes.values(), key=lambda p: p.started)
+
+    def _next_wid(self) -> int:
+        used = {p.wid for p in self.processes.values()}
+        for wid in range(1, 2 * max(self.numprocesses, 1) + 1):
+            if wid not in used:
+                return wid
+        return max(used) + 1
