@@ -121,6 +121,7 @@ class Arbiter:
         self.endpoint_owner = endpoint_owner
         self.papa_endpoint = papa_endpoint
         self.reap_orphans = reap_orphans
+        self.config: Any = None  # the CircusConfig this arbiter was built from, if any
 
         self.events = EventBus()
         self.state = ArbiterState.STOPPED
@@ -137,6 +138,14 @@ class Arbiter:
 
     def __repr__(self) -> str:
         return f"<Arbiter {self.state.value} {len(self.watchers)} watchers>"
+
+    @classmethod
+    def load_from_config(cls, config_file: str, loop: Any = None) -> Arbiter:
+        """Build an arbiter from an INI file (raises ConfigError when it is invalid)."""
+        from circus._from_config import build_arbiter
+        from circus.config import load_config
+
+        return build_arbiter(load_config(config_file), loop=loop)
 
     # -- shared services ------------------------------------------------------
 

@@ -1,0 +1,40 @@
+"""Turning a loaded :class:`~circus.config.CircusConfig` into an Arbiter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from circus.arbiter import Arbiter
+from circus.config import CircusConfig
+from circus.errors import ConfigError
+from circus.watcher import Watcher
+
+# [circus] options handed to the Arbiter constructor under the same name.
+_ARBITER_KEYS = (
+    "endpoint", "pubsub_endpoint", "check_delay", "statsd", "stats_endpoint",
+    "statsd_close_outputs", "multicast_endpoint", "warmup_delay", "httpd", "httpd_host",
+    "httpd_port", "httpd_close_outputs", "debug", "debug_gc", "ssh_server", "pidfile",
+    "loglevel", "logoutput", "loggerconfig", "fqdn_prefix", "umask", "endpoint_owner",
+    "papa_endpoint",
+)
+
+
+def build_watcher(options: dict[str, Any], source: str) -> Watcher:
+    """Create one watcher from its config mapping; errors name the section."""
+    kwargs = dict(options)
+    name = kwargs.pop("name")
+    cmd = kwargs.pop("cmd")
+    try:
+        return Watcher(name, cmd, **kwargs)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{source}, [watcher:{name}]: {exc}") from exc
+
+
+def build_arbiter(config: CircusConfig, **overrides: Any) -> Arbiter:
+    """Create the arbiter described by ``config``; ``overrides`` win over [circus]."""
+    watchers = [build_watcher(dict(w), config.path) for w in config.watchers]
+    options = {key: config.circus[key] for key in _ARBITER_KEYS if key in config.circus}
+    options.update(overrides)
+    arbiter = Arbiter(watchers, plugins=[dict(p) for p in config.plugins], **options)
+    arbiter.config = config
+    return arbiter
