@@ -76,7 +76,9 @@ def build_argv(
         extra = []
     if shell:
         line = " ".join([command, *(shlex.quote(a) for a in extra)])
-        shell_extra = shlex.split(expand_variables(shell_args, variables, env)) if shell_args else []
+        shell_extra = (
+            shlex.split(expand_variables(shell_args, variables, env)) if shell_args else []
+        )
         return ["/bin/sh", "-c", line, *shell_extra]
     argv = shlex.split(command) + extra
     if not argv:

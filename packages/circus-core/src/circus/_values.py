@@ -97,10 +97,7 @@ def parse_signal(value: Any) -> int:
         signum = value
     else:
         text = str(value).strip().upper()
-        if text.lstrip("-").isdigit():
-            signum = int(text)
-        else:
-            signum = _signal_by_name(text)
+        signum = int(text) if text.lstrip("-").isdigit() else _signal_by_name(text)
     if not 1 <= signum < signal.NSIG:
         raise ValueError(f"expected a signal number between 1 and {signal.NSIG - 1}")
     return signum

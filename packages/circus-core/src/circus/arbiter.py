@@ -206,7 +206,9 @@ class Arbiter:
         """Number of live processes across every watcher."""
         return sum(len(w.processes) for w in self.watchers)
 
-    async def add_watcher(self, name: str, cmd: str, start: bool = False, **options: Any) -> Watcher:
+    async def add_watcher(
+        self, name: str, cmd: str, start: bool = False, **options: Any
+    ) -> Watcher:
         """Create a watcher (optionally starting it) and emit ``add``."""
         watcher = Watcher(name, cmd, **options)
         self._adopt(watcher)

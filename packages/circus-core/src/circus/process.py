@@ -7,6 +7,7 @@ spawns through ``circus._spawn`` and records what the reaper reports. Its
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import os
 import signal
@@ -288,10 +289,8 @@ class Process:
     def send_signal_children(self, signum: int, recursive: bool = False) -> None:
         """Send ``signum`` to every child (every descendant if ``recursive``)."""
         for pid in self.children(recursive=recursive):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signum)
-            except ProcessLookupError:
-                pass
 
     # -- information -------------------------------------------------------------
 

@@ -1,0 +1,209 @@
+# Build, lint and test every package of the monorepo.
+#
+#   make run     build + install the wheels, then run circusd on examples/circus.ini
+#   make test    system deps, wheels, lint, then every test suite (what CI runs)
+#   make lint    ruff check + mypy --strict
+#   make bench   build + install, then bench/run.py
+#   make clean   remove the virtualenv and everything the build left behind
+#
+# Tests run against the *installed wheels*, never against src/: a module, entry
+# point or data file that the wheel forgets makes the tests fail, as it would
+# for a user. See the `test` recipe for how that is kept true.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Stamp: rebuilt only when requirements-dev.txt changes, so reruns are fast.
+VENV_STAMP := $(VENV)/.dev-requirements.stamp
+WHEELS := build/wheels
+RESULTS := build/test-results
+
+# A package is buildable once it has a src/ dir; packages that only hold a
+# pyproject.toml and a README (filled in by later issues) are skipped.
+PACKAGES := $(patsubst %/src/,%,$(sort $(wildcard packages/*/src/)))
+# Everything ruff looks at; only dirs that exist (ruff warns on missing paths).
+LINT_PATHS := $(wildcard $(addsuffix /src,$(PACKAGES)) $(addsuffix /tests,$(PACKAGES)) \
+                         integration-tests bench examples)
+
+# Debian packages some test suites will need, as `command:package` pairs.
+# Empty today: nothing the current tests use lives outside the virtualenv.
+# Later issues add e.g. `redis-server:redis-server` (redis observer plugin).
+SYSTEM_DEPS :=
+
+# Never let the source tree leak onto sys.path: no cwd / script dir entry
+# (3.11+, ignored by 3.10), and no user-site packages.
+TEST_ENV := PYTHONSAFEPATH=1 PYTHONNOUSERSITE=1
+
+.PHONY: help venv system-deps wheels install run lint test bench clean
+
+help:
+	@echo "targets: run test lint bench install clean"
+	@echo "packages with src/: $(notdir $(PACKAGES))"
+
+# --------------------------------------------------------------------------
+# virtualenv
+
+venv: $(VENV_STAMP)
+
+$(VENV_STAMP): requirements-dev.txt
+	@if [ ! -x $(BIN)/python ]; then \
+	  if ! $(PYTHON) -c 'import ensurepip' 2>/dev/null; then \
+	    echo "$(PYTHON) cannot create virtualenvs; on Debian: apt-get install python3-venv" >&2; \
+	    exit 1; \
+	  fi; \
+	  echo "creating $(VENV) with $$($(PYTHON) --version)"; \
+	  $(PYTHON) -m venv $(VENV); \
+	fi
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+# --------------------------------------------------------------------------
+# system packages
+
+# Idempotent: checks each SYSTEM_DEPS command and installs (as root, with apt)
+# only what is missing. With SYSTEM_DEPS empty it checks nothing and installs
+# nothing; it exists so later issues only have to add a name above.
+system-deps:
+	@missing=""; \
+	for dep in $(SYSTEM_DEPS); do \
+	  command -v "$${dep%%:*}" >/dev/null 2>&1 || missing="$$missing $${dep#*:}"; \
+	done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing system packages:$$missing"; \
+	  apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	else \
+	  echo "missing system packages:$$missing (apt-get install$$missing)" >&2; \
+	  exit 1; \
+	fi
+
+# --------------------------------------------------------------------------
+# wheels
+
+# Real wheels, rebuilt from scratch each time. setuptools' in-tree build/lib
+# and egg-info are removed first: a stale copy of a deleted module there would
+# otherwise end up in the new wheel and hide the deletion.
+wheels: $(VENV_STAMP)
+	@rm -rf $(WHEELS) && mkdir -p $(WHEELS)
+	@for pkg in $(PACKAGES); do \
+	  echo "building wheel: $$pkg"; \
+	  rm -rf "$$pkg/build" "$$pkg"/src/*.egg-info; \
+	  $(BIN)/python -m build --wheel --outdir $(WHEELS) "$$pkg" > build/wheel-build.log 2>&1 \
+	    || { cat build/wheel-build.log >&2; echo "wheel build failed: $$pkg" >&2; exit 1; }; \
+	  rm -rf "$$pkg/build" "$$pkg"/src/*.egg-info; \
+	done
+
+# --force-reinstall --no-deps replaces whatever is installed (a same-version
+# rebuild included, removing files the new wheel no longer has); the second,
+# ordinary install then resolves the runtime dependencies.
+install: wheels
+	@test -n "$(PACKAGES)" || { echo "no package has a src/ dir yet" >&2; exit 1; }
+	$(BIN)/python -m pip install --quiet --force-reinstall --no-deps $(WHEELS)/*.whl
+	$(BIN)/python -m pip install --quiet $(WHEELS)/*.whl
+
+# --------------------------------------------------------------------------
+# run, bench
+
+# circusd in the foreground; Ctrl-C stops it and its watchers. The config
+# resolves its relative paths (working_dir, logs/worker.log) against its own
+# directory, so this works from any cwd.
+run: install
+	exec $(BIN)/circusd examples/circus.ini
+
+bench: install
+	$(BIN)/python bench/run.py
+
+# --------------------------------------------------------------------------
+# lint
+
+# mypy runs once per package (each has its own tests/ package); MYPYPATH=src
+# plus --explicit-package-bases maps src/circus/x.py to circus.x, which keeps
+# working once several packages contribute to the `circus` namespace.
+# Tests are checked too, relaxed by the [[tool.mypy.overrides]] in pyproject.toml.
+lint: $(VENV_STAMP)
+	@failed=""; \
+	echo "ruff check $(LINT_PATHS)"; \
+	$(BIN)/ruff check --output-format=concise $(LINT_PATHS) || failed="$$failed ruff"; \
+	for pkg in $(PACKAGES); do \
+	  targets=$$(cd "$$pkg" && for d in src/*/; do case "$$d" in *.egg-info/) ;; *) printf '%s ' "$${d%/}";; esac; done); \
+	  [ -n "$$(find "$$pkg/tests" -name '*.py' 2>/dev/null | head -n 1)" ] && targets="$$targets tests"; \
+	  echo "mypy $$pkg: $$targets"; \
+	  (cd "$$pkg" && MYPYPATH=src ../../$(BIN)/mypy --config-file ../../pyproject.toml \
+	      --cache-dir ../../.mypy_cache/$$(basename "$$pkg") --explicit-package-bases $$targets) \
+	  || failed="$$failed mypy:$$pkg"; \
+	done; \
+	echo "mypy integration-tests"; \
+	(cd integration-tests && ../$(BIN)/mypy --config-file ../pyproject.toml \
+	  --cache-dir ../.mypy_cache/integration-tests .) \
+	  || failed="$$failed mypy:integration-tests"; \
+	if [ -n "$$failed" ]; then echo "lint failed:$$failed" >&2; exit 1; fi
+
+# --------------------------------------------------------------------------
+# test
+
+# Each suite runs from its own directory with pytest's default import mode.
+# That puts tests/ (or, if tests/ is a package, the package dir) on sys.path,
+# never src/, and TEST_ENV keeps the cwd off it, so `import circus` can only
+# find the installed wheel in site-packages. integration-tests/test_packaging.py
+# asserts exactly that.
+#
+# A suite with test files must collect tests: pytest's exit code 5 ("no tests
+# collected") fails like any other non-zero code. Suites without test files are
+# skipped with a note. Every suite runs even after one fails; the last line adds
+# up all suites from their JUnit XML.
+test: system-deps install lint
+	@rm -rf $(RESULTS) && mkdir -p $(RESULTS)
+	@failed=""; \
+	for dir in $(PACKAGES) integration-tests; do \
+	  testdir="$$dir"; [ "$$dir" = integration-tests ] || testdir="$$dir/tests"; \
+	  if [ -z "$$(find "$$testdir" -name 'test_*.py' -o -name '*_test.py' 2>/dev/null | head -n 1)" ]; then \
+	    echo "== $$dir: no test files, skipped"; continue; \
+	  fi; \
+	  echo "== $$dir"; \
+	  name=$$(basename "$$dir"); \
+	  rc=0; \
+	  if [ "$$dir" = integration-tests ]; then \
+	    (cd "$$dir" && $(TEST_ENV) ../$(BIN)/python -m pytest -q -p no:cacheprovider \
+	        --junitxml=../$(RESULTS)/$$name.xml .) || rc=$$?; \
+	  else \
+	    (cd "$$dir" && $(TEST_ENV) ../../$(BIN)/python -m pytest -q -p no:cacheprovider \
+	        --junitxml=../../$(RESULTS)/$$name.xml tests) || rc=$$?; \
+	  fi; \
+	  if [ $$rc -eq 5 ]; then echo "$$dir: test files present but no tests collected" >&2; fi; \
+	  if [ $$rc -ne 0 ]; then failed="$$failed $$dir"; fi; \
+	done; \
+	$(BIN)/python -c "$$SUMMARY_PY" $(RESULTS)/*.xml; \
+	if [ -n "$$failed" ]; then echo "failed suites:$$failed" >&2; exit 1; fi
+
+# Adds up the JUnit XML of every suite into one closing line.
+define SUMMARY_PY
+import sys
+import xml.etree.ElementTree as ET
+
+totals = dict(tests=0, failures=0, errors=0, skipped=0)
+for path in sys.argv[1:]:
+    root = ET.parse(path).getroot()
+    for suite in [root] if root.tag == "testsuite" else root.iter("testsuite"):
+        for key in totals:
+            totals[key] += int(suite.get(key, 0))
+passed = totals["tests"] - totals["failures"] - totals["errors"] - totals["skipped"]
+failed = totals["failures"] + totals["errors"]
+print(f"total: {passed} passed, {failed} failed, {totals['skipped']} skipped")
+endef
+export SUMMARY_PY
+
+# --------------------------------------------------------------------------
+# clean
+
+clean:
+	rm -rf $(VENV) build packages/*/build packages/*/dist packages/*/src/*.egg-info
+	rm -rf .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	find . -path ./.git -prune -o \
+	  \( -name __pycache__ -o -name .pytest_cache -o -name .mypy_cache \
+	     -o -name .ruff_cache -o -name .hypothesis \) -type d -prune -exec rm -rf {} +

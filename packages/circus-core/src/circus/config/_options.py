@@ -1,0 +1,354 @@
+"""Declarative tables of every option of ``[watcher:*]``, ``[socket:*]`` and ``[circus]``.
+
+The loader and the ``set`` command both go through these tables, so an option
+is parsed and validated the same way whichever way it arrives. Each parser
+takes text (or an already-typed value) and raises ``ValueError("expected ...")``.
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from .._values import (
+    parse_bool,
+    parse_duration,
+    parse_int,
+    parse_octal,
+    parse_signal,
+)
+from ..errors import ConfigError
+from ._errors import show_value, suggestion
+
+Parser = Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option: how to parse it, its default, and whether ``set`` may change it live."""
+
+    name: str
+    parse: Parser
+    default: Any
+    doc: str
+    live: bool
+    required: bool = False
+
+
+HOOK_NAMES: tuple[str, ...] = (
+    "before_start",
+    "after_start",
+    "before_spawn",
+    "after_spawn",
+    "before_stop",
+    "after_stop",
+    "before_signal",
+    "after_signal",
+    "before_reap",
+    "after_reap",
+    "extended_stats",
+)
+
+
+# -- parsers -----------------------------------------------------------------------------
+
+
+def parse_text(value: Any) -> str | None:
+    """Free text; an empty value means "not set"."""
+    if value is None:
+        return None
+    text = str(value)
+    return text if text.strip() else None
+
+
+def _nonempty(what: str) -> Parser:
+    def parse(value: Any) -> str:
+        text = "" if value is None else str(value).strip()
+        if not text:
+            raise ValueError(f"expected {what}")
+        return text
+
+    return parse
+
+
+parse_command = _nonempty("a non-empty command")
+_host = _nonempty("a host name or address")
+
+
+def _int_range(low: int | None, high: int | None) -> Parser:
+    def parse(value: Any) -> int:
+        number = parse_int(value)
+        if low is not None and number < low:
+            raise ValueError(f"expected an integer >= {low}")
+        if high is not None and number > high:
+            raise ValueError(f"expected an integer <= {high}")
+        return number
+
+    return parse
+
+
+def _choice(*choices: str, lower: bool = False) -> Parser:
+    canonical = {choice.lower(): choice for choice in choices}
+
+    def parse(value: Any) -> str:
+        text = str(value).strip().lower()
+        if text not in canonical:
+            raise ValueError("expected one of " + ", ".join(choices))
+        return text if lower else canonical[text]
+
+    return parse
+
+
+def parse_user(value: Any) -> str | int | None:
+    """A user name known to the password database, or a numeric uid."""
+    return _account(value, pwd.getpwnam, "user", "uid")
+
+
+def parse_group(value: Any) -> str | int | None:
+    """A group name known to the group database, or a numeric gid."""
+    return _account(value, grp.getgrnam, "group", "gid")
+
+
+def _account(value: Any, lookup: Callable[[str], object], kind: str, num: str) -> str | int | None:
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    else:
+        text = str(value).strip()
+        if not text:
+            return None
+        if not text.isdigit():
+            try:
+                lookup(text)
+            except KeyError:
+                raise ValueError(
+                    f"unknown {kind}; expected an existing {kind} name or a numeric {num}"
+                ) from None
+            return text
+        number = int(text)
+    if number < 0:
+        raise ValueError(f"expected a {kind} name or a non-negative {num}")
+    return number
+
+
+def parse_directory(value: Any) -> str | None:
+    """An existing directory (relative paths are resolved by the caller)."""
+    text = parse_text(value)
+    if text is None:
+        return None
+    if not os.path.isdir(text):
+        raise ValueError("expected an existing directory")
+    return text
+
+
+def parse_optional_octal(value: Any) -> int | None:
+    """An octal file-mode mask, or nothing."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return parse_octal(value)
+
+
+def parse_socket_umask(value: Any) -> int | None:
+    """A socket umask: octal text (``000``, ``0o022``), or upstream's decimal form.
+
+    Upstream read this option as a decimal integer (its default was ``8``);
+    text that is not valid octal but is decimal digits is read that way so such
+    configs keep meaning what they meant.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        return parse_octal(value)
+    except ValueError:
+        text = str(value).strip()
+        if text.isdigit() and int(text) <= 0o777:
+            return int(text)
+        raise
+
+
+def _endpoint(*schemes: str, allow_path: bool = False) -> Parser:
+    expected = " or ".join(
+        f"{scheme}://host:port" if scheme != "ipc" else "ipc://path" for scheme in schemes
+    )
+    if allow_path:
+        expected += " or a socket path"
+
+    def parse(value: Any) -> str:
+        text = str(value).strip()
+        scheme, sep, rest = text.partition("://")
+        if not sep:
+            if allow_path and text:
+                return text
+            raise ValueError(f"expected {expected}")
+        if scheme.lower() not in schemes:
+            raise ValueError(f"expected {expected}")
+        if scheme.lower() == "ipc":
+            if not rest:
+                raise ValueError(f"expected {expected} (the ipc path is empty)")
+            return text
+        host, colon, port = rest.rpartition(":")
+        if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"expected {expected} with a port between 1 and 65535")
+        return text
+
+    return parse
+
+
+def parse_stream_backend(value: Any) -> str:
+    """Only the thread backend exists here."""
+    text = str(value).strip().lower()
+    if text == "gevent":
+        raise ValueError("gevent is not supported; use thread (the only backend)")
+    if text != "thread":
+        raise ValueError("expected thread")
+    return text
+
+
+def _opt(name: str, parse: Parser, default: Any, doc: str, live: bool = False) -> Option:
+    return Option(name=name, parse=parse, default=default, doc=doc, live=live)
+
+
+def _table(*options: Option) -> Mapping[str, Option]:
+    return MappingProxyType({option.name: option for option in options})
+
+
+_bool = parse_bool
+_dur = parse_duration
+
+# Options marked live take effect at once (numprocesses, timings) or at the next
+# spawn (cmd, env, uid, ...); the others need the watcher to be re-created.
+WATCHER_OPTIONS: Mapping[str, Option] = _table(
+    Option("cmd", parse_command, None, "program to run, with its arguments", True, True),
+    _opt("args", parse_text, None, "extra arguments appended to cmd", True),
+    _opt("shell", _bool, False, "run the command through /bin/sh -c", True),
+    _opt("shell_args", parse_text, None, "arguments given to the shell", True),
+    _opt("executable", parse_text, None, "program to exec instead of argv[0]", True),
+    _opt("working_dir", parse_directory, None, "working directory of the processes", True),
+    _opt("uid", parse_user, None, "user the processes run as (name or uid)", True),
+    _opt("gid", parse_group, None, "group the processes run as (name or gid)", True),
+    _opt("copy_env", _bool, False, "start from circusd's environment", True),
+    _opt("copy_path", _bool, False, "pass circusd's sys.path as PYTHONPATH", True),
+    _opt("virtualenv", parse_text, None, "root of a virtualenv to activate", True),
+    _opt("virtualenv_py_ver", parse_text, None, "python version of that virtualenv", True),
+    _opt("numprocesses", _int_range(0, None), 1, "number of processes to keep running", True),
+    _opt("warmup_delay", _dur, 0.0, "seconds between two spawns", True),
+    _opt("autostart", _bool, True, "start the watcher with the arbiter", True),
+    _opt("priority", parse_int, 0, "higher priorities start first", True),
+    _opt("singleton", _bool, False, "never run more than one process", True),
+    _opt("respawn", _bool, True, "restart processes that exit", True),
+    _opt("max_retry", _int_range(-1, None), 5, "failed starts before giving up; -1 = never", True),
+    _opt("retry_in", _dur, 0.5, "base delay of the backoff between failed starts", True),
+    _opt("backoff", _bool, True, "back off exponentially between failed starts", True),
+    _opt("min_uptime", _dur, 1.0, "a process exiting sooner counts as a failed start", True),
+    _opt("hook_timeout", _dur, 30.0, "seconds a hook may run before it counts as failed", True),
+    _opt("max_age", _dur, 0.0, "restart processes older than this; 0 = never", True),
+    _opt("max_age_variance", _dur, 30.0, "random extra age added to max_age", True),
+    _opt("graceful_timeout", _dur, 30.0, "seconds between stop_signal and SIGKILL", True),
+    _opt("stop_signal", parse_signal, 15, "signal sent to stop a process", True),
+    _opt("stop_children", _bool, False, "send stop_signal to the children too", True),
+    _opt("send_hup", _bool, False, "reload processes with SIGHUP", True),
+    _opt("close_child_stdin", _bool, True, "give processes /dev/null as stdin", True),
+    _opt("close_child_stdout", _bool, False, "send process stdout to /dev/null", True),
+    _opt("close_child_stderr", _bool, False, "send process stderr to /dev/null", True),
+    _opt("use_sockets", _bool, False, "let processes inherit the circus sockets"),
+    _opt("on_demand", _bool, False, "start processes at the first socket event"),
+    _opt("stdin_socket", parse_text, None, "socket given to processes as stdin"),
+    _opt("use_papa", _bool, False, "run processes under papa"),
+    _opt("umask", parse_optional_octal, None, "umask of the processes", True),
+    _opt("check_flapping", _bool, True, "let the flapping plugin watch this watcher", True),
+)
+
+SOCKET_OPTIONS: Mapping[str, Option] = _table(
+    _opt("host", _host, "localhost", "address to bind"),
+    _opt("port", _int_range(0, 65535), None, "port to bind; 0 lets the system pick"),
+    _opt("path", parse_text, None, "path of a unix socket (forces AF_UNIX)"),
+    _opt("family", _choice("AF_UNIX", "AF_INET", "AF_INET6"), "AF_INET", "address family"),
+    _opt(
+        "type",
+        _choice("SOCK_STREAM", "SOCK_DGRAM", "SOCK_SEQPACKET", "SOCK_RAW", "SOCK_RDM"),
+        "SOCK_STREAM",
+        "socket type",
+    ),
+    _opt("proto", parse_text, None, "protocol name or number"),
+    _opt("interface", parse_text, None, "network interface to bind to (SO_BINDTODEVICE)"),
+    _opt("backlog", _int_range(0, None), 2048, "listen backlog"),
+    _opt("umask", parse_socket_umask, None, "umask used when creating a unix socket"),
+    _opt("replace", _bool, False, "remove a stale unix socket file"),
+    _opt("so_reuseport", _bool, False, "one SO_REUSEPORT socket per process"),
+    _opt("blocking", _bool, False, "leave the socket in blocking mode"),
+    _opt("use_papa", _bool, False, "let papa own the socket"),
+)
+
+_CONTROL = _endpoint("tcp", "ipc")
+
+CIRCUS_OPTIONS: Mapping[str, Option] = _table(
+    _opt("endpoint", _CONTROL, "tcp://127.0.0.1:5555", "control socket for circusctl"),
+    _opt("endpoint_owner", parse_user, None, "user owning an ipc endpoint"),
+    _opt("pubsub_endpoint", _CONTROL, "tcp://127.0.0.1:5556", "where events are published"),
+    _opt(
+        "multicast_endpoint",
+        _endpoint("udp"),
+        "udp://237.219.251.97:12027",
+        "multicast discovery address",
+    ),
+    _opt("stats_endpoint", _CONTROL, "tcp://127.0.0.1:5557", "where stats are published"),
+    _opt("statsd", _bool, False, "run circusd-stats"),
+    _opt("statsd_close_outputs", _bool, False, "send circusd-stats output to /dev/null"),
+    _opt("check_delay", _dur, 5.0, "polling interval of the control socket", True),
+    _opt("include", parse_text, None, "space-separated globs of files to include"),
+    _opt("include_dir", parse_text, None, "space-separated directories of *.ini to include"),
+    _opt("stream_backend", parse_stream_backend, "thread", "stream backend (thread only)"),
+    _opt("warmup_delay", _dur, 0.0, "seconds between starting two watchers", True),
+    _opt("httpd", _bool, False, "run circushttpd"),
+    _opt("httpd_host", _host, "localhost", "host circushttpd binds"),
+    _opt("httpd_port", _int_range(1, 65535), 8080, "port circushttpd binds"),
+    _opt("httpd_close_outputs", _bool, False, "send circushttpd output to /dev/null"),
+    _opt("debug", _bool, False, "keep daemon output on circusd's stdout/stderr"),
+    _opt("debug_gc", _bool, False, "log garbage collector details"),
+    _opt("pidfile", parse_text, None, "file holding circusd's pid"),
+    _opt("umask", parse_optional_octal, None, "umask of circusd"),
+    _opt(
+        "loglevel",
+        _choice("debug", "info", "warning", "error", "critical", lower=True),
+        "info",
+        "log level",
+        True,
+    ),
+    _opt(
+        "logoutput",
+        _nonempty("-, a file name or a syslog:// URL"),
+        "-",
+        "log destination: -, a file or syslog://",
+    ),
+    _opt("loggerconfig", parse_text, None, "logging config file (INI, JSON, YAML) or default"),
+    _opt("fqdn_prefix", parse_text, None, "prefix of the fqdn used in stats"),
+    _opt(
+        "papa_endpoint",
+        _endpoint("tcp", "ipc", allow_path=True),
+        "tcp://127.0.0.1:20202",
+        "papa server address",
+    ),
+    _opt("ssh_server", parse_text, None, "ssh server to tunnel through"),
+)
+
+
+def parse_option(table: Mapping[str, Option], name: str, value: Any) -> Any:
+    """Parse ``value`` for option ``name`` of ``table`` (as the ``set`` command does).
+
+    Raises ConfigError("option NAME: expected ...") for unknown options and bad values.
+    """
+    key = name.strip().lower()
+    option = table.get(key)
+    if option is None:
+        raise ConfigError(f"option {name}: unknown option{suggestion(key, table)}")
+    try:
+        return option.parse(value)
+    except ValueError as exc:
+        shown = show_value(value) if isinstance(value, str) else repr(value)
+        raise ConfigError(f"option {key}: {exc} (got {shown})") from None

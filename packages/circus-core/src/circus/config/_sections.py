@@ -1,0 +1,252 @@
+"""Turning one substituted section into the typed mapping the model holds."""
+
+from __future__ import annotations
+
+import os
+import re
+import resource
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from .._values import parse_bool, parse_int, parse_size
+from ..errors import ConfigError
+from ._errors import located, suggestion
+from ._options import CIRCUS_OPTIONS, HOOK_NAMES, SOCKET_OPTIONS, WATCHER_OPTIONS, Option
+
+_DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
+_ROTATE_WHEN = re.compile(r"^(S|M|H|D|W[0-6]|MIDNIGHT)$", re.IGNORECASE)
+_STREAMS = ("stdout_stream", "stderr_stream")
+
+_TABLES: dict[str, tuple[str, Mapping[str, Option]]] = {
+    "watcher": ("[watcher:NAME]", WATCHER_OPTIONS),
+    "socket": ("[socket:NAME]", SOCKET_OPTIONS),
+    "circus": ("[circus]", CIRCUS_OPTIONS),
+}
+
+# Options holding paths that are relative to the directory of their file.
+_PATH_OPTIONS = {"watcher": {"working_dir"}, "socket": {"path"}, "circus": {"pidfile"}}
+
+
+@dataclass(frozen=True)
+class Item:
+    """One option of a section: as written, after substitution, and where."""
+
+    key: str
+    raw: str
+    value: str
+    line: int
+
+
+@dataclass
+class SectionData:
+    """A section whose values went through ``$(circus.env.X)`` substitution."""
+
+    path: str
+    line: int
+    header: str
+    kind: str
+    name: str
+    items: list[Item] = field(default_factory=list)
+
+    @property
+    def directory(self) -> str:
+        """The directory relative paths of this section are resolved against."""
+        return os.path.dirname(self.path)
+
+    def error(self, message: str, item: Item | None = None) -> ConfigError:
+        """A ConfigError located at ``item`` (or at the section header)."""
+        if item is None:
+            return located(self.path, self.line, self.header, message)
+        return located(self.path, item.line, self.header, message, item.key, item.raw, item.value)
+
+
+def _resolve(directory: str, value: str) -> str:
+    if not value.strip():
+        return value
+    return os.path.normpath(os.path.join(directory, os.path.expanduser(value.strip())))
+
+
+def _parse_item(sec: SectionData, item: Item, option: Option) -> Any:
+    value = item.value
+    if item.key in _PATH_OPTIONS.get(sec.kind, ()):
+        value = _resolve(sec.directory, value)
+    try:
+        return option.parse(value)
+    except ValueError as exc:
+        raise sec.error(str(exc), item) from None
+
+
+def _unknown(sec: SectionData, item: Item) -> ConfigError:
+    label, table = _TABLES[sec.kind]
+    for kind, (other_label, other_table) in _TABLES.items():
+        if kind != sec.kind and item.key in other_table:
+            return sec.error(f"'{item.key}' is a {other_label} option, not a {label} option", item)
+    if item.key == "env" and sec.kind == "watcher":
+        return sec.error(f"unknown option; put variables in an [env:{sec.name}] section", item)
+    candidates = list(table)
+    if sec.kind == "watcher":
+        candidates += [f"hooks.{hook}" for hook in HOOK_NAMES]
+    return sec.error(f"unknown {label} option{suggestion(item.key, candidates)}", item)
+
+
+def _typed_options(
+    sec: SectionData, items: list[Item], table: Mapping[str, Option]
+) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for item in items:
+        result[item.key] = _parse_item(sec, item, table[item.key])
+    for name, option in table.items():
+        if name not in result:
+            if option.required:
+                raise sec.error(f"missing required option '{name}'")
+            result[name] = option.default
+    return result
+
+
+def build_circus(sections: list[SectionData]) -> Mapping[str, Any]:
+    """Merge the ``[circus]`` sections; the first file that sets a key wins."""
+    result: dict[str, Any] = {}
+    for sec in sections:
+        for item in sec.items:
+            if item.key not in CIRCUS_OPTIONS:
+                raise _unknown(sec, item)
+            if item.key not in result:
+                result[item.key] = _parse_item(sec, item, CIRCUS_OPTIONS[item.key])
+    for name, option in CIRCUS_OPTIONS.items():
+        result.setdefault(name, option.default)
+    return MappingProxyType(result)
+
+
+def _rlimit(sec: SectionData, item: Item) -> tuple[str, int | None]:
+    name = item.key[len("rlimit_") :]
+    if not name or not hasattr(resource, "RLIMIT_" + name.upper()):
+        known = sorted(n[7:].lower() for n in dir(resource) if n.startswith("RLIMIT_"))
+        raise sec.error(
+            f"unknown resource limit '{name}'; expected rlimit_ followed by one of "
+            + ", ".join(known),
+            item,
+        )
+    text = item.value.strip()
+    if not text or text.lower() in ("unlimited", "infinity"):
+        return name, None
+    try:
+        limit = parse_int(text)
+    except ValueError as exc:
+        raise sec.error(f"{exc} (or nothing, meaning unlimited)", item) from None
+    if limit < 0:
+        raise sec.error("expected a non-negative integer (or nothing, meaning unlimited)", item)
+    return name, limit
+
+
+def _hook(sec: SectionData, item: Item) -> tuple[str, tuple[str, bool]]:
+    name = item.key[len("hooks.") :]
+    if name not in HOOK_NAMES:
+        raise sec.error(
+            f"unknown hook '{name}'{suggestion(name, HOOK_NAMES)}; valid hooks: "
+            + ", ".join(HOOK_NAMES),
+            item,
+        )
+    target, _, flag = item.value.partition(",")
+    target = target.strip()
+    if not _DOTTED.match(target):
+        raise sec.error("expected a dotted path such as mypkg.hooks.func[, true|false]", item)
+    try:
+        ignore_errors = parse_bool(flag) if flag.strip() else False
+    except ValueError as exc:
+        raise sec.error(f"ignore-errors flag: {exc}", item) from None
+    return name, (target, ignore_errors)
+
+
+def _stream_value(sec: SectionData, item: Item, key: str) -> Any:
+    value = item.value.strip()
+    try:
+        if key == "max_bytes":
+            return parse_size(value)
+        if key in ("backup_count", "rotate_interval"):
+            number = parse_int(value)
+            if number < 0:
+                raise ValueError("expected a non-negative integer")
+            return number
+        if key == "utc":
+            return parse_bool(value)
+    except ValueError as exc:
+        raise sec.error(str(exc), item) from None
+    if key == "filename":
+        return _resolve(sec.directory, value)
+    if key == "rotate_when":
+        if not _ROTATE_WHEN.match(value):
+            raise sec.error("expected one of S, M, H, D, W0..W6, midnight", item)
+        return value.upper()
+    return item.value
+
+
+def build_watcher(sec: SectionData, env: Mapping[str, str]) -> Mapping[str, Any]:
+    """Build the ``Watcher(**kwargs)`` mapping of one ``[watcher:NAME]`` section."""
+    plain: list[Item] = []
+    rlimits: dict[str, int | None] = {}
+    hooks: dict[str, tuple[str, bool]] = {}
+    streams: dict[str, dict[str, Any]] = {stream: {} for stream in _STREAMS}
+    extra: dict[str, str] = {}
+    for item in sec.items:
+        prefix, dot, rest = item.key.partition(".")
+        if item.key in WATCHER_OPTIONS:
+            plain.append(item)
+        elif item.key.startswith("rlimit_"):
+            limit, value = _rlimit(sec, item)
+            rlimits[limit] = value
+        elif dot and prefix == "hooks":
+            hook, spec = _hook(sec, item)
+            hooks[hook] = spec
+        elif dot and prefix in streams and rest:
+            streams[prefix][rest] = _stream_value(sec, item, rest)
+        elif dot:
+            # Free-form dotted keys (flapping.max_retry, ...) are for plugins.
+            extra[item.key] = item.value
+        else:
+            raise _unknown(sec, item)
+    result = _typed_options(sec, plain, WATCHER_OPTIONS)
+    if result["singleton"] and result["numprocesses"] > 1:
+        item = next(i for i in sec.items if i.key == "numprocesses")
+        raise sec.error("a singleton watcher runs at most 1 process", item)
+    result.update(extra)
+    result["name"] = sec.name
+    result["env"] = MappingProxyType(dict(env))
+    result["rlimits"] = MappingProxyType(rlimits)
+    result["hooks"] = MappingProxyType(hooks)
+    for stream, options in streams.items():
+        result[stream] = MappingProxyType(options)
+    return MappingProxyType(result)
+
+
+def build_socket(sec: SectionData) -> Mapping[str, Any]:
+    """Build the mapping of one ``[socket:NAME]`` section (name lowercased)."""
+    for item in sec.items:
+        if item.key not in SOCKET_OPTIONS:
+            raise _unknown(sec, item)
+    result = _typed_options(sec, sec.items, SOCKET_OPTIONS)
+    given = {item.key for item in sec.items}
+    if result["path"] is not None:
+        result["family"] = "AF_UNIX"
+    elif "port" not in given:
+        raise sec.error(f"socket '{sec.name.lower()}' needs host/port or path")
+    elif result["family"] == "AF_UNIX":
+        raise sec.error("family AF_UNIX needs a path")
+    result["name"] = sec.name.lower()
+    return MappingProxyType(result)
+
+
+def build_plugin(sec: SectionData) -> Mapping[str, Any]:
+    """Build the mapping of one ``[plugin:NAME]`` section: ``use`` plus raw strings."""
+    result: dict[str, Any] = {"name": sec.name}
+    for item in sec.items:
+        result[item.key] = item.value
+    use = next((item for item in sec.items if item.key == "use"), None)
+    if use is None:
+        raise sec.error("missing required option 'use' (the dotted path of the plugin class)")
+    if not _DOTTED.match(use.value.strip()):
+        raise sec.error("expected a dotted class path such as circus.plugins.Flapping", use)
+    result["use"] = use.value.strip()
+    result["name"] = sec.name
+    return MappingProxyType(result)
