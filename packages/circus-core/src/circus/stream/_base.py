@@ -1,0 +1,153 @@
+"""Pieces shared by the stream classes: the protocol, option coercion, prefixes, writes."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from typing import Any, Protocol, runtime_checkable
+
+from circus._values import parse_bool, parse_int, parse_size
+
+
+@runtime_checkable
+class Stream(Protocol):
+    """What the pipe readers feed: a callable plus ``close()`` and ``reopen()``.
+
+    The callable receives ``{"pid": int, "name": "stdout" | "stderr", "data": bytes}``.
+    ``reopen()`` is called on SIGHUP and ``reload`` so files moved away by an
+    external rotation tool are let go; ``close()`` releases every resource.
+    """
+
+    def __call__(self, data: Mapping[str, Any]) -> None:
+        """Consume one chunk of output."""
+
+    def close(self) -> None:
+        """Release files and other resources."""
+
+    def reopen(self) -> None:
+        """Reopen files (after an external rotation, on SIGHUP or reload)."""
+
+
+# -- option coercion -------------------------------------------------------------------------
+# Options reach the constructors either typed (Python API) or as text (INI file); the
+# helpers below accept both and name the option in the error so config errors are readable.
+
+
+def option_size(name: str, value: Any) -> int:
+    """Coerce a byte count (``250M``) or raise ValueError naming the option."""
+    try:
+        size: int = parse_size(value)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}, got {value!r}") from None
+    return size
+
+
+def option_count(name: str, value: Any, minimum: int = 0) -> int:
+    """Coerce an integer that must be at least ``minimum``."""
+    try:
+        number: int = parse_int(value)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}, got {value!r}") from None
+    if number < minimum:
+        raise ValueError(f"{name}: expected an integer >= {minimum}, got {value!r}")
+    return number
+
+
+def option_bool(name: str, value: Any) -> bool:
+    """Coerce a boolean given as ``true``/``false``/... text or a bool."""
+    try:
+        flag: bool = parse_bool(value)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}, got {value!r}") from None
+    return flag
+
+
+def option_text(name: str, value: Any) -> str | None:
+    """Coerce an optional text option; an empty INI value means "not set"."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{name}: expected a string, got {value!r}")
+    return value or None
+
+
+def option_path(name: str, value: Any) -> str:
+    """Coerce a file name to an absolute path.
+
+    Made absolute once, here, so a later change of the daemon's working
+    directory cannot move the log file.
+    """
+    if isinstance(value, (str, os.PathLike)):
+        path = os.fspath(value)
+        if isinstance(path, str) and path:
+            return os.path.abspath(path)
+    raise ValueError(f"{name}: expected a file path, got {value!r}")
+
+
+# -- line prefixes ---------------------------------------------------------------------------
+
+
+class TimePrefixer:
+    """Builds ``"<strftime(time_format)> [<pid>] | "`` prefixes.
+
+    The formatted time is cached for the current second because strftime costs
+    far more than the write it decorates; formats with ``%f`` are never cached.
+    """
+
+    def __init__(self, time_format: str, *, utc: bool = False) -> None:
+        self.time_format = time_format
+        self._utc = utc
+        self._cacheable = "%f" not in time_format
+        self._second = -1
+        self._stamp = ""
+
+    def stamp(self, now: float) -> str:
+        """Return the formatted time for the epoch time ``now``."""
+        second = int(now)
+        if self._cacheable and second == self._second:
+            return self._stamp
+        moment = datetime.fromtimestamp(now, timezone.utc if self._utc else None)
+        self._stamp = moment.strftime(self.time_format)
+        self._second = second
+        return self._stamp
+
+    def prefix(self, pid: Any, now: float) -> bytes:
+        """Return the prefix for one line of process ``pid``."""
+        return f"{self.stamp(now)} [{pid}] | ".encode()
+
+
+def prefix_lines(data: bytes, prefix: bytes, suffix: bytes = b"") -> bytes:
+    """Put ``prefix`` before (and ``suffix`` after) every line of ``data``.
+
+    Done with one ``bytes.replace`` instead of a split/join per line: the whole
+    chunk stays one buffer, so it is still written with a single ``os.write``.
+    A trailing fragment without newline (the last words of a process, or a
+    piece of an over-long line) gets a newline: output from the next chunk,
+    maybe of another process, must start a prefixed line of its own.
+    """
+    glue = suffix + b"\n" + prefix
+    body = data[:-1] if data.endswith(b"\n") else data
+    return prefix + body.replace(b"\n", glue) + suffix + b"\n"
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write ``data`` to ``fd`` completely, looping on short writes.
+
+    Regular files nearly always take the whole buffer in one call, so the loop
+    (and its memoryview) only exists for the rare partial write.
+    """
+    written = os.write(fd, data)
+    if written == len(data):
+        return
+    view = memoryview(data)[written:]
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+# The clock used for line prefixes and timed rotation; an instance attribute
+# ``_now`` of this type can be replaced in tests.
+Clock = Callable[[], float]
+wall_clock: Clock = time.time

@@ -1,0 +1,177 @@
+"""TimedRotatingFileStream, driven by an injected clock."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from circus.stream import TimedRotatingFileStream
+
+
+class Clock:
+    """A settable clock to install as the stream's ``_now``."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def utc(year: int, month: int, day: int, hour: int, minute: int, second: int) -> float:
+    return datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc).timestamp()
+
+
+def make(tmp_path: Path, start: float, **kwargs: object) -> tuple[TimedRotatingFileStream, Clock]:
+    stream = TimedRotatingFileStream(str(tmp_path / "app.log"), utc=True, **kwargs)
+    clock = Clock(start)
+    stream._now = clock
+    return stream, clock
+
+
+def write(stream: TimedRotatingFileStream, text: str, pid: int = 1) -> None:
+    stream({"pid": pid, "name": "stdout", "data": text.encode()})
+
+
+def names(tmp_path: Path) -> list[str]:
+    return sorted(p.name for p in tmp_path.iterdir())
+
+
+def test_rotates_every_second(tmp_path: Path) -> None:
+    stream, clock = make(tmp_path, utc(2024, 3, 5, 14, 30, 15) + 0.25, rotate_when="S")
+    write(stream, "a\n")
+    clock.now += 0.5
+    write(stream, "b\n")
+    assert names(tmp_path) == ["app.log"]
+    clock.now += 0.5  # 14:30:16.25: the period that started at :15 is over
+    write(stream, "c\n")
+    stream.close()
+    assert names(tmp_path) == ["app.log", "app.log.2024-03-05_14-30-15"]
+    assert (tmp_path / "app.log.2024-03-05_14-30-15").read_text() == "a\nb\n"
+    assert (tmp_path / "app.log").read_text() == "c\n"
+
+
+def test_hours_on_the_hour_with_interval(tmp_path: Path) -> None:
+    stream, clock = make(tmp_path, utc(2024, 3, 5, 14, 59, 0), rotate_when="h", rotate_interval="2")
+    write(stream, "14h\n")
+    clock.now = utc(2024, 3, 5, 15, 59, 59)
+    write(stream, "15h\n")
+    assert names(tmp_path) == ["app.log"]
+    clock.now = utc(2024, 3, 5, 16, 0, 0)
+    write(stream, "16h\n")
+    stream.close()
+    assert (tmp_path / "app.log.2024-03-05_14").read_text() == "14h\n15h\n"
+    assert (tmp_path / "app.log").read_text() == "16h\n"
+
+
+def test_minutes(tmp_path: Path) -> None:
+    stream, clock = make(tmp_path, utc(2024, 3, 5, 14, 30, 59), rotate_when="M")
+    write(stream, "a\n")
+    clock.now += 1
+    write(stream, "b\n")
+    stream.close()
+    assert names(tmp_path) == ["app.log", "app.log.2024-03-05_14-30"]
+
+
+@pytest.mark.parametrize("when", ["midnight", "MIDNIGHT", "D", "d"])
+def test_midnight(tmp_path: Path, when: str) -> None:
+    stream, clock = make(tmp_path, utc(2024, 3, 5, 23, 59, 59), rotate_when=when)
+    write(stream, "late\n")
+    clock.now = utc(2024, 3, 6, 0, 0, 1)
+    write(stream, "early\n")
+    stream.close()
+    assert (tmp_path / "app.log.2024-03-05").read_text() == "late\n"
+    assert (tmp_path / "app.log").read_text() == "early\n"
+
+
+def test_weekday(tmp_path: Path) -> None:
+    # 2024-03-05 is a Tuesday; W0 rolls over when Monday 2024-03-11 begins.
+    stream, clock = make(tmp_path, utc(2024, 3, 5, 12, 0, 0), rotate_when="w0")
+    write(stream, "tuesday\n")
+    clock.now = utc(2024, 3, 10, 23, 59, 59)
+    write(stream, "sunday\n")
+    assert names(tmp_path) == ["app.log"]
+    clock.now = utc(2024, 3, 11, 0, 0, 0)
+    write(stream, "monday\n")
+    stream.close()
+    assert (tmp_path / "app.log.2024-03-05").read_text() == "tuesday\nsunday\n"
+
+
+def test_backup_count_deletes_oldest(tmp_path: Path) -> None:
+    stream, clock = make(tmp_path, utc(2024, 3, 5, 0, 0, 0), rotate_when="S", backup_count="2")
+    (tmp_path / "unrelated.log").write_text("keep me")
+    for second in range(6):
+        clock.now = utc(2024, 3, 5, 0, 0, second)
+        write(stream, f"{second}\n")
+    stream.close()
+    assert names(tmp_path) == [
+        "app.log",
+        "app.log.2024-03-05_00-00-03",
+        "app.log.2024-03-05_00-00-04",
+        "unrelated.log",
+    ]
+    assert (tmp_path / "app.log").read_text() == "5\n"
+
+
+def test_backup_count_zero_keeps_everything(tmp_path: Path) -> None:
+    stream, clock = make(tmp_path, utc(2024, 3, 5, 0, 0, 0), rotate_when="S")
+    for second in range(5):
+        clock.now = utc(2024, 3, 5, 0, 0, second)
+        write(stream, f"{second}\n")
+    stream.close()
+    assert len(names(tmp_path)) == 5
+
+
+def test_taken_backup_name_is_not_overwritten(tmp_path: Path) -> None:
+    # E.g. left by an earlier run whose clock was ahead.
+    (tmp_path / "app.log.2024-03-05_00-00-00").write_text("earlier run\n")
+    stream, clock = make(tmp_path, utc(2024, 3, 5, 0, 0, 0), rotate_when="S")
+    write(stream, "first\n")
+    clock.now += 1
+    write(stream, "second\n")
+    stream.close()
+    assert (tmp_path / "app.log.2024-03-05_00-00-00").read_text() == "earlier run\n"
+    assert (tmp_path / "app.log.2024-03-05_00-00-00.1").read_text() == "first\n"
+    assert (tmp_path / "app.log").read_text() == "second\n"
+
+
+def test_time_format_prefix_uses_the_same_clock(tmp_path: Path) -> None:
+    stream, _ = make(tmp_path, utc(2024, 3, 5, 9, 8, 7), time_format="%H:%M:%S")
+    write(stream, "x\ny\n", pid=12)
+    stream.close()
+    assert (tmp_path / "app.log").read_text() == "09:08:07 [12] | x\n09:08:07 [12] | y\n"
+
+
+def test_old_file_from_a_previous_period_is_rotated_first(tmp_path: Path) -> None:
+    path = tmp_path / "app.log"
+    path.write_text("yesterday\n")
+    stream = TimedRotatingFileStream(str(path), rotate_when="S")
+    stream._now = Clock(path.stat().st_mtime + 3600)
+    write(stream, "today\n")
+    stream.close()
+    assert path.read_text() == "today\n"
+    assert len(names(tmp_path)) == 2
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"rotate_when": "fortnight"}, "rotate_when: expected S, M, H, D, MIDNIGHT or W0-W6"),
+        ({"rotate_when": "W7"}, "rotate_when: expected"),
+        ({"rotate_interval": "0"}, "rotate_interval: expected an integer >= 1"),
+        ({"utc": "maybe"}, "utc: expected a boolean"),
+        ({"backup_count": "x"}, "backup_count: expected an integer"),
+    ],
+)
+def test_bad_options(tmp_path: Path, kwargs: dict[str, object], expected: str) -> None:
+    with pytest.raises(ValueError, match=expected):
+        TimedRotatingFileStream(str(tmp_path / "app.log"), **kwargs)
+
+
+def test_string_options(tmp_path: Path) -> None:
+    stream = TimedRotatingFileStream(
+        str(tmp_path / "app.log"), backup_count="3", rotate_interval="4", utc="true"
+    )
+    assert (stream.backup_count, stream.rotate_interval, stream.utc) == (3, 4, True)
+    stream.close()
