@@ -6,9 +6,12 @@ import asyncio
 import contextlib
 import os
 import shlex
+import signal
+import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -145,3 +148,137 @@ async def make_arbiter() -> AsyncIterator[Callable[..., Any]]:
         await arbiter.stop()
         if arbiter._reaper is not None:
             arbiter._reaper.close()
+
+
+class EventLog:
+    """Every event published on ``bus``, with the ``time.monotonic()`` it arrived at."""
+
+    def __init__(self, bus: Any) -> None:
+        self.entries: list[tuple[float, str, dict[str, Any]]] = []
+        bus.subscribe(self._record)
+
+    def _record(self, topic: str, payload: dict[str, Any]) -> None:
+        self.entries.append((time.monotonic(), topic, payload))
+
+    def of(self, topic: str) -> list[tuple[float, dict[str, Any]]]:
+        """(arrival, payload) of the events whose topic is exactly ``topic``."""
+        return [(at, payload) for at, t, payload in self.entries if t == topic]
+
+    def times(self, topic: str) -> list[float]:
+        """Arrival times of the events with topic ``topic``."""
+        return [at for at, _ in self.of(topic)]
+
+    def pids(self, topic: str) -> list[int]:
+        """``process_pid`` of the events with topic ``topic``, in order."""
+        return [payload["process_pid"] for _, payload in self.of(topic)]
+
+
+# -- circusd as a real subprocess ----------------------------------------------
+
+
+def circusd_command(*args: str) -> list[str]:
+    """argv running circusd from this interpreter's environment."""
+    return [PYTHON, "-m", "circus.circusd", *args]
+
+
+class CircusdProcess:
+    """One running ``circusd`` (or library script) subprocess and its log files."""
+
+    def __init__(self, popen: subprocess.Popen[bytes], stdout: Path, stderr: Path) -> None:
+        self.popen = popen
+        self.stdout_path = stdout
+        self.stderr_path = stderr
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def stdout(self) -> str:
+        return self.stdout_path.read_text(errors="replace")
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_text(errors="replace")
+
+    def children(self) -> list[int]:
+        """Pids of the live (non-zombie) direct children."""
+        try:
+            kids = psutil.Process(self.pid).children()
+        except psutil.Error:
+            return []
+        return [p.pid for p in kids if pid_exists_not_zombie(p.pid)]
+
+    def wait_children(self, count: int, timeout: float = 10.0) -> list[int]:
+        """Wait until exactly ``count`` children run; return their pids."""
+        def ready() -> list[int]:
+            pids = self.children()
+            return pids if len(pids) == count else []
+
+        result: list[int] = poll(ready, timeout)
+        return result
+
+    def stop(self, signum: int = signal.SIGTERM, timeout: float = 20.0) -> int:
+        """Send ``signum``, wait for the exit and assert no child it had survives."""
+        before = self.children()
+        self.popen.send_signal(signum)
+        code = self.popen.wait(timeout=timeout)
+        poll(lambda: not any(pid_exists_not_zombie(pid) for pid in before), 5.0)
+        return code
+
+    def kill(self) -> None:
+        """Teardown: SIGKILL the process and every process group it led."""
+        kids = self.children()
+        if self.popen.poll() is None:
+            self.popen.kill()
+            self.popen.wait(timeout=10)
+        for pid in kids:
+            with contextlib.suppress(OSError):
+                os.killpg(pid, signal.SIGKILL)  # children are session leaders
+        for pid in kids:
+            # Reparented to us only if this test process became a subreaper.
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+
+
+class CircusdLauncher:
+    """Starts circusd subprocesses in the test's tmp dir; kills leftovers at teardown."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+        self.started: list[CircusdProcess] = []
+        self._count = 0
+
+    def write(self, name: str, text: str) -> Path:
+        """Write ``text`` to ``name`` in the tmp dir and return its path."""
+        path = self.tmp_path / name
+        path.write_text(text)
+        return path
+
+    def run(
+        self, *args: str, timeout: float = 30.0, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run circusd to completion (for commands that exit at once)."""
+        return subprocess.run(circusd_command(*args), cwd=self.tmp_path, capture_output=True,
+                              text=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL)
+
+    def start(self, *args: str, argv: list[str] | None = None,
+              env: dict[str, str] | None = None) -> CircusdProcess:
+        """Start ``circusd *args`` (or ``argv``) with stdout/stderr going to files."""
+        self._count += 1
+        out = self.tmp_path / f"circusd-{self._count}.out"
+        err = self.tmp_path / f"circusd-{self._count}.err"
+        with open(out, "wb") as stdout, open(err, "wb") as stderr:
+            popen = subprocess.Popen(argv or circusd_command(*args), cwd=self.tmp_path,
+                                     stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr,
+                                     env=env)
+        proc = CircusdProcess(popen, out, err)
+        self.started.append(proc)
+        return proc
+
+
+@pytest.fixture
+def circusd(tmp_path: Path) -> Iterator[CircusdLauncher]:
+    """Factory of circusd subprocesses; anything still running at teardown is killed."""
+    launcher = CircusdLauncher(tmp_path)
+    yield launcher
+    for proc in launcher.started:
+        proc.kill()

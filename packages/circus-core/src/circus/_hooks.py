@@ -92,7 +92,11 @@ class Hooks:
                 target, ignore = spec
             else:
                 target, ignore = spec, False
-            func = resolve_callable(target, working_dir) if isinstance(target, str) else target
+            try:
+                func = resolve_callable(target, working_dir) if isinstance(target, str) else target
+            except ValueError as exc:
+                # Name the option too, so a config error points at the exact line.
+                raise ValueError(f"hooks.{name} = {target}: {exc}") from exc
             self._hooks[name] = (func, bool(ignore))
 
     def __contains__(self, name: object) -> bool:

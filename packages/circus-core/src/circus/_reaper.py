@@ -77,6 +77,12 @@ class Reaper:
             self._pidfds[pid] = fd
             self._loop.add_reader(fd, self._on_pidfd, pid)
 
+    def poll(self, pid: int) -> bool:
+        """Reap ``pid`` now if it already exited (normally the pidfd does this)."""
+        if pid not in self._callbacks:
+            return False
+        return self._try_reap(pid)
+
     def on_orphan_reaped(self, listener: Callable[[], None]) -> Callable[[], None]:
         """Register a listener called after untracked descendants were reaped."""
         self._orphan_listeners.append(listener)

@@ -53,11 +53,16 @@ class ProcessStopper:
                 logger.info("watcher %s: before_signal hook kept %d from pid %d",
                             watcher.name, signum, proc.pid)
                 return False
+        # Children that left the group (setsid) get the signal too. They are
+        # listed first: once the group signal lands the parent may die and they
+        # are re-parented out of reach. Members of the group are skipped, so
+        # none gets the signal twice.
+        escaped = _children_outside_group(proc) if watcher.stop_children else []
         if not proc.send_signal_group(signum):
             return False
-        if watcher.stop_children:
-            # Children that left the group (setsid) still get the signal.
-            proc.send_signal_children(signum)
+        for pid in escaped:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
         watcher.notify_event("kill", {"process_pid": proc.pid})
         if "after_signal" in hooks:
             await hooks.run(watcher, "after_signal", pid=proc.pid, signum=signum)
@@ -127,6 +132,16 @@ class ProcessStopper:
                 await _wait_event(wake, min(_GROUP_CHECK_INTERVAL, max(limit - now, 0.001)))
         finally:
             remove()
+
+
+def _children_outside_group(proc: Process) -> list[int]:
+    """Direct children of ``proc`` that no longer belong to its process group."""
+    escaped = []
+    for pid in proc.children():
+        with contextlib.suppress(ProcessLookupError):
+            if os.getpgid(pid) != proc.pid:
+                escaped.append(pid)
+    return escaped
 
 
 async def _wait(future: asyncio.Future[None], timeout: float) -> bool:

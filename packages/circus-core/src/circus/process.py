@@ -72,9 +72,10 @@ class Process:
         spawn: bool = True,
         pipe_stdout: bool = True,
         pipe_stderr: bool = True,
-        close_child_stdin: bool = True,
         close_child_stdout: bool = False,
         close_child_stderr: bool = False,
+        # Ours, after the manual's parameters so its positional order still holds.
+        close_child_stdin: bool = True,
         shell_args: str | None = None,
         umask: int | None = None,
         pass_fds: Sequence[int] = (),

@@ -91,11 +91,12 @@ class Watcher:
         autostart: bool = True,
         on_demand: bool = False,
         virtualenv: str | None = None,
-        close_child_stdin: bool = True,
         close_child_stdout: bool = False,
         close_child_stderr: bool = False,
         virtualenv_py_ver: str | None = None,
         use_papa: bool = False,
+        # Ours, after the manual's parameters so its positional order still holds.
+        close_child_stdin: bool = True,
         retry_in: float = 0.5,
         backoff: bool = True,
         min_uptime: float = 1.0,
@@ -251,25 +252,22 @@ class Watcher:
     async def set_numprocesses(self, count: int) -> int:
         """Set the target process count and converge; returns the new target."""
         async with self._lock:
-            if count < 0:
-                raise ValueError("numprocesses must be >= 0")
-            if self.singleton and count > 1:
-                raise ValueError(f"watcher {self.name} is a singleton")
-            self.numprocesses = count
-            await self._manage()
-            return self.numprocesses
+            return await self._set_numprocesses(count)
 
     async def incr(self, nb: int = 1) -> int:
         """Add ``nb`` processes (a no-op on singletons)."""
         if self.singleton:
             return self.numprocesses
-        return await self.set_numprocesses(self.numprocesses + nb)
+        async with self._lock:
+            # Read the count under the lock: commands queued earlier may change it.
+            return await self._set_numprocesses(self.numprocesses + nb)
 
     async def decr(self, nb: int = 1) -> int:
         """Remove ``nb`` processes, oldest first (a no-op on singletons)."""
         if self.singleton:
             return self.numprocesses
-        return await self.set_numprocesses(max(0, self.numprocesses - nb))
+        async with self._lock:
+            return await self._set_numprocesses(max(0, self.numprocesses - nb))
 
     async def manage_processes(self) -> None:
         """Converge once: spawn missing processes, retire surplus and expired ones."""
@@ -285,6 +283,24 @@ class Watcher:
     async def kill_processes(self, signum: int | None = None) -> None:
         """Stop every process concurrently."""
         await asyncio.gather(*(self.kill_process(p, signum) for p in list(self.processes.values())))
+
+    def reap_processes(self) -> None:
+        """Collect any process of this watcher that already exited.
+
+        Deaths are normally collected the moment they happen; this is the
+        manual's explicit entry point and a safety net.
+        """
+        for pid in list(self.processes):
+            self.reaper.poll(pid)
+
+    async def reap_and_manage_processes(self) -> None:
+        """Collect exited processes, then converge once."""
+        self.reap_processes()
+        await self.manage_processes()
+
+    async def send_signal_child(self, pid: int, child_pid: int, signum: int) -> None:
+        """Send ``signum`` to ``child_pid``, a child of this watcher's process ``pid``."""
+        self.processes[pid].send_signal_child(child_pid, signum)
 
     async def spawn_processes(self) -> None:
         """Spawn until ``numprocesses`` run (honouring warmup_delay)."""
@@ -356,16 +372,20 @@ class Watcher:
                 proc.send_signal(signal.SIGHUP)
             self.notify_event("reload", {})
             return {"stopped": [], "started": [], "kept": old}
+        # Reload spawns are spawns too: the spawn hooks run and may stop the watcher.
         if sequential:
             for proc in [self.processes[p] for p in old if p in self.processes]:
                 await self.kill_process(proc)
-                self._spawn_one()
+                if not (await self._spawn_with_hooks())[1]:
+                    break
                 if self.warmup_delay:
                     await asyncio.sleep(self.warmup_delay)
         else:
             for _ in range(self.numprocesses):
-                self._spawn_one()
-            await self._retire_surplus()
+                if not (await self._spawn_with_hooks())[1]:
+                    break
+            else:
+                await self._retire_surplus()
         self.notify_event("reload", {})
         started = [pid for pid in self.pids if pid not in old]
         return {"stopped": [p for p in old if p not in self.processes], "started": started,
@@ -376,6 +396,15 @@ class Watcher:
             return
         await self._spawn_missing()
         await self._retire_surplus()
+
+    async def _set_numprocesses(self, count: int) -> int:
+        if count < 0:
+            raise ValueError("numprocesses must be >= 0")
+        if self.singleton and count > 1:
+            raise ValueError(f"watcher {self.name} is a singleton")
+        self.numprocesses = count
+        await self._manage()
+        return self.numprocesses
 
     async def _spawn_missing(self) -> None:
         spawned = 0
@@ -388,25 +417,36 @@ class Watcher:
         ):
             if self._retry_handle is not None:
                 return  # a backoff timer will call manage
-            if "before_spawn" in self.hooks and not await self.hooks.run(self, "before_spawn"):
-                logger.warning("watcher %s: before_spawn hook said no; stopping", self.name)
-                await self._stop()
+            proc, go_on = await self._spawn_with_hooks()
+            if not go_on:
                 return
-            proc = self._spawn_one()
             if proc is None:
                 self._schedule_retry()
-                return
-            if "after_spawn" in self.hooks and not await self.hooks.run(
-                self, "after_spawn", pid=proc.pid
-            ):
-                logger.warning("watcher %s: after_spawn hook said no; stopping", self.name)
-                await self._stop()
                 return
             spawned += 1
             if self.warmup_delay and self._running_count() < self.numprocesses:
                 await asyncio.sleep(self.warmup_delay)
             elif spawned % _SPAWN_BATCH == 0:
                 await asyncio.sleep(0)
+
+    async def _spawn_with_hooks(self) -> tuple[Process | None, bool]:
+        """Spawn one process between the before_spawn and after_spawn hooks.
+
+        Returns (the process, or None if it failed to start; whether to go on).
+        A hook saying no has stopped the watcher (and so killed the process).
+        """
+        if "before_spawn" in self.hooks and not await self.hooks.run(self, "before_spawn"):
+            logger.warning("watcher %s: before_spawn hook said no; stopping", self.name)
+            await self._stop()
+            return None, False
+        proc = self._spawn_one()
+        if proc is not None and "after_spawn" in self.hooks and not await self.hooks.run(
+            self, "after_spawn", pid=proc.pid
+        ):
+            logger.warning("watcher %s: after_spawn hook said no; stopping", self.name)
+            await self._stop()
+            return None, False
+        return proc, True
 
     async def _retire_surplus(self) -> None:
         surplus = self._running_count() - self.numprocesses
@@ -476,7 +516,10 @@ class Watcher:
         if expected:
             return
         self._log_death(proc)
-        if proc.age() < self.min_uptime:
+        # Without respawn nothing is retried, so a quick exit is no failed start:
+        # counting it would let max_retry stop the watcher and kill the siblings
+        # of short one-shot jobs.
+        if self.respawn and proc.age() < self.min_uptime:
             self._count_failure()
         else:
             self._failures = 0
@@ -530,7 +573,10 @@ class Watcher:
 
     def _retry_now(self) -> None:
         self._retry_handle = None
-        self._manage_soon()
+        # The backoff delay is served: going through _manage_soon would see the
+        # failures again and schedule another delay, forever.
+        if self._manage_task is None or self._manage_task.done():
+            self._manage_task = asyncio.get_running_loop().create_task(self._managed())
 
     def _manage_soon(self) -> None:
         """Schedule one management pass; passes already queued absorb new requests."""
