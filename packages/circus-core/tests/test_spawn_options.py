@@ -470,3 +470,17 @@ async def test_children_inherit_no_descriptor_of_circusd(make_arbiter, tmp_path:
             assert stat.S_ISFIFO(os.stat(f"/proc/{report['pid']}/fd/1").st_mode)
     finally:
         os.close(bait_fd)
+
+
+async def test_legacy_wid_spelling_is_still_expanded(tmp_path, make_arbiter, caplog):
+    """``$WID`` (the 0.x spelling) becomes the worker id, with a deprecation warning."""
+    out = tmp_path / "wids"
+    code = (
+        f"import sys, time; open({str(out)!r}, 'a').write(sys.argv[1] + '\\n'); time.sleep(60)"
+    )
+    watcher = Watcher("legacy", python_cmd(code) + " $WID", numprocesses=2)
+    with caplog.at_level("WARNING", logger="circus"):
+        await make_arbiter(watcher)
+        await apoll(lambda: out.exists() and len(out.read_text().split()) == 2)
+    assert sorted(out.read_text().split()) == ["1", "2"]
+    assert any("$WID" in r.getMessage() and "deprecated" in r.getMessage() for r in caplog.records)

@@ -13,6 +13,7 @@ so stopping it can signal the whole group and nothing survives.
 from __future__ import annotations
 
 import grp
+import logging
 import os
 import pwd
 import re
@@ -25,10 +26,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+logger = logging.getLogger("circus")
+
 _VARIABLE = re.compile(
     r"\$\(\s*circus\.([A-Za-z0-9_.\-]+)\s*\)|\(\(\s*circus\.([A-Za-z0-9_.\-]+)\s*\)\)",
     re.IGNORECASE,
 )
+
+
+_LEGACY_WID = re.compile(r"\$WID\b")
+_warned_legacy: set[str] = set()
 
 
 def expand_variables(template: str, variables: Mapping[str, Any], env: Mapping[str, str]) -> str:
@@ -36,7 +43,13 @@ def expand_variables(template: str, variables: Mapping[str, Any], env: Mapping[s
 
     ``X`` is a watcher option (``wid``, ``numprocesses``, ``sockets.web``...),
     looked up case-insensitively, or ``env.NAME``. Unknown names stay as they are.
+    The old ``$WID`` spelling still works and is reported once as deprecated.
     """
+    if "$WID" in template and "wid" in variables:
+        if template not in _warned_legacy:
+            _warned_legacy.add(template)
+            logger.warning("$WID in %r is deprecated; use $(circus.wid)", template)
+        template = _LEGACY_WID.sub(str(variables["wid"]), template)
 
     def replace(match: re.Match[str]) -> str:
         key = match.group(1) or match.group(2)
