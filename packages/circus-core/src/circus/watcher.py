@@ -21,9 +21,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from circus import _rlimits, _spawn, _values
+from circus._crashloop import FailedStarts
 from circus._events import EventBus
 from circus._hooks import Hooks
 from circus._reaper import Reaper
+from circus._reload import reload_watcher
 from circus._stopping import ProcessStopper
 from circus._watcher_output import WatcherOutput
 from circus.process import Process, ProcessState
@@ -33,7 +35,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("circus")
 
-_MAX_BACKOFF = 60.0
 # Spawning many processes yields to the loop this often so commands stay fast.
 _SPAWN_BATCH = 32
 
@@ -164,8 +165,7 @@ class Watcher:
         self.state = WatcherState.STOPPED
         self.processes: dict[int, Process] = {}
         self._lock = asyncio.Lock()
-        self._failures = 0
-        self._retry_handle: asyncio.TimerHandle | None = None
+        self._failed_starts = FailedStarts(name)
         self._manage_task: asyncio.Task[None] | None = None
         self._timers: dict[int, asyncio.TimerHandle] = {}
         self._child_env: dict[str, str] | None = None
@@ -247,7 +247,7 @@ class Watcher:
     async def reload(self, graceful: bool = True, sequential: bool = False) -> dict[str, list[int]]:
         """Reload as upstream does: SIGHUP, sequential, or overlap-then-retire."""
         async with self._lock:
-            return await self._reload(graceful, sequential)
+            return await reload_watcher(self, graceful, sequential)
 
     async def set_numprocesses(self, count: int) -> int:
         """Set the target process count and converge; returns the new target."""
@@ -330,7 +330,7 @@ class Watcher:
             logger.warning("watcher %s: before_start hook said no; not started", self.name)
             return {"started": [], "kept": kept}
         self.state = WatcherState.STARTING
-        self._failures = 0
+        self._failed_starts.reset()
         self._child_env = self.build_env()
         self._output.open()
         await self._spawn_missing()
@@ -360,37 +360,6 @@ class Watcher:
         self.notify_event("stop", {})
         await self.hooks.run(self, "after_stop")
 
-    async def _reload(self, graceful: bool, sequential: bool) -> dict[str, list[int]]:
-        old = self.pids
-        if self.state is not WatcherState.ACTIVE:
-            return {"stopped": [], **(await self._start())}
-        if not graceful:
-            await self._stop()
-            return {"stopped": old, **(await self._start())}
-        if self.send_hup:
-            for proc in list(self.processes.values()):
-                proc.send_signal(signal.SIGHUP)
-            self.notify_event("reload", {})
-            return {"stopped": [], "started": [], "kept": old}
-        # Reload spawns are spawns too: the spawn hooks run and may stop the watcher.
-        if sequential:
-            for proc in [self.processes[p] for p in old if p in self.processes]:
-                await self.kill_process(proc)
-                if not (await self._spawn_with_hooks())[1]:
-                    break
-                if self.warmup_delay:
-                    await asyncio.sleep(self.warmup_delay)
-        else:
-            for _ in range(self.numprocesses):
-                if not (await self._spawn_with_hooks())[1]:
-                    break
-            else:
-                await self._retire_surplus()
-        self.notify_event("reload", {})
-        started = [pid for pid in self.pids if pid not in old]
-        return {"stopped": [p for p in old if p not in self.processes], "started": started,
-                "kept": [p for p in old if p in self.processes]}
-
     async def _manage(self) -> None:
         if self.state not in (WatcherState.ACTIVE, WatcherState.STARTING):
             return
@@ -415,8 +384,8 @@ class Watcher:
             WatcherState.ACTIVE,
             WatcherState.STARTING,
         ):
-            if self._retry_handle is not None:
-                return  # a backoff timer will call manage
+            if self._failed_starts.waiting:
+                return  # the pending retry will call manage
             proc, go_on = await self._spawn_with_hooks()
             if not go_on:
                 return
@@ -522,7 +491,7 @@ class Watcher:
         if self.respawn and proc.age() < self.min_uptime:
             self._count_failure()
         else:
-            self._failures = 0
+            self._failed_starts.reset()
         if self.state is WatcherState.ACTIVE:
             if self.respawn:
                 self._manage_soon()
@@ -546,10 +515,9 @@ class Watcher:
                    proc.describe_exit(), proc.age())
 
     def _count_failure(self) -> None:
-        self._failures += 1
-        if 0 <= self.max_retry < self._failures:
+        if self._failed_starts.record(self.max_retry):
             logger.error("watcher %s: %d failed starts in a row; giving up (max_retry=%d)",
-                         self.name, self._failures, self.max_retry)
+                         self.name, self._failed_starts.count, self.max_retry)
             self.state = WatcherState.STOPPING
             asyncio.get_running_loop().create_task(self._give_up())
 
@@ -559,33 +527,22 @@ class Watcher:
                 await self._stop()
 
     def _schedule_retry(self) -> None:
-        if self._retry_handle is not None or self.state not in (
-            WatcherState.ACTIVE,
-            WatcherState.STARTING,
-        ):
-            return
-        delay = 0.0
-        if self.backoff and self._failures:
-            base = min(self.retry_in * 2 ** (self._failures - 1), _MAX_BACKOFF)
-            delay = base * random.uniform(0.8, 1.2)  # jitter spreads synchronized retries
-            logger.info("watcher %s: retrying in %.2fs", self.name, delay)
-        self._retry_handle = asyncio.get_running_loop().call_later(delay, self._retry_now)
-
-    def _retry_now(self) -> None:
-        self._retry_handle = None
-        # The backoff delay is served: going through _manage_soon would see the
-        # failures again and schedule another delay, forever.
-        if self._manage_task is None or self._manage_task.done():
-            self._manage_task = asyncio.get_running_loop().create_task(self._managed())
+        if self.state in (WatcherState.ACTIVE, WatcherState.STARTING):
+            delay = self._failed_starts.delay(self.retry_in, self.backoff)
+            self._failed_starts.schedule(delay, self._manage_now)
 
     def _manage_soon(self) -> None:
-        """Schedule one management pass; passes already queued absorb new requests."""
-        if self._manage_task is not None and not self._manage_task.done():
-            return
-        if self._failures and self.backoff and self._retry_handle is None:
+        """Schedule one management pass, after the backoff delay if one applies."""
+        if self._failed_starts.count and self.backoff:
             self._schedule_retry()
-            return
-        self._manage_task = asyncio.get_running_loop().create_task(self._managed())
+        else:
+            self._manage_now()
+
+    def _manage_now(self) -> None:
+        # A pass already queued absorbs this request: it converges on the
+        # state as it is when it runs.
+        if self._manage_task is None or self._manage_task.done():
+            self._manage_task = asyncio.get_running_loop().create_task(self._managed())
 
     async def _managed(self) -> None:
         async with self._lock:
@@ -609,9 +566,7 @@ class Watcher:
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
-        if self._retry_handle is not None:
-            self._retry_handle.cancel()
-            self._retry_handle = None
+        self._failed_starts.cancel()
 
     # -- helpers ------------------------------------------------------------------
 
