@@ -146,8 +146,7 @@ async def make_arbiter() -> AsyncIterator[Callable[..., Any]]:
     yield factory
     for arbiter in started:
         await arbiter.stop()
-        if arbiter._reaper is not None:
-            arbiter._reaper.close()
+        arbiter.close()
 
 
 class EventLog:

@@ -75,7 +75,7 @@ class ProcessStopper:
         if proc.state is ProcessState.EXITED:
             return
         watcher = self._watcher
-        proc.state = ProcessState.STOPPING
+        watcher.mark_stopping(proc)
         signum = watcher.stop_signal if signum is None else signum
         timeout = watcher.graceful_timeout if graceful_timeout is None else graceful_timeout
         deadline = time.monotonic() + timeout

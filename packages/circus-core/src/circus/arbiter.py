@@ -9,8 +9,8 @@ channel, sockets, stats and plugins attach to it in their own modules.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
+import functools
 import gc
 import logging
 import os
@@ -20,7 +20,8 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from circus._events import EventBus
-from circus._reaper import Reaper, become_subreaper
+from circus._reaper import Reaper
+from circus._signals import SignalRouter
 from circus.errors import ConflictError, UnknownWatcherError
 from circus.watcher import Watcher
 
@@ -128,6 +129,7 @@ class Arbiter:
         self._loop = _asyncio_loop(loop)
         self._owns_loop = loop is None
         self._reaper: Reaper | None = None
+        self._signals: SignalRouter | None = None
         self._stopped: asyncio.Event | None = None
         self._restore_signals: list[int] = []
         self.watchers: list[Watcher] = []
@@ -160,10 +162,26 @@ class Arbiter:
     def reaper(self) -> Reaper:
         """The reaper shared by every watcher."""
         if self._reaper is None:
-            if self.reap_orphans:
-                become_subreaper()
-            self._reaper = Reaper(self.loop, reap_orphans=self.reap_orphans)
+            owner = self.reap_orphans and self._signal_router() is not None
+            self._reaper = Reaper(self.loop, signals=self._signals, owner=owner)
         return self._reaper
+
+    def _signal_router(self) -> SignalRouter | None:
+        """The router of this arbiter's signals; None off the main thread."""
+        if self._signals is None:
+            if threading.current_thread() is not threading.main_thread():
+                return None
+            self._signals = SignalRouter(self.loop)
+        return self._signals
+
+    def close(self) -> None:
+        """Release the reaper and the signal handlers (after the watchers stopped)."""
+        if self._reaper is not None:
+            self._reaper.close()
+            self._reaper = None
+        if self._signals is not None:
+            self._signals.close()
+            self._signals = None
 
     def socket_fds(self) -> tuple[int, ...]:
         """File descriptors of the arbiter's bound sockets (inherited with use_sockets)."""
@@ -259,9 +277,7 @@ class Arbiter:
         finally:
             await self._stop_all()
             self._uninstall_signals()
-            if self._reaper is not None:
-                self._reaper.close()
-                self._reaper = None
+            self.close()
             self._stopped = None
             self._loop = None
 
@@ -323,20 +339,19 @@ class Arbiter:
     # -- signals --------------------------------------------------------------------
 
     def _install_signals(self) -> None:
-        if threading.current_thread() is not threading.main_thread():
+        router = self._signal_router()
+        if router is None:
             return
-        loop = self.loop
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
-            loop.add_signal_handler(signum, self._handle_quit, signum)
+            router.add(signum, functools.partial(self._handle_quit, signum))
             self._restore_signals.append(signum)
-        loop.add_signal_handler(signal.SIGHUP, self._handle_hup)
+        router.add(signal.SIGHUP, self._handle_hup)
         self._restore_signals.append(signal.SIGHUP)
 
     def _uninstall_signals(self) -> None:
-        loop = self.loop
-        for signum in self._restore_signals:
-            with contextlib.suppress(Exception):
-                loop.remove_signal_handler(signum)
+        if self._signals is not None:
+            for signum in self._restore_signals:
+                self._signals.remove(signum)
         self._restore_signals.clear()
 
     def _handle_quit(self, signum: int) -> None:

@@ -28,6 +28,7 @@ from circus._reaper import Reaper
 from circus._reload import reload_watcher
 from circus._stopping import ProcessStopper
 from circus._watcher_output import WatcherOutput
+from circus._wids import WidPool
 from circus.process import Process, ProcessState
 
 if TYPE_CHECKING:
@@ -166,6 +167,8 @@ class Watcher:
         self.processes: dict[int, Process] = {}
         self._lock = asyncio.Lock()
         self._failed_starts = FailedStarts(name)
+        self._running = 0  # processes in RUNNING state (not stopping, not exited)
+        self._wids = WidPool()
         self._manage_task: asyncio.Task[None] | None = None
         self._timers: dict[int, asyncio.TimerHandle] = {}
         self._child_env: dict[str, str] | None = None
@@ -376,14 +379,16 @@ class Watcher:
         return self.numprocesses
 
     async def _spawn_missing(self) -> None:
-        spawned = 0
+        # Spawn what is missing *now*. Deaths during this pass schedule a pass
+        # of their own; chasing them here would never end under a crash loop.
         missing = self.numprocesses - self._running_count()
-        if missing > 0:
-            _rlimits.ensure_nofile(self.reaper.tracked + missing)
-        while self._running_count() < self.numprocesses and self.state in (
-            WatcherState.ACTIVE,
-            WatcherState.STARTING,
-        ):
+        if missing <= 0:
+            return
+        per_child = self.reaper.fds_per_child + self._output.pipe_stdout + self._output.pipe_stderr
+        _rlimits.ensure_nofile(self.reaper.tracked + missing, per_child)
+        for spawned in range(1, missing + 1):
+            if self.state not in (WatcherState.ACTIVE, WatcherState.STARTING):
+                return
             if self._failed_starts.waiting:
                 return  # the pending retry will call manage
             proc, go_on = await self._spawn_with_hooks()
@@ -392,8 +397,7 @@ class Watcher:
             if proc is None:
                 self._schedule_retry()
                 return
-            spawned += 1
-            if self.warmup_delay and self._running_count() < self.numprocesses:
+            if self.warmup_delay and spawned < missing:
                 await asyncio.sleep(self.warmup_delay)
             elif spawned % _SPAWN_BATCH == 0:
                 await asyncio.sleep(0)
@@ -429,7 +433,7 @@ class Watcher:
     def _spawn_one(self) -> Process | None:
         proc = Process(
             self.name,
-            self._next_wid(),
+            self._wids.take(),
             self.cmd,
             args=self.args,
             working_dir=self.working_dir,
@@ -454,11 +458,13 @@ class Watcher:
         try:
             proc.spawn()
         except (OSError, ValueError) as exc:
+            self._wids.release(proc.wid)
             logger.error("watcher %s: cannot start %r: %s", self.name, self.cmd, exc)
             self._count_failure()
             return None
         # No await between the spawn and the registration: the reaper owns the pid now.
         self.processes[proc.pid] = proc
+        self._running += 1
         self.reaper.watch(proc.pid, self._on_exit)
         self._output.attach(proc)
         if self.max_age:
@@ -474,7 +480,10 @@ class Watcher:
         if proc is None:
             return
         expected = proc.state is ProcessState.STOPPING
+        if not expected:
+            self._running -= 1
         proc.record_exit(wait_status)
+        self._wids.release(proc.wid)
         timer = self._timers.pop(pid, None)
         if timer is not None:
             timer.cancel()
@@ -492,7 +501,7 @@ class Watcher:
             self._count_failure()
         else:
             self._failed_starts.reset()
-        if self.state is WatcherState.ACTIVE:
+        if self.state in (WatcherState.ACTIVE, WatcherState.STARTING):
             if self.respawn:
                 self._manage_soon()
             elif not self.processes:
@@ -570,15 +579,15 @@ class Watcher:
 
     # -- helpers ------------------------------------------------------------------
 
+    def mark_stopping(self, proc: Process) -> None:
+        """Move a running process to STOPPING: its death is expected from now on."""
+        if proc.state is ProcessState.RUNNING:
+            proc.state = ProcessState.STOPPING
+            self._running -= 1
+
     def _running_count(self) -> int:
-        return sum(1 for p in self.processes.values() if p.state is ProcessState.RUNNING)
+        return self._running
 
     def _by_age(self) -> list[Process]:
-        return sorted(self.processes.values(), key=lambda p: p.started)
-
-    def _next_wid(self) -> int:
-        used = {p.wid for p in self.processes.values()}
-        for wid in range(1, 2 * max(self.numprocesses, 1) + 1):
-            if wid not in used:
-                return wid
-        return max(used) + 1
+        # ``processes`` is filled in spawn order, so it is already oldest first.
+        return list(self.processes.values())
