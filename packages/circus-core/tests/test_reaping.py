@@ -65,7 +65,7 @@ async def test_reaps_children_that_die_in_a_burst(make_arbiter):
 
 def test_sigterm_is_honoured_during_a_sigchld_storm(circusd, tmp_path):
     """Hundreds of children dying per second never make circusd miss SIGTERM or warn."""
-    config = circusd.write("storm.ini", f"""
+    config = circusd.write("storm.ini", """
 [watcher:storm]
 cmd = /bin/false
 numprocesses = 100
