@@ -15,6 +15,7 @@ import gc
 import logging
 import os
 import signal
+import socket
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
@@ -130,6 +131,7 @@ class Arbiter:
         self._owns_loop = loop is None
         self._reaper: Reaper | None = None
         self._signals: SignalRouter | None = None
+        self._fqdn: str | None = None  # resolved on first use: it may query DNS
         self._stopped: asyncio.Event | None = None
         self._restore_signals: list[int] = []
         self.watchers: list[Watcher] = []
@@ -148,6 +150,14 @@ class Arbiter:
         from circus.config import load_config
 
         return build_arbiter(load_config(config_file), loop=loop)
+
+    @property
+    def fqdn(self) -> str:
+        """This daemon's name on the cluster: ``<fqdn_prefix>@<host fqdn>``."""
+        if self._fqdn is None:
+            host = socket.getfqdn()
+            self._fqdn = f"{self.fqdn_prefix}@{host}" if self.fqdn_prefix else host
+        return self._fqdn
 
     # -- shared services ------------------------------------------------------
 
