@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("circus")
 
-HOOK_NAMES = (
+HOOK_NAMES: tuple[str, ...] = (
     "before_start",
     "after_start",
     "before_spawn",

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from .._hooks import HOOK_NAMES as HOOK_NAMES
 from .._values import (
     parse_bool,
     parse_duration,
@@ -40,19 +41,6 @@ class Option:
     required: bool = False
 
 
-HOOK_NAMES: tuple[str, ...] = (
-    "before_start",
-    "after_start",
-    "before_spawn",
-    "after_spawn",
-    "before_stop",
-    "after_stop",
-    "before_signal",
-    "after_signal",
-    "before_reap",
-    "after_reap",
-    "extended_stats",
-)
 
 
 # -- parsers -----------------------------------------------------------------------------
