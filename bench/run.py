@@ -1,0 +1,324 @@
+"""Benchmark our circusd against upstream circus 0.19 and supervisor 4.3.
+
+    .venv/bin/python bench/run.py                       # everything (what `make bench` runs)
+    .venv/bin/python bench/run.py --only start,stop --n 1000 --skip-peers
+    .venv/bin/python bench/run.py --ours-src            # run circusd from packages/*/src
+
+Scenarios: start, stop, idle, rss (one daemon run of N sleepers serves all
+four), respawn, log, big (10,000 processes). See bench/README.md for what each
+number means exactly. Results are printed as a table and written to
+bench/results/latest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import _proc
+import scenarios
+from _daemons import DaemonSpec, ours, supervisor, upstream_circus
+from _peers import PEERS, ensure_peer
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+ALL = ("start", "stop", "idle", "rss", "respawn", "log", "big")
+SLEEPER_METRICS = {"start", "stop", "idle", "rss"}
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One row of the table: which result field, its target and how to compare."""
+
+    scenario: str  # the --only name that produces it
+    group: str  # key of the run results it is read from
+    title: str
+    field: str
+    unit: str
+    target: float | None  # None: informative row without a target
+    higher_is_better: bool = False
+    strict: bool = False  # target is "<" rather than "<="
+    digits: int = 2
+
+
+def _metrics(n: int, big_n: int) -> list[Metric]:
+    return [
+        Metric("start", "sleepers", f"start {n} sleep (1st child -> all exec'd)", "start_s",
+               "s", 1.0),
+        Metric("start", "sleepers", "  same, from daemon launch", "start_with_boot_s", "s",
+               None),
+        Metric("stop", "sleepers", f"stop {n} (SIGTERM -> no child left)", "stop_s", "s", 0.2,
+               digits=3),
+        Metric("stop", "sleepers", "  daemon exit after SIGTERM", "daemon_exit_s", "s", None,
+               digits=3),
+        Metric("idle", "sleepers", f"idle CPU with {n} processes", "idle_cpu_pct", "%", 0.2,
+               strict=True, digits=3),
+        Metric("rss", "sleepers", f"daemon RSS with {n} processes", "rss_mb", "MiB", 30.0,
+               digits=1),
+        Metric("respawn", "respawn", "respawns/s, 20 crashers, no backoff", "respawns_per_s",
+               "/s", 600.0, higher_is_better=True, digits=0),
+        Metric("log", "log", "log throughput, 4 writers, 1 FileStream", "mb_per_s", "MiB/s",
+               350.0, higher_is_better=True, digits=0),
+        Metric("log", "log", "  lines lost", "lost_lines", "", 0.0, digits=0),
+        Metric("log", "log", "  lines torn", "torn_lines", "", 0.0, digits=0),
+        Metric("big", "big", f"{big_n} processes: start", "start_s", "s", None),
+        Metric("big", "big", f"{big_n} processes: stop", "stop_s", "s", None, digits=3),
+        Metric("big", "big", f"{big_n} processes: errors in log", "log_errors", "", 0.0,
+               digits=0),
+    ]
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", default=",".join(ALL),
+                        help=f"comma-separated scenarios among {', '.join(ALL)}")
+    parser.add_argument("--n", type=int, default=1000, help="processes for start/stop/idle/rss")
+    parser.add_argument("--big-n", type=int, default=10_000, help="processes for big")
+    parser.add_argument("--idle-seconds", type=float, default=20.0)
+    parser.add_argument("--respawn-seconds", type=float, default=5.0)
+    parser.add_argument("--log-mb", type=int, default=64, help="MiB written by each writer")
+    parser.add_argument("--skip-peers", action="store_true",
+                        help="measure only our circusd")
+    parser.add_argument("--no-big-peers", action="store_true",
+                        help="run the big scenario for ours only")
+    parser.add_argument("--upstream-check-delay", type=float, default=None,
+                        help="check_delay for upstream circus (default: its own, 5 s)")
+    parser.add_argument("--ours-src", action="store_true",
+                        help="run our circusd from packages/circus-core/src (iteration)")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep each run's temp dir (config, daemon log, outputs)")
+    parser.add_argument("--json", type=Path, default=RESULTS_DIR / "latest.json")
+    args = parser.parse_args(argv)
+    args.only = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = set(args.only) - set(ALL)
+    if unknown:
+        parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
+    return args
+
+
+def _daemons(args: argparse.Namespace) -> tuple[list[DaemonSpec], dict[str, str]]:
+    """Our daemon plus every peer that could be installed; and why others are missing."""
+    specs = [ours(from_src=args.ours_src)]
+    problems: dict[str, str] = {}
+    if args.skip_peers:
+        return specs, problems
+    circus_peer = ensure_peer(PEERS["circus"])
+    if circus_peer.daemon is not None:
+        specs.append(upstream_circus(circus_peer.daemon, args.upstream_check_delay))
+    else:
+        problems["circus"] = circus_peer.problem or "unavailable"
+    sup_peer = ensure_peer(PEERS["supervisor"])
+    if sup_peer.daemon is not None:
+        specs.append(supervisor(sup_peer.daemon))
+    else:
+        problems["supervisor"] = sup_peer.problem or "unavailable"
+    for kind, why in problems.items():
+        print(f"peer {kind} skipped: {why}", flush=True)
+    return specs, problems
+
+
+def _attempt(label: str, what: str, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run one measurement; a failure is recorded, printed, and the bench goes on."""
+    started = time.monotonic()
+    print(f"  {what:<9} {label:<15}", end=" ", flush=True)
+    try:
+        result = fn()
+    except Exception as exc:  # one daemon failing must not end the run
+        result = {"error": f"{type(exc).__name__}: {exc}"}
+        if not isinstance(exc, scenarios.ScenarioError):
+            result["traceback"] = traceback.format_exc()
+    finally:
+        # Whatever the scenario left behind goes before the next one starts.
+        _proc.cleanup_descendants()
+    result["wall_s"] = round(time.monotonic() - started, 2)
+    shown = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in result.items()
+             if k not in ("traceback", "log_error_sample")}
+    print(shown, flush=True)
+    return result
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Run the selected scenarios for every daemon; returns all raw results."""
+    machine = scenarios.env_facts()  # before the runs: the load average is part of it
+    specs, problems = _daemons(args)
+    only = set(args.only)
+    runs: dict[str, dict[str, dict[str, Any]]] = {}
+    if only & SLEEPER_METRICS:
+        print(f"== {args.n} sleepers ({', '.join(sorted(only & SLEEPER_METRICS))})", flush=True)
+        runs["sleepers"] = {
+            spec.kind: _attempt(spec.label, "sleepers", lambda spec=spec: scenarios.run_sleepers(
+                spec, args.n, measure=only & SLEEPER_METRICS, idle_seconds=args.idle_seconds))
+            for spec in specs}
+    if "respawn" in only:
+        print("== respawn", flush=True)
+        runs["respawn"] = {
+            spec.kind: _attempt(spec.label, "respawn", lambda spec=spec: scenarios.run_respawn(
+                spec, seconds=args.respawn_seconds))
+            for spec in specs}
+    if "log" in only:
+        print("== log throughput", flush=True)
+        runs["log"] = {
+            spec.kind: _attempt(spec.label, "log", lambda spec=spec: scenarios.run_log(
+                spec, mb_per_writer=args.log_mb))
+            for spec in specs}
+    if "big" in only:
+        print(f"== {args.big_n} processes", flush=True)
+        big_specs = [s for s in specs if s.kind == "ours" or (
+            s.kind == "circus" and not args.no_big_peers)]
+        # Peers get 2 minutes to start them all; ours is expected to be far quicker.
+        runs["big"] = {
+            spec.kind: _attempt(spec.label, "big", lambda spec=spec: scenarios.run_sleepers(
+                spec, args.big_n, measure={"big"}, idle_seconds=0,
+                start_timeout=300.0 if spec.kind == "ours" else 120.0, check_log=True))
+            for spec in big_specs}
+    return {"machine": machine, "daemons": {s.kind: s.label for s in specs},
+            "peer_problems": problems, "args": {k: (str(v) if isinstance(v, Path) else v)
+                                                 for k, v in vars(args).items()},
+            "runs": runs}
+
+
+# -- the table ------------------------------------------------------------------------------
+
+
+def _value(runs: dict[str, Any], metric: Metric, kind: str) -> float | str | None:
+    result = runs.get(metric.group, {}).get(kind)
+    if result is None:
+        return None
+    if "error" in result:
+        return "error"
+    value = result.get(metric.field)
+    return value if isinstance(value, (int, float)) else None
+
+
+def _fmt(value: float | str | None, metric: Metric) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        return value
+    return f"{value:.{metric.digits}f}"
+
+
+def _ratio(ours_v: float | str | None, theirs: float | str | None, metric: Metric) -> str:
+    """How many times better ours is (> 1: ours better), for rate and time metrics."""
+    if not isinstance(ours_v, (int, float)) or not isinstance(theirs, (int, float)):
+        return ""
+    if metric.target == 0.0:
+        return ""  # counts of bad lines: a ratio says nothing
+    if metric.higher_is_better:
+        return f"x{ours_v / theirs:.2f}" if theirs > 0 else ""
+    return f"x{theirs / ours_v:.2f}" if ours_v > 0 else ""
+
+
+def _verdict(value: float | str | None, metric: Metric) -> str:
+    if metric.target is None:
+        return ""
+    if not isinstance(value, (int, float)):
+        return "MISS" if value == "error" else "?"
+    if metric.higher_is_better:
+        ok = value >= metric.target
+    elif metric.strict:
+        ok = value < metric.target
+    else:
+        ok = value <= metric.target
+    return "ok" if ok else "MISS"
+
+
+def _target_text(metric: Metric) -> str:
+    if metric.target is None:
+        return ""
+    if metric.target == 0.0:
+        return "0"
+    op = ">=" if metric.higher_is_better else ("<" if metric.strict else "<=")
+    return f"{op} {metric.target:g} {metric.unit}".strip()
+
+
+def table(report: dict[str, Any], n: int, big_n: int) -> str:
+    """The results as a fixed-width text table (ratios: > 1 means ours is better)."""
+    runs = report["runs"]
+    kinds = list(report["daemons"])
+    labels = report["daemons"]
+    header = ["scenario", "target", labels["ours"]]
+    for kind in kinds[1:]:
+        header += [labels[kind], "ours vs"]
+    header.append("ours meets target")
+    rows = [header]
+    only = set(report["args"]["only"])
+    for metric in _metrics(n, big_n):
+        if metric.group not in runs or metric.scenario not in only:
+            continue
+        mine = _value(runs, metric, "ours")
+        row = [metric.title + (f" [{metric.unit}]" if metric.unit else ""),
+               _target_text(metric), _fmt(mine, metric)]
+        for kind in kinds[1:]:
+            theirs = _value(runs, metric, kind)
+            row += [_fmt(theirs, metric), _ratio(mine, theirs, metric)]
+        row.append(_verdict(mine, metric))
+        rows.append(row)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    lines = []
+    for i, row in enumerate(rows):
+        cells = [c.ljust(w) if j == 0 else c.rjust(w) for j, (c, w) in
+                 enumerate(zip(row, widths, strict=True))]
+        lines.append("  ".join(cells))
+        if i == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    notes = ["ratio 'ours vs X' = how many times better ours is (> 1: ours better)."]
+    if "log" in runs and "supervisor" in runs["log"]:
+        notes.append("supervisor log: one logfile per writer (it cannot share one), sizes "
+                     "summed.")
+    for group, by_kind in runs.items():
+        for kind, result in by_kind.items():
+            if "error" in result:
+                notes.append(f"{group}/{labels[kind]}: {result['error']}")
+            if result.get("note"):
+                notes.append(f"{group}/{labels[kind]}: {result['note']}")
+            if result.get("log_error_sample"):
+                notes.append(f"{group}/{labels[kind]} log errors, e.g.: "
+                             f"{result['log_error_sample'][0]}")
+    for kind, why in report["peer_problems"].items():
+        notes.append(f"{kind} not measured: {why}")
+    return "\n".join([*lines, "", *notes])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run, print the table, write the JSON report."""
+    args = _parse_args(argv)
+    scenarios.KEEP_WORKDIRS = args.keep
+    # SIGTERM must unwind through the cleanups like Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    if not _proc.become_subreaper():
+        print("warning: cannot become a subreaper; orphans of a killed daemon may linger",
+              file=sys.stderr)
+    nofile = _proc.raise_nofile(4 * max(args.n, args.big_n) + 4096)
+    load = os.getloadavg()[0]
+    if load > 0.5:
+        # Other work on the machine competes with the daemons for CPU: times are inflated.
+        print(f"warning: load average {load:.2f} at start; numbers will be noisy",
+              file=sys.stderr, flush=True)
+    started = time.monotonic()
+    try:
+        report = run(args)
+    finally:
+        _proc.cleanup_descendants()
+    report["nofile"] = nofile
+    report["total_s"] = round(time.monotonic() - started, 1)
+    text = table(report, args.n, args.big_n)
+    print()
+    print(text)
+    print(f"\ntotal {report['total_s']} s; raw results in {args.json}")
+    report["table"] = text.splitlines()
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
