@@ -186,6 +186,36 @@ def test_logger_config_json(circusd, tmp_path):
     assert proc.stdout() == ""
 
 
+def test_logger_config_yaml_from_the_manual(circusd, tmp_path):
+    """The manual's YAML logging example (with the optional PyYAML) configures circusd."""
+    log = tmp_path / "logoutput.txt"
+    circusd.write("logging.yaml", f"""\
+version: 1
+disable_existing_loggers: false
+formatters:
+  simple:
+    format: '%(asctime)s - %(name)s - [%(levelname)s] %(message)s'
+handlers:
+  logfile:
+    class: logging.FileHandler
+    filename: {log}
+    level: DEBUG
+    formatter: simple
+loggers:
+  circus:
+    level: DEBUG
+    handlers: [logfile]
+    propagate: no
+root:
+  level: DEBUG
+  handlers: [logfile]
+""")
+    proc = circusd.start("--logger-config", "logging.yaml", _config(circusd, "web"))
+    poll(lambda: log.exists() and "arbiter running" in log.read_text())
+    assert proc.stop() == 0
+    assert " - circus - [DEBUG] watcher web: spawned pid" in log.read_text()
+
+
 def test_bad_logger_config_is_a_clear_error(circusd):
     circusd.write("broken.json", "{not json")
     result = circusd.run("--logger-config", "broken.json", _config(circusd, "web"))

@@ -6,6 +6,7 @@ import resource
 
 from circus import _rlimits
 from circus.arbiter import Arbiter
+from circus.watcher import Watcher
 
 
 def test_free_form_keys_reach_the_watcher_options(tmp_path):
@@ -27,3 +28,14 @@ def test_circusd_raises_its_own_soft_nofile_limit():
         assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] >= min(2000, hard)
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+async def test_autostart_false_is_skipped_at_arbiter_start(make_arbiter):
+    """The arbiter leaves ``autostart = false`` watchers stopped until started by hand."""
+    eager = Watcher("eager", "sleep 60")
+    lazy = Watcher("lazy", "sleep 60", autostart=False)
+    await make_arbiter(eager, lazy)
+    assert eager.status() == "active" and len(eager.pids) == 1
+    assert lazy.status() == "stopped" and lazy.pids == []
+    await lazy.start()
+    assert lazy.status() == "active" and len(lazy.pids) == 1
