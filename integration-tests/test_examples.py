@@ -21,7 +21,7 @@ def _children(pid: int) -> list[psutil.Process]:
         return []
 
 
-def test_demo_config_runs_its_watchers_and_stops_cleanly(tmp_path):
+def test_demo_config_runs_its_watchers_and_stops_cleanly(tmp_path: Path) -> None:
     circusd = os.path.join(os.path.dirname(sys.executable), "circusd")
     out = tmp_path / "circusd.out"
     with open(out, "wb") as handle:
