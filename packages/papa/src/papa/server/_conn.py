@@ -1,0 +1,73 @@
+"""One client connection: buffered input split into lines, buffered output."""
+
+from __future__ import annotations
+
+import enum
+import socket
+
+from ._watch import WatchSession
+
+# Longer lines are refused with an error and skipped up to the next newline.
+# Generous because ``make process`` may carry a whole environment as env.*.
+MAX_LINE = 256 * 1024
+# Stop reading commands from a client that does not read its replies.
+HIGH_WATER = 4 * 1024 * 1024
+BANNER = b'Papa is home. Type "help" for commands.\n> '
+
+
+class TooLong(enum.Enum):
+    """Marks a line that exceeded ``MAX_LINE`` and was dropped."""
+
+    LINE = "line too long"
+
+
+class Connection:
+    """Buffers and protocol mode of one connected client."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.inbuf = bytearray()
+        self.outbuf = bytearray(BANNER)
+        self.session: WatchSession | None = None
+        # Skipping the rest of an over-long line.
+        self.discarding = False
+        # No more input will be read (client sent EOF, quit or exit-if-idle).
+        self.read_closed = False
+        # Set when the connection must close once its output is flushed.
+        self.closing = False
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def take_line(self) -> bytes | TooLong | None:
+        """Pop the next complete line.
+
+        Returns:
+            The line without its newline, ``TooLong.LINE`` for a line over
+            ``MAX_LINE`` (the caller answers with an error), or None when no
+            complete line is buffered.
+        """
+        while True:
+            index = self.inbuf.find(b"\n")
+            if index < 0:
+                if len(self.inbuf) > MAX_LINE:
+                    self.inbuf.clear()
+                    if not self.discarding:
+                        self.discarding = True
+                        return TooLong.LINE
+                return None
+            line = bytes(self.inbuf[:index])
+            del self.inbuf[: index + 1]
+            if self.discarding:
+                self.discarding = False
+                continue
+            if len(line) > MAX_LINE:
+                return TooLong.LINE
+            return line
+
+    def take_rest(self) -> bytes | None:
+        """At end of input, pop an unterminated last line, if any."""
+        rest, discarding = bytes(self.inbuf), self.discarding
+        self.inbuf.clear()
+        self.discarding = False
+        return rest if rest and not discarding else None

@@ -1,0 +1,65 @@
+"""The watch sub-protocol state of one connection.
+
+After ``watch processes`` (or ``make process ... watch=1``) the connection
+carries batches of records, each ended by ``"\\n] "``. Only one batch is in
+flight: the next is sent after the client's ack line. The ack deletes what the
+batch carried; a client that goes away without acking leaves the data for the
+next watcher.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ._processes import Process
+
+BATCH_END = b"\n] "
+NOTHING_LEFT = b"Nothing left to watch\n> "
+STOPPED = b"Stopped watching\n> "
+
+
+class WatchSession:
+    """Which processes a connection watches and what it has been sent."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        # Highest record number sent, per process; starts at 0 so a new
+        # watcher receives everything that is still unacknowledged.
+        self.sent: dict[str, int] = dict.fromkeys(names, 0)
+        self.in_flight: dict[str, int] | None = None
+
+    def next_batch(self, processes: Mapping[str, Process]) -> bytes | None:
+        """Return the next batch to send, or None when nothing is waiting.
+
+        Processes that are gone (exit acknowledged) or removed are dropped from
+        the session; ``finished`` then tells whether any remain.
+        """
+        if self.in_flight is not None:
+            return None
+        records: list[bytes] = []
+        in_flight: dict[str, int] = {}
+        live: list[str] = []
+        for name in self.names:
+            process = processes.get(name)
+            if process is None or process.removed:
+                continue
+            live.append(name)
+            pending = process.output.pending(self.sent[name])
+            if pending:
+                records.extend(record.encode(name) for record in pending)
+                in_flight[name] = self.sent[name] = pending[-1].seq
+        self.names = live
+        if not records:
+            return None
+        self.in_flight = in_flight
+        return b"\n".join(records) + BATCH_END
+
+    @property
+    def finished(self) -> bool:
+        """True when no watched process remains and no batch is in flight."""
+        return not self.names and self.in_flight is None
+
+    def take_ack(self) -> dict[str, int]:
+        """Mark the batch in flight as acknowledged and return what it carried."""
+        acked, self.in_flight = self.in_flight or {}, None
+        return acked

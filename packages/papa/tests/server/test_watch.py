@@ -1,0 +1,141 @@
+"""The watch sub-protocol: acks, re-delivery, buffer limits and latency."""
+
+from __future__ import annotations
+
+import re
+import statistics
+import time
+from collections.abc import Callable
+
+from .conftest import NOTHING_LEFT, TS, Client, child, drain_watch, wait_for
+
+RECORD = re.compile(rb"(out|err):([^:]+):(\d+\.\d+):(\d+)\n")
+
+
+def records(batches: bytes) -> list[tuple[bytes, bytes]]:
+    """Parse out/err records of joined batches into (kind, data) pairs."""
+    found, pos = [], 0
+    while (match := RECORD.search(batches, pos)) is not None:
+        start = match.end()
+        length = int(match[4])
+        found.append((match[1], batches[start : start + length]))
+        pos = start + length
+    return found
+
+
+def exited(client: Client, name: str) -> Callable[[], bool]:
+    return lambda: b"running=False" in client.cmd(f"l p {name}")
+
+
+def test_closed_record_kept_until_acked_and_redelivered(kernel, client):
+    client.ok("m p one /bin/echo hi")
+    wait_for(exited(client, "one"))
+    watcher = kernel.client()
+    first = watcher.cmd_watch("w p one")
+    watcher.close()  # gone without acking
+    wait_for(lambda: client.cmd("stats").count(b"watchers=0") == 1)
+    assert b"one pid=" in client.cmd("l p")
+    again = kernel.client()
+    assert again.cmd_watch("w p one") == first
+    assert again.cmd("") == NOTHING_LEFT
+    assert client.cmd("l p") == b"\n> "
+    assert again.cmd("w p one") == b"Error: one not found\n> "
+
+
+def test_q_acks_and_stops(kernel, client):
+    slow = child("import os,time; os.write(1,b'x'); time.sleep(60)")
+    client.ok(f"m p slow {slow}")
+    assert re.fullmatch(
+        rb"Watching 1\nout:slow:" + TS + rb":1\nx\n\] ", client.cmd_watch("w p slow")
+    )
+    assert client.cmd("Q") == b"Stopped watching\n> "
+    assert client.cmd("version").startswith(b"version=")
+    # The acked chunk is gone: a new watch gets only "Watching 1" for now.
+    client.send(b"w p slow\n")
+    assert client.read_until(b"Watching 1\n") == b"Watching 1\n"
+    assert client.cmd("q") == b"Stopped watching\n> "
+
+
+def test_output_in_order_once(kernel, client):
+    script = child(
+        "import os,time; [(os.write(1, b'%d,' % i), time.sleep(0.005)) for i in range(20)]"
+    )
+    client.ok(f"m p seq {script}")
+    client.send(b"w p seq\n")
+    client.read_until(b"Watching 1\n")
+    batches = client.read_until(b"\n] ") + drain_watch(client)
+    data = b"".join(d for _, d in records(batches))
+    assert data == b"".join(b"%d," % i for i in range(20))
+    assert re.search(rb"closed:seq:" + TS + rb":0\n\] $", batches)
+
+
+def test_stdout_stderr_options(client):
+    both = "import os; os.write(1,b'o'); os.write(2,b'e')"
+    client.ok(f"m p merged stderr=stdout {child(both)}")
+    client.ok(f"m p noout stdout=0 {child(both)}")
+    client.ok(f"m p noerr stderr=0 {child(both)}")
+    client.ok(f"m p nothing bufsize=0 {child(both)}")
+    got = {}
+    for name in ("merged", "noout", "noerr", "nothing"):
+        client.send(f"w p {name}\n".encode())
+        client.read_until(b"Watching 1\n")
+        got[name] = sorted(records(client.read_until(b"\n] ") + drain_watch(client)))
+    # Merged stderr arrives as "out"; the two writes may share one read.
+    assert {kind for kind, _ in got.pop("merged")} == {b"out"}
+    assert got == {
+        "noout": [(b"err", b"e")],
+        "noerr": [(b"out", b"o")],
+        "nothing": [],
+    }
+
+
+def test_bufsize_overflow_drops_oldest_whole_chunks(client):
+    script = child(
+        "import os,time; [(os.write(1, b'%04d' % i + b'.' * 95 + b'\\\\n'), time.sleep(0.002))"
+        " for i in range(50)]"
+    )
+    client.ok(f"m p flood bufsize=1k {script}")
+    wait_for(exited(client, "flood"))
+    client.send(b"w p flood\n")
+    client.read_until(b"Watching 1\n")
+    chunks = [d for _, d in records(client.read_until(b"\n] "))]
+    assert client.cmd("") == NOTHING_LEFT
+    data = b"".join(chunks)
+    assert 0 < len(data) <= 1024
+    lines = data.split(b"\n")[:-1]
+    assert all(len(line) == 99 for line in lines)  # whole chunks only
+    numbers = [int(line[:4]) for line in lines]
+    assert numbers == list(range(50 - len(numbers), 50))  # the newest ones survive
+
+
+def test_single_chunk_larger_than_bufsize_is_kept_whole(client):
+    big = child("import os; os.write(1, b'z' * 5000)")
+    client.ok(f"m p big bufsize=1k {big}")
+    wait_for(exited(client, "big"))
+    client.send(b"w p big\n")
+    client.read_until(b"Watching 1\n")
+    data = b"".join(d for _, d in records(client.read_until(b"\n] ")))
+    assert data == b"z" * 5000
+
+
+def test_latency_from_write_to_watcher(client):
+    # The child writes its own clock, so the watcher can measure the delay.
+    script = child(
+        "import os,time; [(os.write(1, repr(time.time()).encode()), time.sleep(0.03))"
+        " for i in range(30)]"
+    )
+    client.ok(f"m p clock {script}")
+    client.send(b"w p clock\n")
+    client.read_until(b"Watching 1\n")
+    delays: list[float] = []
+    while len(delays) < 25:
+        batch = client.read_until_any((b"\n] ", NOTHING_LEFT))
+        received = time.time()
+        stamps = [float(d) for _, d in records(batch)]
+        if len(stamps) == 1:
+            delays.append(received - stamps[0])
+        client.send(b"\n")
+    worst = max(delays)
+    print(f"latency p50={statistics.median(delays) * 1000:.2f} ms max={worst * 1000:.2f} ms")
+    assert statistics.median(delays) < 0.05
+    assert sorted(delays)[int(len(delays) * 0.9)] < 0.05
