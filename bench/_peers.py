@@ -1,4 +1,4 @@
-"""The peers we measure against: upstream circus 0.19 and supervisor 4.3.
+"""The peers we measure against: upstream circus 0.19, supervisor 4.3 and papa 1.0.6.
 
 Each lives in its own throwaway virtualenv under ``bench/.peers/`` (git-ignored),
 created once with ``python3 -m venv`` and ``pip install`` from PyPI, then
@@ -24,12 +24,15 @@ class PeerSpec:
     name: str  # also the venv directory name
     requirement: str
     daemon: str  # console script in the venv's bin/
-    version: str  # what ``daemon --version`` must print
+    version: str  # the version the installed peer must report
+    # papa 1.0.6 has no --version: its installed distribution's metadata says instead.
+    version_from_metadata: bool = False
 
 
 PEERS: dict[str, PeerSpec] = {
     "circus": PeerSpec("circus", "circus==0.19.0", "circusd", "0.19.0"),
     "supervisor": PeerSpec("supervisor", "supervisor==4.3.0", "supervisord", "4.3.0"),
+    "papa": PeerSpec("papa", "papa==1.0.6", "papa", "1.0.6", version_from_metadata=True),
 }
 
 
@@ -53,10 +56,13 @@ def _python3() -> str:
     return shutil.which("python3") or sys.executable
 
 
-def _version_of(daemon: Path) -> str | None:
+def _version_of(spec: PeerSpec, daemon: Path) -> str | None:
+    argv = [str(daemon), "--version"]
+    if spec.version_from_metadata:
+        argv = [str(daemon.parent / "python"), "-c",
+                f"import importlib.metadata as m; print(m.version({spec.name!r}))"]
     try:
-        out = subprocess.run([str(daemon), "--version"], capture_output=True, text=True,
-                             timeout=60, check=False)
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return None
     text = (out.stdout + out.stderr).strip()
@@ -67,7 +73,7 @@ def ensure_peer(spec: PeerSpec, *, log: bool = True) -> Peer:
     """Return the installed peer, installing it on first use; never raises."""
     venv = PEERS_DIR / spec.name
     daemon = venv / "bin" / spec.daemon
-    if daemon.exists() and _version_of(daemon) == spec.version:
+    if daemon.exists() and _version_of(spec, daemon) == spec.version:
         return Peer(spec, daemon)
     if log:
         print(f"installing peer {spec.requirement} into {venv} ...", flush=True)
@@ -85,8 +91,8 @@ def ensure_peer(spec: PeerSpec, *, log: bool = True) -> Peer:
         return Peer(spec, problem=f"install failed: {' | '.join(tail) or exc}")
     except (OSError, subprocess.TimeoutExpired) as exc:
         return Peer(spec, problem=f"install failed: {exc}")
-    version = _version_of(daemon)
+    version = _version_of(spec, daemon)
     if version != spec.version:
-        return Peer(spec, problem=f"{daemon} --version printed {version!r}, "
+        return Peer(spec, problem=f"{daemon} reports version {version!r}, "
                                   f"expected {spec.version}")
     return Peer(spec, daemon)

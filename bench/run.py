@@ -1,12 +1,14 @@
-"""Benchmark our circusd against upstream circus 0.19 and supervisor 4.3.
+"""Benchmark our circusd against upstream circus 0.19 and supervisor 4.3, our papa kernel
+against papa 1.0.6.
 
     .venv/bin/python bench/run.py                       # everything (what `make bench` runs)
     .venv/bin/python bench/run.py --only start,stop --n 1000 --skip-peers
     .venv/bin/python bench/run.py --ours-src            # run circusd from packages/*/src
 
 Scenarios: start, stop, idle, rss (one daemon run of N sleepers serves all
-four), respawn, log, big (10,000 processes). See bench/README.md for what each
-number means exactly. Results are printed as a table and written to
+four), respawn, log, big (10,000 processes); papa-throughput, papa-latency,
+papa-idle for the papa kernels. See bench/README.md for what each number means
+exactly. Results are printed as a table and written to
 bench/results/latest.json.
 """
 
@@ -25,13 +27,20 @@ from pathlib import Path
 from typing import Any
 
 import _proc
+import papa_scenarios
 import scenarios
 from _daemons import DaemonSpec, ours, supervisor, upstream_circus
 from _peers import PEERS, ensure_peer
+from papa_scenarios import KernelSpec
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-ALL = ("start", "stop", "idle", "rss", "respawn", "log", "big")
+CIRCUSD = ("start", "stop", "idle", "rss", "respawn", "log", "big")
+PAPA = ("papa-throughput", "papa-latency", "papa-idle")
+ALL = CIRCUSD + PAPA
 SLEEPER_METRICS = {"start", "stop", "idle", "rss"}
+PAPA_PROCS = 4  # writers in papa-throughput
+PAPA_IDLE_PROCS = 100
+PAPA_IDLE_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -76,6 +85,29 @@ def _metrics(n: int, big_n: int) -> list[Metric]:
     ]
 
 
+def _papa_metrics(papa_mb: int) -> list[Metric]:
+    # The issue sets targets only for bytes lost (0) and for the push latency
+    # (under 50 ms from write to watcher); the other rows are for comparison.
+    return [
+        Metric("papa-throughput", "papa-throughput",
+               f"papa output, {PAPA_PROCS} procs x {papa_mb} MiB -> 1 watcher", "mb_per_s",
+               "MiB/s", None, higher_is_better=True, digits=0),
+        Metric("papa-throughput", "papa-throughput", "  same, from the first make",
+               "mb_per_s_from_make", "MiB/s", None, higher_is_better=True, digits=0),
+        Metric("papa-throughput", "papa-throughput", "  bytes lost", "lost_bytes", "", 0.0,
+               digits=0),
+        Metric("papa-latency", "papa-latency", "papa write -> watcher latency p50", "p50_ms",
+               "ms", 50.0, digits=2),
+        Metric("papa-latency", "papa-latency", "papa write -> watcher latency p99", "p99_ms",
+               "ms", 50.0, digits=2),
+        Metric("papa-idle", "papa-idle", f"papa kernel RSS with {PAPA_IDLE_PROCS} processes",
+               "rss_mb", "MiB", None, digits=1),
+        Metric("papa-idle", "papa-idle",
+               f"papa kernel idle CPU with {PAPA_IDLE_PROCS} processes", "idle_cpu_pct", "%",
+               None, digits=3),
+    ]
+
+
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default=",".join(ALL),
@@ -85,6 +117,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--idle-seconds", type=float, default=20.0)
     parser.add_argument("--respawn-seconds", type=float, default=5.0)
     parser.add_argument("--log-mb", type=int, default=64, help="MiB written by each writer")
+    parser.add_argument("--papa-mb", type=int, default=32,
+                        help="MiB written by each papa-throughput writer")
     parser.add_argument("--skip-peers", action="store_true",
                         help="measure only our circusd")
     parser.add_argument("--no-big-peers", action="store_true",
@@ -92,7 +126,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--upstream-check-delay", type=float, default=None,
                         help="check_delay for upstream circus (default: its own, 5 s)")
     parser.add_argument("--ours-src", action="store_true",
-                        help="run our circusd from packages/circus-core/src (iteration)")
+                        help="run our circusd and papa kernel from packages/*/src (iteration)")
     parser.add_argument("--keep", action="store_true",
                         help="keep each run's temp dir (config, daemon log, outputs)")
     parser.add_argument("--json", type=Path, default=RESULTS_DIR / "latest.json")
@@ -108,8 +142,8 @@ def _daemons(args: argparse.Namespace) -> tuple[list[DaemonSpec], dict[str, str]
     """Our daemon plus every peer that could be installed; and why others are missing."""
     specs = [ours(from_src=args.ours_src)]
     problems: dict[str, str] = {}
-    if args.skip_peers:
-        return specs, problems
+    if args.skip_peers or not set(args.only) & set(CIRCUSD):
+        return specs, problems  # no circusd scenario: no need to check those peers
     circus_peer = ensure_peer(PEERS["circus"])
     if circus_peer.daemon is not None:
         specs.append(upstream_circus(circus_peer.daemon, args.upstream_check_delay))
@@ -122,6 +156,21 @@ def _daemons(args: argparse.Namespace) -> tuple[list[DaemonSpec], dict[str, str]
         problems["supervisor"] = sup_peer.problem or "unavailable"
     for kind, why in problems.items():
         print(f"peer {kind} skipped: {why}", flush=True)
+    return specs, problems
+
+
+def _kernels(args: argparse.Namespace) -> tuple[list[KernelSpec], dict[str, str]]:
+    """Our papa kernel plus papa 1.0.6 if it could be installed; and why not."""
+    specs = [papa_scenarios.ours_kernel(from_src=args.ours_src)]
+    problems: dict[str, str] = {}
+    if args.skip_peers or not set(args.only) & set(PAPA):
+        return specs, problems
+    peer = ensure_peer(PEERS["papa"])
+    if peer.daemon is not None:
+        specs.append(papa_scenarios.peer_kernel(peer.daemon))
+    else:
+        problems["papa"] = peer.problem or "unavailable"
+        print(f"peer papa skipped: {problems['papa']}", flush=True)
     return specs, problems
 
 
@@ -149,6 +198,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run the selected scenarios for every daemon; returns all raw results."""
     machine = scenarios.env_facts()  # before the runs: the load average is part of it
     specs, problems = _daemons(args)
+    kernels, kernel_problems = _kernels(args)
+    problems.update(kernel_problems)
     only = set(args.only)
     runs: dict[str, dict[str, dict[str, Any]]] = {}
     if only & SLEEPER_METRICS:
@@ -179,10 +230,34 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 spec, args.big_n, measure={"big"}, idle_seconds=0,
                 start_timeout=300.0 if spec.kind == "ours" else 120.0, check_log=True))
             for spec in big_specs}
+    _run_papa(args, kernels, runs)
     return {"machine": machine, "daemons": {s.kind: s.label for s in specs},
-            "peer_problems": problems, "args": {k: (str(v) if isinstance(v, Path) else v)
-                                                 for k, v in vars(args).items()},
+            "kernels": {k.kind: k.label for k in kernels}, "peer_problems": problems,
+            "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
             "runs": runs}
+
+
+def _run_papa(args: argparse.Namespace, kernels: list[KernelSpec],
+              runs: dict[str, dict[str, dict[str, Any]]]) -> None:
+    """The papa scenarios, each kernel in turn (one kernel runs at a time)."""
+    only = set(args.only)
+    if "papa-throughput" in only:
+        print(f"== papa throughput ({PAPA_PROCS} x {args.papa_mb} MiB)", flush=True)
+        runs["papa-throughput"] = {
+            k.kind: _attempt(k.label, "output", lambda k=k: papa_scenarios.run_throughput(
+                k, procs=PAPA_PROCS, mb_per_proc=args.papa_mb))
+            for k in kernels}
+    if "papa-latency" in only:
+        print("== papa latency", flush=True)
+        runs["papa-latency"] = {
+            k.kind: _attempt(k.label, "latency", lambda k=k: papa_scenarios.run_latency(k))
+            for k in kernels}
+    if "papa-idle" in only:
+        print(f"== papa idle ({PAPA_IDLE_PROCS} processes)", flush=True)
+        runs["papa-idle"] = {
+            k.kind: _attempt(k.label, "idle", lambda k=k: papa_scenarios.run_idle(
+                k, procs=PAPA_IDLE_PROCS, idle_seconds=PAPA_IDLE_SECONDS))
+            for k in kernels}
 
 
 # -- the table ------------------------------------------------------------------------------
@@ -240,18 +315,16 @@ def _target_text(metric: Metric) -> str:
     return f"{op} {metric.target:g} {metric.unit}".strip()
 
 
-def table(report: dict[str, Any], n: int, big_n: int) -> str:
-    """The results as a fixed-width text table (ratios: > 1 means ours is better)."""
-    runs = report["runs"]
-    kinds = list(report["daemons"])
-    labels = report["daemons"]
+def _section(runs: dict[str, Any], metrics: list[Metric], labels: dict[str, str],
+             only: set[str]) -> list[str]:
+    """One fixed-width table: ours, then each peer with the ratio; [] if nothing ran."""
+    kinds = list(labels)
     header = ["scenario", "target", labels["ours"]]
     for kind in kinds[1:]:
         header += [labels[kind], "ours vs"]
     header.append("ours meets target")
     rows = [header]
-    only = set(report["args"]["only"])
-    for metric in _metrics(n, big_n):
+    for metric in metrics:
         if metric.group not in runs or metric.scenario not in only:
             continue
         mine = _value(runs, metric, "ours")
@@ -262,6 +335,8 @@ def table(report: dict[str, Any], n: int, big_n: int) -> str:
             row += [_fmt(theirs, metric), _ratio(mine, theirs, metric)]
         row.append(_verdict(mine, metric))
         rows.append(row)
+    if len(rows) == 1:
+        return []
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = []
     for i, row in enumerate(rows):
@@ -270,11 +345,27 @@ def table(report: dict[str, Any], n: int, big_n: int) -> str:
         lines.append("  ".join(cells))
         if i == 0:
             lines.append("  ".join("-" * w for w in widths))
+    return lines
+
+
+def table(report: dict[str, Any], n: int, big_n: int, papa_mb: int = 32) -> str:
+    """The results as fixed-width text tables (ratios: > 1 means ours is better).
+
+    circusd against its peers first, then the papa kernels against papa 1.0.6.
+    """
+    runs = report["runs"]
+    only = set(report["args"]["only"])
+    # Older reports have no papa kernels; the papa groups are labelled by them.
+    kernel_labels = report.get("kernels") or {"ours": "ours"}
+    circus_lines = _section(runs, _metrics(n, big_n), report["daemons"], only)
+    papa_lines = _section(runs, _papa_metrics(papa_mb), kernel_labels, only)
+    lines = [*circus_lines, *([""] if circus_lines and papa_lines else []), *papa_lines]
     notes = ["ratio 'ours vs X' = how many times better ours is (> 1: ours better)."]
     if "log" in runs and "supervisor" in runs["log"]:
         notes.append("supervisor log: one logfile per writer (it cannot share one), sizes "
                      "summed.")
     for group, by_kind in runs.items():
+        labels = kernel_labels if group in PAPA else report["daemons"]
         for kind, result in by_kind.items():
             if "error" in result:
                 notes.append(f"{group}/{labels[kind]}: {result['error']}")
@@ -310,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
         _proc.cleanup_descendants()
     report["nofile"] = nofile
     report["total_s"] = round(time.monotonic() - started, 1)
-    text = table(report, args.n, args.big_n)
+    text = table(report, args.n, args.big_n, args.papa_mb)
     print()
     print(text)
     print(f"\ntotal {report['total_s']} s; raw results in {args.json}")

@@ -139,3 +139,19 @@ def test_latency_from_write_to_watcher(client):
     print(f"latency p50={statistics.median(delays) * 1000:.2f} ms max={worst * 1000:.2f} ms")
     assert statistics.median(delays) < 0.05
     assert sorted(delays)[int(len(delays) * 0.9)] < 0.05
+
+
+def test_first_record_over_tcp_is_not_held_back(make_kernel):
+    """Over TCP the first record right after ``Watching`` arrives at once (no Nagle delay)."""
+    kernel = make_kernel(tcp=True)
+    client = kernel.client()
+    script = child("import os,time; os.write(1, repr(time.time()).encode())")
+    delays = []
+    for attempt in range(3):
+        client.send(f"m p first{attempt} watch=1 {script}\n".encode())
+        batch = client.read_until_any((b"\n] ",))
+        received = time.time()
+        delays.append(received - float(next(d for _, d in records(batch))))
+        drain_watch(client)  # ack until "Nothing left to watch"
+    # Nagle would hold the record until the client's delayed ACK: about 40 ms.
+    assert min(delays) < 0.02, delays

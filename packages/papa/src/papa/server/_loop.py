@@ -139,6 +139,10 @@ class Server:
                 log.warning("accept failed: %s", exc)
                 return
             sock.setblocking(False)
+            if sock.family in (socket.AF_INET, socket.AF_INET6):
+                # Without it Nagle holds a watch record back until the client
+                # acks the previous small reply: 40 ms of delayed-ACK latency.
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn = Connection(sock)
             self._connections[conn.fileno()] = conn
             # A new client cancels a pending exit-if-idle.
