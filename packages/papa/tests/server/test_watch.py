@@ -155,3 +155,15 @@ def test_first_record_over_tcp_is_not_held_back(make_kernel):
         drain_watch(client)  # ack until "Nothing left to watch"
     # Nagle would hold the record until the client's delayed ACK: about 40 ms.
     assert min(delays) < 0.02, delays
+
+
+def test_default_buffer_keeps_two_mebibytes(client):
+    """Unwatched output up to 2 MiB is kept whole (papa 1.0.6 kept only 1 MiB)."""
+    size = 3 << 19  # 1.5 MiB
+    # Blocking pipe writes of 64 KiB are written whole.
+    script = child(f"import os; [os.write(1, b'x' * 65536) for _ in range({size >> 16})]")
+    client.ok(f"m p big {script}")
+    wait_for(exited(client, "big"), what="the writer to exit")
+    batches = client.cmd_watch("w p big") + drain_watch(client)
+    received = sum(len(data) for _, data in records(batches))
+    assert received == size
