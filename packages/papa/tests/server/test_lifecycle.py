@@ -37,6 +37,10 @@ def test_daemonize_returns_once_listening(make_kernel):
     assert os.getsid(pid) != pid and os.readlink(f"/proc/{pid}/cwd") == "/"
     assert os.readlink(f"/proc/{pid}/fd/1") == "/dev/null"
     assert stat_mode(path) & 0o007 == 0  # umask 027
+    # setproctitle is installed for the tests (requirements-dev.txt), so the
+    # daemon renames itself for ps and top.
+    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    assert cmdline.startswith(b"papa daemon from "), cmdline
     conn.close()
     os.kill(pid, signal.SIGTERM)
     wait_for(lambda: not alive(pid), what="daemon to exit")
