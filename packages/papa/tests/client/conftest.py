@@ -71,7 +71,7 @@ def process_exists(pid: int) -> bool:
 
 
 def kernel_pids(marker: str) -> list[int]:
-    """Live processes running ``papa.server`` with *marker* (a port or path) in argv."""
+    """Live papa kernels for *marker* (a port or path): by argv, or by daemon title."""
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -81,7 +81,12 @@ def kernel_pids(marker: str) -> list[int]:
                 argv = cmdline.read().decode(errors="replace").split("\0")
         except OSError:
             continue
-        if "papa.server" in argv and marker in argv and not process_gone(int(entry)):
+        # A daemonized kernel retitles itself "papa daemon from X on <endpoint>"
+        # when setproctitle is installed.
+        title = argv[0]
+        ours = "papa.server" in argv and marker in argv
+        retitled = title.startswith("papa daemon from ") and title.endswith(marker)
+        if (ours or retitled) and not process_gone(int(entry)):
             found.append(int(entry))
     return found
 

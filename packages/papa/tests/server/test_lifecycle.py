@@ -41,6 +41,7 @@ def test_daemonize_returns_once_listening(make_kernel):
     # daemon renames itself for ps and top.
     cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     assert cmdline.startswith(b"papa daemon from "), cmdline
+    assert cmdline.rstrip(b"\0").endswith(f" on {path}".encode()), cmdline
     conn.close()
     os.kill(pid, signal.SIGTERM)
     wait_for(lambda: not alive(pid), what="daemon to exit")

@@ -95,7 +95,8 @@ def _claim_path(path: str) -> None:
     raise StartupError(f"cannot listen on {path}: another papa is already listening")
 
 
-def _set_title() -> None:
+def _set_title(path: str | None, port: int) -> None:
+    """Retitle the daemon for ps and top, naming where it listens."""
     try:
         import setproctitle  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
@@ -105,7 +106,8 @@ def _set_title() -> None:
             parent = comm.read().strip()
     except OSError:
         parent = os.path.basename(sys.argv[0])
-    setproctitle.setproctitle(f"papa daemon from {parent}")
+    where = path if path is not None else f"127.0.0.1:{port}"
+    setproctitle.setproctitle(f"papa daemon from {parent} on {where}")
 
 
 def _daemonize(path: str | None, port: int) -> int:
@@ -147,7 +149,7 @@ def _daemon_body(path: str | None, port: int, ready_fd: int) -> int:
     os.closerange(3, ready_fd)
     with contextlib.suppress(OSError, ValueError):
         os.closerange(ready_fd + 1, os.sysconf("SC_OPEN_MAX"))
-    _set_title()
+    _set_title(path, port)
     try:
         listener = listen(path, port)
     except StartupError as exc:
