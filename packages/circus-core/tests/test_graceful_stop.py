@@ -136,7 +136,7 @@ async def test_stop_children_reaches_children_that_left_the_group(
         "time.sleep(60)\n"
     )
     watcher = Watcher("parent", parent, stop_children=True, graceful_timeout=2)
-    await make_arbiter(watcher)
+    harness = await make_arbiter(watcher)
     leader = watcher.pids[0]
     marker = tmp_path / "escaped"
     await apoll(lambda: marker.exists() and marker.read_text())
@@ -147,6 +147,9 @@ async def test_stop_children_reaches_children_that_left_the_group(
     await apoll(lambda: (tmp_path / "got").exists(), timeout=5)
     assert (tmp_path / "got").read_text() == "SIGTERM"
     await apoll(lambda: not psutil.pid_exists(child), timeout=5)
+    # One kill event for the process and one for its signalled child, as upstream.
+    killed = [p["process_pid"] for t, p in harness.events if t == "watcher.parent.kill"]
+    assert killed[:2] == [leader, child]
 
 
 async def test_fifty_processes_stop_concurrently(

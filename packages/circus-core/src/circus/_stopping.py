@@ -53,17 +53,20 @@ class ProcessStopper:
                 logger.info("watcher %s: before_signal hook kept %d from pid %d",
                             watcher.name, signum, proc.pid)
                 return False
-        # Children that left the group (setsid) get the signal too. They are
-        # listed first: once the group signal lands the parent may die and they
-        # are re-parented out of reach. Members of the group are skipped, so
-        # none gets the signal twice.
-        escaped = _children_outside_group(proc) if watcher.stop_children else []
+        # With stop_children, children are listed first: once the group signal
+        # lands the parent may die and its children are re-parented out of
+        # reach. Those still in the group get the group signal; those that left
+        # it (setsid) get their own, so none gets it twice.
+        children = _direct_children(proc) if watcher.stop_children else []
         if not proc.send_signal_group(signum):
             return False
-        for pid in escaped:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signum)
         watcher.notify_event("kill", {"process_pid": proc.pid})
+        for pid, in_group in children:
+            if not in_group:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signum)
+            # Upstream announces every signalled child with its own kill event.
+            watcher.notify_event("kill", {"process_pid": pid})
         if "after_signal" in hooks:
             await hooks.run(watcher, "after_signal", pid=proc.pid, signum=signum)
         return True
@@ -134,14 +137,13 @@ class ProcessStopper:
             remove()
 
 
-def _children_outside_group(proc: Process) -> list[int]:
-    """Direct children of ``proc`` that no longer belong to its process group."""
-    escaped = []
+def _direct_children(proc: Process) -> list[tuple[int, bool]]:
+    """Direct children of ``proc``, each with whether it is still in its group."""
+    children = []
     for pid in proc.children():
         with contextlib.suppress(ProcessLookupError):
-            if os.getpgid(pid) != proc.pid:
-                escaped.append(pid)
-    return escaped
+            children.append((pid, os.getpgid(pid) == proc.pid))
+    return children
 
 
 async def _wait(future: asyncio.Future[None], timeout: float) -> bool:
