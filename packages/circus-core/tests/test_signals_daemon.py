@@ -154,3 +154,22 @@ def _reap_new_children(before: set[int], daemon_pid: int) -> None:
         if child.pid not in before:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(child.pid, 0)
+
+
+def test_sigterm_during_a_long_start_is_honoured_at_once(circusd):
+    """A quit during the start of many processes stops spawning and quits promptly."""
+    config = circusd.write("many.ini", """
+[circus]
+loglevel = debug
+
+[watcher:many]
+cmd = sleep 600
+numprocesses = 5000
+""")
+    proc = circusd.start(str(config))
+    poll(lambda: len(proc.children()) >= 50, timeout=30)
+    proc.popen.send_signal(signal.SIGTERM)
+    assert proc.popen.wait(timeout=60) == 0
+    spawned = proc.stdout().count("spawned pid")
+    assert 50 <= spawned < 5000, spawned
+    assert "Traceback" not in proc.stderr()

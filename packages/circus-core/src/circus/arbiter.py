@@ -127,6 +127,9 @@ class Arbiter:
 
         self.events = EventBus()
         self.state = ArbiterState.STOPPED
+        # Set by a quit (signal or command): starts in progress stop early, so
+        # Ctrl-C during the start of 10,000 processes is honoured at once.
+        self.quitting = False
         self._loop = _asyncio_loop(loop)
         self._owns_loop = loop is None
         self._reaper: Reaper | None = None
@@ -262,6 +265,7 @@ class Arbiter:
         until ``stop()`` (or SIGINT/SIGTERM/SIGQUIT); ``cb`` is called once
         all watchers are started. With a loop it returns a future.
         """
+        self.quitting = False
         if self._owns_loop:
             asyncio.run(self._serve(cb))
             return None
@@ -309,6 +313,8 @@ class Arbiter:
             watchers, key=lambda w: w.priority, reverse=True)
         first = True
         for watcher in targets:
+            if self.quitting:
+                break
             if not watcher.autostart or watcher.on_demand:
                 continue
             if not first and self.warmup_delay:
@@ -333,6 +339,7 @@ class Arbiter:
 
     async def quit(self) -> None:
         """Stop every watcher and end the arbiter's loop (if it owns one)."""
+        self.quitting = True
         await self._stop_all()
         if self._stopped is not None:
             self._stopped.set()
@@ -366,6 +373,7 @@ class Arbiter:
 
     def _handle_quit(self, signum: int) -> None:
         logger.info("received %s; quitting", signal.Signals(signum).name)
+        self.quitting = True
         if self._stopped is not None:
             self._stopped.set()
 

@@ -389,6 +389,8 @@ class Watcher:
         for spawned in range(1, missing + 1):
             if self.state not in (WatcherState.ACTIVE, WatcherState.STARTING):
                 return
+            if self.arbiter is not None and self.arbiter.quitting:
+                return  # the daemon is quitting: spawning more only delays it
             if self._failed_starts.waiting:
                 return  # the pending retry will call manage
             proc, go_on = await self._spawn_with_hooks()
