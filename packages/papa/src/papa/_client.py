@@ -8,8 +8,6 @@ written for it runs unchanged. Each method sends one command line (see
 from __future__ import annotations
 
 import os
-import resource
-import socket
 import subprocess
 import threading
 from collections.abc import Mapping, Sequence
@@ -19,6 +17,7 @@ from typing import Any
 
 from . import _autostart
 from ._autostart import Endpoint
+from ._names import family_name, rlimit_name, type_name
 from ._watcher import Watcher
 from ._wire import (
     Connection,
@@ -47,14 +46,6 @@ class _Defaults:
 
 _defaults = _Defaults()
 
-# rlimits may be given by name ("nofile", "RLIMIT_NOFILE") or by resource constant.
-_RLIMIT_NAMES = {
-    getattr(resource, attr): attr[len("RLIMIT_") :].lower()
-    for attr in dir(resource)
-    if attr.startswith("RLIMIT_")
-}
-
-
 def _endpoint(port_or_path: int | str | os.PathLike[str] | None) -> Endpoint:
     if port_or_path is None:
         if _defaults.path is not None:
@@ -68,33 +59,6 @@ def _endpoint(port_or_path: int | str | os.PathLike[str] | None) -> Endpoint:
             raise Error(f"The path of papa's unix socket must be absolute, not {path!r}")
         return Endpoint(path=path)
     raise Error(f"port_or_path must be a port number or a unix socket path, not {port_or_path!r}")
-
-
-def _family_name(family: int | str) -> str:
-    if isinstance(family, str):
-        return family
-    try:
-        return socket.AddressFamily(family).name[len("AF_") :].lower()
-    except ValueError:
-        raise Error(f"Unknown socket family {family!r}") from None
-
-
-def _type_name(socket_type: int | str) -> str:
-    if isinstance(socket_type, str):
-        return socket_type
-    try:
-        return socket.SocketKind(socket_type).name[len("SOCK_") :].lower()
-    except ValueError:
-        raise Error(f"Unknown socket type {socket_type!r}") from None
-
-
-def _rlimit_name(key: int | str) -> str:
-    if isinstance(key, int):
-        if key not in _RLIMIT_NAMES:
-            raise Error(f"Unknown rlimit {key!r}")
-        return _RLIMIT_NAMES[key]
-    name = key.lower()
-    return name[len("rlimit_") :] if name.startswith("rlimit_") else name
 
 
 def _only_entry(parsed: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -260,9 +224,9 @@ class Papa:
         """
         words = ["m", "s", name]
         if family is not None:
-            words.append(option("family", _family_name(family)))
+            words.append(option("family", family_name(family)))
         if socket_type is not None:
-            words.append(option("type", _type_name(socket_type)))
+            words.append(option("type", type_name(socket_type)))
         if backlog is not None:
             words.append(option("backlog", backlog))
         if path:
@@ -367,7 +331,7 @@ class Papa:
         for key, value in (env or {}).items():
             words.append(option(f"env.{key}", value))
         for limit, value in (rlimits or {}).items():
-            words.append(option(f"rlimit.{_rlimit_name(limit)}", value))
+            words.append(option(f"rlimit.{rlimit_name(limit)}", value))
         arguments = [args] if isinstance(args, str) else [str(arg) for arg in args or ()]
         if executable:
             words.append(executable)
