@@ -264,3 +264,36 @@ def test_on_closed_errors_are_logged(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.ERROR, logger="circus"):
         asyncio.run(main())
     assert any("callback broke" in (r.exc_text or "") for r in caplog.records)
+
+
+def test_pipe_enlargement_shares_one_budget() -> None:
+    """Only the first pipes get 1 MiB; the rest keep the default until budget frees up."""
+    import fcntl
+
+    get_size = getattr(fcntl, "F_GETPIPE_SZ", 1032)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        pipes = [os.pipe() for _ in range(40)]
+        readers = [PipeReader(r, pid=1, name="stdout", sink=lambda d: None, loop=loop)
+                   for r, _ in pipes]
+        try:
+            for reader in readers:
+                reader.start()
+            sizes = [fcntl.fcntl(r, get_size) for r, _ in pipes]
+            assert sizes.count(1 << 20) == 32  # 32 MiB of enlarged capacity at most
+            assert all(size < 1 << 20 for size in sizes[32:])
+            readers[0].close()
+            extra_r, extra_w = os.pipe()
+            extra = PipeReader(extra_r, pid=1, name="stdout", sink=lambda d: None, loop=loop)
+            extra.start()
+            assert fcntl.fcntl(extra_r, get_size) == 1 << 20  # the freed share is reused
+            extra.close()
+            os.close(extra_w)
+        finally:
+            for reader in readers:
+                reader.close()
+            for _, w in pipes:
+                os.close(w)
+
+    asyncio.run(main())

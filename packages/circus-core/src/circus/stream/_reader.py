@@ -23,6 +23,11 @@ _MAX_TAIL = 1024 * 1024
 _MAX_ON_CLOSE = 16 * 1024 * 1024
 # A bigger pipe lets children write bursts without blocking while the loop is busy.
 _PIPE_SIZE = 1024 * 1024
+# Linux charges pipe capacity to the user (fs/pipe-user-pages-soft, 64 MiB by
+# default): past it every new pipe shrinks to two pages. Enlarged pipes share
+# this budget so that a thousand processes do not starve each other's pipes.
+_ENLARGE_BUDGET = 32 * 1024 * 1024
+_enlarged_total = 0
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)  # Linux-only constant
 # Sink failures are logged at most this often (seconds) per reader: a full disk
 # must not turn every read into a traceback.
@@ -63,6 +68,7 @@ class PipeReader:
         self._loop = loop
         self._on_closed = on_closed
         self._tail = bytearray()
+        self._enlarged = False  # counts against the shared enlargement budget
         self._reading = False
         self._done: asyncio.Future[bool] = loop.create_future()
         self._errors = 0
@@ -79,10 +85,7 @@ class PipeReader:
         if self._reading:
             return
         os.set_blocking(self.fd, False)
-        # EPERM above /proc/sys/fs/pipe-max-size, EINVAL if not a pipe, or an
-        # older kernel: the default size works, only less smoothly.
-        with contextlib.suppress(OSError):
-            fcntl.fcntl(self.fd, _F_SETPIPE_SZ, _PIPE_SIZE)
+        self._enlarge()
         self._loop.add_reader(self.fd, self._on_readable)
         self._reading = True
 
@@ -116,6 +119,17 @@ class PipeReader:
         self._finish()
 
     # -- internals -----------------------------------------------------------------------------
+
+    def _enlarge(self) -> None:
+        global _enlarged_total
+        if _enlarged_total + _PIPE_SIZE > _ENLARGE_BUDGET:
+            return
+        # EPERM past the user's pipe budget or pipe-max-size, EINVAL if not a
+        # pipe: the default size works, only less smoothly.
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(self.fd, _F_SETPIPE_SZ, _PIPE_SIZE)
+            self._enlarged = True
+            _enlarged_total += _PIPE_SIZE
 
     def _read(self) -> bytes | None:
         """Read one chunk: bytes, b"" at EOF, None when nothing is available now."""
@@ -196,6 +210,10 @@ class PipeReader:
         if self._reading and not self._loop.is_closed():
             self._loop.remove_reader(self.fd)
         self._reading = False
+        if self._enlarged:
+            global _enlarged_total
+            _enlarged_total -= _PIPE_SIZE
+            self._enlarged = False
         os.close(self.fd)
         if not self._done.done() and not self._loop.is_closed():
             self._done.set_result(True)
