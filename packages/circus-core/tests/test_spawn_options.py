@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from circus.watcher import Watcher
 from conftest import ArbiterHarness, apoll, python_cmd
@@ -484,3 +485,30 @@ async def test_legacy_wid_spelling_is_still_expanded(tmp_path, make_arbiter, cap
         await apoll(lambda: out.exists() and len(out.read_text().split()) == 2)
     assert sorted(out.read_text().split()) == ["1", "2"]
     assert any("$WID" in r.getMessage() and "deprecated" in r.getMessage() for r in caplog.records)
+
+
+async def test_program_on_path_is_found_again_after_it_moves(tmp_path, make_arbiter):
+    """Resolved PATH programs are remembered, but one that moved is looked up again."""
+    first, second = tmp_path / "bin1", tmp_path / "bin2"
+    first.mkdir()
+    second.mkdir()
+    tool = first / "mytool"
+    tool.write_text("#!/bin/sh\nexec sleep 60\n")
+    tool.chmod(0o755)
+    env = {"PATH": f"{first}{os.pathsep}{second}{os.pathsep}/usr/bin{os.pathsep}/bin"}
+    watcher = Watcher("tool", "mytool --flag", env=env)
+    await make_arbiter(watcher)
+    assert len(watcher.pids) == 1
+    await watcher.stop()
+    tool.rename(second / "mytool")
+    await watcher.start()
+    await apoll(lambda: watcher.pids)
+    assert watcher.status() == "active"
+
+
+async def test_argv0_is_the_name_written_in_cmd(make_arbiter):
+    """``cmd = sleep 60`` shows up as ``sleep 60`` in ps, not as the resolved path."""
+    watcher = Watcher("sleeper", "sleep 60")
+    await make_arbiter(watcher)
+    await apoll(lambda: psutil.Process(watcher.pids[0]).name() == "sleep")
+    assert psutil.Process(watcher.pids[0]).cmdline() == ["sleep", "60"]

@@ -12,6 +12,7 @@ so stopping it can signal the whole group and nothing survives.
 
 from __future__ import annotations
 
+import functools
 import grp
 import logging
 import os
@@ -70,6 +71,24 @@ def expand_variables(template: str, variables: Mapping[str, Any], env: Mapping[s
     return _VARIABLE.sub(replace, template)
 
 
+@functools.lru_cache(maxsize=512)
+def _split(command: str) -> tuple[str, ...]:
+    # Every spawn of a watcher splits the same command: parse it once.
+    return tuple(shlex.split(command))
+
+
+def has_variables(*templates: str | Sequence[str] | None) -> bool:
+    """True if any template mentions ``circus.`` or ``$WID`` and needs expanding."""
+    for template in templates:
+        if template is None:
+            continue
+        texts = [template] if isinstance(template, str) else template
+        for text in texts:
+            if "$WID" in text or "circus." in text.lower():
+                return True
+    return False
+
+
 def build_argv(
     cmd: str,
     args: str | Sequence[str] | None,
@@ -82,7 +101,7 @@ def build_argv(
     """Return the argv for one spawn, with every variable expanded."""
     command = expand_variables(cmd, variables, env)
     if isinstance(args, str):
-        extra = shlex.split(expand_variables(args, variables, env))
+        extra = list(_split(expand_variables(args, variables, env)))
     elif args:
         extra = [expand_variables(str(arg), variables, env) for arg in args]
     else:
@@ -93,7 +112,7 @@ def build_argv(
             shlex.split(expand_variables(shell_args, variables, env)) if shell_args else []
         )
         return ["/bin/sh", "-c", line, *shell_extra]
-    argv = shlex.split(command) + extra
+    argv = [*_split(command), *extra]
     if not argv:
         raise ValueError("cmd is empty")
     return argv
@@ -246,11 +265,10 @@ def spawn(spec: SpawnSpec) -> Spawned:
     caller hands the read ends straight to a reader without extra copies.
     """
     argv = spec.argv
-    if spec.env is not None and "PATH" not in spec.env and os.sep not in argv[0]:
-        # The child's env lacks PATH: find the program with circusd's own PATH.
-        found = shutil.which(argv[0])
-        if found:
-            argv = [found, *argv[1:]] if spec.executable is None else argv
+    executable = spec.executable
+    if executable is None and os.sep not in argv[0]:
+        # Exec the resolved path; argv[0] stays the name the user wrote.
+        executable = _find_program(argv[0], spec.env)
     gid, groups = _child_groups(spec.uid, spec.gid)
     if spec.stdin_fd is not None:
         stdin: int | None = spec.stdin_fd
@@ -261,7 +279,7 @@ def spawn(spec: SpawnSpec) -> Spawned:
     try:
         popen = subprocess.Popen(
             argv,
-            executable=spec.executable,
+            executable=executable,
             cwd=spec.cwd,
             env=spec.env,
             stdin=stdin,
@@ -287,6 +305,32 @@ def spawn(spec: SpawnSpec) -> Spawned:
             if fd is not None and target is not None:
                 os.close(target)
     return Spawned(popen, out_r, err_r)
+
+
+_found_programs: dict[tuple[str, str], str] = {}
+
+
+
+def _find_program(name: str, env: Mapping[str, str] | None) -> str | None:
+    """Resolve ``name`` on the child's PATH once, instead of at every spawn.
+
+    The result is reused until it stops being executable.
+
+    A child env without PATH falls back to circusd's own PATH, so a bare
+    ``python3`` works even for a watcher with an explicit env.
+    """
+    path = env["PATH"] if env is not None and "PATH" in env else os.environ.get("PATH", os.defpath)
+    key = (name, path)
+    found = _found_programs.get(key)
+    # One access() instead of a stat per PATH entry; a moved program is looked up again.
+    if found is None or not os.access(found, os.X_OK):
+        if not all(os.path.isabs(entry) for entry in path.split(os.pathsep)):
+            return None  # relative entries are resolved in the child's working_dir
+        found = shutil.which(name, path=path)
+        if found is None:
+            return None
+        _found_programs[key] = found
+    return found
 
 
 def _output_target(close: bool, pipe: bool) -> tuple[int | None, int | None]:

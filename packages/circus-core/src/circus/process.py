@@ -140,7 +140,8 @@ class Process:
             self.args,
             shell=self.shell,
             shell_args=self.shell_args,
-            variables=self.variables(),
+            variables=(self.variables() if _spawn.has_variables(
+                self.cmd, self.args, self.shell_args) else {}),
             env=env if env else os.environ,
         )
         spec = _spawn.SpawnSpec(
