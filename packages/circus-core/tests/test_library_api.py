@@ -358,3 +358,13 @@ def test_process_without_spawn():
     assert process.status == UNEXISTING
     assert process.age() == 0.0
     process.stop()
+
+
+def test_a_stand_alone_process_that_exited_is_dead_or_zombie():
+    """Like the manual's ``Process('Top', ...)`` example: exited, unreaped, then stopped."""
+    process = Process("Top", 1, "exit 0", shell=True)
+    poll(lambda: process.status == DEAD_OR_ZOMBIE)  # exited, not reaped yet
+    assert process.age() > 0
+    assert process.info()["pid"] == process.pid
+    process.stop()
+    assert process.status == UNEXISTING

@@ -212,7 +212,14 @@ class Process:
             return UNEXISTING
         except PermissionError:
             return OTHER
-        return RUNNING
+        import psutil
+
+        try:
+            zombie = psutil.Process(self.pid).status() == psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            return UNEXISTING
+        # Exited but not yet reaped (no reaper watches a stand-alone Process).
+        return DEAD_OR_ZOMBIE if zombie else RUNNING
 
     @property
     def is_alive(self) -> bool:
