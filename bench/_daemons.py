@@ -186,15 +186,7 @@ class RunningDaemon:
 
     def kill(self) -> None:
         """SIGKILL the daemon and every descendant; reap them all."""
-        if self.alive():
-            with contextlib.suppress(OSError):
-                os.killpg(self.pid, signal.SIGKILL)
-            with contextlib.suppress(OSError):
-                self.popen.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.popen.wait(timeout=10)
-        # Its children, now re-parented to the bench (a subreaper), go too.
-        _proc.cleanup_descendants()
+        _proc.kill_and_reap(self.popen)
 
 
 @contextlib.contextmanager

@@ -17,6 +17,7 @@ import ctypes
 import os
 import resource
 import signal
+import subprocess
 import time
 from collections.abc import Iterable
 
@@ -172,3 +173,15 @@ def cleanup_descendants(keep: Iterable[int] = (), timeout: float = 10.0) -> None
             return
         kill_all(victims)
         time.sleep(0.02)
+
+
+def kill_and_reap(popen: subprocess.Popen[bytes]) -> None:
+    """SIGKILL a session leader, its group and every descendant; reap them all."""
+    with contextlib.suppress(OSError):
+        os.killpg(popen.pid, signal.SIGKILL)
+    with contextlib.suppress(OSError):
+        popen.kill()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        popen.wait(timeout=10)
+    # Its children, re-parented to the bench (a subreaper), go too.
+    cleanup_descendants()

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -122,13 +121,7 @@ class RunningKernel:
         # Collected before the kernel dies: afterwards they are re-parented to
         # the bench (a subreaper) and only the generic cleanup would find them.
         _proc.kill_all(_proc.descendants(self.pid))
-        with contextlib.suppress(OSError):
-            os.killpg(self.pid, signal.SIGKILL)
-        with contextlib.suppress(OSError):
-            self.popen.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.popen.wait(timeout=10)
-        _proc.cleanup_descendants()
+        _proc.kill_and_reap(self.popen)
 
 
 @contextlib.contextmanager
