@@ -491,7 +491,7 @@ class Watcher:
             timer.cancel()
         self._stopper.exited(pid)
         self.notify_event("reap", {"process_pid": pid, "exit_code": proc.returncode})
-        if self.hooks.specs().keys() & {"before_reap", "after_reap"}:
+        if "before_reap" in self.hooks or "after_reap" in self.hooks:
             asyncio.get_running_loop().create_task(self._run_reap_hooks(proc))
         if expected:
             return
