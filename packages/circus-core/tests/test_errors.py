@@ -52,7 +52,7 @@ def test_errno_constants_are_the_protocols():
             errors.BAD_MSG_DATA_ERROR) == (0, 1, 2, 3, 4, 5, 6)
 
 
-@pytest.mark.parametrize("cls", [ConfigError, ConflictError, UnknownWatcherError])
+@pytest.mark.parametrize("cls", [ConfigError, ConflictError])
 def test_command_errors(cls):
     assert issubclass(cls, CommandError)
     assert cls.errno == errors.COMMAND_ERROR
@@ -76,3 +76,9 @@ def test_module_docstring_draws_every_class():
     for name, cls in inspect.getmembers(errors, inspect.isclass):
         if issubclass(cls, CircusError):
             assert name in doc, name
+
+
+def test_unknown_watcher_is_a_message_error_as_upstream_replies():
+    # upstream answers "program X not found" with errno 3
+    assert issubclass(UnknownWatcherError, errors.MessageError)
+    assert UnknownWatcherError.errno == errors.MESSAGE_ERROR

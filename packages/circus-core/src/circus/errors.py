@@ -8,10 +8,10 @@ reply back into the same class::
     ├── InvalidJSONError (1)
     ├── UnknownCommandError (2)
     ├── MessageError (3)
+    │   └── UnknownWatcherError (3)
     ├── CircusOSError (4)
     ├── CommandError (5)
     │   ├── ConflictError (5)
-    │   ├── UnknownWatcherError (5)
     │   └── ConfigError (5)
     └── BadMessageDataError (6)
 """
@@ -67,7 +67,7 @@ class ConflictError(CommandError):
     """An operation conflicts with the current state (for example a duplicate name)."""
 
 
-class UnknownWatcherError(CommandError):
+class UnknownWatcherError(MessageError):
     """A command named a watcher that does not exist."""
 
 
