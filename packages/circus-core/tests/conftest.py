@@ -6,9 +6,11 @@ import asyncio
 import contextlib
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -130,11 +132,29 @@ class ArbiterHarness:
 
 
 @pytest.fixture
-async def make_arbiter() -> AsyncIterator[Callable[..., Any]]:
-    """Factory: ``await make_arbiter(watcher, ...)`` starts an arbiter; stopped at teardown."""
+def ipc_dir() -> Iterator[Path]:
+    """A short private directory for ``ipc://`` sockets (paths are limited to ~100 bytes)."""
+    path = Path(tempfile.mkdtemp(prefix="circus-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+async def make_arbiter(ipc_dir: Path) -> AsyncIterator[Callable[..., Any]]:
+    """Factory: ``await make_arbiter(watcher, ...)`` starts an arbiter; stopped at teardown.
+
+    The arbiter has no control or event channel unless ``channels=True``
+    (then both are ``ipc://`` sockets in a private directory) or endpoints
+    are given explicitly.
+    """
     started: list[Arbiter] = []
 
-    async def factory(*watchers: Watcher, start: bool = True, **options: Any) -> ArbiterHarness:
+    async def factory(*watchers: Watcher, start: bool = True, channels: bool = False,
+                      **options: Any) -> ArbiterHarness:
+        index = len(started)
+        options.setdefault("endpoint", f"ipc://{ipc_dir}/ctl{index}" if channels else None)
+        options.setdefault("pubsub_endpoint",
+                           f"ipc://{ipc_dir}/pub{index}" if channels else None)
         arbiter = Arbiter(list(watchers), loop=asyncio.get_running_loop(), reap_orphans=True,
                           **options)
         harness = ArbiterHarness(arbiter)
@@ -238,6 +258,27 @@ class CircusdProcess:
                 os.waitpid(pid, 0)
 
 
+def with_endpoints(text: str, endpoint: str, pubsub_endpoint: str) -> str:
+    """``text`` with ``endpoint``/``pubsub_endpoint`` set, unless it names any endpoint.
+
+    The lines go at the end of the ``[circus]`` section (a new section at the
+    end of the file if there is none), so the line numbers that error
+    messages cite for earlier lines do not move.
+    """
+    if "endpoint" in text:
+        return text
+    extra = [f"endpoint = {endpoint}", f"pubsub_endpoint = {pubsub_endpoint}"]
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.strip().lower() == "[circus]"), None)
+    if start is None:
+        return "\n".join([*lines, "", "[circus]", *extra]) + "\n"
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith("[")),
+               len(lines))
+    while end > start + 1 and not lines[end - 1].strip():
+        end -= 1
+    return "\n".join([*lines[:end], *extra, *lines[end:]]) + "\n"
+
+
 class CircusdLauncher:
     """Starts circusd subprocesses in the test's tmp dir; kills leftovers at teardown."""
 
@@ -245,12 +286,28 @@ class CircusdLauncher:
         self.tmp_path = tmp_path
         self.started: list[CircusdProcess] = []
         self._count = 0
+        # ipc paths are limited to ~100 bytes; pytest's tmp_path can be longer.
+        self.ipc_dir = Path(tempfile.mkdtemp(prefix="circusd-", dir="/tmp"))
+        self.endpoint = f"ipc://{self.ipc_dir}/ctl"
+        self.pubsub_endpoint = f"ipc://{self.ipc_dir}/pub"
 
-    def write(self, name: str, text: str) -> Path:
-        """Write ``text`` to ``name`` in the tmp dir and return its path."""
+    def write(self, name: str, text: str, *, endpoints: bool = True) -> Path:
+        """Write ``text`` to ``name`` in the tmp dir and return its path.
+
+        An ``.ini`` that names no endpoint gets this test's private ``ipc://``
+        control and event endpoints (see :func:`with_endpoints`), so no test
+        binds upstream's default ports.
+        """
+        if endpoints and name.endswith(".ini"):
+            text = with_endpoints(text, self.endpoint, self.pubsub_endpoint)
         path = self.tmp_path / name
         path.write_text(text)
         return path
+
+    def cleanup(self) -> None:
+        for proc in self.started:
+            proc.kill()
+        shutil.rmtree(self.ipc_dir, ignore_errors=True)
 
     def run(
         self, *args: str, timeout: float = 30.0, env: dict[str, str] | None = None
@@ -279,5 +336,4 @@ def circusd(tmp_path: Path) -> Iterator[CircusdLauncher]:
     """Factory of circusd subprocesses; anything still running at teardown is killed."""
     launcher = CircusdLauncher(tmp_path)
     yield launcher
-    for proc in launcher.started:
-        proc.kill()
+    launcher.cleanup()

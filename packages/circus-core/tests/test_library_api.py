@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
+import shutil
 import signal
+import subprocess
 import sys
 import time
 
@@ -44,6 +46,18 @@ SLEEPER = "import time\nwhile True: time.sleep(0.2)"
 REQUIRED = inspect.Parameter.empty
 
 
+def _isolated_network(argv: list[str]) -> list[str]:
+    """Run ``argv`` in a network namespace of its own when we may.
+
+    The snippet binds upstream's default ports 5555/5556; in its own
+    namespace it cannot collide with a real circusd or another test.
+    """
+    unshare, ip = shutil.which("unshare"), shutil.which("ip")
+    if unshare and ip and subprocess.run([unshare, "-n", "true"]).returncode == 0:
+        return [unshare, "-n", "sh", "-c", f'{ip} link set lo up && exec "$@"', "sh", *argv]
+    return argv
+
+
 def test_the_manuals_snippet_verbatim(circusd, tmp_path):
     (tmp_path / "script.py").write_text(SNIPPET)
     (tmp_path / "myprogram.py").write_text(MYPROGRAM)
@@ -51,7 +65,7 @@ def test_the_manuals_snippet_verbatim(circusd, tmp_path):
     bindir.mkdir()
     (bindir / "python").symlink_to(sys.executable)
     env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"}
-    script = circusd.start(argv=[sys.executable, "script.py"], env=env)
+    script = circusd.start(argv=_isolated_network([sys.executable, "script.py"]), env=env)
     pids = script.wait_children(4)
     poll(lambda: len(list(tmp_path.glob("*.pid"))) == 4)
     assert {int(p.name.split(".")[0]) for p in tmp_path.glob("*.pid")} == set(pids)
@@ -64,7 +78,7 @@ def test_the_manuals_snippet_verbatim(circusd, tmp_path):
 
 def test_start_with_callback_owns_the_loop():
     watcher = Watcher("sleeper", python_cmd(SLEEPER), numprocesses=2, graceful_timeout=2)
-    arbiter = Arbiter([watcher], check_delay=0.1)
+    arbiter = Arbiter([watcher], None, None, check_delay=0.1)
     seen: list[tuple[int, list[int]]] = []
 
     def cb(arb: Arbiter) -> None:
@@ -85,7 +99,7 @@ def test_start_with_callback_owns_the_loop():
 
 def test_start_callback_may_be_a_coroutine():
     watcher = Watcher("sleeper", python_cmd(SLEEPER), graceful_timeout=2)
-    arbiter = Arbiter([watcher])
+    arbiter = Arbiter([watcher], endpoint=None, pubsub_endpoint=None)
     calls = []
 
     async def cb(arb: Arbiter) -> None:
@@ -111,7 +125,7 @@ async def _run_on_callers_loop(arbiter: Arbiter, watcher: Watcher) -> None:
 
 async def test_start_and_stop_on_the_callers_asyncio_loop():
     watcher = Watcher("w", python_cmd(SLEEPER), numprocesses=3, graceful_timeout=2)
-    arbiter = Arbiter([watcher], loop=asyncio.get_running_loop())
+    arbiter = Arbiter([watcher], None, None, loop=asyncio.get_running_loop())
     assert arbiter.loop is asyncio.get_running_loop()
     await _run_on_callers_loop(arbiter, watcher)
 
@@ -123,14 +137,14 @@ async def test_start_on_a_tornado_ioloop():
 
     ioloop = IOLoop.current()
     watcher = Watcher("w", python_cmd(SLEEPER), numprocesses=3, graceful_timeout=2)
-    arbiter = Arbiter([watcher], loop=ioloop)
+    arbiter = Arbiter([watcher], None, None, loop=ioloop)
     assert arbiter.loop is asyncio.get_running_loop()
     await _run_on_callers_loop(arbiter, watcher)
 
 
 async def test_start_callback_on_the_callers_loop():
     watcher = Watcher("w", python_cmd(SLEEPER), graceful_timeout=2)
-    arbiter = Arbiter([watcher], loop=asyncio.get_running_loop())
+    arbiter = Arbiter([watcher], None, None, loop=asyncio.get_running_loop())
     calls = []
     await arbiter.start(lambda arb: calls.append(arb.numprocesses()))
     assert calls == [1]
@@ -145,7 +159,8 @@ def test_a_loop_of_another_kind_is_refused():
 async def test_load_from_config(tmp_path):
     config = tmp_path / "circus.ini"
     config.write_text(
-        "[circus]\nwarmup_delay = 0\ncheck_delay = 2\n\n"
+        f"[circus]\nwarmup_delay = 0\ncheck_delay = 2\nendpoint = ipc://{tmp_path}/ctl\n"
+        f"pubsub_endpoint = ipc://{tmp_path}/pub\n\n"
         f"[watcher:low]\ncmd = {sys.executable} -c 'import time; time.sleep(60)'\n"
         "priority = 1\ngraceful_timeout = 2\n\n"
         f"[watcher:high]\ncmd = {sys.executable} -c 'import time; time.sleep(60)'\n"

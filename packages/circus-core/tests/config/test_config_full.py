@@ -41,7 +41,7 @@ def test_circus_section(config: CircusConfig) -> None:
     assert circus["umask"] == 0o22
     assert circus["warmup_delay"] == 0.25
     assert circus["include_dir"] == "full.d"
-    assert circus["multicast_endpoint"] == "udp://237.219.251.97:12027"
+    assert circus["multicast_endpoint"] is None  # discovery is opt-in
     assert circus["stream_backend"] == "thread"
 
 

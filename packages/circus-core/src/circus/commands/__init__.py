@@ -7,7 +7,7 @@ raw request frame into its reply. The ZMQ transport lives in
 
 from __future__ import annotations
 
-from ._dispatch import MAX_MESSAGE_SIZE, Dispatcher, Outcome, error_reply
+from ._dispatch import MAX_MESSAGE_SIZE, Dispatcher, Outcome, RawJSON, error_reply
 from ._props import Props
 from ._registry import COMMANDS, Command, command, load_commands
 
@@ -18,6 +18,7 @@ __all__ = [
     "Dispatcher",
     "Outcome",
     "Props",
+    "RawJSON",
     "command",
     "error_reply",
     "load_commands",

@@ -37,7 +37,7 @@ logger = logging.getLogger("circus")
 MAX_MESSAGE_SIZE = 1024 * 1024
 """Requests larger than this are refused with an error (no command needs as much)."""
 
-Outcome = Union[bytes, None, Awaitable[Union[bytes, None]]]
+Outcome = Union[bytes, None, Awaitable[bytes | None]]  # noqa: UP007 (a runtime alias)
 """A reply to send now, no reply at all (a cast), or a reply still to come."""
 
 
@@ -47,11 +47,25 @@ def error_reply(reason: str, errno: int, msg_id: Any = None, tb: str | None = No
                     "errno": errno, "id": msg_id})
 
 
+class RawJSON(str):
+    """A reply value that is already JSON text; it is spliced into the reply verbatim.
+
+    Big replies (``stats`` of thousands of processes) encode their bulk in
+    chunks between yields to the loop; one ``json.dumps`` of it all would
+    block every other client for milliseconds.
+    """
+
+
 def _encode(reply: dict[str, Any]) -> bytes:
-    return json.dumps(reply).encode()
+    raw = {key: value for key, value in reply.items() if isinstance(value, RawJSON)}
+    if not raw:
+        return json.dumps(reply).encode()
+    plain = json.dumps({key: value for key, value in reply.items() if key not in raw})
+    spliced = "".join(f", {json.dumps(key)}: {value}" for key, value in raw.items())
+    return f"{plain[:-1]}{spliced}}}".encode()
 
 
-def _ok_reply(fields: ReplyFields, msg_id: Any) -> bytes:
+def _ok_reply(fields: object, msg_id: Any) -> bytes:
     if fields is None:
         reply: dict[str, Any] = {"status": "ok", "time": time.time()}
     elif isinstance(fields, dict):
@@ -120,7 +134,7 @@ class Dispatcher:
             return self._failure(exc, msg_id, raw)
         if not isinstance(result, Coroutine):
             return _ok_reply(result, msg_id)
-        if waiting:
+        if waiting or command.always_wait:
             return self._finish(result, msg_id)
         self._in_background(self._finish(result, msg_id))
         return _ok_reply(None, msg_id)

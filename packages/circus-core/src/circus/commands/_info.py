@@ -1,1 +1,190 @@
-"""Commands: (being written)."""
+"""Read-only commands about watchers and the daemon: list, status, options...
+
+All of them answer synchronously from in-memory state (no psutil, no I/O), so
+they take the controller's fast path. Reply keys are upstream's exactly.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from circus.errors import MessageError
+
+from ._props import Props
+from ._registry import ReplyFields, command
+
+if TYPE_CHECKING:
+    from circus.arbiter import Arbiter
+    from circus.watcher import Watcher
+
+GLOBAL_OPTIONS = ("endpoint", "stats_endpoint", "pubsub_endpoint", "check_delay",
+                  "multicast_endpoint")
+
+
+@command("list")
+def list_(arbiter: Arbiter, props: Props) -> ReplyFields:
+    """List the watchers (lowercased, sorted), or the pids of one watcher."""
+    if "name" in props:
+        watcher = props.watcher(arbiter)
+        # The reaper reports deaths within milliseconds, so our own state is
+        # as fresh as psutil's, and costs nothing for 1000s of processes.
+        return {"pids": [p.pid for p in watcher.processes.values() if p.is_alive]}
+    return {"watchers": sorted(w.name.lower() for w in arbiter.watchers)}
+
+
+@command("status")
+def status(arbiter: Arbiter, props: Props) -> ReplyFields:
+    """The state of one watcher, or of every watcher by name."""
+    if "name" in props:
+        return {"status": props.watcher(arbiter).status()}
+    return {"statuses": {w.name: w.status() for w in arbiter.watchers}}
+
+
+@command("numwatchers")
+def numwatchers(arbiter: Arbiter, props: Props) -> ReplyFields:
+    """The number of watchers."""
+    return {"numwatchers": len(arbiter.watchers)}
+
+
+@command("numprocesses")
+def numprocesses(arbiter: Arbiter, props: Props) -> ReplyFields:
+    """The number of tracked processes, in total or for one watcher."""
+    if "name" in props:
+        watcher = props.watcher(arbiter)
+        return {"numprocesses": len(watcher.processes), "watcher_name": props.raw["name"]}
+    return {"numprocesses": sum(len(w.processes) for w in arbiter.watchers)}
+
+
+@command("globaloptions")
+def globaloptions(arbiter: Arbiter, props: Props) -> ReplyFields:
+    """The daemon's endpoints and check_delay (all, or the one named by ``option``)."""
+    values = {
+        "endpoint": arbiter.endpoint,
+        "stats_endpoint": arbiter.stats_endpoint,
+        "pubsub_endpoint": arbiter.pubsub_endpoint,
+        "check_delay": float(arbiter.check_delay),
+        "multicast_endpoint": arbiter.multicast_endpoint,
+    }
+    if "option" in props:
+        key = props.str("option")
+        if key not in values:
+            raise MessageError(f"{key!r} not an existing option")
+        return {"options": {key: values[key]}}
+    return {"options": values}
+
+
+@command("listsockets")
+def listsockets(arbiter: Arbiter, props: Props) -> ReplyFields:
+    """The circus sockets, sorted by file descriptor."""
+    sockets = []
+    for name, sock in arbiter.sockets.items():
+        entry = _socket_entry(str(name), sock)
+        if entry is not None:
+            sockets.append(entry)
+    sockets.sort(key=lambda entry: entry["fd"])
+    return {"sockets": sockets}
+
+
+def _socket_entry(name: str, sock: Any) -> dict[str, Any] | None:
+    # Sockets are built by a later issue; read what is there and never fail.
+    try:
+        fd = int(sock.fileno())
+    except Exception:
+        return None
+    entry: dict[str, Any] = {"fd": fd, "name": str(getattr(sock, "name", name) or name).lower()}
+    backlog = getattr(sock, "backlog", None)
+    if isinstance(backlog, int):
+        entry["backlog"] = backlog
+    path = getattr(sock, "path", None)
+    if path:
+        entry["path"] = str(path)
+    else:
+        entry["host"] = str(getattr(sock, "host", ""))
+        port = getattr(sock, "port", None)
+        entry["port"] = port if isinstance(port, int) else 0
+    return entry
+
+
+# -- watcher options -------------------------------------------------------------
+
+# Upstream's option names, each read from the watcher attribute of the same name.
+_OPTION_NAMES = (
+    "numprocesses", "warmup_delay", "working_dir", "uid", "gid", "send_hup", "stop_signal",
+    "stop_children", "shell", "shell_args", "env", "max_retry", "cmd", "args", "respawn",
+    "graceful_timeout", "executable", "use_sockets", "priority", "copy_env", "singleton",
+    "on_demand", "max_age", "max_age_variance", "close_child_stdin", "close_child_stdout",
+    "close_child_stderr",
+)
+# Ours, added after upstream's (clients ignore keys they do not know).
+_EXTRA_NAMES = ("autostart", "copy_path", "retry_in", "backoff", "min_uptime", "umask",
+                "virtualenv", "use_papa")
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with everything JSON cannot carry turned into plain data or text."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, enum.Enum):
+        return jsonable(value.value)
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [jsonable(v) for v in value]
+    if callable(value):
+        module = getattr(value, "__module__", None)
+        qualname = getattr(value, "__qualname__", None)
+        if module and qualname:
+            return f"{module}.{qualname}"
+    return str(value)
+
+
+def _whole(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def watcher_options(watcher: Watcher) -> dict[str, Any]:
+    """Every option of ``watcher`` by name, as ``options`` and ``get`` report it."""
+    options: dict[str, Any] = {}
+    for name in (*_OPTION_NAMES, *_EXTRA_NAMES):
+        if hasattr(watcher, name):
+            options[name] = getattr(watcher, name)
+    options["stop_signal"] = int(watcher.stop_signal)
+    options["graceful_timeout"] = float(watcher.graceful_timeout)
+    # Upstream reports (and its `set` expects) whole seconds as integers here.
+    for name in ("max_age", "max_age_variance"):
+        options[name] = _whole(options[name])
+    options["env"] = dict(watcher.env or {})
+    options["stdout_stream_conf"] = dict(watcher.stdout_stream or {})
+    options["stderr_stream_conf"] = dict(watcher.stderr_stream or {})
+    # Free-form keys (plugin settings such as flapping.max_retry) last: they
+    # never shadow a real option.
+    for key, value in watcher.options.items():
+        options.setdefault(str(key), value)
+    return {key: jsonable(value) for key, value in options.items()}
+
+
+@command("options")
+def options(arbiter: Arbiter, props: Props) -> ReplyFields:
+    """Every option of one watcher, including free-form ones."""
+    return {"options": watcher_options(props.watcher(arbiter))}
+
+
+@command("get")
+def get(arbiter: Arbiter, props: Props) -> ReplyFields:
+    """The values of the named options of one watcher."""
+    watcher = props.watcher(arbiter)
+    keys = props.list("keys")
+    available = watcher_options(watcher)
+    result: dict[str, Any] = {}
+    for key in keys:
+        if not isinstance(key, str):
+            raise MessageError(f"property 'keys': expected a list of option names, got {key!r}")
+        if key not in available:
+            raise MessageError(f"{key!r} option not found")
+        result[key] = available[key]
+    return {"options": result}

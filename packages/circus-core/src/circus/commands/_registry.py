@@ -19,10 +19,10 @@ from ._props import Props
 if TYPE_CHECKING:
     from circus.arbiter import Arbiter
 
-ReplyFields = Union[dict[str, Any], list[Any], None]
+ReplyFields = Union[dict[str, Any], list[Any], None]  # noqa: UP007 (a runtime alias)
 """What a command answers: extra reply keys, a list (sent as ``results``) or nothing."""
 
-HandlerResult = Union[ReplyFields, Coroutine[Any, Any, ReplyFields]]
+HandlerResult = Union[ReplyFields, Coroutine[Any, Any, ReplyFields]]  # noqa: UP007
 Handler = Callable[["Arbiter", Props], HandlerResult]
 
 
@@ -33,6 +33,8 @@ class Command:
     name: str
     handler: Handler
     doc: str
+    always_wait: bool = False
+    """Reply only after the handler's coroutine finished, whatever ``waiting`` says."""
 
 
 COMMANDS: dict[str, Command] = {}
@@ -49,14 +51,18 @@ _COMMAND_MODULES = (
 )
 
 
-def command(name: str) -> Callable[[Handler], Handler]:
-    """Register the decorated function as the handler of command ``name``."""
+def command(name: str, *, always_wait: bool = False) -> Callable[[Handler], Handler]:
+    """Register the decorated function as the handler of command ``name``.
+
+    ``always_wait`` marks a command whose coroutine *is* the answer (``stats``):
+    the client hears back after it, whatever ``waiting`` says.
+    """
 
     def register(handler: Handler) -> Handler:
         if name in COMMANDS:
             raise RuntimeError(f"command {name!r} registered twice")
         doc = (handler.__doc__ or "").strip().splitlines()
-        COMMANDS[name] = Command(name, handler, doc[0] if doc else "")
+        COMMANDS[name] = Command(name, handler, doc[0] if doc else "", always_wait)
         return handler
 
     return register

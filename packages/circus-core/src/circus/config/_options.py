@@ -282,8 +282,8 @@ CIRCUS_OPTIONS: Mapping[str, Option] = _table(
     _opt(
         "multicast_endpoint",
         _endpoint("udp"),
-        "udp://237.219.251.97:12027",
-        "multicast discovery address",
+        None,
+        "multicast discovery address (udp://237.219.251.97:12027 upstream); unset: off",
     ),
     _opt("stats_endpoint", _CONTROL, "tcp://127.0.0.1:5557", "where stats are published"),
     _opt("statsd", _bool, False, "run circusd-stats"),
