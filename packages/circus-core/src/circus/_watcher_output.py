@@ -7,6 +7,7 @@ every pipe was drained to EOF, so the last words of a dying process are kept.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,7 @@ class WatcherOutput:
         self._watcher = watcher
         self._streams: dict[str, Any] = {}
         self._readers: set[PipeReader] = set()
+        self._opened = False  # between open() and close(): the watcher runs
 
     @property
     def pipe_stdout(self) -> bool:
@@ -44,6 +46,7 @@ class WatcherOutput:
 
     def open(self) -> None:
         """Build the configured streams (no-op for those already open)."""
+        self._opened = True
         for name, spec in (("stdout", self._watcher.stdout_stream),
                            ("stderr", self._watcher.stderr_stream)):
             if spec and name not in self._streams:
@@ -62,11 +65,35 @@ class WatcherOutput:
         for name, fd in (("stdout", proc.stdout_fd), ("stderr", proc.stderr_fd)):
             if fd is None:
                 continue
-            reader = PipeReader(fd, pid=proc.pid, name=name, sink=self._streams[name],
-                                loop=loop, on_closed=self._readers.discard)
+            # The sink looks the stream up at each write, so ``swap`` redirects
+            # the pipes of running processes too.
+            reader = PipeReader(fd, pid=proc.pid, name=name, sink=functools.partial(
+                self._write, name), loop=loop, on_closed=self._readers.discard)
             self._readers.add(reader)
             reader.start()
         proc.stdout_fd = proc.stderr_fd = None
+
+    def _write(self, name: str, data: dict[str, Any]) -> None:
+        stream = self._streams.get(name)
+        if stream is not None:
+            stream(data)
+
+    def swap(self, name: str, stream: Any) -> None:
+        """Replace stream ``name`` (stdout/stderr) by ``stream`` (None: remove it).
+
+        Only while the watcher runs; otherwise ``stream`` is closed and the
+        next start builds the stream from the watcher's option.
+        """
+        if not self._opened:
+            if stream is not None:
+                stream.close()
+            return
+        old = self._streams.pop(name, None)
+        if stream is not None:
+            self._streams[name] = stream
+        close = getattr(old, "close", None)
+        if close is not None:
+            close()
 
     async def close(self) -> None:
         """Drain every pipe to EOF (bounded), then close the streams."""
@@ -82,3 +109,4 @@ class WatcherOutput:
             if close is not None:
                 close()
         self._streams.clear()
+        self._opened = False

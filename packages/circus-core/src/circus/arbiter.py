@@ -20,9 +20,11 @@ import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
+from circus._channels import Channels
 from circus._events import EventBus
 from circus._reaper import Reaper
 from circus._signals import SignalRouter
+from circus.controller import resolve_owner
 from circus.errors import ConflictError, UnknownWatcherError
 from circus.watcher import Watcher
 
@@ -46,8 +48,13 @@ class Arbiter:
 
     Args:
         watchers: the ``Watcher`` objects to run.
-        endpoint: the control channel endpoint (ZMQ ROUTER).
-        pubsub_endpoint: the event channel endpoint (ZMQ PUB).
+        endpoint: the control channel endpoint (ZMQ ROUTER); None: no
+            control channel.
+        pubsub_endpoint: the event channel endpoint (ZMQ PUB); None: no
+            event channel.
+        multicast_endpoint: ``udp://group:port`` on which to answer
+            discovery requests; None (the default): no discovery.
+        endpoint_owner: the user an ``ipc://`` control socket is given to.
         check_delay: accepted for compatibility; reaping is event-driven.
         prereload_fn: called with the arbiter before each full reload.
         loop: an asyncio loop (or a tornado IOLoop wrapping one) to run on.
@@ -63,8 +70,8 @@ class Arbiter:
     def __init__(
         self,
         watchers: Iterable[Watcher],
-        endpoint: str = DEFAULT_ENDPOINT,
-        pubsub_endpoint: str = DEFAULT_PUBSUB,
+        endpoint: str | None = DEFAULT_ENDPOINT,
+        pubsub_endpoint: str | None = DEFAULT_PUBSUB,
         check_delay: float = 1.0,
         prereload_fn: Callable[[Arbiter], Any] | None = None,
         context: Any = None,
@@ -121,6 +128,8 @@ class Arbiter:
         self.fqdn_prefix = fqdn_prefix
         self.umask = umask
         self.endpoint_owner = endpoint_owner
+        # Set when endpoint_owner is: ``add`` then only accepts watchers running as that uid.
+        self.endpoint_owner_uid = resolve_owner(endpoint_owner)
         self.papa_endpoint = papa_endpoint
         self.reap_orphans = reap_orphans
         self.config: Any = None  # the CircusConfig this arbiter was built from, if any
@@ -137,6 +146,7 @@ class Arbiter:
         self._fqdn: str | None = None  # resolved on first use: it may query DNS
         self._stopped: asyncio.Event | None = None
         self._restore_signals: list[int] = []
+        self.channels = Channels(self)
         self.watchers: list[Watcher] = []
         for watcher in watchers:
             self._adopt(watcher)
@@ -188,7 +198,8 @@ class Arbiter:
         return self._signals
 
     def close(self) -> None:
-        """Release the reaper and the signal handlers (after the watchers stopped)."""
+        """Release the channels, the reaper and the signal handlers (after the watchers stopped)."""
+        self.channels.close(flush=self.quitting)
         if self._reaper is not None:
             self._reaper.close()
             self._reaper = None
@@ -249,12 +260,18 @@ class Arbiter:
         return watcher
 
     async def rm_watcher(self, name: str, nostop: bool = False) -> None:
-        """Stop (unless ``nostop``) and remove a watcher; emit ``remove``."""
+        """Remove a watcher, emit ``remove``, then stop it.
+
+        With ``nostop`` its processes keep running, unmanaged; their exits are
+        still collected so none of them becomes a zombie.
+        """
         watcher = self.get_watcher(name)
         self.watchers.remove(watcher)
-        if not nostop:
-            await watcher.stop()
         self.events.publish(watcher.name, "remove", {})
+        if nostop:
+            watcher.detach()
+        else:
+            await watcher.stop()
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -299,6 +316,12 @@ class Arbiter:
         self.state = ArbiterState.STARTING
         if self.umask is not None:
             os.umask(self.umask)
+        try:
+            # Before the watchers, so a client can already follow a long start.
+            await self.channels.open()
+        except BaseException:
+            self.state = ArbiterState.STOPPED
+            raise
         await self.start_watchers()
         self.state = ArbiterState.RUNNING
         logger.info("arbiter running %d watchers", len(self.watchers))
@@ -329,29 +352,52 @@ class Arbiter:
         for watcher in targets:
             await watcher.stop()
 
-    async def _stop_all(self) -> None:
-        if self.state is ArbiterState.STOPPED and not self.numprocesses():
-            return
-        self.state = ArbiterState.STOPPING
-        await self.stop_watchers()
-        self.state = ArbiterState.STOPPED
-        logger.info("arbiter stopped")
+    async def _stop_all(self, close_channels: bool = True) -> None:
+        if self.state is not ArbiterState.STOPPED or self.numprocesses():
+            self.state = ArbiterState.STOPPING
+            await self.stop_watchers()
+            self.state = ArbiterState.STOPPED
+            logger.info("arbiter stopped")
+        if close_channels:
+            self.channels.close(flush=self.quitting)
 
     async def quit(self) -> None:
         """Stop every watcher and end the arbiter's loop (if it owns one)."""
         self.quitting = True
-        await self._stop_all()
+        # The channels stay open until the reply to a ``quit`` command is out.
+        await self._stop_all(close_channels=False)
         if self._stopped is not None:
             self._stopped.set()
+        elif self.channels.is_open:
+            # Embedded: close once the reply to a ``quit`` command has been sent,
+            # which happens right after this coroutine returns.
+            self.loop.call_soon(self.channels.close, True)
 
     async def reload(self, graceful: bool = True, sequential: bool = False) -> None:
         """Reload everything: prereload_fn, reopen logs and streams, reload each watcher."""
-        if self.prereload_fn is not None:
-            self.prereload_fn(self)
-        reopen_log_files()
-        for watcher in self.iter_watchers():
-            watcher.reopen_streams()
-            await watcher.reload(graceful=graceful, sequential=sequential)
+        from circus._reloadconfig import arbiter_lock
+
+        async with arbiter_lock(self):
+            if self.prereload_fn is not None:
+                self.prereload_fn(self)
+            reopen_log_files()
+            for watcher in self.iter_watchers():
+                watcher.reopen_streams()
+                await watcher.reload(graceful=graceful, sequential=sequential)
+
+    async def reload_config(self, config: Any = None) -> None:
+        """Re-read the config file and apply only what changed.
+
+        Args:
+            config: an already loaded :class:`~circus.config.CircusConfig`;
+                by default the file this arbiter was built from is read again.
+
+        Raises:
+            ConfigError: the file does not load; nothing was changed.
+        """
+        from circus._reloadconfig import reload_config
+
+        await reload_config(self, config)
 
     # -- signals --------------------------------------------------------------------
 

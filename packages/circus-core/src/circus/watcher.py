@@ -174,6 +174,8 @@ class Watcher:
         self._child_env: dict[str, str] | None = None
         self._output = WatcherOutput(self)
         self._stopper = ProcessStopper(self)
+        self._detached = False  # removed with rm --nostop: processes run unmanaged
+        self._closing: asyncio.Task[None] | None = None
 
     def __repr__(self) -> str:
         return f"<Watcher {self.name} {self.state.value} {len(self.processes)} processes>"
@@ -322,6 +324,22 @@ class Watcher:
             if await self._stopper.signal(proc, signum):
                 sent.append(proc.pid)
         return sent
+
+    def detach(self) -> None:
+        """Leave the processes running, unmanaged (``rm --nostop``).
+
+        Their exits are still collected, so none becomes a zombie, but they are
+        neither announced nor replaced; the streams close after the last exit.
+        """
+        self._detached = True
+        self.state = WatcherState.STOPPED
+        self._cancel_timers()
+        self.events = EventBus()
+        if not self.processes:
+            self._close_output_later()
+
+    def _close_output_later(self) -> None:
+        self._closing = asyncio.get_running_loop().create_task(self._output.close())
 
     # -- convergence (lock held) ---------------------------------------------------
 
@@ -490,6 +508,10 @@ class Watcher:
         if timer is not None:
             timer.cancel()
         self._stopper.exited(pid)
+        if self._detached:
+            if not self.processes:
+                self._close_output_later()
+            return
         self.notify_event("reap", {"process_pid": pid, "exit_code": proc.returncode})
         if "before_reap" in self.hooks or "after_reap" in self.hooks:
             asyncio.get_running_loop().create_task(self._run_reap_hooks(proc))

@@ -1,0 +1,206 @@
+"""``reloadconfig``: re-read the config file and apply the smallest difference.
+
+Upstream restarts every watcher on any ``[circus]`` change, always restarts
+plugins and deletes the watchers added at runtime. Here, per watcher:
+
+* unchanged → untouched (same pids);
+* only ``numprocesses`` changed → the count is adjusted in place;
+* only options that can change live → applied as ``set`` would (a graceful
+  reload when the command line or environment changed);
+* anything else → stopped, re-created from the file and started;
+* gone from the file → stopped and removed; new in the file → created and
+  started (no ``add``/``remove`` events, as upstream);
+* added at runtime with ``add`` → kept, unless the file now names it.
+
+Every new watcher and live change is built before anything is touched, so a
+file that no longer loads, or a watcher that cannot be created, changes nothing.
+Structural operations of one arbiter (this, reload, start/stop/restart of
+several watchers) are serialised by :func:`arbiter_lock`; they queue, never fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from circus._live_options import LIVE, Change, apply_changes, discard, prepare
+from circus.config._options import WATCHER_OPTIONS
+from circus.errors import ConfigError, ConflictError, MessageError
+
+if TYPE_CHECKING:
+    from circus.arbiter import Arbiter
+    from circus.config import CircusConfig
+    from circus.watcher import Watcher
+
+logger = logging.getLogger("circus")
+
+_LOCKS: weakref.WeakKeyDictionary[Arbiter, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+# [circus] options applied on a running daemon; the others need a restart.
+_LIVE_CIRCUS = ("check_delay", "warmup_delay", "loglevel")
+
+
+def arbiter_lock(arbiter: Arbiter) -> asyncio.Lock:
+    """The lock serialising operations that touch several watchers of ``arbiter``."""
+    lock = _LOCKS.get(arbiter)
+    if lock is None:
+        lock = _LOCKS[arbiter] = asyncio.Lock()
+    return lock
+
+
+def load_new_config(arbiter: Arbiter) -> CircusConfig:
+    """Read the arbiter's config file again.
+
+    Raises:
+        MessageError: (errno 3) there is no file, or it does not load; the
+            reason is the config error text.
+    """
+    from circus.config import load_config
+
+    current = arbiter.config
+    if current is None:
+        raise MessageError("reloadconfig: this arbiter was not started from a config file")
+    try:
+        return load_config(current.path)
+    except ConfigError as exc:
+        raise MessageError(str(exc)) from None
+    except OSError as exc:
+        raise MessageError(f"reloadconfig: cannot read {current.path}: {exc}") from None
+
+
+@dataclass
+class Plan:
+    """What a reload will do, fully built before anything changes."""
+
+    remove: list[Watcher] = field(default_factory=list)
+    recreate: list[tuple[Watcher, Watcher]] = field(default_factory=list)  # (old, new)
+    create: list[Watcher] = field(default_factory=list)
+    resize: list[tuple[Watcher, int]] = field(default_factory=list)
+    live: list[tuple[Watcher, list[Change]]] = field(default_factory=list)
+
+
+def _by_name(items: Any) -> dict[str, Mapping[str, Any]]:
+    return {str(item["name"]).lower(): item for item in items}
+
+
+def _differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> set[str]:
+    return {key for key in set(old) | set(new) if old.get(key) != new.get(key)}
+
+
+def _is_live(key: str) -> bool:
+    return key in LIVE or (key not in WATCHER_OPTIONS and key != "name")
+
+
+def _build(options: Mapping[str, Any], path: str) -> Watcher:
+    from circus._from_config import build_watcher
+
+    return build_watcher(dict(options), path)
+
+
+def plan(arbiter: Arbiter, new: CircusConfig) -> Plan:
+    """Compare the loaded config with ``new`` and build every object the reload needs."""
+    result = Plan()
+    old_conf = _by_name(arbiter.config.watchers if arbiter.config is not None else ())
+    new_conf = _by_name(new.watchers)
+    running = {w.name.lower(): w for w in arbiter.watchers}
+    try:
+        for name, watcher in running.items():
+            if name not in new_conf:
+                if name in old_conf:
+                    result.remove.append(watcher)  # else: added at runtime, kept
+                continue
+            if name not in old_conf:
+                # Added at runtime and now named by the file: the file wins.
+                result.recreate.append((watcher, _build(new_conf[name], new.path)))
+                continue
+            changed = _differences(old_conf[name], new_conf[name])
+            if not changed:
+                continue
+            if changed == {"numprocesses"}:
+                result.resize.append((watcher, int(new_conf[name]["numprocesses"])))
+            elif all(_is_live(key) for key in changed):
+                changes = [Change(key, new_conf[name].get(key), [key]) for key in sorted(changed)]
+                try:
+                    prepare(watcher, changes)
+                except (MessageError, ValueError):
+                    result.recreate.append((watcher, _build(new_conf[name], new.path)))
+                else:
+                    result.live.append((watcher, changes))
+            else:
+                result.recreate.append((watcher, _build(new_conf[name], new.path)))
+        for name, options in new_conf.items():
+            if name not in running:
+                result.create.append(_build(options, new.path))
+    except ConfigError as exc:
+        for _, changes in result.live:
+            discard(changes)
+        raise MessageError(str(exc)) from None
+    return result
+
+
+def _apply_circus(arbiter: Arbiter, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
+    for key in sorted(_differences(old, new)):
+        if key in _LIVE_CIRCUS:
+            value = new.get(key)
+            logger.info("reloadconfig: [circus] %s = %s", key, value)
+            if key == "loglevel" and value:
+                arbiter.loglevel = str(value)
+                logging.getLogger().setLevel(str(value).upper())
+            elif key == "check_delay":
+                arbiter.check_delay = float(value or 0)
+            elif key == "warmup_delay":
+                arbiter.warmup_delay = float(value or 0)
+        else:
+            logger.warning("reloadconfig: [circus] %s changed; restart circusd to apply it", key)
+
+
+async def reload_config(arbiter: Arbiter, config: CircusConfig | None = None) -> None:
+    """Apply the difference between the loaded config and ``config`` (default: the file)."""
+    async with arbiter_lock(arbiter):
+        new = load_new_config(arbiter) if config is None else config
+        steps = plan(arbiter, new)
+        old = arbiter.config
+        if old is not None:
+            _apply_circus(arbiter, old.circus, new.circus)
+            for what in ("sockets", "plugins"):
+                if getattr(old, what) != getattr(new, what):
+                    logger.warning("reloadconfig: %s changed; restart circusd to apply them", what)
+        arbiter.config = new
+        await asyncio.gather(*(_retire(arbiter, w) for w in steps.remove))
+        await asyncio.gather(*(_replace(arbiter, old_w, new_w) for old_w, new_w in steps.recreate))
+        await asyncio.gather(
+            *(w.set_numprocesses(count) for w, count in steps.resize),
+            *(apply_changes(w, changes, notify=False) for w, changes in steps.live),
+        )
+        created = [w for w in steps.create if _adopt(arbiter, w)]
+        await arbiter.start_watchers(created)
+        logger.info("reloadconfig: %d removed, %d re-created, %d resized, %d changed live, "
+                    "%d new", len(steps.remove), len(steps.recreate), len(steps.resize),
+                    len(steps.live), len(steps.create))
+
+
+async def _retire(arbiter: Arbiter, watcher: Watcher) -> None:
+    await watcher.stop()
+    if watcher in arbiter.watchers:
+        arbiter.watchers.remove(watcher)
+
+
+async def _replace(arbiter: Arbiter, old: Watcher, new: Watcher) -> None:
+    await _retire(arbiter, old)
+    if _adopt(arbiter, new):
+        await arbiter.start_watchers([new])
+
+
+def _adopt(arbiter: Arbiter, watcher: Watcher) -> bool:
+    try:
+        arbiter._adopt(watcher)
+    except ConflictError:
+        # An ``add`` of the same name landed while this reload ran; it stays.
+        logger.warning("reloadconfig: watcher %s was added meanwhile; keeping that one",
+                       watcher.name)
+        return False
+    return True
