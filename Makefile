@@ -30,9 +30,9 @@ LINT_PATHS := $(wildcard $(addsuffix /src,$(PACKAGES)) $(addsuffix /tests,$(PACK
                          integration-tests bench examples)
 
 # Debian packages some test suites will need, as `command:package` pairs.
-# Empty today: nothing the current tests use lives outside the virtualenv.
+# sshd: circus-ctl's --ssh tunnel is tested through a real sshd.
 # Later issues add e.g. `redis-server:redis-server` (redis observer plugin).
-SYSTEM_DEPS :=
+SYSTEM_DEPS := /usr/sbin/sshd:openssh-server ssh-keygen:openssh-client
 
 # Never let the source tree leak onto sys.path: no cwd / script dir entry
 # (3.11+, ignored by 3.10), and no user-site packages.

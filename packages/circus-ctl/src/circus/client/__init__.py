@@ -1,0 +1,62 @@
+"""circus.client: talk to a running circusd.
+
+* :class:`CircusClient` — blocking calls on the control endpoint;
+* :class:`AsyncCircusClient` — the same on asyncio, many calls in flight;
+* :class:`EventSubscriber` / :class:`AsyncEventSubscriber` — the event channel;
+* the exceptions, rooted at :class:`ClientError`.
+
+The asyncio names load on first use so that ``import circus.client`` (and with
+it ``circusctl``) does not pay for importing asyncio.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from circus.client._errors import (
+    CallError,
+    CallTimeout,
+    ClientError,
+    ConnectionFailed,
+    ProtocolError,
+    raise_for_status,
+)
+from circus.client._events import EventSubscriber
+from circus.client._message import DEFAULT_ENDPOINT, DEFAULT_PUBSUB, make_message
+from circus.client._sync import CircusClient
+
+if TYPE_CHECKING:
+    from circus.client._async import AsyncCircusClient
+    from circus.client._async_events import AsyncEventSubscriber
+
+__all__ = [
+    "DEFAULT_ENDPOINT",
+    "DEFAULT_PUBSUB",
+    "AsyncCircusClient",
+    "AsyncEventSubscriber",
+    "CallError",
+    "CallTimeout",
+    "CircusClient",
+    "ClientError",
+    "ConnectionFailed",
+    "EventSubscriber",
+    "ProtocolError",
+    "make_message",
+    "raise_for_status",
+]
+
+_LAZY = {
+    "AsyncCircusClient": "circus.client._async",
+    "AsyncEventSubscriber": "circus.client._async_events",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'circus.client' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,133 @@
+"""The asyncio client: many calls in flight on one DEALER, matched by id.
+
+One reader task receives every reply and resolves the future waiting for that
+``id``; replies nobody waits for (a call that already timed out) are dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from types import TracebackType
+from typing import Any
+
+import zmq
+import zmq.asyncio
+from circus.client._errors import CallTimeout, ClientError, raise_for_status
+from circus.client._message import DEFAULT_ENDPOINT, Message, decode_reply, encode, normalise
+from circus.client._sync import open_dealer
+
+
+class AsyncCircusClient:
+    """An asyncio client for circusd's control endpoint.
+
+    Same arguments and methods as :class:`CircusClient`, as coroutines.
+    Several calls may run concurrently on one client.
+
+    Example:
+        >>> async with AsyncCircusClient() as client:
+        ...     replies = await asyncio.gather(client.call("list"), client.call("status"))
+    """
+
+    def __init__(
+        self,
+        endpoint: str = DEFAULT_ENDPOINT,
+        timeout: float = 5.0,
+        context: zmq.asyncio.Context | None = None,
+        ssh_server: str | None = None,
+        ssh_keyfile: str | None = None,
+        check: bool = False,
+    ) -> None:
+        self.endpoint = endpoint
+        self.timeout = float(timeout)
+        self.ssh_server = ssh_server
+        self.ssh_keyfile = ssh_keyfile
+        self.check = check
+        self._own_context = context is None
+        self._context = context
+        self._socket: zmq.asyncio.Socket | None = None
+        self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._reader: asyncio.Task[None] | None = None
+
+    def _connected(self) -> zmq.asyncio.Socket:
+        if self._socket is None:
+            if self._context is None:
+                self._context = zmq.asyncio.Context()
+            try:
+                sock = open_dealer(
+                    self._context, self.endpoint, self.ssh_server, self.ssh_keyfile, self.timeout
+                )
+            except BaseException:
+                if self._own_context:  # do not leave it behind a failed connect
+                    self._context.term()
+                    self._context = None
+                raise
+            assert isinstance(sock, zmq.asyncio.Socket)
+            self._socket = sock
+        return self._socket
+
+    async def call(self, command: str | Message, **props: Any) -> dict[str, Any]:
+        """Send one command and return its reply; see :meth:`CircusClient.call`."""
+        message = normalise(command, props)
+        sock = self._connected()
+        msg_id = str(message["id"])
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[msg_id] = future
+        try:
+            await sock.send(encode(message))
+            if self._reader is None or self._reader.done():
+                self._reader = asyncio.create_task(self._read_replies(sock))
+            try:
+                reply = await asyncio.wait_for(future, self.timeout)
+            except asyncio.TimeoutError:
+                raise CallTimeout(self.endpoint, self.timeout, str(message["command"])) from None
+        finally:
+            self._pending.pop(msg_id, None)
+        return raise_for_status(reply) if self.check else reply
+
+    send_message = call
+
+    async def cast(self, command: str | Message, **props: Any) -> None:
+        """Send a command the daemon runs without replying."""
+        message = normalise(command, props)
+        message.pop("id", None)
+        message["msg_type"] = "cast"
+        await self._connected().send(encode(message))
+
+    async def _read_replies(self, sock: zmq.asyncio.Socket) -> None:
+        while True:
+            frame = await sock.recv()
+            try:
+                reply = decode_reply(frame)
+            except ClientError as exc:
+                # Nobody can tell which call this was for: fail them all.
+                for future in self._pending.values():
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            waiter = self._pending.get(str(reply.get("id")))
+            if waiter is not None and not waiter.done():
+                waiter.set_result(reply)
+
+    async def close(self) -> None:
+        """Stop the reader, close the socket (and the context the client made)."""
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+            self._reader = None
+        if self._socket is not None:
+            self._socket.close(linger=int(self.timeout * 1000))
+            self._socket = None
+        if self._own_context and self._context is not None:
+            self._context.term()
+            self._context = None
+
+    async def __aenter__(self) -> AsyncCircusClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()

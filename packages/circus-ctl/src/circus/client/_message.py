@@ -1,0 +1,60 @@
+"""Request building and reply decoding for the JSON control channel."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from circus.client._errors import ProtocolError
+
+DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
+DEFAULT_PUBSUB = "tcp://127.0.0.1:5556"
+
+Message = Mapping[str, Any]
+
+
+def make_message(command: str, **props: Any) -> dict[str, Any]:
+    """A request body ``{"command": ..., "properties": {...}}`` (no id yet)."""
+    return {"command": command, "properties": props}
+
+
+def normalise(command: str | Message, props: dict[str, Any]) -> dict[str, Any]:
+    """Turn ``call``'s arguments into a request dict with a fresh ``id``.
+
+    ``command`` may be a command name (then ``props`` are its properties), a
+    request dict or a JSON string holding one, as upstream's ``call(cmd)`` took.
+    """
+    if isinstance(command, str) and command.lstrip().startswith("{"):
+        try:
+            command = json.loads(command)
+        except ValueError as exc:
+            raise ValueError(f"the message is not valid JSON: {exc}") from None
+    if isinstance(command, str):
+        message: dict[str, Any] = make_message(command, **props)
+    elif isinstance(command, Mapping):
+        if "command" not in command:
+            raise ValueError("the message has no 'command' key")
+        message = dict(command)
+        message["properties"] = {**dict(message.get("properties") or {}), **props}
+    else:
+        raise TypeError(f"command must be a str or a mapping, not {type(command).__name__}")
+    message["id"] = uuid.uuid4().hex
+    return message
+
+
+def encode(message: Message) -> bytes:
+    """The one UTF-8 JSON frame sent for ``message``."""
+    return json.dumps(message).encode("utf-8")
+
+
+def decode_reply(frame: bytes) -> dict[str, Any]:
+    """Parse a reply frame; raise :class:`ProtocolError` if it is not a JSON object."""
+    try:
+        reply = json.loads(frame)
+    except ValueError as exc:
+        raise ProtocolError(f"the daemon sent a frame that is not JSON: {frame[:80]!r}") from exc
+    if not isinstance(reply, dict):
+        raise ProtocolError(f"the daemon sent a reply that is not an object: {frame[:80]!r}")
+    return reply

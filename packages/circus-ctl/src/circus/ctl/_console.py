@@ -1,0 +1,122 @@
+"""Console renderings of replies, line for line what upstream's circusctl prints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from circus.ctl._style import Style
+
+Reply = dict[str, Any]
+
+_INFOLINE_KEYS = ("pid", "cmdline", "username", "nice", "mem_info1", "mem_info2", "cpu", "mem",
+                  "ctime")
+
+
+def ok(reply: Reply, style: Style) -> str:
+    """The bare acknowledgement most commands print."""
+    return "ok"
+
+
+def render_list(reply: Reply, style: Style) -> str:
+    """Watcher names or pids, comma-joined (a table of names on a TTY)."""
+    if "pids" in reply:
+        return ",".join(str(pid) for pid in reply["pids"])
+    names = [str(name) for name in reply.get("watchers", [])]
+    if style.tty:
+        return style.table(["WATCHER"], [[name] for name in names])
+    return ",".join(names)
+
+
+def render_status(reply: Reply, style: Style) -> str:
+    """One state, or ``name: state`` lines sorted by name (a table on a TTY)."""
+    statuses = reply.get("statuses")
+    if not isinstance(statuses, dict):
+        return style.state(str(reply.get("status")))
+    items = sorted((str(name), str(state)) for name, state in statuses.items())
+    if style.tty:
+        return style.table(["WATCHER", "STATE"], items, painters=[None, "state"])
+    return "\n".join(f"{name}: {state}" for name, state in items)
+
+
+def render_number(key: str) -> Any:
+    """A renderer printing ``reply[key]``."""
+    def render(reply: Reply, style: Style) -> str:
+        return str(reply.get(key))
+    return render
+
+
+def option_value(key: str, value: Any) -> str:
+    """An option value as upstream prints it: env as ``k=v,...``, None as nothing."""
+    if value is None:
+        return ""
+    if key == "env" and isinstance(value, dict):
+        return ",".join(f"{k}={v}" for k, v in sorted(value.items()))
+    return str(value)
+
+
+def render_options(reply: Reply, style: Style) -> str:
+    """``key: value`` lines sorted by key (the ``options`` command)."""
+    options = reply.get("options") or {}
+    return "\n".join(f"{k}: {option_value(k, v)}" for k, v in sorted(options.items()))
+
+
+def render_keys(reply: Reply, style: Style) -> str:
+    """``key: value`` lines in reply order (``get`` and ``globaloptions``)."""
+    options = reply.get("options") or {}
+    return "\n".join(f"{k}: {option_value(k, v)}" for k, v in options.items())
+
+
+def render_sockets(reply: Reply, style: Style) -> str:
+    """``<fd>:socket '<name>' at <host>:<port>`` (or ``at <path>``) per socket."""
+    lines = []
+    for sock in reply.get("sockets", []):
+        where = sock["path"] if sock.get("path") else f"{sock.get('host')}:{sock.get('port')}"
+        lines.append(f"{sock.get('fd')}:socket '{sock.get('name')}' at {where}")
+    return "\n".join(lines)
+
+
+def infoline(info: Any) -> str:
+    """The nine process fields upstream prints for ``stats``/``dstats``."""
+    if not isinstance(info, dict):
+        return str(info)
+    first = f"{info.get('pid', 'N/A')}  "
+    return first + " ".join(str(info.get(key, "N/A")) for key in _INFOLINE_KEYS[1:])
+
+
+def _process_lines(pid: Any, info: Any) -> list[str]:
+    lines = [f"{pid}: {infoline(info)}"]
+    if isinstance(info, dict):
+        lines += [f"   {infoline(child)}" for child in info.get("children") or []]
+    return lines
+
+
+def render_stats(reply: Reply, style: Style) -> str:
+    """Per watcher ``name:`` then ``pid: <infoline>`` with children indented."""
+    lines: list[str] = []
+    if "infos" in reply:
+        for name, processes in reply["infos"].items():
+            lines.append(f"{name}:")
+            for pid, info in (processes or {}).items():
+                lines += _process_lines(pid, info)
+    elif "process" in reply:
+        lines += _process_lines(reply["process"], reply.get("info"))
+        lines.append("")  # upstream ends a single-process answer with a blank line
+    else:
+        lines.append(f"{reply.get('name')}:")
+        for pid, info in (reply.get("info") or {}).items():
+            lines += _process_lines(pid, info)
+    return "\n".join(lines)
+
+
+def render_dstats(reply: Reply, style: Style) -> str:
+    """``Main Process:`` and circusd's own infoline."""
+    return "Main Process:\n    " + infoline(reply.get("info"))
+
+
+def render_scale(reply: Reply, style: Style) -> str:
+    """``incr``/``decr``: the new count, ``ok``, or the singleton notice."""
+    if reply.get("singleton"):
+        return "This watcher is a Singleton - not changing the number of processes"
+    if "numprocesses" in reply:
+        return str(reply["numprocesses"])
+    return "ok"

@@ -1,0 +1,64 @@
+"""The ``circusctl`` entry point: parse argv, run a command, the listener or the shell."""
+
+from __future__ import annotations
+
+import os
+import sys
+from argparse import Namespace
+
+from circus.client import DEFAULT_ENDPOINT, CircusClient
+from circus.ctl._commands import COMMANDS
+from circus.ctl._convert import UsageError
+from circus.ctl._parser import command_parser, main_parser
+from circus.ctl._run import EXIT_FAILED, execute
+from circus.ctl._style import Style
+
+
+def control_endpoint(explicit: str | None) -> str:
+    """``--endpoint``, else ``$CIRCUSCTL_ENDPOINT``, else the default."""
+    return explicit or os.environ.get("CIRCUSCTL_ENDPOINT") or DEFAULT_ENDPOINT
+
+
+def make_client(ns: Namespace) -> CircusClient:
+    """A client for the endpoint and timeout the options name."""
+    return CircusClient(control_endpoint(ns.endpoint), timeout=ns.timeout,
+                        ssh_server=ns.ssh, ssh_keyfile=ns.ssh_keyfile)
+
+
+def run(argv: list[str]) -> int:
+    """Run circusctl with ``argv`` (without the program name); return the exit code."""
+    parser = main_parser()
+    ns = parser.parse_args(argv)
+    if ns.ssh_keyfile and not ns.ssh:
+        parser.error("--ssh_keyfile needs --ssh")
+    if ns.command is None:
+        from circus.ctl._shell import run_shell
+
+        return run_shell(ns)
+    cmd = COMMANDS.get(ns.command)
+    if cmd is None:
+        parser.error(f"unknown command {ns.command!r}; 'circusctl --help' lists the commands")
+    sub = command_parser(cmd)
+    sub.parse_args(ns.args, namespace=ns)
+    if cmd.name == "listen":
+        from circus.ctl._listen import listen
+
+        return listen(ns.endpoint, ns.topics, ns.json)
+    with make_client(ns) as client:
+        try:
+            return execute(cmd, ns, client, Style.for_stream(sys.stdout))
+        except UsageError as exc:
+            sub.error(str(exc))  # exits with status 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point; never shows a traceback for Ctrl-C or a closed pipe."""
+    try:
+        return run(sys.argv[1:] if argv is None else argv)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`circusctl stats | head`); keep Python quiet on exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FAILED

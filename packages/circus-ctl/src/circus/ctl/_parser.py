@@ -1,0 +1,89 @@
+"""argparse parsers built from the command declarations.
+
+Parsing is two-stage: the main parser takes the global options and the
+command name, then the command's own parser takes the rest. That way a wrong
+number of arguments is reported with the command's usage line, not the
+program's. Global options are accepted after the command too.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from circus.ctl import __version__
+from circus.ctl._commands import COMMANDS
+from circus.ctl._spec import Command
+
+USAGE = "circusctl [options] command [args]"
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {text!r}")
+    return value
+
+
+def add_globals(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    """The options every invocation accepts; ``suppress`` leaves unset ones out."""
+    def default(value: Any) -> Any:
+        return argparse.SUPPRESS if suppress else value
+
+    def helptext(text: str) -> str:
+        # A command's own help and usage line stay about the command.
+        return argparse.SUPPRESS if suppress else text
+
+    group = parser.add_argument_group("global options")
+    group.add_argument("--endpoint", default=default(None), metavar="ENDPOINT",
+                       help=helptext("the control endpoint (default: $CIRCUSCTL_ENDPOINT or "
+                       "tcp://127.0.0.1:5555; for listen, the pubsub endpoint)"))
+    group.add_argument("--timeout", type=_positive_float, default=default(5.0),
+                       metavar="SECONDS", help=helptext("how long to wait for a reply (default 5)"))
+    group.add_argument("--json", action="store_true", default=default(False),
+                       help=helptext("print the raw JSON reply"))
+    group.add_argument("--prettify", action="store_true", default=default(False),
+                       help=helptext("with --json, indent and sort the keys"))
+    group.add_argument("--ssh", default=default(None), metavar="USER@HOST:PORT",
+                       help=helptext("reach the endpoint through an ssh tunnel to this server"))
+    group.add_argument("--ssh_keyfile", default=default(None), metavar="KEYFILE",
+                       help=helptext("the private key for --ssh"))
+
+
+def main_parser() -> argparse.ArgumentParser:
+    """The top-level parser: global options, a command name and its words."""
+    width = max(len(name) for name in COMMANDS) + 2
+    commands = "\n".join(f"  {name.ljust(width)}{cmd.summary}" for name, cmd in COMMANDS.items())
+    parser = argparse.ArgumentParser(
+        prog="circusctl", usage=USAGE, description="Controls a Circus daemon.",
+        epilog=f"commands:\n{commands}\n\nWithout a command, circusctl starts an interactive "
+        "shell.\n'circusctl COMMAND --help' describes a command.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_globals(parser, suppress=False)
+    parser.add_argument("--version", action="version", version=f"circusctl {__version__}")
+    parser.add_argument("command", nargs="?", help=argparse.SUPPRESS)
+    parser.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    return parser
+
+
+def command_parser(cmd: Command, prog: str = "circusctl") -> argparse.ArgumentParser:
+    """The parser for one command's arguments and flags."""
+    parser = argparse.ArgumentParser(
+        prog=f"{prog} {cmd.name}".strip(), description=f"{cmd.summary}.\n\n{cmd.description}",
+    )
+    for arg in cmd.args:
+        parser.add_argument(arg.name, nargs=arg.nargs, help=arg.help,
+                            metavar=arg.name.upper())
+    for flag in cmd.flags:
+        if flag.metavar is None:
+            parser.add_argument(flag.name, action="store_true", help=flag.help)
+        else:
+            parser.add_argument(flag.name, metavar=flag.metavar, default=flag.default,
+                                help=flag.help)
+    if prog:
+        add_globals(parser, suppress=True)
+    return parser

@@ -1,0 +1,171 @@
+"""Test helpers: a scripted in-test ROUTER "daemon", a PUB socket, circusctl as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import zmq
+
+SRC = str(Path(__file__).resolve().parent.parent / "src")
+Replier = Callable[[dict[str, Any]], "dict[str, Any] | list[dict[str, Any]] | None"]
+
+
+def poll(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.01) -> Any:
+    """Wait until ``predicate()`` is truthy (returning it); fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {predicate}")
+        time.sleep(interval)
+
+
+class FakeDaemon:
+    """A ROUTER socket in a thread that records requests and answers from a script.
+
+    ``replies`` maps a command name to the reply body (``status`` defaults to
+    ok; ``id`` and ``time`` are filled in), or to a function of the request
+    returning a body, a list of raw bodies to send in order, or None for no reply.
+    """
+
+    def __init__(self, endpoint: str = "tcp://127.0.0.1") -> None:
+        self.replies: dict[str, Any] = {}
+        self.requests: list[dict[str, Any]] = []
+        self.silent = False
+        self._context = zmq.Context()
+        self._socket = self._context.socket(zmq.ROUTER)
+        self._socket.setsockopt(zmq.LINGER, 0)
+        if endpoint.startswith("tcp://"):
+            port = self._socket.bind_to_random_port(endpoint)
+            self.endpoint = f"{endpoint}:{port}"
+        else:
+            self._socket.bind(endpoint)
+            self.endpoint = endpoint
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            if not self._socket.poll(20, zmq.POLLIN):
+                continue
+            identity, frame = self._socket.recv_multipart()
+            request = json.loads(frame)
+            self.requests.append(request)
+            if self.silent or request.get("msg_type") == "cast":
+                continue
+            for body in self._answer(request):
+                self._socket.send_multipart([identity, json.dumps(body).encode()])
+
+    def _answer(self, request: dict[str, Any]) -> list[dict[str, Any]]:
+        script = self.replies.get(request["command"], {})
+        body = script(request) if callable(script) else script
+        if body is None:
+            return []
+        if isinstance(body, list):
+            return body
+        return [{"status": "ok", **body, "time": time.time(), "id": request.get("id")}]
+
+    def last(self) -> dict[str, Any]:
+        """The last request received (waiting for one if needed)."""
+        poll(lambda: self.requests)
+        return self.requests[-1]
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._socket.close()
+        self._context.term()
+
+
+@pytest.fixture
+def daemon() -> Iterator[FakeDaemon]:
+    """A scripted daemon on a free TCP port."""
+    fake = FakeDaemon()
+    yield fake
+    fake.close()
+
+
+class Publisher:
+    """A PUB-like socket on a free port, standing in for circusd's event channel.
+
+    It is an XPUB so a test can wait until a subscriber's subscription arrived
+    instead of sleeping and hoping the SUB has connected.
+    """
+
+    def __init__(self) -> None:
+        self._context = zmq.Context()
+        self.socket = self._context.socket(zmq.XPUB)
+        self.socket.setsockopt(zmq.LINGER, 0)
+        self.endpoint = f"tcp://127.0.0.1:{self.socket.bind_to_random_port('tcp://127.0.0.1')}"
+
+    def publish(self, topic: str, payload: Any) -> None:
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        self.socket.send_multipart([topic.encode(), body])
+
+    def wait_subscribed(self, timeout: float = 10.0) -> bytes:
+        """Wait for a subscription message; return the topic subscribed to."""
+        if not self.socket.poll(int(timeout * 1000), zmq.POLLIN):
+            raise AssertionError("no subscriber connected")
+        frame = self.socket.recv()
+        assert frame[:1] == b"\x01", frame
+        return frame[1:]
+
+    def close(self) -> None:
+        self.socket.close()
+        self._context.term()
+
+
+@pytest.fixture
+def publisher() -> Iterator[Publisher]:
+    pub = Publisher()
+    yield pub
+    pub.close()
+
+
+def ctl_env(**extra: str) -> dict[str, str]:
+    """The environment circusctl subprocesses run with: our src first, no colour config."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("CIRCUSCTL_ENDPOINT", "NO_COLOR")}
+    env["PYTHONPATH"] = SRC + os.pathsep + env.get("PYTHONPATH", "")
+    env.update(extra)
+    return env
+
+
+def ctl_argv(*args: str) -> list[str]:
+    return [sys.executable, "-m", "circus.circusctl", *args]
+
+
+def run_ctl(*args: str, env: dict[str, str] | None = None, input: str | None = None,
+            timeout: float = 30, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    """Run circusctl with ``args`` to completion, capturing its output as text."""
+    return subprocess.run(ctl_argv(*args), capture_output=True, text=True, input=input,
+                          env=env or ctl_env(), timeout=timeout, **kwargs)
+
+
+def assert_no_traceback(result: subprocess.CompletedProcess[str]) -> None:
+    assert "Traceback" not in result.stderr + result.stdout, result.stderr
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_children() -> Iterator[None]:
+    """Every test ends with no child process of ours still running."""
+    yield
+    def children() -> list[str]:
+        path = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
+        return path.read_text().split()
+    try:
+        poll(lambda: not children(), timeout=5)
+    except AssertionError:
+        raise AssertionError(f"test left child processes behind: {children()}") from None

@@ -1,0 +1,48 @@
+"""circus.client's public surface, and that it imports without circus-core."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import circus.client
+import zmq
+from conftest import SRC
+
+
+def test_all_is_sorted_and_complete():
+    names = circus.client.__all__
+    assert sorted(names, key=str.lower) == sorted(names, key=str.lower)
+    for name in names:
+        assert getattr(circus.client, name) is not None
+    public = {n for n in vars(circus.client) if not n.startswith("_") and n[0].isupper()}
+    public -= {"Any", "TYPE_CHECKING"}
+    assert public <= set(names)
+
+
+def test_imports_as_a_namespace_package_without_core(tmp_path):
+    # A sys.path holding only our src and pyzmq: no circus-core anywhere.
+    zmq_dir = Path(zmq.__file__).parent
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "zmq").symlink_to(zmq_dir)
+    libs = zmq_dir.parent / "pyzmq.libs"
+    if libs.exists():
+        (site / "pyzmq.libs").symlink_to(libs)
+    code = ("import sys, circus; from circus.client import CircusClient; "
+            "import circus.circusctl; "
+            "assert getattr(circus, '__file__', None) is None, circus.__file__; "
+            "assert 'asyncio' not in sys.modules; print('ok')")
+    result = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{site}"},
+                            timeout=30)
+    assert result.stdout == "ok\n", result.stderr
+
+
+def test_sync_import_does_not_load_asyncio():
+    code = "import sys, circus.circusctl, circus.client; print('asyncio' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": SRC}, timeout=30)
+    assert result.stdout == "False\n", result.stderr

@@ -1,0 +1,89 @@
+"""circusctl --ssh reaches a daemon through a real sshd (paramiko tunnel)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import assert_no_traceback, ctl_env, poll, run_ctl
+
+SSHD = "/usr/sbin/sshd"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def sshd(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+    """A throwaway sshd on a free port that accepts one generated key for root."""
+    for tool in (SSHD, "ssh-keygen"):
+        assert shutil.which(tool), f"{tool} is needed for this test"
+    host_key, client_key = tmp_path / "host_key", tmp_path / "client_key"
+    for key in (host_key, client_key):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)],
+                       check=True)
+    authorized = tmp_path / "authorized_keys"
+    authorized.write_text((tmp_path / "client_key.pub").read_text())
+    port = _free_port()
+    config = tmp_path / "sshd_config"
+    config.write_text(
+        f"ListenAddress 127.0.0.1\nAuthorizedKeysFile {authorized}\nStrictModes no\n"
+        "PermitRootLogin yes\nPasswordAuthentication no\nUsePAM no\n"
+        f"PidFile {tmp_path / 'sshd.pid'}\nAllowTcpForwarding yes\n"
+    )
+    os.makedirs("/run/sshd", exist_ok=True)  # sshd's privilege-separation directory
+    proc = subprocess.Popen([SSHD, "-D", "-e", "-p", str(port), "-f", str(config),
+                             "-h", str(host_key)], stderr=subprocess.PIPE, text=True)
+    try:
+        poll(lambda: _accepts(port) or proc.poll() is not None)
+        assert proc.poll() is None, proc.communicate()[1]
+        # pyzmq's paramiko tunnel rejects unknown hosts: trust this one via ~/.ssh.
+        home = tmp_path / "home"
+        (home / ".ssh").mkdir(parents=True)
+        host_pub = (tmp_path / "host_key.pub").read_text().split()
+        known = f"[127.0.0.1]:{port} {host_pub[0]} {host_pub[1]}\n"
+        (home / ".ssh" / "known_hosts").write_text(known)
+        yield port, client_key
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)
+
+
+def test_status_through_an_ssh_tunnel(daemon, sshd, tmp_path):
+    port, key = sshd
+    daemon.replies["status"] = {"statuses": {"tunnelled": "active"}}
+    result = run_ctl("--ssh", f"root@127.0.0.1:{port}", "--ssh_keyfile", str(key),
+                     "--endpoint", daemon.endpoint, "status",
+                     env=ctl_env(HOME=str(tmp_path / "home")), cwd=tmp_path, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "tunnelled: active\n"
+    assert daemon.last()["command"] == "status"
+    assert_no_traceback(result)
+
+
+def test_bad_ssh_key_is_a_clear_error(daemon, sshd, tmp_path):
+    port, _ = sshd
+    wrong = tmp_path / "wrong_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(wrong)], check=True)
+    result = run_ctl("--ssh", f"root@127.0.0.1:{port}", "--ssh_keyfile", str(wrong),
+                     "--endpoint", daemon.endpoint, "--timeout", "3", "status",
+                     env=ctl_env(HOME=str(tmp_path / "home")), cwd=tmp_path, timeout=60)
+    assert result.returncode == 1
+    assert "error:" in result.stderr
+    assert_no_traceback(result)
