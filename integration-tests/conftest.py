@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _circus_peer import circus_peer_root
+from _circus_run import CircusRun
 
 PEER_VERSION = "1.0.6"
 BANNER = b'Papa is home. Type "help" for commands.\n> '
@@ -294,3 +296,32 @@ def our_kernel(peer_root: Path, tmp_path: Path) -> Iterator[OurKernel]:
     assert [pid for pid in kernel.pids if alive(pid)] == []
     assert "Traceback" not in kernel.log_text(), kernel.log_text()
 
+
+
+# -- circusd: ours and upstream circus 0.19 ----------------------------------------------
+
+@pytest.fixture(scope="session")
+def circus_peer() -> Path:
+    """The venv holding upstream circus==0.19.0 from PyPI (built once, then reused)."""
+    return circus_peer_root()
+
+
+def _circus_run(tmp_path: Path, peer: Path | None) -> Iterator[CircusRun]:
+    run = CircusRun(tmp_path, peer)
+    try:
+        yield run
+    finally:
+        problems = run.close()
+    assert problems == [], f"{problems}\n{run.logs()}"
+
+
+@pytest.fixture
+def circus_run(tmp_path: Path) -> Iterator[CircusRun]:
+    """Our daemons and clients for one test; nothing they start survives it."""
+    yield from _circus_run(tmp_path, None)
+
+
+@pytest.fixture
+def upstream_run(tmp_path: Path, circus_peer: Path) -> Iterator[CircusRun]:
+    """Like ``circus_run``, with upstream circus 0.19's programs available too."""
+    yield from _circus_run(tmp_path, circus_peer)

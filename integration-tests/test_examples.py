@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -24,8 +26,15 @@ def _children(pid: int) -> list[psutil.Process]:
 def test_demo_config_runs_its_watchers_and_stops_cleanly(tmp_path: Path) -> None:
     circusd = os.path.join(os.path.dirname(sys.executable), "circusd")
     out = tmp_path / "circusd.out"
+    # The demo binds upstream's default ports; here it gets private ipc
+    # endpoints from a main file that includes it (the main file's keys win).
+    ipc_dir = Path(tempfile.mkdtemp(prefix="circus-demo-", dir="/tmp"))
+    config = tmp_path / "demo.ini"
+    config.write_text(f"[circus]\nendpoint = ipc://{ipc_dir}/ctl\n"
+                      f"pubsub_endpoint = ipc://{ipc_dir}/pub\n"
+                      f"include = {EXAMPLES / 'circus.ini'}\n")
     with open(out, "wb") as handle:
-        proc = subprocess.Popen([circusd, str(EXAMPLES / "circus.ini")], stdout=handle,
+        proc = subprocess.Popen([circusd, str(config)], stdout=handle,
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 20
@@ -44,6 +53,7 @@ def test_demo_config_runs_its_watchers_and_stops_cleanly(tmp_path: Path) -> None
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        shutil.rmtree(ipc_dir, ignore_errors=True)
     text = out.read_text()
     assert "Traceback" not in text
     for watcher in ("clock", "worker", "flaky"):
