@@ -93,13 +93,12 @@ def _circus_config(workdir: Path, programs: Sequence[Program], *, upstream: bool
                    check_delay: float | None) -> str:
     lines = ["[circus]", "loglevel = info", f"logoutput = {workdir / 'daemon.log'}",
              "warmup_delay = 0"]
-    if upstream:
-        # ipc endpoints in the temp dir: no port clashes, nothing left listening.
-        lines += [f"endpoint = ipc://{workdir / 'ctl.sock'}",
-                  f"pubsub_endpoint = ipc://{workdir / 'pub.sock'}",
-                  f"stats_endpoint = ipc://{workdir / 'stats.sock'}"]
-        if check_delay is not None:
-            lines.append(f"check_delay = {check_delay}")
+    # ipc endpoints in the temp dir: no port clashes, nothing left listening.
+    lines += [f"endpoint = ipc://{workdir / 'ctl.sock'}",
+              f"pubsub_endpoint = ipc://{workdir / 'pub.sock'}",
+              f"stats_endpoint = ipc://{workdir / 'stats.sock'}"]
+    if upstream and check_delay is not None:
+        lines.append(f"check_delay = {check_delay}")
     for prog in programs:
         cmd = shlex.join(prog.argv).replace("{wid}", "$(circus.wid)")
         lines += ["", f"[watcher:{prog.name}]", f"cmd = {cmd}",

@@ -1,13 +1,16 @@
-"""Benchmark our circusd against upstream circus 0.19 and supervisor 4.3, our papa kernel
-against papa 1.0.6.
+"""Benchmark our circusd against upstream circus 0.19 and supervisor 4.3, our control
+channel against circus 0.19's, our papa kernel against papa 1.0.6.
 
     .venv/bin/python bench/run.py                       # everything (what `make bench` runs)
     .venv/bin/python bench/run.py --only start,stop --n 1000 --skip-peers
     .venv/bin/python bench/run.py --ours-src            # run circusd from packages/*/src
+    .venv/bin/python bench/run.py --only ctl-rtt,ctl-stats,ctl-floor --ours-src
 
 Scenarios: start, stop, idle, rss (one daemon run of N sleepers serves all
-four), respawn, log, big (10,000 processes); papa-throughput, papa-latency,
-papa-idle for the papa kernels. See bench/README.md for what each number means
+four), respawn, log, big (10,000 processes); ctl-rtt, ctl-list, ctl-concurrent,
+ctl-circusctl, ctl-stats (one daemon run of N sleepers serves all five) and
+ctl-floor for the control channel; papa-throughput, papa-latency, papa-idle
+for the papa kernels. See bench/README.md for what each number means
 exactly. Results are printed as a table and written to
 bench/results/latest.json.
 """
@@ -27,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import _proc
+import ctl_scenarios
 import papa_scenarios
 import scenarios
 from _daemons import DaemonSpec, ours, supervisor, upstream_circus
@@ -35,8 +39,9 @@ from papa_scenarios import KernelSpec
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 CIRCUSD = ("start", "stop", "idle", "rss", "respawn", "log", "big")
+CTL = (*ctl_scenarios.CTL, ctl_scenarios.FLOOR)
 PAPA = ("papa-throughput", "papa-latency", "papa-idle")
-ALL = CIRCUSD + PAPA
+ALL = CIRCUSD + CTL + PAPA
 SLEEPER_METRICS = {"start", "stop", "idle", "rss"}
 PAPA_PROCS = 4  # writers in papa-throughput
 PAPA_IDLE_PROCS = 100
@@ -56,6 +61,7 @@ class Metric:
     higher_is_better: bool = False
     strict: bool = False  # target is "<" rather than "<="
     digits: int = 2
+    compare: bool = True  # False: a ratio between the daemons would say nothing
 
 
 def _metrics(n: int, big_n: int) -> list[Metric]:
@@ -85,6 +91,51 @@ def _metrics(n: int, big_n: int) -> list[Metric]:
     ]
 
 
+def _ctl_metrics(n: int) -> list[Metric]:
+    rows = []
+    for command in ctl_scenarios.RTT_COMMANDS:
+        rows += [
+            Metric("ctl-rtt", "ctl", f"`{command}` round trip p50", f"{command}_p50_ms", "ms",
+                   0.12, digits=3),
+            Metric("ctl-rtt", "ctl", f"`{command}` round trip p99", f"{command}_p99_ms", "ms",
+                   0.4, digits=3),
+        ]
+    clients = ctl_scenarios.CLIENTS
+    return [
+        *rows,
+        Metric("ctl-list", "ctl", f"`list {ctl_scenarios.WATCHER}` ({n} pids) p50",
+               "list_pids_p50_ms", "ms", 3.0, digits=2),
+        Metric("ctl-list", "ctl", "  same, p99", "list_pids_p99_ms", "ms", None, digits=2),
+        Metric("ctl-concurrent", "ctl", f"{clients} clients calling `status`",
+               "calls_per_s", "calls/s", 5000.0, higher_is_better=True, digits=0),
+        Metric("ctl-concurrent", "ctl", "  same, round trip p99", "concurrent_p99_ms", "ms",
+               None, digits=2),
+        Metric("ctl-concurrent", "ctl", "  bench client CPU meanwhile", "bench_cpu_pct", "%",
+               None, digits=0, compare=False),
+        Metric("ctl-circusctl", "ctl", "`circusctl status`, start to exit (median)",
+               "circusctl_median_ms", "ms", 60.0, digits=1),
+        Metric("ctl-circusctl", "ctl", "  same, fastest run", "circusctl_min_ms", "ms", None,
+               digits=1),
+        Metric("ctl-stats", "ctl", f"`stats {ctl_scenarios.WATCHER}` ({n} processes)",
+               "stats_s", "s", 0.5, digits=3),
+        Metric("ctl-stats", "ctl", "  `status` p99 meanwhile", "status_during_stats_p99_ms",
+               "ms", 5.0, digits=2),
+        Metric("ctl-stats", "ctl", "  `status` max meanwhile", "status_during_stats_max_ms",
+               "ms", None, digits=2),
+    ]
+
+
+# The floor: one value per row, measured without any daemon (see ctl_scenarios.run_floor).
+_FLOOR_ROWS = [
+    (f"pyzmq ROUTER echo, {loop} loop: {what}", f"{loop}_echo_{field}", unit, digits)
+    for loop in ("blocking", "asyncio")
+    for what, field, unit, digits in (
+        ("round trip p50", "p50_ms", "ms", 3), ("round trip p99", "p99_ms", "ms", 3),
+        (f"{ctl_scenarios.CLIENTS} clients", "concurrent_calls_per_s", "calls/s", 0))
+] + [("`python -c pass`, start to exit", "python_start_ms", "ms", 1),
+     ("`python -c 'import zmq'`, start to exit", "python_zmq_start_ms", "ms", 1)]
+
+
 def _papa_metrics(papa_mb: int) -> list[Metric]:
     # The issue sets targets only for bytes lost (0) and for the push latency
     # (under 50 ms from write to watcher); the other rows are for comparison.
@@ -112,7 +163,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default=",".join(ALL),
                         help=f"comma-separated scenarios among {', '.join(ALL)}")
-    parser.add_argument("--n", type=int, default=1000, help="processes for start/stop/idle/rss")
+    parser.add_argument("--n", type=int, default=1000,
+                        help="processes for start/stop/idle/rss and the ctl scenarios")
     parser.add_argument("--big-n", type=int, default=10_000, help="processes for big")
     parser.add_argument("--idle-seconds", type=float, default=20.0)
     parser.add_argument("--respawn-seconds", type=float, default=5.0)
@@ -142,18 +194,28 @@ def _daemons(args: argparse.Namespace) -> tuple[list[DaemonSpec], dict[str, str]
     """Our daemon plus every peer that could be installed; and why others are missing."""
     specs = [ours(from_src=args.ours_src)]
     problems: dict[str, str] = {}
-    if args.skip_peers or not set(args.only) & set(CIRCUSD):
+    only = set(args.only)
+    if args.skip_peers or not only & set(CIRCUSD + ctl_scenarios.CTL):
         return specs, problems  # no circusd scenario: no need to check those peers
     circus_peer = ensure_peer(PEERS["circus"])
     if circus_peer.daemon is not None:
         specs.append(upstream_circus(circus_peer.daemon, args.upstream_check_delay))
     else:
         problems["circus"] = circus_peer.problem or "unavailable"
+    if not only & set(CIRCUSD):
+        # supervisor does not speak circus's protocol: the ctl scenarios skip it.
+        return _report_problems(specs, problems)
     sup_peer = ensure_peer(PEERS["supervisor"])
     if sup_peer.daemon is not None:
         specs.append(supervisor(sup_peer.daemon))
     else:
         problems["supervisor"] = sup_peer.problem or "unavailable"
+    return _report_problems(specs, problems)
+
+
+def _report_problems(specs: list[DaemonSpec], problems: dict[str, str]) -> tuple[
+        list[DaemonSpec], dict[str, str]]:
+    """Say which peers are missing and why; pass the results through."""
     for kind, why in problems.items():
         print(f"peer {kind} skipped: {why}", flush=True)
     return specs, problems
@@ -230,11 +292,34 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 spec, args.big_n, measure={"big"}, idle_seconds=0,
                 start_timeout=300.0 if spec.kind == "ours" else 120.0, check_log=True))
             for spec in big_specs}
+    _run_ctl(args, specs, runs)
     _run_papa(args, kernels, runs)
     return {"machine": machine, "daemons": {s.kind: s.label for s in specs},
             "kernels": {k.kind: k.label for k in kernels}, "peer_problems": problems,
             "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
             "runs": runs}
+
+
+def _run_ctl(args: argparse.Namespace, specs: list[DaemonSpec],
+             runs: dict[str, dict[str, dict[str, Any]]]) -> None:
+    """The control-channel scenarios: one run of N sleepers per circus daemon, the floor."""
+    measure = ctl_scenarios.measured(set(args.only))
+    if measure:
+        print(f"== control channel, {args.n} sleepers ({', '.join(sorted(measure))})",
+              flush=True)
+        runs["ctl"] = {}
+        for spec in specs:
+            if spec.kind not in ("ours", "circus"):
+                continue
+            run_spec, ctl = ctl_scenarios.for_ctl(spec, from_src=args.ours_src)
+            runs["ctl"][spec.kind] = _attempt(
+                spec.label, "ctl", lambda run_spec=run_spec, ctl=ctl: ctl_scenarios.run_ctl(
+                    run_spec, ctl, args.n, measure=measure))
+    if ctl_scenarios.FLOOR in args.only:
+        print("== control channel floor (pyzmq echo servers, interpreter start-up)",
+              flush=True)
+        runs[ctl_scenarios.FLOOR] = {"floor": _attempt("this machine", "floor",
+                                                       ctl_scenarios.run_floor)}
 
 
 def _run_papa(args: argparse.Namespace, kernels: list[KernelSpec],
@@ -267,8 +352,8 @@ def _value(runs: dict[str, Any], metric: Metric, kind: str) -> float | str | Non
     result = runs.get(metric.group, {}).get(kind)
     if result is None:
         return None
-    if "error" in result:
-        return "error"
+    if "error" in result or f"{metric.scenario}_error" in result:
+        return "error"  # the whole run failed, or only this scenario of it
     value = result.get(metric.field)
     return value if isinstance(value, (int, float)) else None
 
@@ -285,8 +370,8 @@ def _ratio(ours_v: float | str | None, theirs: float | str | None, metric: Metri
     """How many times better ours is (> 1: ours better), for rate and time metrics."""
     if not isinstance(ours_v, (int, float)) or not isinstance(theirs, (int, float)):
         return ""
-    if metric.target == 0.0:
-        return ""  # counts of bad lines: a ratio says nothing
+    if metric.target == 0.0 or not metric.compare:
+        return ""  # counts of bad lines, the bench's own CPU: a ratio says nothing
     if metric.higher_is_better:
         return f"x{ours_v / theirs:.2f}" if theirs > 0 else ""
     return f"x{theirs / ours_v:.2f}" if ours_v > 0 else ""
@@ -348,6 +433,23 @@ def _section(runs: dict[str, Any], metrics: list[Metric], labels: dict[str, str]
     return lines
 
 
+def _floor_section(runs: dict[str, Any]) -> list[str]:
+    """The floor as a two-column table; [] if it was not measured or failed."""
+    result = runs.get(ctl_scenarios.FLOOR, {}).get("floor", {})
+    rows = [["floor (same client, same ipc transport, no daemon)", "this machine"]]
+    for title, field, unit, digits in _FLOOR_ROWS:
+        value = result.get(field)
+        if isinstance(value, (int, float)):
+            rows.append([f"{title} [{unit}]", f"{value:.{digits}f}"])
+    if len(rows) == 1:
+        return []
+    widths = [max(len(r[i]) for r in rows) for i in range(2)]
+    lines = [f"{rows[0][0].ljust(widths[0])}  {rows[0][1].rjust(widths[1])}",
+             f"{'-' * widths[0]}  {'-' * widths[1]}"]
+    lines += [f"{a.ljust(widths[0])}  {b.rjust(widths[1])}" for a, b in rows[1:]]
+    return lines
+
+
 def table(report: dict[str, Any], n: int, big_n: int, papa_mb: int = 32) -> str:
     """The results as fixed-width text tables (ratios: > 1 means ours is better).
 
@@ -357,9 +459,16 @@ def table(report: dict[str, Any], n: int, big_n: int, papa_mb: int = 32) -> str:
     only = set(report["args"]["only"])
     # Older reports have no papa kernels; the papa groups are labelled by them.
     kernel_labels = report.get("kernels") or {"ours": "ours"}
-    circus_lines = _section(runs, _metrics(n, big_n), report["daemons"], only)
-    papa_lines = _section(runs, _papa_metrics(papa_mb), kernel_labels, only)
-    lines = [*circus_lines, *([""] if circus_lines and papa_lines else []), *papa_lines]
+    circus_labels = {k: v for k, v in report["daemons"].items() if k in ("ours", "circus")}
+    sections = [
+        _section(runs, _metrics(n, big_n), report["daemons"], only),
+        _section(runs, _ctl_metrics(n), circus_labels, only),
+        _floor_section(runs),
+        _section(runs, _papa_metrics(papa_mb), kernel_labels, only),
+    ]
+    lines: list[str] = []
+    for section in filter(None, sections):
+        lines += [*([""] if lines else []), *section]
     notes = ["ratio 'ours vs X' = how many times better ours is (> 1: ours better)."]
     if "log" in runs and "supervisor" in runs["log"]:
         notes.append("supervisor log: one logfile per writer (it cannot share one), sizes "
@@ -367,12 +476,15 @@ def table(report: dict[str, Any], n: int, big_n: int, papa_mb: int = 32) -> str:
     for group, by_kind in runs.items():
         labels = kernel_labels if group in PAPA else report["daemons"]
         for kind, result in by_kind.items():
+            label = labels.get(kind, kind)  # the floor runs no daemon
             if "error" in result:
-                notes.append(f"{group}/{labels[kind]}: {result['error']}")
+                notes.append(f"{group}/{label}: {result['error']}")
+            notes += [f"{key[:-len('_error')]}/{label}: {why}" for key, why in result.items()
+                      if key.endswith("_error") and key != "error"]
             if result.get("note"):
-                notes.append(f"{group}/{labels[kind]}: {result['note']}")
+                notes.append(f"{group}/{label}: {result['note']}")
             if result.get("log_error_sample"):
-                notes.append(f"{group}/{labels[kind]} log errors, e.g.: "
+                notes.append(f"{group}/{label} log errors, e.g.: "
                              f"{result['log_error_sample'][0]}")
     for kind, why in report["peer_problems"].items():
         notes.append(f"{kind} not measured: {why}")
