@@ -67,3 +67,16 @@ def test_completes_watcher_names_from_list(daemon):
     finally:
         shell.client.close()
     assert daemon.requests[0]["command"] == "list"
+
+
+def test_help_lists_commands_and_keeps_eof_and_help_undocumented(daemon, tmp_path):
+    # The manual's tutorial: every command documented, "EOF help" undocumented.
+    daemon.replies["status"] = {"statuses": {}}
+    result = run_ctl("--endpoint", daemon.endpoint, input="help\n",
+                     env=ctl_env(HOME=str(tmp_path)))
+    documented, _, undocumented = result.stdout.partition("Undocumented commands:")
+    documented_names = set(documented.split("Documented commands")[1].split()[4:])
+    assert {"add", "decr", "get", "incr", "list", "listen", "quit", "stats", "status"} <= (
+        documented_names)
+    assert "EOF" not in documented_names and "help" not in documented_names
+    assert undocumented.split()[1:3] == ["EOF", "help"]

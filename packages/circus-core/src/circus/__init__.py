@@ -9,13 +9,31 @@ further modules into this same ``circus`` package.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
-from pkgutil import extend_path
-from typing import Any
+import sys
 
-# Let circus.client, circus.plugins... from separately installed packages load
-# even when they sit in another sys.path entry (editable installs).
-__path__ = extend_path(__path__, __name__)
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+    from typing import Any
+
+
+def _extend_namespace(path: list[str]) -> list[str]:
+    """Add every other ``circus`` directory on sys.path to this package's path.
+
+    So circus.client, circus.plugins... from separately installed packages load
+    even when they sit in another sys.path entry (editable installs). This is
+    what ``pkgutil.extend_path`` does for plain directories, without the
+    ~10 ms its import costs every ``circusctl`` run.
+    """
+    extended = list(path)
+    for entry in sys.path:
+        candidate = os.path.join(entry or os.curdir, __name__)
+        if candidate not in extended and os.path.isdir(candidate):
+            extended.append(candidate)
+    return extended
+
+
+__path__ = _extend_namespace(__path__)
 
 __version__ = "0.1.0"
 __all__ = ["__version__", "get_arbiter"]

@@ -5,8 +5,9 @@
 * :class:`EventSubscriber` / :class:`AsyncEventSubscriber` — the event channel;
 * the exceptions, rooted at :class:`ClientError`.
 
-The asyncio names load on first use so that ``import circus.client`` (and with
-it ``circusctl``) does not pay for importing asyncio.
+The subscriber and asyncio names load on first use so that ``import
+circus.client`` (and with it ``circusctl``) does not pay for importing
+pyzmq or asyncio.
 """
 
 from __future__ import annotations
@@ -21,13 +22,13 @@ from circus.client._errors import (
     ProtocolError,
     raise_for_status,
 )
-from circus.client._events import EventSubscriber
 from circus.client._message import DEFAULT_ENDPOINT, DEFAULT_PUBSUB, make_message
 from circus.client._sync import CircusClient
 
 if TYPE_CHECKING:
     from circus.client._async import AsyncCircusClient
     from circus.client._async_events import AsyncEventSubscriber
+    from circus.client._events import EventSubscriber
 
 __all__ = [
     "DEFAULT_ENDPOINT",
@@ -45,7 +46,10 @@ __all__ = [
     "raise_for_status",
 ]
 
+# Loaded on first use: each imports pyzmq (and the async ones asyncio), which
+# one-shot tools like circusctl must not pay for.
 _LAZY = {
+    "EventSubscriber": "circus.client._events",
     "AsyncCircusClient": "circus.client._async",
     "AsyncEventSubscriber": "circus.client._async_events",
 }

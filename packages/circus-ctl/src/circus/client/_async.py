@@ -13,9 +13,9 @@ from typing import Any
 
 import zmq
 import zmq.asyncio
+from circus.client._dealer import open_dealer
 from circus.client._errors import CallTimeout, ClientError, raise_for_status
 from circus.client._message import DEFAULT_ENDPOINT, Message, decode_reply, encode, normalise
-from circus.client._sync import open_dealer
 
 
 class AsyncCircusClient:

@@ -1,69 +1,55 @@
-"""The blocking client: one DEALER socket, one request at a time.
+"""The blocking client: one DEALER connection, one request at a time.
 
-It is written straight on ``zmq`` (a poller and a deadline) rather than as a
-facade over the asyncio client because ``circusctl`` must start fast: importing
-asyncio and ``zmq.asyncio`` alone costs more than our whole start-up budget.
+It is written on plain sockets and a deadline rather than as a facade over
+the asyncio client because ``circusctl`` must start fast: importing asyncio
+and ``zmq.asyncio`` alone costs more than our whole start-up budget. For the
+same reason pyzmq itself is imported only when this client first connects
+with it; ``transport="builtin"`` (what circusctl uses) never imports it.
 """
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-import zmq
 from circus.client._errors import CallTimeout, ConnectionFailed, raise_for_status
 from circus.client._message import DEFAULT_ENDPOINT, Message, decode_reply, encode, normalise
-from circus.client._probe import probe
+
+if TYPE_CHECKING:
+    import zmq
+
+Transport = Literal["pyzmq", "builtin"]
 
 
-def open_dealer(
-    context: zmq.Context[Any], endpoint: str, ssh_server: str | None, ssh_keyfile: str | None,
-    timeout: float,
-) -> zmq.Socket[Any]:
-    """A DEALER socket with a random identity, connected (maybe through ssh) to ``endpoint``."""
-    if ssh_server is None:
-        probe(endpoint)
-    sock: zmq.Socket[Any] = context.socket(zmq.DEALER)
-    sock.setsockopt(zmq.IDENTITY, uuid.uuid4().hex.encode())
-    sock.setsockopt(zmq.LINGER, 0)
-    try:
-        if ssh_server is None:
-            sock.connect(endpoint)
-        else:
-            connect_ssh(sock, endpoint, ssh_server, ssh_keyfile, timeout)
-    except zmq.ZMQError as exc:
-        sock.close()
-        raise ConnectionFailed(
-            endpoint, "invalid", f"cannot connect to {endpoint}: {exc}; "
-            "check --endpoint / CIRCUSCTL_ENDPOINT",
-        ) from exc
-    except ConnectionFailed:
-        sock.close()
-        raise
-    return sock
+class _Connection(Protocol):
+    def send(self, payload: bytes) -> None: ...
+    def poll(self, timeout: float) -> bool: ...
+    def recv(self) -> bytes: ...
+    def close(self) -> None: ...
 
 
-def connect_ssh(
-    sock: zmq.Socket[Any], endpoint: str, server: str, keyfile: str | None, timeout: float
-) -> None:
-    """Connect ``sock`` to ``endpoint`` as seen from ``server`` (``user@host:port``)."""
-    import importlib.util
+class _ZmqConnection:
+    """A pyzmq DEALER behind the :class:`_Connection` interface."""
 
-    from zmq import ssh  # imported here: it pulls in multiprocessing and maybe paramiko
+    def __init__(self, sock: zmq.Socket[Any]) -> None:
+        self.sock = sock
 
-    # pyzmq defaults to pexpect + the ssh binary on POSIX; prefer paramiko when installed.
-    use_paramiko = importlib.util.find_spec("paramiko") is not None
-    try:
-        # The tunnel process outlives idle periods shorter than this, then exits.
-        ssh.tunnel_connection(sock, endpoint, server, keyfile=keyfile,  # type: ignore[call-overload]
-                              paramiko=use_paramiko, timeout=max(int(timeout) + 10, 60))
-    except Exception as exc:  # paramiko/pexpect raise many unrelated types
-        raise ConnectionFailed(
-            endpoint, "ssh", f"cannot open an ssh tunnel to {server} for {endpoint}: {exc}; "
-            "check --ssh / --ssh_keyfile and that the key is accepted",
-        ) from exc
+    def send(self, payload: bytes) -> None:
+        self.sock.send(payload)
+
+    def poll(self, timeout: float) -> bool:
+        return bool(self.sock.poll(int(timeout * 1000) + 1))
+
+    def recv(self) -> bytes:
+        return bytes(self.sock.recv())
+
+    def close(self, linger_ms: int = 0) -> None:
+        import zmq
+
+        self.sock.setsockopt(zmq.LINGER, linger_ms)
+        self.sock.close()
 
 
 class CircusClient:
@@ -78,6 +64,10 @@ class CircusClient:
         ssh_keyfile: the private key for ``ssh_server``.
         check: make :meth:`call` raise :class:`CallError` on error replies
             (upstream returned them, which stays the default).
+        transport: ``"pyzmq"`` (the default) or ``"builtin"``: a minimal
+            ZMTP 3 client on a plain socket that spares one-shot tools the
+            ~40 ms import of pyzmq. ``builtin`` falls back to pyzmq for ssh
+            tunnels, a given ``context`` and endpoints it cannot reach.
 
     Example:
         >>> with CircusClient("tcp://127.0.0.1:5555") as client:
@@ -92,29 +82,51 @@ class CircusClient:
         ssh_server: str | None = None,
         ssh_keyfile: str | None = None,
         check: bool = False,
+        transport: Transport = "pyzmq",
     ) -> None:
+        if transport not in ("pyzmq", "builtin"):
+            raise ValueError(f"transport must be 'pyzmq' or 'builtin', not {transport!r}")
         self.endpoint = endpoint
         self.timeout = float(timeout)
         self.ssh_server = ssh_server
         self.ssh_keyfile = ssh_keyfile
         self.check = check
+        self.transport = transport
         self._own_context = context is None
         self._context = context
-        self._socket: zmq.Socket[Any] | None = None
+        self._connection: _Connection | None = None
         self._casts_pending = False
 
-    def _connected(self) -> zmq.Socket[Any]:
-        if self._socket is None:
-            if self._context is None:
-                self._context = zmq.Context()
+    def _builtin_usable(self) -> bool:
+        from circus.client._zmtp import supports
+
+        return (self.transport == "builtin" and self._context is None
+                and self.ssh_server is None and supports(self.endpoint))
+
+    def _connected(self) -> _Connection:
+        if self._connection is None:
             try:
-                self._socket = open_dealer(
-                    self._context, self.endpoint, self.ssh_server, self.ssh_keyfile, self.timeout
-                )
+                self._connection = self._connect()
             except BaseException:
                 self.close()  # do not leave an owned context behind a failed connect
                 raise
-        return self._socket
+        return self._connection
+
+    def _connect(self) -> _Connection:
+        identity = os.urandom(16).hex().encode()
+        if self._builtin_usable():
+            from circus.client._probe import probe
+            from circus.client._zmtp import ZmtpDealer
+
+            probe(self.endpoint)
+            return ZmtpDealer(self.endpoint, identity, self.timeout)
+        import zmq
+        from circus.client._dealer import open_dealer
+
+        if self._context is None:
+            self._context = zmq.Context()
+        return _ZmqConnection(open_dealer(self._context, self.endpoint, self.ssh_server,
+                                          self.ssh_keyfile, self.timeout))
 
     def call(self, command: str | Message, **props: Any) -> dict[str, Any]:
         """Send one command and return the daemon's reply dict.
@@ -135,9 +147,15 @@ class CircusClient:
             ProtocolError: the reply is not a JSON object.
         """
         message = normalise(command, props)
-        sock = self._connected()
-        sock.send(encode(message))
-        reply = self._wait_for(sock, message["id"], str(message["command"]))
+        connection = self._connected()
+        try:
+            connection.send(encode(message))
+            reply = self._wait_for(connection, message["id"], str(message["command"]))
+        except OSError as exc:  # the builtin transport's socket broke
+            self._drop_connection()
+            raise ConnectionFailed(self.endpoint, "refused",
+                                   f"lost the connection to circusd at {self.endpoint}: {exc}; "
+                                   "is circusd still running?") from None
         return raise_for_status(reply) if self.check else reply
 
     send_message = call
@@ -150,25 +168,31 @@ class CircusClient:
         self._connected().send(encode(message))
         self._casts_pending = True
 
-    def _wait_for(self, sock: zmq.Socket[Any], msg_id: str, command: str) -> dict[str, Any]:
+    def _wait_for(self, connection: _Connection, msg_id: str, command: str) -> dict[str, Any]:
         deadline = time.monotonic() + self.timeout
         while True:
             left = deadline - time.monotonic()
-            if left <= 0 or not sock.poll(int(left * 1000) + 1, zmq.POLLIN):
+            if left <= 0 or not connection.poll(left):
                 raise CallTimeout(self.endpoint, self.timeout, command)
-            reply = decode_reply(sock.recv())
+            reply = decode_reply(connection.recv())
             # A late reply to an earlier call that timed out: not ours.
             if reply.get("id") in (msg_id, None):
                 return reply
 
+    def _drop_connection(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
     def close(self) -> None:
-        """Close the socket (and the context, if the client made it)."""
-        if self._socket is not None:
-            if self._casts_pending:
-                # Give queued casts the timeout to leave instead of dropping them.
-                self._socket.setsockopt(zmq.LINGER, int(self.timeout * 1000))
-            self._socket.close()
-            self._socket = None
+        """Close the connection (and the context, if the client made it)."""
+        connection = self._connection
+        if isinstance(connection, _ZmqConnection) and self._casts_pending:
+            # Give queued casts the timeout to leave instead of dropping them.
+            connection.close(linger_ms=int(self.timeout * 1000))
+        elif connection is not None:
+            connection.close()
+        self._connection = None
         if self._own_context and self._context is not None:
             self._context.term()
             self._context = None

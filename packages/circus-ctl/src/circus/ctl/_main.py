@@ -21,8 +21,9 @@ def control_endpoint(explicit: str | None) -> str:
 
 def make_client(ns: Namespace) -> CircusClient:
     """A client for the endpoint and timeout the options name."""
+    # The builtin transport spares each one-shot command pyzmq's import time.
     return CircusClient(control_endpoint(ns.endpoint), timeout=ns.timeout,
-                        ssh_server=ns.ssh, ssh_keyfile=ns.ssh_keyfile)
+                        ssh_server=ns.ssh, ssh_keyfile=ns.ssh_keyfile, transport="builtin")
 
 
 def run(argv: list[str]) -> int:

@@ -70,10 +70,14 @@ class CircusShell(cmd.Cmd):
             return []
         return [name for name in self.watcher_names() if name.startswith(text)]
 
+    # EOF (Ctrl-D) and help carry no docstring on purpose: `help` then lists them
+    # under "Undocumented commands", as the manual's tutorial shows.
     def do_EOF(self, line: str) -> bool:
-        """Leave the shell (Ctrl-D)."""
         print()
         return True
+
+    def do_help(self, arg: str) -> bool | None:
+        return super().do_help(arg)
 
     def emptyline(self) -> bool:
         return False  # upstream-style: an empty line does nothing (cmd would repeat)

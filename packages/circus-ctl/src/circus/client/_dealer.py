@@ -1,0 +1,58 @@
+"""Opening a pyzmq DEALER on the control endpoint, directly or through an ssh tunnel."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import zmq
+from circus.client._errors import ConnectionFailed
+from circus.client._probe import probe
+
+
+def open_dealer(
+    context: zmq.Context[Any], endpoint: str, ssh_server: str | None, ssh_keyfile: str | None,
+    timeout: float,
+) -> zmq.Socket[Any]:
+    """A DEALER socket with a random identity, connected (maybe through ssh) to ``endpoint``."""
+    if ssh_server is None:
+        probe(endpoint)
+    sock: zmq.Socket[Any] = context.socket(zmq.DEALER)
+    sock.setsockopt(zmq.IDENTITY, uuid.uuid4().hex.encode())
+    sock.setsockopt(zmq.LINGER, 0)
+    try:
+        if ssh_server is None:
+            sock.connect(endpoint)
+        else:
+            connect_ssh(sock, endpoint, ssh_server, ssh_keyfile, timeout)
+    except zmq.ZMQError as exc:
+        sock.close()
+        raise ConnectionFailed(
+            endpoint, "invalid", f"cannot connect to {endpoint}: {exc}; "
+            "check --endpoint / CIRCUSCTL_ENDPOINT",
+        ) from exc
+    except ConnectionFailed:
+        sock.close()
+        raise
+    return sock
+
+
+def connect_ssh(
+    sock: zmq.Socket[Any], endpoint: str, server: str, keyfile: str | None, timeout: float
+) -> None:
+    """Connect ``sock`` to ``endpoint`` as seen from ``server`` (``user@host:port``)."""
+    import importlib.util
+
+    from zmq import ssh  # imported here: it pulls in multiprocessing and maybe paramiko
+
+    # pyzmq defaults to pexpect + the ssh binary on POSIX; prefer paramiko when installed.
+    use_paramiko = importlib.util.find_spec("paramiko") is not None
+    try:
+        # The tunnel process outlives idle periods shorter than this, then exits.
+        ssh.tunnel_connection(sock, endpoint, server, keyfile=keyfile,  # type: ignore[call-overload]
+                              paramiko=use_paramiko, timeout=max(int(timeout) + 10, 60))
+    except Exception as exc:  # paramiko/pexpect raise many unrelated types
+        raise ConnectionFailed(
+            endpoint, "ssh", f"cannot open an ssh tunnel to {server} for {endpoint}: {exc}; "
+            "check --ssh / --ssh_keyfile and that the key is accepted",
+        ) from exc
