@@ -208,6 +208,8 @@ def test_twenty_clients_two_hundred_commands(circusd: CircusdLauncher, ipc: Path
             expected[name] = START + 4 - 2 + 2
         expected["sized"] = SIZED_TO
 
+        last: list[str] = []
+
         def settled() -> dict[str, list[int]] | None:
             lists = {}
             for name in WATCHERS:
@@ -219,9 +221,15 @@ def test_twenty_clients_two_hundred_commands(circusd: CircusdLauncher, ipc: Path
             listed = [pid for pids in lists.values() for pid in pids]
             if counted == expected and sorted(listed) == sorted(live) and not zombies:
                 return lists
+            last[:] = [f"counted {counted} expected {expected}; listed-not-live "
+                       f"{sorted(set(listed) - set(live))}; live-not-listed "
+                       f"{sorted(set(live) - set(listed))}; zombies {zombies}"]
             return None
 
-        lists = poll(settled, timeout=30, interval=0.05)
+        try:
+            lists = poll(settled, timeout=30, interval=0.05)
+        except AssertionError:
+            raise AssertionError(f"never settled: {last}\n{daemon.stderr()[-3000:]}") from None
         listed = [pid for pids in lists.values() for pid in pids]
         assert [pid for pid, n in Counter(listed).items() if n > 1] == []
         statuses = checker.call("status")["statuses"]

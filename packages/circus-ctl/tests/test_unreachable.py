@@ -73,6 +73,7 @@ def test_busy_daemon_times_out_with_advice(daemon):
 # load it: start as root, import everything, then drop to nobody before calling.
 DROP_AND_RUN = """
 import os, sys, locale, shutil, gettext  # argparse imports these lazily
+import circus.client._probe, circus.client._zmtp  # the client imports these lazily
 from circus.circusctl import main
 os.setgid({gid}); os.setuid({uid})
 sys.exit(main(sys.argv[1:]))

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 import sys
+import typing
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up time)
-if TYPE_CHECKING:
+if typing.TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
     from typing import Any
 

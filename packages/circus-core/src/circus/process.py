@@ -107,6 +107,9 @@ class Process:
         self.stdout_fd: int | None = None
         self.stderr_fd: int | None = None
         self.state = ProcessState.RUNNING
+        # Set once circus delivers a signal to it on command: if it then dies,
+        # that death was asked for and is no failed start.
+        self.signalled = False
         self.started = 0.0  # wall-clock spawn time (time.time())
         self._started_monotonic = 0.0
         self.exit_status: int | None = None  # raw wait status once reaped
@@ -257,6 +260,7 @@ class Process:
         """Send ``signum`` to the process itself."""
         if self.is_alive:
             os.kill(self.pid, signum)
+            self.signalled = True
 
     def send_signal_group(self, signum: int) -> bool:
         """Send ``signum`` to the whole process group; False if the group is gone."""
@@ -264,6 +268,7 @@ class Process:
             os.killpg(self.pid, signum)
         except ProcessLookupError:
             return False
+        self.signalled = True
         return True
 
     def group_alive(self) -> bool:

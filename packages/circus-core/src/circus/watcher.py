@@ -520,8 +520,11 @@ class Watcher:
         self._log_death(proc)
         # Without respawn nothing is retried, so a quick exit is no failed start:
         # counting it would let max_retry stop the watcher and kill the siblings
-        # of short one-shot jobs.
-        if self.respawn and proc.age() < self.min_uptime:
+        # of short one-shot jobs. Nor is a death after a signal a user sent
+        # (`circusctl signal w TERM`): commanded deaths never count as crashes.
+        if proc.signalled:
+            pass
+        elif self.respawn and proc.age() < self.min_uptime:
             self._count_failure()
         else:
             self._failed_starts.reset()

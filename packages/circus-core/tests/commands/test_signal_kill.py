@@ -144,3 +144,19 @@ async def test_kill_all_and_unknown_pid(make_arbiter: Any, ctl: Any, tmp_path: P
     reply = await call("kill", name="rec", signum="BOGUS")
     assert reply["errno"] == 3 and "BOGUS" in reply["reason"]
     assert os.getpid() not in watcher.pids
+
+
+async def test_processes_killed_by_a_commanded_signal_are_no_failed_starts(
+        make_arbiter: Any, ctl: Any) -> None:
+    # Young processes (under min_uptime) killed on command, more often than
+    # max_retry allows crashes: the watcher must keep respawning, never give up.
+    watcher = Watcher("young", "sleep 60", numprocesses=2, min_uptime=30, max_retry=1)
+    harness = await make_arbiter(watcher)
+    send = ctl(harness)
+    for _ in range(4):
+        before = set(watcher.pids)
+        assert (await send("signal", name="young", signum="TERM"))["status"] == "ok"
+        await apoll(lambda before=before: len(watcher.pids) == 2
+                    and not set(watcher.pids) & before)
+    assert watcher.status() == "active"
+    assert not any(t.endswith(".stop") for t in harness.topics())
