@@ -94,4 +94,4 @@ def test_prettify_indents_two_and_sorts_keys(daemon, capsys):
 def test_ipython_without_kernel_is_an_error(daemon, capsys):
     daemon.replies["ipython"] = {"shell": False, "msg": "no ipython"}
     assert main(["--endpoint", daemon.endpoint, "ipython"]) == 3
-    assert "Could not start ipython kernel" in capsys.readouterr().err
+    assert "Could not start ipython kernel: no ipython" in capsys.readouterr().err

@@ -58,7 +58,8 @@ def execute(cmd: Command, ns: Namespace, client: CircusClient, style: Style) -> 
 def _ipython(reply: dict[str, Any]) -> int:
     shell = reply.get("shell")
     if not shell:
-        print_error("error: Could not start ipython kernel")
+        why = reply.get("msg")
+        print_error("error: Could not start ipython kernel" + (f": {why}" if why else ""))
         return EXIT_ERROR_REPLY
     try:
         import IPython
