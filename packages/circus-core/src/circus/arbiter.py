@@ -248,19 +248,24 @@ class Arbiter:
         """Number of live processes across every watcher."""
         return sum(len(w.processes) for w in self.watchers)
 
+    def create_watcher(self, name: str, cmd: str, **options: Any) -> Watcher:
+        """Create a watcher (not started) and emit ``add``; it is visible at once."""
+        watcher = Watcher(name, cmd, **options)
+        self._adopt(watcher)
+        self.events.publish(watcher.name, "add", {})
+        return watcher
+
     async def add_watcher(
         self, name: str, cmd: str, start: bool = False, **options: Any
     ) -> Watcher:
         """Create a watcher (optionally starting it) and emit ``add``."""
-        watcher = Watcher(name, cmd, **options)
-        self._adopt(watcher)
-        self.events.publish(watcher.name, "add", {})
+        watcher = self.create_watcher(name, cmd, **options)
         if start:
             await watcher.start()
         return watcher
 
-    async def rm_watcher(self, name: str, nostop: bool = False) -> None:
-        """Remove a watcher, emit ``remove``, then stop it.
+    def remove_watcher(self, name: str, nostop: bool = False) -> Watcher:
+        """Take a watcher out of the arbiter and emit ``remove``; the caller stops it.
 
         With ``nostop`` its processes keep running, unmanaged; their exits are
         still collected so none of them becomes a zombie.
@@ -270,7 +275,12 @@ class Arbiter:
         self.events.publish(watcher.name, "remove", {})
         if nostop:
             watcher.detach()
-        else:
+        return watcher
+
+    async def rm_watcher(self, name: str, nostop: bool = False) -> None:
+        """Remove a watcher, emit ``remove``, then stop it (unless ``nostop``)."""
+        watcher = self.remove_watcher(name, nostop)
+        if not nostop:
             await watcher.stop()
 
     # -- lifecycle ----------------------------------------------------------------

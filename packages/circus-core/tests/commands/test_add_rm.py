@@ -139,3 +139,27 @@ async def test_rm_nostop_leaves_processes_running_then_reaps(make_arbiter: Any, 
     assert not harness.topics(".spawn")[2:]
     assert not harness.topics(".reap")
     await apoll(lambda: watcher._closing is not None and watcher._closing.done())
+
+
+async def test_add_and_rm_take_effect_before_the_next_command(make_arbiter: Any,
+                                                              ctl: Any) -> None:
+    # Commands handled back to back, with no loop turn in between (as when
+    # they arrive in one batch), see each other's effects.
+    import json
+
+    harness = await make_arbiter()
+    dispatcher = ctl(harness).dispatcher
+
+    def handle(command: str, **properties: Any) -> dict[str, Any]:
+        outcome = dispatcher.handle(json.dumps(
+            {"command": command, "properties": properties, "id": "x"}).encode())
+        assert isinstance(outcome, bytes), command  # answered at once
+        reply: dict[str, Any] = json.loads(outcome)
+        return reply
+
+    assert handle("add", name="quick", cmd="sleep 60")["status"] == "ok"
+    assert handle("status", name="quick")["status"] == "stopped"
+    assert handle("rm", name="quick", nostop=True)["status"] == "ok"
+    assert handle("add", name="quick", cmd="sleep 30")["status"] == "ok"
+    assert harness.watcher("quick").cmd == "sleep 30"
+    assert harness.topics(".add") == ["watcher.quick.add"] * 2

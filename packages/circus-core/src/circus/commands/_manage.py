@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 from circus._live_options import apply_changes, parse_new_options, parse_set_options
 from circus.errors import ConflictError, MessageError
-from circus.watcher import Watcher
 
 from ._props import Props
 from ._registry import HandlerResult, ReplyFields, command
@@ -81,12 +80,16 @@ def add(arbiter: Arbiter, props: Props) -> HandlerResult:
     start = props.bool("start", False)
     _check_owner(arbiter, kwargs)
     try:
-        Watcher(name, cmd, **kwargs)  # validates every option before anything changes
+        # At once, not in the coroutine: a command right behind this one in
+        # the same batch (a `start` of the new watcher) must already find it.
+        watcher = arbiter.create_watcher(name, cmd, **kwargs)
     except (ValueError, TypeError) as exc:
         raise MessageError(f"cannot add watcher {name!r}: {exc}") from None
+    if not start:
+        return None
 
     async def run() -> ReplyFields:
-        await arbiter.add_watcher(name, cmd, start=start, **kwargs)
+        await watcher.start()
         return None
 
     return run()
@@ -97,9 +100,13 @@ def rm(arbiter: Arbiter, props: Props) -> HandlerResult:
     """Remove a watcher; ``nostop`` leaves its processes running, unmanaged."""
     watcher = props.watcher(arbiter)
     nostop = props.bool("nostop", False)
+    # Gone at once, so an `add` of the same name right behind this one works.
+    arbiter.remove_watcher(watcher.name, nostop=nostop)
+    if nostop:
+        return None
 
     async def run() -> ReplyFields:
-        await arbiter.rm_watcher(watcher.name, nostop=nostop)
+        await watcher.stop()
         return None
 
     return run()
