@@ -23,7 +23,11 @@ import psutil
 CPU_INTERVAL = 0.1
 """Seconds over which CPU usage is measured."""
 
-_CHUNK = 10  # processes read between two yields to the loop (~3 ms)
+# Work done between two yields to the loop, each about 1 ms on a slow core, so
+# a `status` arriving meanwhile waits about that long at most.
+_CHUNK = 5  # full process reads (psutil oneshot: stat, statm, status, cmdline)
+_CPU_CHUNK = 20  # cpu_times reads
+_PROC_SCAN_CHUNK = 60  # /proc/PID/stat reads while mapping parents to children
 NA = "N/A"
 GONE = "No such process (stopped?)"
 
@@ -75,7 +79,7 @@ class _Sampler:
 
     async def _children_map(self, roots: set[int]) -> None:
         # One pass of raw reads of /proc/PID/stat (psutil.process_iter costs
-        # ~10x more per entry), yielding to the loop every few hundred entries.
+        # ~10x more per entry), yielding to the loop every few dozen entries.
         parents: dict[int, list[int]] = {}
         for count, entry in enumerate(os.listdir("/proc")):
             if not entry.isdigit():
@@ -88,7 +92,7 @@ class _Sampler:
                 continue
             if ppid in roots:
                 parents.setdefault(ppid, []).append(int(entry))
-            if count % 300 == 299:
+            if count % _PROC_SCAN_CHUNK == _PROC_SCAN_CHUNK - 1:
                 await asyncio.sleep(0)
         self._children = parents
 
@@ -109,7 +113,7 @@ class _Sampler:
             total = self._cpu_total(pid)
             if total is not None:
                 self._cpu_before[pid] = total
-            if index % (_CHUNK * 4) == _CHUNK * 4 - 1:
+            if index % _CPU_CHUNK == _CPU_CHUNK - 1:
                 await asyncio.sleep(0)
         await asyncio.sleep(interval)
         elapsed = max(time.monotonic() - started, 1e-6)
@@ -118,7 +122,7 @@ class _Sampler:
             after = self._cpu_total(pid)
             if before is not None and after is not None:
                 self._cpu_pct[pid] = round(max(after - before, 0.0) / elapsed * 100, 1)
-            if index % (_CHUNK * 4) == _CHUNK * 4 - 1:
+            if index % _CPU_CHUNK == _CPU_CHUNK - 1:
                 await asyncio.sleep(0)
 
     def info(self, pid: int, with_children: bool = True) -> Info | str:
