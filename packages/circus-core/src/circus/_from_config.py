@@ -35,6 +35,7 @@ def build_arbiter(config: CircusConfig, **overrides: Any) -> Arbiter:
     watchers = [build_watcher(dict(w), config.path) for w in config.watchers]
     options = {key: config.circus[key] for key in _ARBITER_KEYS if key in config.circus}
     options.update(overrides)
+    options.setdefault("sockets", {s["name"]: dict(s) for s in config.sockets})
     arbiter = Arbiter(watchers, plugins=[dict(p) for p in config.plugins], **options)
     arbiter.config = config
     return arbiter

@@ -12,6 +12,7 @@ so stopping it can signal the whole group and nothing survives.
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import grp
 import logging
@@ -216,6 +217,8 @@ class SpawnSpec:
     close_stderr: bool = False
     pass_fds: tuple[int, ...] = ()
     stdin_fd: int | None = None
+    # systemd socket activation: (name, fd) moved to fds 3, 4, ... in the child.
+    listen_fds: tuple[tuple[str, int], ...] = ()
 
 
 def _child_groups(uid: int | None, gid: int | None) -> tuple[int | None, list[int] | None]:
@@ -276,23 +279,30 @@ def spawn(spec: SpawnSpec) -> Spawned:
         stdin = subprocess.DEVNULL if spec.close_stdin else None
     out_r, stdout = _output_target(spec.close_stdout, spec.pipe_stdout)
     err_r, stderr = _output_target(spec.close_stderr, spec.pipe_stderr)
+    env = spec.env
+    pass_fds = spec.pass_fds
+    preexec = _rlimit_setter(spec.rlimits) if spec.rlimits else None
+    if spec.listen_fds:
+        argv, executable, env, preexec = _socket_activation(
+            argv, executable, env, spec.listen_fds, preexec)
+        pass_fds = ()  # the preexec function keeps exactly the fds it moved
     try:
         popen = subprocess.Popen(
             argv,
             executable=executable,
             cwd=spec.cwd,
-            env=spec.env,
+            env=env,
             stdin=stdin,
             stdout=stdout,
             stderr=stderr,
-            close_fds=True,
-            pass_fds=spec.pass_fds,
+            close_fds=not spec.listen_fds,
+            pass_fds=pass_fds,
             start_new_session=True,
             user=spec.uid,
             group=gid,
             extra_groups=groups,
             umask=-1 if spec.umask is None else spec.umask,
-            preexec_fn=_rlimit_setter(spec.rlimits) if spec.rlimits else None,
+            preexec_fn=preexec,
         )
     except BaseException:
         for fd in (out_r, err_r):
@@ -305,6 +315,57 @@ def spawn(spec: SpawnSpec) -> Spawned:
             if fd is not None and target is not None:
                 os.close(target)
     return Spawned(popen, out_r, err_r)
+
+
+# LISTEN_PID must be the child's own pid, known only after the fork; Popen's env
+# is fixed before it, so a shell sets it and then execs the real program.
+_ACTIVATION_SHELL = 'LISTEN_PID=$$; export LISTEN_PID; exec "$0" "$@"'
+
+
+def _socket_activation(
+    argv: list[str],
+    executable: str | None,
+    env: dict[str, str] | None,
+    listen_fds: tuple[tuple[str, int], ...],
+    then: Any,
+) -> tuple[list[str], str, dict[str, str], Any]:
+    """Wrap a spawn for systemd socket activation (``sd_listen_fds``).
+
+    Returns the argv, executable, env and preexec function to spawn with.
+    """
+    child_env = dict(os.environ if env is None else env)
+    child_env.pop("LISTEN_PID", None)
+    child_env["LISTEN_FDS"] = str(len(listen_fds))
+    child_env["LISTEN_FDNAMES"] = ":".join(name for name, _ in listen_fds)
+    program = executable or argv[0]
+    wrapped = ["/bin/sh", "-c", _ACTIVATION_SHELL, program, *argv[1:]]
+    sources = [fd for _, fd in listen_fds]
+
+    def move_fds() -> None:
+        # Runs in the child between fork and exec. Popen's fd closing would
+        # undo these moves, so it is off and this closes what it would have.
+        count = len(sources)
+        floor = 3 + count + max(sources, default=0)
+        temps = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, floor) for fd in sources]
+        for index, temp in enumerate(temps):
+            os.dup2(temp, 3 + index, inheritable=True)
+        for name in os.listdir("/proc/self/fd"):
+            fd = int(name)
+            # Non-inheritable fds close at exec by themselves; one of them is
+            # Popen's error pipe, which must stay open until then.
+            if fd >= 3 + count and _inheritable(fd):
+                os.close(fd)
+        if then is not None:
+            then()
+
+    return wrapped, "/bin/sh", child_env, move_fds
+
+
+def _inheritable(fd: int) -> bool:
+    try:
+        return os.get_inheritable(fd)
+    except OSError:
+        return False  # the listing's own fd, closed already
 
 
 _found_programs: dict[tuple[str, str], str] = {}

@@ -22,10 +22,12 @@ from typing import Any
 
 from circus._channels import Channels
 from circus._events import EventBus
+from circus._on_demand import OnDemand
 from circus._reaper import Reaper
 from circus._signals import SignalRouter
 from circus.controller import resolve_owner
 from circus.errors import ConflictError, UnknownWatcherError
+from circus.sockets import CircusSocket, build_sockets
 from circus.watcher import Watcher
 
 logger = logging.getLogger("circus")
@@ -111,7 +113,9 @@ class Arbiter:
         self.statsd_close_outputs = statsd_close_outputs
         self.multicast_endpoint = multicast_endpoint
         self.plugins = [dict(p) for p in plugins or ()]
-        self.sockets: dict[str, Any] = dict(sockets or {})
+        # name → CircusSocket (mappings of socket options are turned into ones).
+        self.sockets: dict[str, Any] = build_sockets(sockets)
+        self._on_demand: OnDemand | None = None
         self.warmup_delay = float(warmup_delay)
         self.httpd = httpd
         self.httpd_host = httpd_host
@@ -198,7 +202,11 @@ class Arbiter:
         return self._signals
 
     def close(self) -> None:
-        """Release the channels, the reaper and the signal handlers (after the watchers stopped)."""
+        """Release channels, sockets, reaper and signal handlers (after the watchers stopped)."""
+        if self._on_demand is not None:
+            self._on_demand.close()
+            self._on_demand = None
+        self.close_sockets()
         self.channels.close(flush=self.quitting)
         if self._reaper is not None:
             self._reaper.close()
@@ -207,9 +215,31 @@ class Arbiter:
             self._signals.close()
             self._signals = None
 
+    def bind_sockets(self) -> None:
+        """Bind every socket not bound yet; on failure none stays bound.
+
+        Raises:
+            CircusError: a socket cannot be bound; the message names it and
+                its address.
+        """
+        try:
+            for sock in self.sockets.values():
+                if isinstance(sock, CircusSocket):
+                    sock.bind_and_listen()
+        except BaseException:
+            self.close_sockets()
+            raise
+
+    def close_sockets(self) -> None:
+        """Close the sockets this arbiter bound (they are bound again at the next start)."""
+        for sock in self.sockets.values():
+            if isinstance(sock, CircusSocket):
+                sock.close()
+
     def socket_fds(self) -> tuple[int, ...]:
         """File descriptors of the arbiter's bound sockets (inherited with use_sockets)."""
-        return tuple(sock.fileno() for sock in self.sockets.values() if hasattr(sock, "fileno"))
+        fds = (sock.fileno() for sock in self.sockets.values() if hasattr(sock, "fileno"))
+        return tuple(fd for fd in fds if fd >= 0)
 
     def socket_variables(self) -> dict[str, int]:
         """``sockets.<name>`` → fd, for ``$(circus.sockets.NAME)``."""
@@ -327,12 +357,15 @@ class Arbiter:
         if self.umask is not None:
             os.umask(self.umask)
         try:
+            self.bind_sockets()
             # Before the watchers, so a client can already follow a long start.
             await self.channels.open()
         except BaseException:
             self.state = ArbiterState.STOPPED
             raise
         await self.start_watchers()
+        self._on_demand = OnDemand(self)
+        self._on_demand.arm_all()
         self.state = ArbiterState.RUNNING
         logger.info("arbiter running %d watchers", len(self.watchers))
         if cb is not None:
@@ -363,11 +396,15 @@ class Arbiter:
             await watcher.stop()
 
     async def _stop_all(self, close_channels: bool = True) -> None:
+        if self._on_demand is not None:
+            self._on_demand.close()
+            self._on_demand = None
         if self.state is not ArbiterState.STOPPED or self.numprocesses():
             self.state = ArbiterState.STOPPING
             await self.stop_watchers()
             self.state = ArbiterState.STOPPED
             logger.info("arbiter stopped")
+        self.close_sockets()
         if close_channels:
             self.channels.close(flush=self.quitting)
 

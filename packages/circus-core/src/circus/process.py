@@ -47,6 +47,11 @@ class Process:
         working_dir, shell, shell_args, uid, gid, env, rlimits, executable:
             as the watcher options of the same names.
         use_fds: keep ``pass_fds`` open in the child (sockets).
+        pass_fds: the fds the child keeps (with ``use_fds``).
+        variables: values that win over the watcher's in ``$(circus.X)``.
+        stdin_fd: an fd (a circus socket) given to the child as its stdin.
+        listen_fds: ``(name, fd)`` pairs handed over by systemd socket
+            activation: at fds 3, 4, ... with ``LISTEN_FDS``/``LISTEN_PID``.
         watcher: the owning watcher, if any; its options feed the variables.
         spawn: spawn immediately.
         pipe_stdout, pipe_stderr: read the child's output through pipes.
@@ -58,9 +63,10 @@ class Process:
     __slots__ = (
         "__weakref__", "_started_monotonic", "_variables", "args", "close_child_stderr",
         "close_child_stdin", "close_child_stdout", "cmd", "env", "executable", "exit_status",
-        "gid", "name", "pass_fds", "pipe_stderr", "pipe_stdout", "popen", "rlimits", "shell",
-        "shell_args", "signalled", "started", "state", "stderr_fd", "stdout_fd",
-        "stopping_since", "uid", "umask", "use_fds", "watcher", "wid", "working_dir",
+        "gid", "listen_fds", "name", "pass_fds", "pipe_stderr", "pipe_stdout", "popen",
+        "rlimits", "shell", "shell_args", "signalled", "started", "state", "stderr_fd",
+        "stdin_fd", "stdout_fd", "stopping_since", "uid", "umask", "use_fds", "watcher", "wid",
+        "working_dir",
     )
 
     def __init__(
@@ -89,6 +95,8 @@ class Process:
         umask: int | None = None,
         pass_fds: Sequence[int] = (),
         variables: Mapping[str, Any] | None = None,
+        stdin_fd: int | None = None,
+        listen_fds: Sequence[tuple[str, int]] = (),
     ) -> None:
         self.name = name
         self.wid = wid
@@ -112,6 +120,8 @@ class Process:
         self.umask = umask
         self.pass_fds = tuple(pass_fds) if use_fds else ()
         self._variables = dict(variables or {})
+        self.stdin_fd = stdin_fd
+        self.listen_fds = tuple(listen_fds)
         self.popen: subprocess.Popen[bytes] | None = None
         self.stdout_fd: int | None = None
         self.stderr_fd: int | None = None
@@ -171,6 +181,8 @@ class Process:
             close_stdout=self.close_child_stdout,
             close_stderr=self.close_child_stderr,
             pass_fds=self.pass_fds,
+            stdin_fd=self.stdin_fd,
+            listen_fds=self.listen_fds,
         )
         spawned = _spawn.spawn(spec)
         self.popen = spawned.popen

@@ -30,6 +30,7 @@ from circus._stopping import ProcessStopper
 from circus._watcher_output import WatcherOutput
 from circus._wids import WidPool
 from circus.process import Process, ProcessState
+from circus.sockets import SpawnSockets, referenced_sockets, spawn_sockets
 
 if TYPE_CHECKING:
     from circus.arbiter import Arbiter
@@ -106,6 +107,7 @@ class Watcher:
         stdin_socket: str | None = None,
         hook_timeout: float = 30.0,
         check_flapping: bool = True,
+        socket_activation: bool = False,
         **options: Any,
     ) -> None:
         self.name = name
@@ -150,6 +152,7 @@ class Watcher:
         self.min_uptime = _values.parse_duration(min_uptime)
         self.umask = umask
         self.stdin_socket = stdin_socket
+        self.socket_activation = _values.parse_bool(socket_activation)
         self.check_flapping = _values.parse_bool(check_flapping)
         self.options = dict(options)
         if self.copy_path and not self.copy_env:
@@ -451,37 +454,46 @@ class Watcher:
     # -- spawning and exits ----------------------------------------------------------
 
     def _spawn_one(self) -> Process | None:
-        proc = Process(
-            self.name,
-            self._wids.take(),
-            self.cmd,
-            args=self.args,
-            working_dir=self.working_dir,
-            shell=self.shell,
-            shell_args=self.shell_args,
-            uid=self.uid,
-            gid=self.gid,
-            env=self._child_env,
-            rlimits=self.rlimits,
-            executable=self.executable,
-            use_fds=self.use_sockets,
-            watcher=self,
-            spawn=False,
-            pipe_stdout=self._output.pipe_stdout,
-            pipe_stderr=self._output.pipe_stderr,
-            close_child_stdin=self.close_child_stdin,
-            close_child_stdout=self.close_child_stdout,
-            close_child_stderr=self.close_child_stderr,
-            umask=self.umask,
-            pass_fds=self.arbiter.socket_fds() if (self.arbiter and self.use_sockets) else (),
-        )
+        wid = self._wids.take()
+        plan: SpawnSockets | None = None
         try:
+            plan = self._socket_plan()
+            proc = Process(
+                self.name,
+                wid,
+                self.cmd,
+                args=self.args,
+                working_dir=self.working_dir,
+                shell=self.shell,
+                shell_args=self.shell_args,
+                uid=self.uid,
+                gid=self.gid,
+                env=self._child_env,
+                rlimits=self.rlimits,
+                executable=self.executable,
+                use_fds=True,
+                watcher=self,
+                spawn=False,
+                pipe_stdout=self._output.pipe_stdout,
+                pipe_stderr=self._output.pipe_stderr,
+                close_child_stdin=self.close_child_stdin,
+                close_child_stdout=self.close_child_stdout,
+                close_child_stderr=self.close_child_stderr,
+                umask=self.umask,
+                pass_fds=plan.pass_fds,
+                variables=plan.variables,
+                stdin_fd=plan.stdin_fd,
+                listen_fds=plan.listen_fds,
+            )
             proc.spawn()
         except (OSError, ValueError) as exc:
-            self._wids.release(proc.wid)
+            self._wids.release(wid)
             logger.error("watcher %s: cannot start %r: %s", self.name, self.cmd, exc)
             self._count_failure()
             return None
+        finally:
+            if plan is not None:
+                plan.close()  # circusd's copies of per-process so_reuseport sockets
         # No await between the spawn and the registration: the reaper owns the pid now.
         self.processes[proc.pid] = proc
         self._running += 1
@@ -494,6 +506,20 @@ class Watcher:
         logger.debug("watcher %s: spawned pid %d (wid %d)", self.name, proc.pid, proc.wid)
         self.notify_event("spawn", {"process_pid": proc.pid, "time": proc.started})
         return proc
+
+    def socket_names(self) -> list[str]:
+        """Sockets its processes get: those cmd/args name, then all with use_sockets."""
+        names = referenced_sockets(self.cmd, self.args, self.shell_args)
+        if self.use_sockets and self.arbiter is not None:
+            names += [name for name in self.arbiter.sockets if name not in names]
+        return names
+
+    def _socket_plan(self) -> SpawnSockets:
+        sockets = self.arbiter.sockets if self.arbiter is not None else {}
+        if not sockets and not self.stdin_socket:
+            return SpawnSockets()
+        return spawn_sockets(sockets, self.socket_names(), self.stdin_socket,
+                             activation=self.socket_activation)
 
     def _on_exit(self, pid: int, wait_status: int) -> None:
         proc = self.processes.pop(pid, None)
@@ -518,18 +544,21 @@ class Watcher:
         if expected:
             return
         self._log_death(proc)
+        # An on-demand watcher is not kept alive: once its processes are gone
+        # it stops and waits for the next connection (circus._on_demand).
+        respawning = self.respawn and not self.on_demand
         # Without respawn nothing is retried, so a quick exit is no failed start:
         # counting it would let max_retry stop the watcher and kill the siblings
         # of short one-shot jobs. Nor is a death after a signal a user sent
         # (`circusctl signal w TERM`): commanded deaths never count as crashes.
         if proc.signalled:
             pass
-        elif self.respawn and proc.age() < self.min_uptime:
+        elif respawning and proc.age() < self.min_uptime:
             self._count_failure()
         else:
             self._failed_starts.reset()
         if self.state in (WatcherState.ACTIVE, WatcherState.STARTING):
-            if self.respawn:
+            if respawning:
                 self._manage_soon()
             elif not self.processes:
                 asyncio.get_running_loop().create_task(self.stop())

@@ -89,11 +89,13 @@ def listsockets(arbiter: Arbiter, props: Props) -> ReplyFields:
 
 
 def _socket_entry(name: str, sock: Any) -> dict[str, Any] | None:
-    # Sockets are built by a later issue; read what is there and never fail.
+    # Read what is there and never fail: embedders may pass any object with fileno().
     try:
         fd = int(sock.fileno())
     except Exception:
         return None
+    if fd < 0:
+        return None  # not bound (the arbiter is stopped)
     entry: dict[str, Any] = {"fd": fd, "name": str(getattr(sock, "name", name) or name).lower()}
     backlog = getattr(sock, "backlog", None)
     if isinstance(backlog, int):

@@ -247,6 +247,8 @@ WATCHER_OPTIONS: Mapping[str, Option] = _table(
     _opt("use_sockets", _bool, False, "let processes inherit the circus sockets"),
     _opt("on_demand", _bool, False, "start processes at the first socket event"),
     _opt("stdin_socket", parse_text, None, "socket given to processes as stdin"),
+    _opt("socket_activation", _bool, False,
+         "hand sockets over as systemd does (fds 3.., LISTEN_FDS, LISTEN_PID)"),
     _opt("use_papa", _bool, False, "run processes under papa"),
     _opt("umask", parse_optional_octal, None, "umask of the processes", True),
     _opt("check_flapping", _bool, True, "let the flapping plugin watch this watcher", True),

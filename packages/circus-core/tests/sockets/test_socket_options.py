@@ -1,0 +1,165 @@
+"""Every ``[socket:NAME]`` option, observed on a really bound socket."""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from circus.errors import CircusError
+from circus.sockets import CircusSocket, build_sockets
+
+
+@pytest.fixture
+def bound() -> Iterator[list[CircusSocket]]:
+    """Sockets to close at the end of the test."""
+    made: list[CircusSocket] = []
+    yield made
+    for sock in made:
+        sock.close()
+
+
+def _bind(made: list[CircusSocket], **options: object) -> CircusSocket:
+    sock = CircusSocket.load_from_config({"name": "s", **options})
+    made.append(sock)
+    sock.bind_and_listen()
+    return sock
+
+
+def _listening(sock: CircusSocket) -> bool:
+    raw = socket.socket(fileno=os.dup(sock.fileno()))
+    try:
+        return bool(raw.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN))
+    finally:
+        raw.close()
+
+
+def test_port_zero_reports_the_real_port(bound: list[CircusSocket]) -> None:
+    sock = _bind(bound, host="127.0.0.1", port=0, backlog=7)
+    assert sock.port > 0 and sock.host == "127.0.0.1"
+    assert _listening(sock)
+    with socket.create_connection(("127.0.0.1", sock.port), timeout=5):
+        pass
+
+
+def test_ipv6_on_loopback(bound: list[CircusSocket]) -> None:
+    sock = _bind(bound, host="::1", port=0, family="AF_INET6")
+    assert sock.sock is not None and sock.sock.family == socket.AF_INET6
+    assert sock.host == "::1" and sock.port > 0
+    with socket.create_connection(("::1", sock.port), timeout=5):
+        pass
+
+
+def test_unix_path_umask_and_cleanup(bound: list[CircusSocket], tmp_path: Path) -> None:
+    path = tmp_path / "web.sock"
+    sock = _bind(bound, path=str(path), umask=0o077)
+    assert sock.sock is not None and sock.sock.family == socket.AF_UNIX
+    assert stat.S_ISSOCK(path.stat().st_mode)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o700
+    sock.close()
+    assert not path.exists()
+
+
+def test_replace_removes_only_a_stale_socket(
+    bound: list[CircusSocket], tmp_path: Path
+) -> None:
+    path = tmp_path / "stale.sock"
+    stale = socket.socket(socket.AF_UNIX)
+    stale.bind(str(path))
+    stale.close()  # the file stays behind, as after a crashed daemon
+    with pytest.raises(CircusError, match="replace = true"):
+        _bind(bound, path=str(path))
+    sock = _bind(bound, path=str(path), replace=True)
+    assert sock.fileno() >= 0
+
+
+def test_replace_refuses_a_live_socket_and_a_plain_file(
+    bound: list[CircusSocket], tmp_path: Path
+) -> None:
+    live_path = tmp_path / "live.sock"
+    live = socket.socket(socket.AF_UNIX)
+    live.bind(str(live_path))
+    live.listen()
+    try:
+        with pytest.raises(CircusError, match="live socket"):
+            _bind(bound, path=str(live_path), replace=True)
+    finally:
+        live.close()
+    plain = tmp_path / "plain"
+    plain.write_text("data")
+    with pytest.raises(CircusError, match="not a socket"):
+        _bind(bound, path=str(plain), replace=True)
+    assert plain.read_text() == "data"
+
+
+def test_udp_is_bound_but_never_listened(bound: list[CircusSocket]) -> None:
+    sock = _bind(bound, host="127.0.0.1", port=0, type="SOCK_DGRAM")
+    assert sock.port > 0 and not _listening(sock)
+    local_ports = {int(line.split()[1].split(":")[1], 16)
+                   for line in Path("/proc/net/udp").read_text().splitlines()[1:]}
+    assert sock.port in local_ports
+
+
+def test_seqpacket_unix_socket(bound: list[CircusSocket], tmp_path: Path) -> None:
+    path = tmp_path / "seq.sock"
+    sock = _bind(bound, path=str(path), type="SOCK_SEQPACKET")
+    assert sock.sock is not None and sock.sock.type == socket.SOCK_SEQPACKET
+    assert _listening(sock)
+
+
+def test_interface_binds_to_the_device(bound: list[CircusSocket]) -> None:
+    try:
+        sock = _bind(bound, host="127.0.0.1", port=0, interface="lo")
+    except CircusError as exc:
+        # SO_BINDTODEVICE needs CAP_NET_RAW on old kernels: the error names it.
+        assert "'s'" in str(exc) and "Operation not permitted" in str(exc)
+        return
+    assert sock.sock is not None
+    device = sock.sock.getsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, 16)
+    assert device.rstrip(b"\0") == b"lo"
+
+
+def test_non_blocking_unless_blocking(bound: list[CircusSocket]) -> None:
+    default = _bind(bound, host="127.0.0.1", port=0)
+    blocking = _bind(bound, host="127.0.0.1", port=0, blocking=True)
+    assert default.sock is not None and not default.sock.getblocking()
+    assert blocking.sock is not None and blocking.sock.getblocking()
+
+
+def test_circusd_fds_are_not_inheritable(bound: list[CircusSocket]) -> None:
+    sock = _bind(bound, host="127.0.0.1", port=0)
+    assert not os.get_inheritable(sock.fileno())
+
+
+def test_address_in_use_names_socket_and_address(bound: list[CircusSocket]) -> None:
+    first = _bind(bound, host="127.0.0.1", port=0)
+    with pytest.raises(CircusError) as info:
+        _bind(bound, name="second", host="127.0.0.1", port=first.port)
+    assert f"127.0.0.1:{first.port}" in str(info.value)
+    assert "'second'" in str(info.value) and "in use" in str(info.value)
+
+
+def test_use_papa_is_ignored_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    sock = CircusSocket(name="p", port=0, use_papa=True)
+    assert sock.use_papa is False
+    assert "use_papa" in caplog.text
+
+
+def test_bad_family_type_and_protocol_are_named() -> None:
+    with pytest.raises(ValueError, match="family"):
+        CircusSocket(name="x", family="AF_BOGUS")
+    with pytest.raises(ValueError, match="type"):
+        CircusSocket(name="x", type="SOCK_BOGUS")
+    with pytest.raises(ValueError, match="protocol"):
+        CircusSocket(name="x", proto="bogus-proto")
+
+
+def test_arbiter_socket_specs_are_normalised() -> None:
+    given = CircusSocket(name="Web", port=0)
+    sockets = build_sockets({"Web": given, "api": {"host": "127.0.0.1", "port": 0}})
+    assert list(sockets) == ["web", "api"]
+    assert sockets["web"] is given and isinstance(sockets["api"], CircusSocket)
+    assert sockets["api"].name == "api"
