@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 
 from _circus_run import CircusRun, alive, check, wait_for
+from conftest import free_port
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 # The manual's "Documented commands" of the tutorial (circusctl 0.7.1).
@@ -37,6 +38,9 @@ def _demo(run: CircusRun) -> tuple[Path, str, str]:
     assert text.count("[circus]\n") == 1
     text = text.replace("[circus]\n", f"[circus]\nendpoint = {endpoint}\n"
                                       f"pubsub_endpoint = {pubsub}\n")
+    # The demo's web socket listens on 8080; the copy gets a free port.
+    assert text.count("port = 8080\n") == 1
+    text = text.replace("port = 8080\n", f"port = {free_port()}\n")
     config = demo / "circus.ini"
     config.write_text(text)
     return config, endpoint, pubsub
@@ -60,14 +64,18 @@ def test_tutorial_shell_session(circus_run: CircusRun) -> None:
     daemon = circus_run.start("ours", config, endpoint, pubsub, cwd=config.parent)
     workers = daemon.wait_pids("worker", 3)
     wait_for(lambda: daemon.call("status")["statuses"]
-             == {"clock": "active", "flaky": "active", "worker": "active"},
+             == {"clock": "active", "flaky": "active", "web": "active", "worker": "active"},
              "the demo's watchers to be active")
 
-    session = check(circus_run.ours_ctl(endpoint, stdin="help\nlist worker\nincr worker 4\n"
-                                        "list worker\n"))
+    # `incr` replies before its spawns (without --waiting, as upstream); a human
+    # typing the next command never notices, a pipe may. --waiting makes the
+    # piped session deterministic and prints the new count instead of "ok".
+    session = check(circus_run.ours_ctl(endpoint, stdin="help\nlist worker\n"
+                                        "incr worker 4 --waiting\nlist worker\n"))
     out = session.stdout
     # The banner, then `status` of every watcher, then the prompt.
-    banner = re.match(r"circusctl \S+\nclock: active\nflaky: active\nworker: active\n", out)
+    banner = re.match(r"circusctl \S+\nclock: active\nflaky: active\nweb: active\nworker: active\n",
+                      out)
     assert banner, out
     replies = out[banner.end():].split(PROMPT)
     # One chunk per command read, plus the final prompt before end of input.
@@ -79,7 +87,7 @@ def test_tutorial_shell_session(circus_run: CircusRun) -> None:
     assert "EOF" in _section(helped, "Undocumented commands:"), helped
     assert "EOF" not in documented, helped
     assert listed == ",".join(map(str, workers)) + "\n"
-    assert incremented == "ok\n"
+    assert incremented == "7\n"
     pids = [int(pid) for pid in relisted.strip().split(",")]
     assert pids[:3] == workers and len(pids) == 7 and len(set(pids)) == 7, relisted
     assert tail.strip() == ""
