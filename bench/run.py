@@ -5,12 +5,14 @@ channel against circus 0.19's, our papa kernel against papa 1.0.6.
     .venv/bin/python bench/run.py --only start,stop --n 1000 --skip-peers
     .venv/bin/python bench/run.py --ours-src            # run circusd from packages/*/src
     .venv/bin/python bench/run.py --only ctl-rtt,ctl-stats,ctl-floor --ours-src
+    .venv/bin/python bench/run.py --only sock-rps,sock-ondemand --ours-src   # ~1 min
 
 Scenarios: start, stop, idle, rss (one daemon run of N sleepers serves all
 four), respawn, log, big (10,000 processes); ctl-rtt, ctl-list, ctl-concurrent,
 ctl-circusctl, ctl-stats (one daemon run of N sleepers serves all five) and
-ctl-floor for the control channel; papa-throughput, papa-latency, papa-idle
-for the papa kernels. See bench/README.md for what each number means
+ctl-floor for the control channel; sock-rps, sock-ondemand for sockets (HTTP
+through a circus socket, on-demand start); papa-throughput, papa-latency,
+papa-idle for the papa kernels. See bench/README.md for what each number means
 exactly. Results are printed as a table and written to
 bench/results/latest.json.
 """
@@ -33,15 +35,17 @@ import _proc
 import ctl_scenarios
 import papa_scenarios
 import scenarios
-from _daemons import DaemonSpec, ours, supervisor, upstream_circus
+import socket_scenarios
+from _daemons import REPO, DaemonSpec, ours, supervisor, upstream_circus
 from _peers import PEERS, ensure_peer
 from papa_scenarios import KernelSpec
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 CIRCUSD = ("start", "stop", "idle", "rss", "respawn", "log", "big")
 CTL = (*ctl_scenarios.CTL, ctl_scenarios.FLOOR)
+SOCKETS = socket_scenarios.SOCKETS
 PAPA = ("papa-throughput", "papa-latency", "papa-idle")
-ALL = CIRCUSD + CTL + PAPA
+ALL = CIRCUSD + CTL + SOCKETS + PAPA
 SLEEPER_METRICS = {"start", "stop", "idle", "rss"}
 PAPA_PROCS = 4  # writers in papa-throughput
 PAPA_IDLE_PROCS = 100
@@ -136,6 +140,30 @@ _FLOOR_ROWS = [
      ("`python -c 'import zmq'`, start to exit", "python_zmq_start_ms", "ms", 1)]
 
 
+def _socket_metrics() -> list[Metric]:
+    rps, od = socket_scenarios.RPS, socket_scenarios.ONDEMAND
+    workers = socket_scenarios.WORKERS
+    return [
+        Metric(rps, rps, f"HTTP req/s via a circus socket, {workers} workers", "rps_circus",
+               "req/s", None, higher_is_better=True, digits=0),
+        Metric(rps, rps, "  same app binding its port itself, same run", "rps_self", "req/s",
+               None, higher_is_better=True, digits=0, compare=False),
+        Metric(rps, rps, "  circus socket / self-bound", "ratio", "", 0.97,
+               higher_is_better=True, digits=3, compare=False),
+        Metric(rps, rps, "  failed requests via the circus socket", "failed_circus", "", 0.0,
+               digits=0),
+        Metric(rps, rps, "  circusd CPU during the load", "daemon_cpu_pct", "%", None,
+               digits=1, compare=False),
+        Metric(od, od, "on-demand: connect -> first byte (median)", "first_byte_ms", "ms",
+               None, digits=1),
+        Metric(od, od, "  fastest run", "first_byte_min_ms", "ms", None, digits=1),
+        Metric(od, od, "  slowest run", "first_byte_max_ms", "ms", None, digits=1),
+        Metric(od, od, "  next request, worker up", "warm_ms", "ms", None, digits=2),
+        Metric(od, od, "  floor: bench binds, starts the app itself", "floor_first_byte_ms",
+               "ms", None, digits=1, compare=False),
+    ]
+
+
 def _papa_metrics(papa_mb: int) -> list[Metric]:
     # The issue sets targets only for bytes lost (0) and for the push latency
     # (under 50 ms from write to watcher); the other rows are for comparison.
@@ -177,6 +205,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="run the big scenario for ours only")
     parser.add_argument("--upstream-check-delay", type=float, default=None,
                         help="check_delay for upstream circus (default: its own, 5 s)")
+    parser.add_argument("--sock-seconds", type=float, default=5.0,
+                        help="sock-rps: measured seconds per target (split into slices)")
+    parser.add_argument("--sock-clients", type=int, default=4,
+                        help="sock-rps: load generator processes")
+    parser.add_argument("--ondemand-runs", type=int, default=3,
+                        help="sock-ondemand: fresh daemons per circus daemon")
     parser.add_argument("--ours-src", action="store_true",
                         help="run our circusd and papa kernel from packages/*/src (iteration)")
     parser.add_argument("--keep", action="store_true",
@@ -195,7 +229,7 @@ def _daemons(args: argparse.Namespace) -> tuple[list[DaemonSpec], dict[str, str]
     specs = [ours(from_src=args.ours_src)]
     problems: dict[str, str] = {}
     only = set(args.only)
-    if args.skip_peers or not only & set(CIRCUSD + ctl_scenarios.CTL):
+    if args.skip_peers or not only & set(CIRCUSD + ctl_scenarios.CTL + SOCKETS):
         return specs, problems  # no circusd scenario: no need to check those peers
     circus_peer = ensure_peer(PEERS["circus"])
     if circus_peer.daemon is not None:
@@ -203,7 +237,8 @@ def _daemons(args: argparse.Namespace) -> tuple[list[DaemonSpec], dict[str, str]
     else:
         problems["circus"] = circus_peer.problem or "unavailable"
     if not only & set(CIRCUSD):
-        # supervisor does not speak circus's protocol: the ctl scenarios skip it.
+        # supervisor does not speak circus's protocol nor binds sockets: the ctl
+        # and socket scenarios skip it.
         return _report_problems(specs, problems)
     sup_peer = ensure_peer(PEERS["supervisor"])
     if sup_peer.daemon is not None:
@@ -293,6 +328,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 start_timeout=300.0 if spec.kind == "ours" else 120.0, check_log=True))
             for spec in big_specs}
     _run_ctl(args, specs, runs)
+    _run_sockets(args, specs, runs)
     _run_papa(args, kernels, runs)
     return {"machine": machine, "daemons": {s.kind: s.label for s in specs},
             "kernels": {k.kind: k.label for k in kernels}, "peer_problems": problems,
@@ -320,6 +356,32 @@ def _run_ctl(args: argparse.Namespace, specs: list[DaemonSpec],
               flush=True)
         runs[ctl_scenarios.FLOOR] = {"floor": _attempt("this machine", "floor",
                                                        ctl_scenarios.run_floor)}
+
+
+def _run_sockets(args: argparse.Namespace, specs: list[DaemonSpec],
+                 runs: dict[str, dict[str, dict[str, Any]]]) -> None:
+    """The socket scenarios, each circus daemon in turn, on the same HTTP app."""
+    only = set(args.only)
+    circus_specs = []
+    for spec in specs:
+        if spec.kind in ("ours", "circus"):
+            # From source, our daemon sees circus-ctl too, as in the ctl scenarios.
+            circus_specs.append(ctl_scenarios.for_ctl(spec, from_src=args.ours_src)[0])
+    app = socket_scenarios.app_path().relative_to(REPO)
+    if socket_scenarios.RPS in only:
+        print(f"== sockets: HTTP req/s, {socket_scenarios.WORKERS} workers of {app}, "
+              f"{args.sock_clients} clients, {args.sock_seconds:g} s per target", flush=True)
+        runs[socket_scenarios.RPS] = {
+            spec.kind: _attempt(spec.label, "req/s", lambda spec=spec: socket_scenarios.run_rps(
+                spec, seconds=args.sock_seconds, clients=args.sock_clients))
+            for spec in circus_specs}
+    if socket_scenarios.ONDEMAND in only:
+        print(f"== sockets: on-demand first byte, {args.ondemand_runs} runs", flush=True)
+        runs[socket_scenarios.ONDEMAND] = {
+            spec.kind: _attempt(spec.label, "on-demand",
+                                lambda spec=spec: socket_scenarios.run_ondemand(
+                                    spec, runs=args.ondemand_runs))
+            for spec in circus_specs}
 
 
 def _run_papa(args: argparse.Namespace, kernels: list[KernelSpec],
@@ -464,6 +526,7 @@ def table(report: dict[str, Any], n: int, big_n: int, papa_mb: int = 32) -> str:
         _section(runs, _metrics(n, big_n), report["daemons"], only),
         _section(runs, _ctl_metrics(n), circus_labels, only),
         _floor_section(runs),
+        _section(runs, _socket_metrics(), circus_labels, only),
         _section(runs, _papa_metrics(papa_mb), kernel_labels, only),
     ]
     lines: list[str] = []
