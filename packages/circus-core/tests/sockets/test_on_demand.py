@@ -80,3 +80,15 @@ async def test_reuseport_socket_does_not_start_it(make_arbiter: MakeArbiter) -> 
     assert harness.watcher("w").pids == []
     assert harness.watcher("w").status() == "stopped"
     assert "watcher.w.start" not in harness.topics()
+
+
+async def test_an_on_demand_watcher_added_at_runtime_waits_for_a_connection(
+    make_arbiter: MakeArbiter,
+) -> None:
+    web = _tcp("web")
+    harness = await make_arbiter(sockets={"web": web})
+    # Not started by `add` (an explicit start would start it): armed by its add event.
+    added = await harness.arbiter.add_watcher("late", serve_cmd(), on_demand=True)
+    assert added.pids == [] and added.status() == "stopped"
+    pid = await ask_pid("127.0.0.1", web.port)
+    assert added.pids == [pid] and added.status() == "active"
