@@ -144,8 +144,10 @@ async def test_stop_children_reaches_children_that_left_the_group(
     assert os.getpgid(child) != leader
 
     await watcher.stop()
-    await apoll(lambda: (tmp_path / "got").exists(), timeout=5)
-    assert (tmp_path / "got").read_text() == "SIGTERM"
+    got = tmp_path / "got"
+    # open() creates the file before write() fills it: wait for the content.
+    await apoll(lambda: got.exists() and got.read_text(), timeout=5)
+    assert got.read_text() == "SIGTERM"
     await apoll(lambda: not psutil.pid_exists(child), timeout=5)
     # One kill event for the process and one for its signalled child, as upstream.
     killed = [p["process_pid"] for t, p in harness.events if t == "watcher.parent.kill"]
