@@ -10,7 +10,9 @@ plugins and deletes the watchers added at runtime. Here, per watcher:
 * anything else → stopped, re-created from the file and started;
 * gone from the file → stopped and removed; new in the file → created and
   started (no ``add``/``remove`` events, as upstream);
-* added at runtime with ``add`` → kept, unless the file now names it.
+* added at runtime with ``add`` → kept, unless the file now names it;
+* sockets added, removed or changed → rebound, and only the watchers using
+  them are stopped and started again (``_reload_sockets``).
 
 Every new watcher and live change is built before anything is touched, so a
 file that no longer loads, or a watcher that cannot be created, changes nothing.
@@ -28,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from circus._live_options import LIVE, Change, apply_changes, discard, prepare
+from circus._reload_sockets import plan_sockets, swap_sockets, users
 from circus.config._options import WATCHER_OPTIONS
 from circus.errors import ConfigError, ConflictError, MessageError
 
@@ -164,35 +167,67 @@ async def reload_config(arbiter: Arbiter, config: CircusConfig | None = None) ->
         new = load_new_config(arbiter) if config is None else config
         steps = plan(arbiter, new)
         old = arbiter.config
+        try:
+            sockets = plan_sockets(old, new)
+        except MessageError:
+            for _, changes in steps.live:
+                discard(changes)
+            raise
         if old is not None:
             _apply_circus(arbiter, old.circus, new.circus)
-            for what in ("sockets", "plugins"):
-                if getattr(old, what) != getattr(new, what):
-                    logger.warning("reloadconfig: %s changed; restart circusd to apply them", what)
+            if old.plugins != new.plugins:
+                logger.warning("reloadconfig: plugins changed; restart circusd to apply them")
         arbiter.config = new
-        await asyncio.gather(*(_retire(arbiter, w) for w in steps.remove))
-        await asyncio.gather(*(_replace(arbiter, old_w, new_w) for old_w, new_w in steps.recreate))
+        leaving = [*steps.remove, *(old_w for old_w, _ in steps.recreate)]
+        # Processes holding a socket that changes must let go of it before the rebind.
+        bounced = [w for w in users(arbiter, sockets.touched) if w not in leaving]
+        restart = [w for w in bounced if w.status() != "stopped"]
+        await asyncio.gather(*(_retire(arbiter, w) for w in leaving),
+                             *(w.stop() for w in restart))
+        errors = swap_sockets(arbiter, sockets) if sockets else []
+        if sockets:
+            _rearm_on_demand(arbiter, bounced)
+        recreated = [w for _, w in steps.recreate if _adopt(arbiter, w)]
+        _rearm_on_demand(arbiter, recreated)
+        await arbiter.start_watchers(recreated)
+        for watcher in sorted(restart, key=lambda w: w.priority, reverse=True):
+            await watcher.start()
         await asyncio.gather(
             *(w.set_numprocesses(count) for w, count in steps.resize),
             *(apply_changes(w, changes, notify=False) for w, changes in steps.live),
         )
         created = [w for w in steps.create if _adopt(arbiter, w)]
+        _rearm_on_demand(arbiter, created)
         await arbiter.start_watchers(created)
         logger.info("reloadconfig: %d removed, %d re-created, %d resized, %d changed live, "
-                    "%d new", len(steps.remove), len(steps.recreate), len(steps.resize),
-                    len(steps.live), len(steps.create))
+                    "%d new, %d sockets closed, %d bound", len(steps.remove),
+                    len(steps.recreate), len(steps.resize), len(steps.live), len(steps.create),
+                    len(sockets.close), len(sockets.bind) - len(errors))
+        if errors:
+            raise MessageError("reloadconfig: applied, but " + "; ".join(errors))
+
+
+def _rearm_on_demand(arbiter: Arbiter, watchers: list[Watcher]) -> None:
+    """(Re-)arm stopped on-demand watchers on their current sockets.
+
+    For watchers new to the arbiter (nothing else arms them: reloadconfig sends
+    no ``add`` event) and for those whose sockets were just rebound.
+    """
+    on_demand = arbiter._on_demand
+    if on_demand is None:
+        return
+    for watcher in watchers:
+        on_demand.disarm(watcher.name)
+        if watcher.on_demand and watcher.status() == "stopped":
+            on_demand.arm(watcher)
 
 
 async def _retire(arbiter: Arbiter, watcher: Watcher) -> None:
     await watcher.stop()
     if watcher in arbiter.watchers:
         arbiter.watchers.remove(watcher)
-
-
-async def _replace(arbiter: Arbiter, old: Watcher, new: Watcher) -> None:
-    await _retire(arbiter, old)
-    if _adopt(arbiter, new):
-        await arbiter.start_watchers([new])
+    if arbiter._on_demand is not None:
+        arbiter._on_demand.disarm(watcher.name)  # its stop may have armed it again
 
 
 def _adopt(arbiter: Arbiter, watcher: Watcher) -> bool:
