@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from typing import Any
 
 import pytest
 import zmq
@@ -98,13 +99,17 @@ def test_given_context_is_left_open(daemon):
 
 
 async def test_async_concurrent_calls_are_matched_by_id(daemon):
-    def slow_first(request):
-        # Answer out of order: the "slow" call gets its reply after the others.
-        if request["properties"].get("n") == 0:
-            time.sleep(0.2)
-        return {"echo": request["properties"]["n"]}
+    held: list[dict[str, Any]] = []
 
-    daemon.replies["echo"] = slow_first
+    def reversed_once_all_arrived(request):
+        # Hold every request until all five are in, then answer last first.
+        held.append(request)
+        if len(held) < 5:
+            return None
+        return [{"status": "ok", "time": 0.0, "id": r["id"], "echo": r["properties"]["n"]}
+                for r in reversed(held)]
+
+    daemon.replies["echo"] = reversed_once_all_arrived
     async with AsyncCircusClient(daemon.endpoint) as client:
         replies = await asyncio.gather(*(client.call("echo", n=i) for i in range(5)))
     assert [r["echo"] for r in replies] == [0, 1, 2, 3, 4]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -65,7 +64,8 @@ async def test_only_its_own_sockets_start_it(make_arbiter: MakeArbiter) -> None:
     harness = await make_arbiter(lazy, busy, sockets={"mine": mine, "other": other})
     served = await ask_pid("127.0.0.1", other.port)
     assert served in harness.watcher("busy").pids
-    await asyncio.sleep(0.2)  # give a wrong wake-up its chance to show
+    # Only its own socket is watched, so a connection elsewhere cannot wake it.
+    assert harness.arbiter._on_demand._armed == {"lazy": [mine.fileno()]}
     assert harness.watcher("lazy").pids == []
     pid = await ask_pid("127.0.0.1", mine.port)
     assert harness.watcher("lazy").pids == [pid]
@@ -75,8 +75,9 @@ async def test_reuseport_socket_does_not_start_it(make_arbiter: MakeArbiter) -> 
     shared = _tcp("shared", so_reuseport=True)
     watcher = Watcher("w", serve_cmd("$(circus.sockets.shared)"), on_demand=True)
     harness = await make_arbiter(watcher, sockets={"shared": shared})
-    # Upstream started such a watcher at once; a few loop turns and a pause show it stays.
-    await asyncio.sleep(0.3)
+    # Upstream started such a watcher at once. Nothing of it is watched here, so
+    # nothing can wake it.
+    assert harness.arbiter._on_demand._armed == {}
     assert harness.watcher("w").pids == []
     assert harness.watcher("w").status() == "stopped"
     assert "watcher.w.start" not in harness.topics()
