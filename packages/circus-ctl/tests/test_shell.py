@@ -80,3 +80,24 @@ def test_help_lists_commands_and_keeps_eof_and_help_undocumented(daemon, tmp_pat
         documented_names)
     assert "EOF" not in documented_names and "help" not in documented_names
     assert undocumented.split()[1:3] == ["EOF", "help"]
+
+
+def _complete(words: str, cword: int, endpoint: str) -> str:
+    env = ctl_env(AUTO_COMPLETE="1", COMP_WORDS=words, COMP_CWORD=str(cword),
+                  CIRCUSCTL_ENDPOINT=endpoint)
+    result = run_ctl(env=env)
+    assert result.returncode == 0 and result.stderr == "", result
+    return str(result.stdout).strip()
+
+
+def test_bash_completion_of_commands_and_watchers(daemon):
+    # Upstream's protocol: AUTO_COMPLETE, COMP_WORDS and COMP_CWORD in, matches out.
+    daemon.replies["list"] = {"watchers": ["sleeper", "slow", "web"]}
+    assert _complete("circusctl st", 1, daemon.endpoint) == "start stats status stop"
+    assert _complete("circusctl incr sl", 2, daemon.endpoint) == "sleeper slow"
+    assert _complete("circusctl --timeout 3 status ", 4, daemon.endpoint) == (
+        "sleeper slow web")
+    assert _complete("circusctl incr web ", 3, daemon.endpoint) == ""  # a number comes next
+    assert _complete("circusctl add ", 2, daemon.endpoint) == ""  # a new name
+    # Nothing listening: no watcher names, and no error on the terminal.
+    assert _complete("circusctl stop ", 2, "tcp://127.0.0.1:1") == ""

@@ -28,6 +28,10 @@ def make_client(ns: Namespace) -> CircusClient:
 
 def run(argv: list[str]) -> int:
     """Run circusctl with ``argv`` (without the program name); return the exit code."""
+    if os.environ.get("AUTO_COMPLETE"):
+        from circus.ctl import _bash_completion
+
+        return _bash_completion.run(control_endpoint(None))
     parser = main_parser()
     ns = parser.parse_args(argv)
     if ns.ssh_keyfile and not ns.ssh:
