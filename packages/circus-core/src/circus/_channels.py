@@ -15,7 +15,7 @@ import zmq
 
 from circus._multicast import MulticastResponder
 from circus._publisher import Publisher
-from circus.controller import Controller, resolve_owner
+from circus.controller import Controller
 
 if TYPE_CHECKING:
     from circus.arbiter import Arbiter
@@ -64,7 +64,7 @@ class Channels:
                 self.publisher = publisher
             if arbiter.endpoint and self.controller is None:
                 controller = Controller(arbiter, arbiter.endpoint, self._zmq_context(),
-                                        resolve_owner(arbiter.endpoint_owner))
+                                        arbiter.endpoint_owner_uid)
                 controller.start(asyncio.get_running_loop())
                 self.controller = controller
         except BaseException:

@@ -16,12 +16,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import pwd
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 import zmq
 
+from circus._spawn import resolve_uid
 from circus.commands import Dispatcher
 from circus.errors import CircusError
 
@@ -47,13 +47,9 @@ def resolve_owner(owner: str | int | None) -> int | None:
     Raises:
         CircusError: the user does not exist.
     """
-    if owner is None or owner == "":
-        return None
-    if isinstance(owner, int) or str(owner).isdigit():
-        return int(owner)
     try:
-        return pwd.getpwnam(str(owner)).pw_uid
-    except KeyError:
+        return resolve_uid(owner)
+    except ValueError:
         raise CircusError(f"endpoint_owner {owner!r}: no such user") from None
 
 

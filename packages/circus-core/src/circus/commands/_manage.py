@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import pwd
 from typing import TYPE_CHECKING, Any
 
 from circus._live_options import apply_changes, parse_new_options, parse_set_options
+from circus._spawn import resolve_uid
 from circus.errors import ConflictError, MessageError
 
 from ._props import Props
@@ -31,24 +31,19 @@ def check_watcher_name(name: str) -> None:
 
 
 def _uid(user: Any) -> int | None:
-    if isinstance(user, int) and not isinstance(user, bool):
-        return user
-    text = str(user).strip()
-    if text.isdigit():
-        return int(text)
     try:
-        return pwd.getpwnam(text).pw_uid
-    except KeyError:
-        return None
+        return resolve_uid(user)
+    except ValueError:
+        return None  # no such user: it cannot be the endpoint's owner
 
 
 def _check_owner(arbiter: Arbiter, kwargs: dict[str, Any]) -> None:
     """With ``endpoint_owner`` set, added watchers must run as that user (manual: Security)."""
     owner = arbiter.endpoint_owner
-    if owner is None:
+    if arbiter.endpoint_owner_uid is None:
         return
     uid = kwargs.get("uid")
-    if uid is None or _uid(uid) != _uid(owner):
+    if uid is None or _uid(uid) != arbiter.endpoint_owner_uid:
         raise MessageError(f"add: the control endpoint belongs to {owner!r} (endpoint_owner), "
                            f"so added watchers must run as that user: set options.uid to "
                            f"{owner!r} (got {uid!r})")
