@@ -25,6 +25,7 @@ from circus._events import EventBus
 from circus._on_demand import OnDemand
 from circus._reaper import Reaper
 from circus._signals import SignalRouter
+from circus._statsd import DEFAULT_STATS_ENDPOINT, stats_watcher
 from circus.controller import resolve_owner
 from circus.errors import ConflictError, UnknownWatcherError
 from circus.sockets import CircusSocket, build_sockets
@@ -62,6 +63,12 @@ class Arbiter:
         loop: an asyncio loop (or a tornado IOLoop wrapping one) to run on.
             Without it ``start()`` owns a loop and blocks until ``stop()``.
         warmup_delay: seconds to wait between two watchers' starts.
+        statsd: run circusd-stats (from the circus-stats package) as the
+            ``circusd-stats`` watcher, publishing on ``stats_endpoint``
+            (default ``tcp://127.0.0.1:5557``). Raises ConfigError if
+            circus-stats is not installed.
+        prometheus: ``host:port`` where circusd-stats also serves Prometheus
+            metrics (with ``statsd``).
         reap_orphans: become a child subreaper and reap re-parented
             descendants (circusd turns this on; embedding programs that spawn
             children of their own should leave it off).
@@ -102,6 +109,7 @@ class Arbiter:
         endpoint_owner: str | None = None,
         papa_endpoint: str | None = None,
         reap_orphans: bool = False,
+        prometheus: str | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.pubsub_endpoint = pubsub_endpoint
@@ -110,6 +118,9 @@ class Arbiter:
         self.context = context
         self.statsd = statsd
         self.stats_endpoint = stats_endpoint
+        if statsd and stats_endpoint is None:
+            self.stats_endpoint = DEFAULT_STATS_ENDPOINT
+        self.prometheus = prometheus
         self.statsd_close_outputs = statsd_close_outputs
         self.multicast_endpoint = multicast_endpoint
         self.plugins = [dict(p) for p in plugins or ()]
@@ -154,6 +165,8 @@ class Arbiter:
         self.watchers: list[Watcher] = []
         for watcher in watchers:
             self._adopt(watcher)
+        if statsd:
+            self._adopt(stats_watcher(self))
         if debug_gc:
             gc.set_debug(gc.DEBUG_LEAK)
 

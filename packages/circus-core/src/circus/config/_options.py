@@ -188,6 +188,15 @@ def _endpoint(*schemes: str, allow_path: bool = False) -> Parser:
     return parse
 
 
+def parse_host_port(value: Any) -> str:
+    """``host:port`` (``[::1]:port`` for IPv6), as circusd-stats --prometheus takes it."""
+    text = str(value).strip()
+    host, colon, port = text.rpartition(":")
+    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError("expected host:port with a port between 1 and 65535")
+    return text
+
+
 def parse_stream_backend(value: Any) -> str:
     """Only the thread backend exists here."""
     text = str(value).strip().lower()
@@ -287,8 +296,10 @@ CIRCUS_OPTIONS: Mapping[str, Option] = _table(
         None,
         "multicast discovery address (udp://237.219.251.97:12027 upstream); unset: off",
     ),
-    _opt("stats_endpoint", _CONTROL, "tcp://127.0.0.1:5557", "where stats are published"),
+    # None: not set. Setting it implies statsd, as upstream (see circus._statsd).
+    _opt("stats_endpoint", _CONTROL, None, "where circusd-stats publishes stats"),
     _opt("statsd", _bool, False, "run circusd-stats"),
+    _opt("prometheus", parse_host_port, None, "host:port where circusd-stats serves /metrics"),
     _opt("statsd_close_outputs", _bool, False, "send circusd-stats output to /dev/null"),
     _opt("check_delay", _dur, 5.0, "polling interval of the control socket", True),
     _opt("include", parse_text, None, "space-separated globs of files to include"),

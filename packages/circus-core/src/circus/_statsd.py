@@ -1,0 +1,78 @@
+"""circusd-stats as a watcher of circusd (``[circus] statsd = True``).
+
+circusd-stats ships in the separate circus-stats package and talks to circusd
+only over its endpoints; circusd just launches it, as one more watcher, with
+the command line upstream uses, so either side can be swapped for upstream's.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shlex
+import sys
+from typing import TYPE_CHECKING
+
+from circus.errors import ConfigError
+from circus.watcher import Watcher
+
+if TYPE_CHECKING:
+    from circus.arbiter import Arbiter
+
+STATS_WATCHER = "circusd-stats"
+DEFAULT_STATS_ENDPOINT = "tcp://127.0.0.1:5557"
+_LAUNCH = "from circus import stats; stats.main()"
+
+
+def stats_installed() -> bool:
+    """True if the circus-stats package (``circus.stats``) can be imported."""
+    try:
+        return importlib.util.find_spec("circus.stats") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def stats_command(arbiter: Arbiter) -> str:
+    """The circusd-stats command line for ``arbiter``'s endpoints and options."""
+    argv = [sys.executable, "-c", _LAUNCH,
+            "--endpoint", str(arbiter.endpoint),
+            "--pubsub", str(arbiter.pubsub_endpoint),
+            "--statspoint", str(arbiter.stats_endpoint)]
+    if arbiter.prometheus:
+        argv += ["--prometheus", arbiter.prometheus]
+    if arbiter.ssh_server:
+        argv += ["--ssh", arbiter.ssh_server]
+    if arbiter.loglevel:
+        argv += ["--log-level", arbiter.loglevel]
+    output = arbiter.logoutput
+    # circusd-stats writes to stdout or a plain file; syslog stays circusd's.
+    if output and output not in ("-", "stdout", "stderr") and "://" not in output:
+        argv += ["--log-output", output]
+    return shlex.join(argv)
+
+
+def stats_watcher(arbiter: Arbiter) -> Watcher:
+    """The ``circusd-stats`` watcher.
+
+    Raises:
+        ConfigError: circus-stats is not installed, or circusd has no control
+            or event endpoint for it to talk to.
+    """
+    if not stats_installed():
+        raise ConfigError(
+            "statsd = True needs circusd-stats, from the circus-stats package, "
+            "which is not installed: pip install circus-stats"
+        )
+    if not arbiter.endpoint or not arbiter.pubsub_endpoint:
+        raise ConfigError("statsd = True needs both endpoint and pubsub_endpoint to be set")
+    close = arbiter.statsd_close_outputs
+    return Watcher(
+        STATS_WATCHER,
+        stats_command(arbiter),
+        singleton=True,
+        # It counts socket hits on circusd's listening sockets, inherited here.
+        use_sockets=True,
+        copy_env=True,
+        copy_path=True,
+        close_child_stdout=close,
+        close_child_stderr=close,
+    )
