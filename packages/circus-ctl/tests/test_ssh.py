@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import zmq
+from circus.client import ConnectionFailed, EventSubscriber, open_sub
 from conftest import assert_no_traceback, ctl_env, poll, run_ctl
 
 SSHD = "/usr/sbin/sshd"
@@ -87,3 +89,23 @@ def test_bad_ssh_key_is_a_clear_error(daemon, sshd, tmp_path):
     assert result.returncode == 1
     assert "error:" in result.stderr
     assert_no_traceback(result)
+
+
+def test_event_subscriber_through_an_ssh_tunnel(publisher, sshd, tmp_path, monkeypatch):
+    # The same open_sub that circus-top and circusd-stats use for --ssh.
+    port, key = sshd
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    with EventSubscriber(publisher.endpoint, topics=["stat."],
+                         ssh_server=f"root@127.0.0.1:{port}", ssh_keyfile=str(key)) as events:
+        publisher.wait_subscribed()
+        publisher.publish("stat.web.42", {"pid": 42})
+        assert events.recv(timeout=20) == ("stat.web.42", {"pid": 42})
+
+
+def test_open_sub_with_a_bad_endpoint_raises_connection_failed():
+    context = zmq.Context()
+    try:
+        with pytest.raises(ConnectionFailed, match="cannot connect to tcp://nowhere"):
+            open_sub(context, "tcp://nowhere", ["stat."])
+    finally:
+        context.term()

@@ -3,6 +3,7 @@
 * :class:`CircusClient` — blocking calls on the control endpoint;
 * :class:`AsyncCircusClient` — the same on asyncio, many calls in flight;
 * :class:`EventSubscriber` / :class:`AsyncEventSubscriber` — the event channel;
+* :func:`open_sub` — a SUB socket on any PUB endpoint (events, stats), maybe over ssh;
 * the exceptions, rooted at :class:`ClientError`.
 
 The subscriber and asyncio names load on first use so that ``import
@@ -28,7 +29,7 @@ from circus.client._sync import CircusClient
 if TYPE_CHECKING:
     from circus.client._async import AsyncCircusClient
     from circus.client._async_events import AsyncEventSubscriber
-    from circus.client._events import EventSubscriber
+    from circus.client._events import EventSubscriber, open_sub
 
 __all__ = [
     "DEFAULT_ENDPOINT",
@@ -43,6 +44,7 @@ __all__ = [
     "EventSubscriber",
     "ProtocolError",
     "make_message",
+    "open_sub",
     "raise_for_status",
 ]
 
@@ -50,6 +52,7 @@ __all__ = [
 # one-shot tools like circusctl must not pay for.
 _LAZY = {
     "EventSubscriber": "circus.client._events",
+    "open_sub": "circus.client._events",
     "AsyncCircusClient": "circus.client._async",
     "AsyncEventSubscriber": "circus.client._async_events",
 }

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Iterable
 from types import TracebackType
 
 import zmq.asyncio
-from circus.client._events import Event, decode_event, open_sub
+from circus.client._events import Event, _open_sub, close_tunnel, decode_event
 from circus.client._message import DEFAULT_PUBSUB
 
 
@@ -18,12 +18,20 @@ class AsyncEventSubscriber:
         endpoint: str = DEFAULT_PUBSUB,
         topics: Iterable[str] = ("watcher.",),
         context: zmq.asyncio.Context | None = None,
+        ssh_server: str | None = None,
+        ssh_keyfile: str | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.topics = tuple(topics)
         self._own_context = context is None
         self._context = context if context is not None else zmq.asyncio.Context()
-        sock = open_sub(self._context, endpoint, self.topics)
+        try:
+            sock, self._tunnel = _open_sub(self._context, endpoint, self.topics, ssh_server,
+                                           ssh_keyfile)
+        except BaseException:
+            if self._own_context:
+                self._context.term()
+            raise
         assert isinstance(sock, zmq.asyncio.Socket)
         self._socket: zmq.asyncio.Socket | None = sock
 
@@ -45,6 +53,8 @@ class AsyncEventSubscriber:
         if self._socket is not None:
             self._socket.close()
             self._socket = None
+        close_tunnel(self._tunnel)
+        self._tunnel = None
         if self._own_context:
             self._context.term()
 

@@ -39,8 +39,12 @@ def open_dealer(
 
 def connect_ssh(
     sock: zmq.Socket[Any], endpoint: str, server: str, keyfile: str | None, timeout: float
-) -> None:
-    """Connect ``sock`` to ``endpoint`` as seen from ``server`` (``user@host:port``)."""
+) -> Any:
+    """Connect ``sock`` to ``endpoint`` as seen from ``server`` (``user@host:port``).
+
+    Returns the tunnel (a daemonic process, ended with the program at the
+    latest); its ``terminate()`` ends it sooner.
+    """
     import importlib.util
 
     from zmq import ssh  # imported here: it pulls in multiprocessing and maybe paramiko
@@ -49,8 +53,9 @@ def connect_ssh(
     use_paramiko = importlib.util.find_spec("paramiko") is not None
     try:
         # The tunnel process outlives idle periods shorter than this, then exits.
-        ssh.tunnel_connection(sock, endpoint, server, keyfile=keyfile,  # type: ignore[call-overload]
-                              paramiko=use_paramiko, timeout=max(int(timeout) + 10, 60))
+        return ssh.tunnel_connection(  # type: ignore[call-overload]
+            sock, endpoint, server, keyfile=keyfile, paramiko=use_paramiko,
+            timeout=max(int(timeout) + 10, 60))
     except Exception as exc:  # paramiko/pexpect raise many unrelated types
         raise ConnectionFailed(
             endpoint, "ssh", f"cannot open an ssh tunnel to {server} for {endpoint}: {exc}; "

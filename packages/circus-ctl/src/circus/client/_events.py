@@ -8,6 +8,8 @@ from types import TracebackType
 from typing import Any
 
 import zmq
+from circus.client._dealer import connect_ssh
+from circus.client._errors import ConnectionFailed
 from circus.client._message import DEFAULT_PUBSUB
 
 Event = tuple[str, dict[str, Any]]
@@ -26,14 +28,59 @@ def decode_event(frames: list[bytes]) -> Event:
     return topic, payload
 
 
-def open_sub(context: zmq.Context[Any], endpoint: str, topics: Iterable[str]) -> zmq.Socket[Any]:
-    """A SUB socket connected to ``endpoint``, subscribed to every prefix in ``topics``."""
+def open_sub(
+    context: zmq.Context[Any], endpoint: str, topics: Iterable[str],
+    ssh_server: str | None = None, ssh_keyfile: str | None = None, timeout: float = 5.0,
+) -> zmq.Socket[Any]:
+    """A SUB socket connected to ``endpoint``, subscribed to every prefix in ``topics``.
+
+    For any PUB endpoint: circusd's events, circusd-stats's stats. With an
+    asyncio context the socket is an asyncio one. An ssh tunnel lasts as long
+    as the program (see :class:`EventSubscriber` for one that ends with it).
+
+    Args:
+        ssh_server: ``user@host:port`` to reach ``endpoint`` through an ssh tunnel.
+        ssh_keyfile: the private key for ``ssh_server``.
+        timeout: seconds the tunnel waits for its first use.
+
+    Raises:
+        ConnectionFailed: the endpoint is invalid or the ssh tunnel failed.
+    """
+    return _open_sub(context, endpoint, topics, ssh_server, ssh_keyfile, timeout)[0]
+
+
+def _open_sub(
+    context: zmq.Context[Any], endpoint: str, topics: Iterable[str],
+    ssh_server: str | None, ssh_keyfile: str | None, timeout: float = 5.0,
+) -> tuple[zmq.Socket[Any], Any]:
+    """:func:`open_sub`, plus the ssh tunnel it opened (None without ssh)."""
     sock: zmq.Socket[Any] = context.socket(zmq.SUB)
     sock.setsockopt(zmq.LINGER, 0)
-    for topic in topics:
-        sock.setsockopt(zmq.SUBSCRIBE, topic.encode("utf-8"))
-    sock.connect(endpoint)
-    return sock
+    tunnel = None
+    try:
+        for topic in topics:
+            sock.setsockopt(zmq.SUBSCRIBE, topic.encode("utf-8"))
+        if ssh_server is None:
+            try:
+                sock.connect(endpoint)
+            except zmq.ZMQError as exc:
+                raise ConnectionFailed(endpoint, "invalid",
+                                       f"cannot connect to {endpoint}: {exc}") from exc
+        else:
+            tunnel = connect_ssh(sock, endpoint, ssh_server, ssh_keyfile, timeout)
+    except BaseException:
+        sock.close()
+        raise
+    return sock, tunnel
+
+
+def close_tunnel(tunnel: Any) -> None:
+    """End an ssh tunnel opened by :func:`_open_sub` (no-op for None)."""
+    if tunnel is not None:
+        tunnel.terminate()
+        join = getattr(tunnel, "join", None)  # a multiprocessing.Process (paramiko)
+        if join is not None:
+            join(5)
 
 
 class EventSubscriber:
@@ -43,6 +90,8 @@ class EventSubscriber:
         endpoint: the daemon's ``pubsub_endpoint``.
         topics: topic prefixes to receive; ``("",)`` for everything.
         context: a ZMQ context to use (kept open by :meth:`close`).
+        ssh_server: ``user@host:port`` to reach ``endpoint`` through ssh.
+        ssh_keyfile: the private key for ``ssh_server``.
 
     Example:
         >>> with EventSubscriber(topics=["watcher.web."]) as events:
@@ -55,12 +104,21 @@ class EventSubscriber:
         endpoint: str = DEFAULT_PUBSUB,
         topics: Iterable[str] = ("watcher.",),
         context: zmq.Context[Any] | None = None,
+        ssh_server: str | None = None,
+        ssh_keyfile: str | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.topics = tuple(topics)
         self._own_context = context is None
         self._context = context if context is not None else zmq.Context()
-        self._socket: zmq.Socket[Any] | None = open_sub(self._context, endpoint, self.topics)
+        try:
+            self._socket: zmq.Socket[Any] | None
+            self._socket, self._tunnel = _open_sub(
+                self._context, endpoint, self.topics, ssh_server, ssh_keyfile)
+        except BaseException:
+            if self._own_context:
+                self._context.term()
+            raise
 
     def recv(self, timeout: float | None = None) -> Event | None:
         """The next event, or ``None`` if none arrives within ``timeout`` seconds."""
@@ -81,6 +139,8 @@ class EventSubscriber:
         if self._socket is not None:
             self._socket.close()
             self._socket = None
+        close_tunnel(self._tunnel)
+        self._tunnel = None
         if self._own_context:
             self._context.term()
 
