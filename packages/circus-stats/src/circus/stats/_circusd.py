@@ -1,0 +1,186 @@
+"""Staying in step with circusd: its events, and ``list``/``dstats``/``listsockets`` resyncs.
+
+The SUB on the event channel is opened (and subscribed) before the first
+``list``, so no spawn between the bootstrap reply and the subscription is
+lost. Resyncs run at start, every :data:`RESYNC_PERIOD` seconds, whenever an
+``add``/``start`` event names a watcher whose pids we must learn, and after
+circusd was unreachable; failures back off and keep retrying, because
+circusd may start later than us or restart under us.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+
+import zmq
+import zmq.asyncio
+from circus.client import AsyncCircusClient, ClientError, ConnectionFailed, open_sub
+from circus.stats._sockets import ListenSocket
+from circus.stats._tracker import PidTracker
+
+log = logging.getLogger("circus.stats")
+
+RESYNC_PERIOD = 30.0
+"""Seconds between two full resyncs while circusd is reachable."""
+
+RETRY_DELAYS = (0.5, 1.0, 2.0, 5.0)
+"""Waits between attempts to reach circusd, the last one repeated."""
+
+CALL_TIMEOUT = 3.0
+
+
+class LinkError(Exception):
+    """The link to circusd cannot be set up at all (not merely unreachable for now)."""
+
+
+def open_events(context: zmq.asyncio.Context, endpoint: str, ssh_server: str | None,
+                ssh_keyfile: str | None) -> zmq.asyncio.Socket:
+    """A SUB on circusd's event channel, subscribed to ``watcher.``."""
+    try:
+        sock = open_sub(context, endpoint, ["watcher."], ssh_server, ssh_keyfile)
+    except ConnectionFailed as exc:
+        raise LinkError(str(exc)) from exc
+    assert isinstance(sock, zmq.asyncio.Socket)
+    return sock
+
+
+def decode_event(frames: list[bytes]) -> tuple[str, dict[str, Any]] | None:
+    """``(topic, payload)`` from a published event, or ``None`` if it is malformed."""
+    if len(frames) != 2:
+        return None
+    try:
+        payload = json.loads(frames[1])
+        topic = frames[0].decode("utf-8")
+    except ValueError:  # UnicodeDecodeError is a ValueError too
+        return None
+    return (topic, payload) if isinstance(payload, dict) else None
+
+
+class CircusdLink:
+    """Keeps a :class:`PidTracker`, circusd's pid and its sockets in step with circusd."""
+
+    def __init__(self, endpoint: str, pubsub: str, ssh_server: str | None,
+                 ssh_keyfile: str | None, context: zmq.asyncio.Context) -> None:
+        self.endpoint = endpoint
+        self.pubsub = pubsub
+        self.ssh_server = ssh_server
+        self.ssh_keyfile = ssh_keyfile
+        self.context = context
+        self.tracker = PidTracker()
+        self.circusd_pid: int | None = None
+        self.sockets: list[ListenSocket] = []
+        self.synced = False  # at least one full sync succeeded
+        self.sockets_changed = asyncio.Event()
+        self._poke = asyncio.Event()
+        self._full_wanted = True
+        self._client: AsyncCircusClient | None = None
+
+    def request_resync(self) -> None:
+        """Ask for a full resync now (e.g. circusd's pid vanished)."""
+        self._full_wanted = True
+        self._poke.set()
+
+    async def follow_events(self) -> None:
+        """Apply every event to the tracker (runs until cancelled)."""
+        sock = open_events(self.context, self.pubsub, self.ssh_server, self.ssh_keyfile)
+        try:
+            while True:
+                event = decode_event(await sock.recv_multipart())
+                if event is None or not self.tracker.apply(*event):
+                    log.debug("ignored a malformed event")
+                    continue
+                if self.tracker.wanted:
+                    self._poke.set()
+        finally:
+            sock.close(linger=0)
+
+    async def keep_in_sync(self) -> None:
+        """Resync at start, periodically and on demand; retry while circusd is away."""
+        failures = 0
+        try:
+            while True:
+                try:
+                    await self._sync()
+                except (ClientError, zmq.ZMQError) as exc:
+                    await self._drop_client()
+                    if failures == 0:
+                        reason = str(exc)
+                        if self.endpoint not in reason:  # circus.client's messages name it
+                            reason = f"cannot reach circusd at {self.endpoint}: {reason}"
+                        log.warning("%s (circusd-stats keeps retrying)", reason)
+                    delay = RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)]
+                    failures += 1
+                    self._full_wanted = True
+                    await asyncio.sleep(delay)
+                    continue
+                if failures:
+                    log.info("circusd at %s answers again", self.endpoint)
+                failures = 0
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._poke.wait(), RESYNC_PERIOD)
+                    self._poke.clear()
+                    continue
+                self._full_wanted = True
+        finally:
+            await self._drop_client()
+
+    def _connected(self) -> AsyncCircusClient:
+        if self._client is None:
+            self._client = AsyncCircusClient(
+                self.endpoint, timeout=CALL_TIMEOUT, ssh_server=self.ssh_server,
+                ssh_keyfile=self.ssh_keyfile, check=True)
+        return self._client
+
+    async def _drop_client(self) -> None:
+        # A fresh client re-probes the endpoint, so the next error says why it is away.
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.close()
+
+    async def _sync(self) -> None:
+        client = self._connected()
+        if self._full_wanted:
+            self._full_wanted = False
+            try:
+                await self._full_sync(client)
+            except BaseException:
+                self._full_wanted = True
+                raise
+            return
+        for name in sorted(self.tracker.wanted):
+            await self._learn_pids(client, name)
+
+    async def _full_sync(self, client: AsyncCircusClient) -> None:
+        names = (await client.call("list")).get("watchers")
+        if not isinstance(names, list):
+            raise ClientError("circusd's list reply has no watcher list")
+        self.tracker.replace_watchers(str(name) for name in names)
+        for name in names:
+            await self._learn_pids(client, str(name))
+        pid = (await client.call("dstats")).get("info", {}).get("pid")
+        self.circusd_pid = pid if isinstance(pid, int) else None
+        entries = (await client.call("listsockets")).get("sockets", [])
+        sockets = [s for s in map(ListenSocket.from_reply, entries) if s is not None]
+        if sockets != self.sockets:
+            self.sockets = sockets
+            self.sockets_changed.set()
+        if not self.synced:
+            log.info("tracking %d watchers of circusd (pid %s)", len(names), self.circusd_pid)
+        self.synced = True
+
+    async def _learn_pids(self, client: AsyncCircusClient, name: str) -> None:
+        self.tracker.begin_sync(name)
+        try:
+            pids = (await client.call("list", name=name)).get("pids", [])
+        except ClientError as exc:
+            if getattr(exc, "errno", None) == 3:  # removed meanwhile
+                self.tracker.end_sync(name, None)
+                self.tracker.forget(name)
+                return
+            self.tracker.end_sync(name, None)
+            raise
+        self.tracker.end_sync(name, [p for p in pids if isinstance(p, int)])

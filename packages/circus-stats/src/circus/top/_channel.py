@@ -1,0 +1,43 @@
+"""The SUB socket on circusd-stats's PUB endpoint, directly or through an ssh tunnel."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import zmq
+from circus.client import ConnectionFailed, open_sub
+from circus.top._topics import PREFIX
+
+_ENDPOINT = re.compile(r"^(tcp://[^\s:/]+|tcp://\[[0-9a-fA-F:.]+\]):(\d+)$|^ipc://\S+$")
+
+
+class ChannelError(Exception):
+    """The stats endpoint cannot be used; the message says what to fix."""
+
+
+def check_endpoint(endpoint: str) -> str | None:
+    """Why ``endpoint`` is not a usable ``tcp://host:port`` or ``ipc://path``, or ``None``."""
+    match = _ENDPOINT.match(endpoint)
+    if match is None:
+        return f"invalid endpoint {endpoint!r}: expected tcp://HOST:PORT or ipc://PATH"
+    port = match.group(2)
+    if port is not None and not 0 < int(port) < 65536:
+        return f"invalid endpoint {endpoint!r}: port {port} is out of range"
+    return None
+
+
+def open_stats_socket(
+    context: zmq.Context[Any], endpoint: str, ssh_server: str | None = None,
+    ssh_keyfile: str | None = None,
+) -> zmq.Socket[Any]:
+    """A SUB socket subscribed to ``stat.`` and connected to ``endpoint``.
+
+    Raises:
+        ChannelError: the endpoint is refused by ZeroMQ or the ssh tunnel fails.
+    """
+    try:
+        sock: zmq.Socket[Any] = open_sub(context, endpoint, [PREFIX], ssh_server, ssh_keyfile)
+    except ConnectionFailed as exc:
+        raise ChannelError(str(exc)) from exc
+    return sock

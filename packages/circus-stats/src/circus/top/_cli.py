@@ -1,0 +1,100 @@
+"""The ``circus-top`` command line: parse options, open the channel, run the console."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import curses
+import locale
+import os
+import sys
+from typing import Any, NoReturn
+
+import zmq
+from circus.top._channel import ChannelError, check_endpoint, open_stats_socket
+from circus.top._model import StatsModel
+from circus.top._screen import run_console
+from circus.top._version import __version__
+
+DEFAULT_STATS_ENDPOINT = "tcp://127.0.0.1:5557"
+"""Where circusd-stats publishes unless ``stats_endpoint`` says otherwise."""
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser for circus-top's options."""
+    parser = _Parser(
+        prog="circus-top",
+        description="A top-like console showing the CPU, memory and socket hits that "
+                    "circusd-stats publishes.",
+    )
+    parser.add_argument("--endpoint", default=DEFAULT_STATS_ENDPOINT,
+                        help="the circusd-stats endpoint (default: %(default)s)")
+    parser.add_argument("--process-timeout", type=_seconds, default=3.0, metavar="SECONDS",
+                        help="forget a process not refreshed for this long (default: 3)")
+    parser.add_argument("--ssh", metavar="USER@HOST:PORT",
+                        help="reach the endpoint through an ssh tunnel to this server")
+    parser.add_argument("--ssh-keyfile", "--ssh_keyfile", dest="ssh_keyfile", metavar="KEYFILE",
+                        help="the private key for --ssh")
+    parser.add_argument("--version", action="version", version=f"circus-top {__version__}")
+    return parser
+
+
+def _fail(message: str) -> int:
+    print(f"circus-top: error: {message}", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def run(argv: list[str]) -> int:
+    """Run circus-top with ``argv`` (without the program name); return the exit status."""
+    parser = build_parser()
+    ns = parser.parse_args(argv)
+    problem = check_endpoint(ns.endpoint)
+    if problem is not None:
+        parser.error(f"--endpoint: {problem}")
+    if ns.ssh_keyfile and not ns.ssh:
+        parser.error("--ssh-keyfile needs --ssh")
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return _fail("needs a terminal: run it in a console, not with redirected input or output")
+    # So curses draws non-ASCII watcher names; a broken LANG only costs that.
+    with contextlib.suppress(locale.Error):
+        locale.setlocale(locale.LC_ALL, "")
+    context: zmq.Context[Any] = zmq.Context()
+    try:
+        sock = open_stats_socket(context, ns.endpoint, ns.ssh, ns.ssh_keyfile)
+    except ChannelError as exc:
+        context.term()
+        return _fail(str(exc))
+    try:
+        return run_console(sock, StatsModel(ns.process_timeout), ns.endpoint)
+    except curses.error as exc:  # an unknown TERM, or a terminal curses cannot set up
+        return _fail(f"cannot drive this terminal (TERM={os.environ.get('TERM', '')!r}): {exc}")
+    finally:
+        sock.close()
+        context.term()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The ``circus-top`` entry point; returns the exit status (0, 1 failure, 2 usage)."""
+    try:
+        return run(sys.argv[1:] if argv is None else argv)
+    except KeyboardInterrupt:  # Ctrl-C before the console took over the signal
+        return EXIT_OK

@@ -1,0 +1,39 @@
+"""circusd-stats started before circusd waits for it, then publishes."""
+
+from __future__ import annotations
+
+from .conftest import Harness, wait_for
+
+
+def test_publishes_once_a_late_circusd_appears(harness: Harness) -> None:
+    log = harness.tmp_path / "stats.log"
+    harness.start_stats("--log-output", str(log), "--interval", "0.2")
+    sub = harness.sub(b"stat.")
+    wait_for(lambda: log.exists() and "cannot reach circusd" in log.read_text(), 10,
+             "the unreachable warning")
+    assert sub.sock.poll(300) == 0  # nothing to publish about yet
+    harness.start_circusd("[watcher:sleeper]\ncmd = sleep 600\nnumprocesses = 2\n")
+    pids = set(harness.call("list", name="sleeper")["pids"])
+    wait_for(lambda: set(sub.until(lambda t, _: t == "stat.sleeper", 15)[1]["pid"]) == pids,
+             15, "the sleepers published")
+    assert "circusd at" in log.read_text() and "answers again" in log.read_text()
+
+
+def test_follows_circusd_across_a_restart(harness: Harness) -> None:
+    log = harness.tmp_path / "stats.log"
+    harness.start_stats("--log-output", str(log), "--interval", "0.2")
+    sub = harness.sub(b"stat.")
+    first = harness.start_circusd("[watcher:sleeper]\ncmd = sleep 600\nnumprocesses = 1\n")
+    old = set(harness.call("list", name="sleeper")["pids"])
+    wait_for(lambda: set(sub.until(lambda t, _: t == "stat.sleeper", 15)[1]["pid"]) == old,
+             15, "the first circusd's sleeper")
+    harness.remember_children()
+    assert harness.stop(first) == 0
+    harness.daemons.remove(first)
+    second = harness.start_circusd("[watcher:sleeper]\ncmd = sleep 600\nnumprocesses = 1\n")
+    new = set(harness.call("list", name="sleeper")["pids"])
+    assert new != old
+    wait_for(lambda: set(sub.until(lambda t, _: t == "stat.sleeper", 15)[1]["pid"]) == new,
+             15, "the second circusd's sleeper")
+    circus = sub.until(lambda t, _: t == "stat.circus", 15)[1]
+    assert second.pid in circus["pid"] and first.pid not in circus["pid"]
