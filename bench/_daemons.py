@@ -10,6 +10,7 @@ the daemon and every process it left behind.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shlex
 import signal
@@ -63,6 +64,24 @@ class DaemonSpec:
         return path
 
 
+@dataclass(frozen=True)
+class IniSpec(DaemonSpec):
+    """A daemon spec whose config is given as text (launch() asks it to write it)."""
+
+    ini: str = ""
+
+    def write_config(self, workdir: Path, programs: Sequence[Program]) -> Path:
+        path = workdir / "circus.ini"
+        path.write_text(self.ini)
+        return path
+
+
+def with_ini(spec: DaemonSpec, ini: str) -> IniSpec:
+    """``spec`` running the config ``ini`` instead of one generated from programs."""
+    fields = {f.name: getattr(spec, f.name) for f in dataclasses.fields(DaemonSpec)}
+    return IniSpec(**fields, ini=ini)
+
+
 def ours(*, from_src: bool = False) -> DaemonSpec:
     """Our circusd: the installed .venv/bin/circusd, or the source tree when iterating."""
     if from_src:
@@ -94,9 +113,9 @@ def _circus_config(workdir: Path, programs: Sequence[Program], *, upstream: bool
     lines = ["[circus]", "loglevel = info", f"logoutput = {workdir / 'daemon.log'}",
              "warmup_delay = 0"]
     # ipc endpoints in the temp dir: no port clashes, nothing left listening.
+    # No stats_endpoint: it starts circusd-stats (both daemons); stats_scenarios does that.
     lines += [f"endpoint = ipc://{workdir / 'ctl.sock'}",
-              f"pubsub_endpoint = ipc://{workdir / 'pub.sock'}",
-              f"stats_endpoint = ipc://{workdir / 'stats.sock'}"]
+              f"pubsub_endpoint = ipc://{workdir / 'pub.sock'}"]
     if upstream and check_delay is not None:
         lines.append(f"check_delay = {check_delay}")
     for prog in programs:

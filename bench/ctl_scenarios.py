@@ -83,7 +83,7 @@ def _venv_python() -> str:
 
 def _src_path() -> str:
     return os.pathsep.join(str(REPO / "packages" / pkg / "src")
-                           for pkg in ("circus-core", "circus-ctl"))
+                           for pkg in ("circus-core", "circus-ctl", "circus-stats"))
 
 
 def for_ctl(spec: DaemonSpec, *, from_src: bool) -> tuple[DaemonSpec, CtlCommand]:

@@ -6,12 +6,14 @@ channel against circus 0.19's, our papa kernel against papa 1.0.6.
     .venv/bin/python bench/run.py --ours-src            # run circusd from packages/*/src
     .venv/bin/python bench/run.py --only ctl-rtt,ctl-stats,ctl-floor --ours-src
     .venv/bin/python bench/run.py --only sock-rps,sock-ondemand --ours-src   # ~1 min
+    .venv/bin/python bench/run.py --only stats-cpu --ours-src                # ~1 min
 
 Scenarios: start, stop, idle, rss (one daemon run of N sleepers serves all
 four), respawn, log, big (10,000 processes); ctl-rtt, ctl-list, ctl-concurrent,
 ctl-circusctl, ctl-stats (one daemon run of N sleepers serves all five) and
 ctl-floor for the control channel; sock-rps, sock-ondemand for sockets (HTTP
-through a circus socket, on-demand start); papa-throughput, papa-latency,
+through a circus socket, on-demand start); stats-cpu (circusd-stats with N
+processes); papa-throughput, papa-latency,
 papa-idle for the papa kernels. See bench/README.md for what each number means
 exactly. Results are printed as a table and written to
 bench/results/latest.json.
@@ -36,6 +38,7 @@ import ctl_scenarios
 import papa_scenarios
 import scenarios
 import socket_scenarios
+import stats_scenarios
 from _daemons import REPO, DaemonSpec, ours, supervisor, upstream_circus
 from _peers import PEERS, ensure_peer
 from papa_scenarios import KernelSpec
@@ -44,8 +47,9 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 CIRCUSD = ("start", "stop", "idle", "rss", "respawn", "log", "big")
 CTL = (*ctl_scenarios.CTL, ctl_scenarios.FLOOR)
 SOCKETS = socket_scenarios.SOCKETS
+STATS = stats_scenarios.STATS
 PAPA = ("papa-throughput", "papa-latency", "papa-idle")
-ALL = CIRCUSD + CTL + SOCKETS + PAPA
+ALL = CIRCUSD + CTL + SOCKETS + STATS + PAPA
 SLEEPER_METRICS = {"start", "stop", "idle", "rss"}
 PAPA_PROCS = 4  # writers in papa-throughput
 PAPA_IDLE_PROCS = 100
@@ -164,6 +168,20 @@ def _socket_metrics() -> list[Metric]:
     ]
 
 
+def _stats_metrics(n: int) -> list[Metric]:
+    cpu = stats_scenarios.STATS_CPU
+    return [
+        Metric(cpu, cpu, f"circusd-stats CPU, {n} processes, 1 s interval", "stats_cpu_pct",
+               "%", 3.0, digits=2),
+        Metric(cpu, cpu, "  circusd CPU meanwhile", "daemon_cpu_pct", "%", None, digits=2),
+        Metric(cpu, cpu, "  stat messages received/s", "messages_per_s", "/s", None,
+               higher_is_better=True, digits=0, compare=False),
+        Metric(cpu, cpu, "  every process reported, after launch", "all_reported_after_s",
+               "s", None, digits=1),
+        Metric(cpu, cpu, "  circusd-stats RSS", "stats_rss_mb", "MiB", None, digits=1),
+    ]
+
+
 def _papa_metrics(papa_mb: int) -> list[Metric]:
     # The issue sets targets only for bytes lost (0) and for the push latency
     # (under 50 ms from write to watcher); the other rows are for comparison.
@@ -209,6 +227,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="sock-rps: measured seconds per target (split into slices)")
     parser.add_argument("--sock-clients", type=int, default=4,
                         help="sock-rps: load generator processes")
+    parser.add_argument("--stats-seconds", type=float, default=10.0,
+                        help="stats-cpu: seconds over which circusd-stats CPU is measured")
     parser.add_argument("--ondemand-runs", type=int, default=3,
                         help="sock-ondemand: fresh daemons per circus daemon")
     parser.add_argument("--ours-src", action="store_true",
@@ -229,7 +249,7 @@ def _daemons(args: argparse.Namespace) -> tuple[list[DaemonSpec], dict[str, str]
     specs = [ours(from_src=args.ours_src)]
     problems: dict[str, str] = {}
     only = set(args.only)
-    if args.skip_peers or not only & set(CIRCUSD + ctl_scenarios.CTL + SOCKETS):
+    if args.skip_peers or not only & set(CIRCUSD + ctl_scenarios.CTL + SOCKETS + STATS):
         return specs, problems  # no circusd scenario: no need to check those peers
     circus_peer = ensure_peer(PEERS["circus"])
     if circus_peer.daemon is not None:
@@ -329,6 +349,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             for spec in big_specs}
     _run_ctl(args, specs, runs)
     _run_sockets(args, specs, runs)
+    _run_stats(args, specs, runs)
     _run_papa(args, kernels, runs)
     return {"machine": machine, "daemons": {s.kind: s.label for s in specs},
             "kernels": {k.kind: k.label for k in kernels}, "peer_problems": problems,
@@ -382,6 +403,24 @@ def _run_sockets(args: argparse.Namespace, specs: list[DaemonSpec],
                                 lambda spec=spec: socket_scenarios.run_ondemand(
                                     spec, runs=args.ondemand_runs))
             for spec in circus_specs}
+
+
+def _run_stats(args: argparse.Namespace, specs: list[DaemonSpec],
+               runs: dict[str, dict[str, dict[str, Any]]]) -> None:
+    """The stats scenario, each circus daemon in turn, with its own circusd-stats."""
+    if stats_scenarios.STATS_CPU not in args.only:
+        return
+    print(f"== stats: circusd-stats CPU, {args.n} sleepers, {args.stats_seconds:g} s",
+          flush=True)
+    runs[stats_scenarios.STATS_CPU] = {}
+    for spec in specs:
+        if spec.kind not in ("ours", "circus"):
+            continue
+        # From source, circusd-stats (a child of circusd) needs circus-stats on the path too.
+        run_spec = ctl_scenarios.for_ctl(spec, from_src=args.ours_src)[0]
+        runs[stats_scenarios.STATS_CPU][spec.kind] = _attempt(
+            spec.label, "stats", lambda run_spec=run_spec: stats_scenarios.run_stats_cpu(
+                run_spec, args.n, seconds=args.stats_seconds))
 
 
 def _run_papa(args: argparse.Namespace, kernels: list[KernelSpec],
@@ -527,6 +566,7 @@ def table(report: dict[str, Any], n: int, big_n: int, papa_mb: int = 32) -> str:
         _section(runs, _ctl_metrics(n), circus_labels, only),
         _floor_section(runs),
         _section(runs, _socket_metrics(), circus_labels, only),
+        _section(runs, _stats_metrics(n), circus_labels, only),
         _section(runs, _papa_metrics(papa_mb), kernel_labels, only),
     ]
     lines: list[str] = []

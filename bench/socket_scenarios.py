@@ -39,7 +39,7 @@ from typing import Any
 import psutil
 import zmq
 from _ctl_client import CtlError, wait_ready
-from _daemons import REPO, DaemonSpec, Program, RunningDaemon, launch
+from _daemons import REPO, DaemonSpec, RunningDaemon, launch, with_ini
 from scenarios import Result, ScenarioError, workdir
 
 RPS = "sock-rps"
@@ -66,23 +66,6 @@ def _app_argv(fd: str) -> list[str]:
 
 
 # -- configs ------------------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class _IniSpec(DaemonSpec):
-    """A daemon spec whose config is given as text (launch() asks it to write it)."""
-
-    ini: str = ""
-
-    def write_config(self, workdir: Path, programs: Sequence[Program]) -> Path:
-        path = workdir / "circus.ini"
-        path.write_text(self.ini)
-        return path
-
-
-def _with_ini(spec: DaemonSpec, ini: str) -> _IniSpec:
-    fields = {f.name: getattr(spec, f.name) for f in dataclasses.fields(DaemonSpec)}
-    return _IniSpec(**fields, ini=ini)
 
 
 def socket_config(spec: DaemonSpec, workdir: Path, port: int, *, numprocesses: int,
@@ -233,7 +216,7 @@ def run_rps(spec: DaemonSpec, *, seconds: float = 5.0, clients: int = 4,
             # sessions, so any difference here would skew the ratio.
             start_new_session=True)
         try:
-            with launch(_with_ini(spec, ini), wd, []) as daemon:
+            with launch(with_ini(spec, ini), wd, []) as daemon:
                 _wait(f"{WORKERS} workers of {spec.label}",
                       lambda: len(app_workers(daemon)) >= WORKERS, daemon, READY_TIMEOUT)
                 _wait(f"{spec.label} answering on port {port_circus}",
@@ -328,7 +311,7 @@ def _ondemand_once(spec: DaemonSpec, ctx: zmq.Context[zmq.Socket[bytes]],
     with workdir(spec.label) as wd:
         port = free_port()
         ini = socket_config(spec, wd, port, numprocesses=1, on_demand=True)
-        with launch(_with_ini(spec, ini), wd, []) as daemon:
+        with launch(with_ini(spec, ini), wd, []) as daemon:
 
             def alive() -> None:
                 if not daemon.alive():
