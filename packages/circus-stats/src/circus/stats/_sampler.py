@@ -200,7 +200,8 @@ class ProcfsSampler:
             return None
         except PermissionError:
             return unreadable(pid)
-        fields = raw[raw.rindex(b")") + 2 :].split()
+        # Fields 3..24 of stat(5) are all we read: split no further.
+        fields = raw[raw.rindex(b")") + 2 :].split(None, 22)
         if fields[0] in (b"Z", b"X"):  # dead: circusd is about to reap it
             if known is None and fd >= 0:
                 os.close(fd)
