@@ -20,6 +20,10 @@ from collections.abc import Sequence
 
 import pyte
 
+# ncurses scrolls an xterm with CSI S / CSI T, which pyte does not know; on a
+# vt100 it uses scroll regions, which pyte emulates, so the screen is exact.
+TERM = "vt100"
+
 
 def _controlling_tty() -> None:
     # Runs in the child after setsid(): make the pty its terminal, so Ctrl-C and
@@ -41,7 +45,7 @@ class PtyScreen:
         try:
             self.process = subprocess.Popen(
                 list(argv), stdin=slave, stdout=slave, stderr=slave,
-                env=dict(env, TERM="xterm", COLUMNS=str(cols), LINES=str(rows)),
+                env=dict(env, TERM=TERM, COLUMNS=str(cols), LINES=str(rows)),
                 start_new_session=True, preexec_fn=_controlling_tty)
         finally:
             os.close(slave)

@@ -37,7 +37,12 @@ def _demo(run: CircusRun) -> tuple[Path, str, str]:
     text = (EXAMPLES / "circus.ini").read_text()
     assert text.count("[circus]\n") == 1
     text = text.replace("[circus]\n", f"[circus]\nendpoint = {endpoint}\n"
-                                      f"pubsub_endpoint = {pubsub}\n")
+                                      f"pubsub_endpoint = {pubsub}\n"
+                                      f"stats_endpoint = {endpoint}-stats\n")
+    # The demo's Prometheus endpoint (statsd is on) gets a free port too.
+    assert text.count("prometheus = 127.0.0.1:9108\n") == 1
+    text = text.replace("prometheus = 127.0.0.1:9108\n",
+                        f"prometheus = 127.0.0.1:{free_port()}\n")
     # The demo's web socket listens on 8080; the copy gets a free port.
     assert text.count("port = 8080\n") == 1
     text = text.replace("port = 8080\n", f"port = {free_port()}\n")
@@ -64,7 +69,8 @@ def test_tutorial_shell_session(circus_run: CircusRun) -> None:
     daemon = circus_run.start("ours", config, endpoint, pubsub, cwd=config.parent)
     workers = daemon.wait_pids("worker", 3)
     wait_for(lambda: daemon.call("status")["statuses"]
-             == {"clock": "active", "flaky": "active", "web": "active", "worker": "active"},
+             == {"circusd-stats": "active", "clock": "active", "flaky": "active",
+                 "web": "active", "worker": "active"},
              "the demo's watchers to be active")
 
     # `incr` replies before its spawns (without --waiting, as upstream); a human
@@ -73,9 +79,10 @@ def test_tutorial_shell_session(circus_run: CircusRun) -> None:
     session = check(circus_run.ours_ctl(endpoint, stdin="help\nlist worker\n"
                                         "incr worker 4 --waiting\nlist worker\n"))
     out = session.stdout
-    # The banner, then `status` of every watcher, then the prompt.
-    banner = re.match(r"circusctl \S+\nclock: active\nflaky: active\nweb: active\nworker: active\n",
-                      out)
+    # The banner, then `status` of every watcher (circusd-stats too, as in the
+    # manual's tutorial), then the prompt.
+    banner = re.match(r"circusctl \S+\ncircusd-stats: active\nclock: active\nflaky: active\n"
+                      r"web: active\nworker: active\n", out)
     assert banner, out
     replies = out[banner.end():].split(PROMPT)
     # One chunk per command read, plus the final prompt before end of input.
