@@ -67,6 +67,16 @@ class StatsPublisher:
         except zmq.Again:
             self.dropped += 1
 
+    def send_all(self, messages: list[tuple[bytes, bytes]]) -> None:
+        """Publish ``messages`` back to back (see :meth:`send`)."""
+        send = self._send
+        for topic, body in messages:
+            try:
+                send(topic, _MORE_NOBLOCK)
+                send(body, _NOBLOCK)
+            except zmq.Again:
+                self.dropped += 1
+
     def close(self) -> None:
         """Close the socket (pending messages are dropped)."""
         self._socket.close(linger=0)

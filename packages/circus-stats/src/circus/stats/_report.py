@@ -89,6 +89,9 @@ class Reporter:
         if not self.link.synced:
             return
         metrics = self.prometheus is not None
+        # Messages go out in one burst after the sampling: sent one by one
+        # between reads, each would wake ZeroMQ's I/O thread on its own.
+        outbox: list[tuple[bytes, bytes]] = []
         wall, mono = time.time(), time.monotonic()
         points: list[ProcessPoint] = []
         gone: list[tuple[str, int]] = []
@@ -109,7 +112,7 @@ class Reporter:
                     continue
                 if wanted:
                     body = f'{sample.body},"subtopic":{pid},"name":{_NAMES[name]}}}'
-                    publisher.send(b"%s.%d" % (topic, pid), body.encode())
+                    outbox.append((b"%s.%d" % (topic, pid), body.encode()))
                 pids.append(pid)
                 samples.append(sample)
                 if metrics:
@@ -118,12 +121,13 @@ class Reporter:
                     if sample.cpu_seconds is not None:
                         cpu_now[pid] = sample.cpu_seconds
             if wanted:
-                publisher.send(topic, _encode(aggregate(pids, samples)).encode())
+                outbox.append((topic, _encode(aggregate(pids, samples)).encode()))
             if metrics:
                 self._retire(group, cpu_now)
         self._drop_gone(gone)
         if publisher.wants(b"stat.sockets"):
-            self._publish_sockets(hits)
+            self._socket_messages(hits, outbox)
+        publisher.send_all(outbox)
         if self.prometheus is not None:
             self.prometheus.publish(self._snapshot(names, points))
 
@@ -146,7 +150,7 @@ class Reporter:
             else:
                 self.link.tracker.drop("circushttpd", pid)
 
-    def _publish_sockets(self, hits: dict[int, int]) -> None:
+    def _socket_messages(self, hits: dict[int, int], outbox: list[tuple[bytes, bytes]]) -> None:
         total = 0
         addresses: list[str] = []
         for fd, entry in sorted(self.hits.sockets.items()):
@@ -154,9 +158,9 @@ class Reporter:
             total += reads
             addresses.append(entry.address)
             payload = {"fd": fd, "subtopic": fd, "reads": reads, "address": entry.address}
-            self.publisher.send(b"stat.sockets.%d" % fd, _encode(payload).encode())
-        self.publisher.send(b"stat.sockets",
-                            _encode({"addresses": addresses, "reads": total}).encode())
+            outbox.append((b"stat.sockets.%d" % fd, _encode(payload).encode()))
+        outbox.append((b"stat.sockets",
+                       _encode({"addresses": addresses, "reads": total}).encode()))
 
     def _snapshot(self, groups: list[str], points: list[ProcessPoint]) -> MetricsSnapshot:
         tracker = self.link.tracker
