@@ -58,8 +58,10 @@ async def _tick_forever(reporter: Reporter, interval: float) -> None:
         await asyncio.sleep(delay)
         try:
             reporter.tick()
-        except Exception:  # one bad tick must not end the publishing
-            log.exception("a stats tick failed")
+        except Exception as exc:  # one bad tick must not end the publishing
+            # A bug, not bad input: the traceback only at debug level.
+            log.error("a stats tick failed: %s: %s", type(exc).__name__, exc,
+                      exc_info=log.isEnabledFor(logging.DEBUG))
 
 
 async def run(options: Options) -> None:
