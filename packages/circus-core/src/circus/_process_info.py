@@ -15,8 +15,8 @@ import asyncio
 import os
 import pwd
 import time
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
 
 import psutil
 
@@ -50,10 +50,22 @@ def cpu_clock(seconds: float) -> str:
     return f"{int(minutes)}:{rest:05.2f}"
 
 
-class _Sampler:
-    """Reads processes in chunks; one instance per ``stats`` call."""
+class Tracked(Protocol):
+    """A process circusd tracks, whose psutil object can be reused across calls."""
 
-    def __init__(self) -> None:
+    def psutil_process(self) -> psutil.Process:
+        """The cached psutil object; raises psutil.NoSuchProcess if it is gone."""
+
+
+class _Sampler:
+    """Reads processes in chunks; one instance per ``stats`` call.
+
+    ``tracked`` supplies the psutil objects of circusd's own processes, kept
+    between calls; children and anything else get one made for this call.
+    """
+
+    def __init__(self, tracked: Mapping[int, Tracked] | None = None) -> None:
+        self._tracked = tracked or {}
         self._users: dict[int, str] = {}
         self._total_mem = psutil.virtual_memory().total or 1
         self._cpu_before: dict[int, float] = {}
@@ -96,12 +108,17 @@ class _Sampler:
                 await asyncio.sleep(0)
         self._children = parents
 
-    def _cpu_total(self, pid: int) -> float | None:
+    def _process(self, pid: int) -> psutil.Process:
         proc = self._procs.get(pid)
+        if proc is None:
+            owner = self._tracked.get(pid)
+            proc = owner.psutil_process() if owner is not None else psutil.Process(pid)
+            self._procs[pid] = proc
+        return proc
+
+    def _cpu_total(self, pid: int) -> float | None:
         try:
-            if proc is None:
-                proc = self._procs[pid] = psutil.Process(pid)
-            times = proc.cpu_times()
+            times = self._process(pid).cpu_times()
         except psutil.Error:
             return None
         return times.user + times.system
@@ -127,10 +144,8 @@ class _Sampler:
 
     def info(self, pid: int, with_children: bool = True) -> Info | str:
         """The upstream info mapping of ``pid``; :data:`GONE` if it vanished."""
-        proc = self._procs.get(pid)
         try:
-            if proc is None:
-                proc = self._procs[pid] = psutil.Process(pid)
+            proc = self._process(pid)
             with proc.oneshot():
                 info = _read(proc, self)
         except psutil.NoSuchProcess:
@@ -171,11 +186,15 @@ def _read(proc: psutil.Process, sampler: _Sampler) -> Info:
 
 
 async def gather_infos(
-    pids: Iterable[int], interval: float = CPU_INTERVAL
+    pids: Iterable[int], interval: float = CPU_INTERVAL,
+    tracked: Mapping[int, Tracked] | None = None,
 ) -> dict[int, Info | str]:
-    """Info of every pid (with its children), yielding to the loop as it goes."""
+    """Info of every pid (with its children), yielding to the loop as it goes.
+
+    ``tracked`` maps pids to circusd's processes, whose psutil objects are reused.
+    """
     wanted = list(dict.fromkeys(pids))
-    sampler = _Sampler()
+    sampler = _Sampler(tracked)
     if not wanted:
         return {}
     await sampler._children_map(set(wanted))

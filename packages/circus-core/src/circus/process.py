@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 from circus import _spawn
 
 if TYPE_CHECKING:
+    import psutil
+
     from circus.watcher import Watcher
 
 # Upstream's status constants, returned by ``Process.status``.
@@ -61,7 +63,7 @@ class Process:
 
     # Slots, not a __dict__: ~1.5 KiB less per process, 1.5 MiB per 1000.
     __slots__ = (
-        "__weakref__", "_started_monotonic", "_variables", "args", "close_child_stderr",
+        "__weakref__", "_psutil", "_started_monotonic", "_variables", "args", "close_child_stderr",
         "close_child_stdin", "close_child_stdout", "cmd", "env", "executable", "exit_status",
         "gid", "listen_fds", "name", "pass_fds", "pipe_stderr", "pipe_stdout", "popen",
         "rlimits", "shell", "shell_args", "signalled", "started", "state", "stderr_fd",
@@ -133,6 +135,7 @@ class Process:
         self._started_monotonic = 0.0
         self.exit_status: int | None = None  # raw wait status once reaped
         self.stopping_since: float | None = None
+        self._psutil: Any = None  # psutil.Process, made on first use (stats)
         if spawn:
             self.spawn()
 
@@ -156,6 +159,7 @@ class Process:
 
     def spawn(self) -> None:
         """Fork and exec the child. Raises ``OSError``/``ValueError`` if it cannot start."""
+        self._psutil = None
         env = self.env or {}
         argv = _spawn.build_argv(
             self.cmd,
@@ -328,6 +332,24 @@ class Process:
                 os.kill(pid, signum)
 
     # -- information -------------------------------------------------------------
+
+    def psutil_process(self) -> psutil.Process:
+        """psutil's view of this process, made once and then reused (by ``stats``).
+
+        It stays valid: this object stands for one child until it is reaped,
+        so its pid cannot belong to another process meanwhile.
+
+        Raises:
+            psutil.NoSuchProcess: the process is gone (or was never spawned).
+        """
+        if self._psutil is None:
+            import psutil
+
+            if self.popen is None:
+                raise psutil.NoSuchProcess(0, msg="not spawned")
+            self._psutil = psutil.Process(self.pid)
+        proc: psutil.Process = self._psutil
+        return proc
 
     def info(self) -> dict[str, Any]:
         """Upstream's info mapping: pid, cmdline, username, nice, mem_info1/2, cpu, mem, ctime."""

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import signal
 import statistics
 import time
 
 from circus.watcher import Watcher
-from conftest import python_cmd
+from conftest import apoll, python_cmd
 
 from ._client import Client
 
@@ -118,3 +119,38 @@ async def test_status_stays_fast_during_stats_of_many_processes(make_arbiter):
     assert latencies[int(len(latencies) * 0.9)] < 0.02, latencies[-10:]
     assert max(latencies) < 0.2, latencies[-10:]
     assert statistics.median(latencies) < 0.01
+
+
+async def test_stats_reuses_each_process_psutil_object_between_calls(make_arbiter, monkeypatch):
+    import psutil
+
+    harness = await make_arbiter(Watcher("sleeper", SLEEPER, numprocesses=3, graceful_timeout=2),
+                                 channels=True)
+    sleeper = harness.watcher("sleeper")
+    made: list[int] = []
+    real = psutil.Process
+
+    class Counting(real):  # type: ignore[misc, valid-type]
+        def __init__(self, pid: int | None = None) -> None:
+            made.append(os.getpid() if pid is None else pid)  # psutil: None is us
+            super().__init__(pid)
+
+    monkeypatch.setattr(psutil, "Process", Counting)
+    async with Client(harness.arbiter.endpoint) as client:
+        first = await client.call("stats", name="sleeper")
+        assert sorted(made) == sorted(sleeper.pids)  # one psutil object per process...
+        made.clear()
+        second = await client.call("stats", name="sleeper")
+        assert made == []  # ...kept on the process for the next call
+        third = await client.call("stats", name="sleeper", process=sleeper.pids[0])
+        assert made == []
+        assert set(first["info"]) == set(second["info"]) == {str(p) for p in sleeper.pids}
+        assert third["info"]["pid"] == sleeper.pids[0]
+        # A respawned process is a new process: it gets its own object.
+        old = sleeper.pids[0]
+        os.kill(old, signal.SIGKILL)
+        await apoll(lambda: len(sleeper.pids) == 3 and old not in sleeper.pids)
+        [new] = set(sleeper.pids) - {int(pid) for pid in second["info"]}
+        fourth = await client.call("stats", name="sleeper")
+        assert made == [new]
+        assert set(fourth["info"]) == {str(p) for p in sleeper.pids}

@@ -59,7 +59,8 @@ async def _watcher_infos(
     watchers: list[Watcher], extended: bool
 ) -> dict[str, dict[str, Info | str]]:
     procs = {w.name: [p for p in w.processes.values() if p.is_alive] for w in watchers}
-    infos = await gather_infos(p.pid for group in procs.values() for p in group)
+    tracked = {p.pid: p for group in procs.values() for p in group}
+    infos = await gather_infos(tracked, tracked=tracked)
     result: dict[str, dict[str, Info | str]] = {}
     for watcher in watchers:
         per_pid: dict[str, Info | str] = {}
@@ -109,6 +110,6 @@ async def _one_watcher(watcher: Watcher, name: str, extended: bool) -> ReplyFiel
 
 
 async def _one_process(watcher: Watcher, proc: Process, extended: bool) -> ReplyFields:
-    infos = await gather_infos([proc.pid])
+    infos = await gather_infos([proc.pid], tracked={proc.pid: proc})
     return {"process": proc.pid,
             "info": await _process_entry(watcher, proc, infos.get(proc.pid), extended)}
