@@ -17,13 +17,7 @@ from _circus_peer import peer_env
 from _circus_run import BIN, CircusRun, Daemon, wait_for
 from _pty_screen import PtyScreen
 from _stats_feed import INFO_KEYS, StatsFeed
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+from conftest import free_port
 
 
 def _start_with_stats(run: CircusRun, kind: str, label: str,
@@ -37,7 +31,7 @@ def _start_with_stats(run: CircusRun, kind: str, label: str,
 
 def test_statsd_publishes_upstream_topics_for_watchers_circusd_and_sockets(
         circus_run: CircusRun) -> None:
-    port = _free_port()
+    port = free_port()
     socket_section = f"[socket:web]\nhost = 127.0.0.1\nport = {port}\n"
     daemon, stats = _start_with_stats(circus_run, "ours", "stats", socket_section)
     feed = StatsFeed(stats)

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import zmq
-from circus.client import ConnectionFailed, EventSubscriber, open_sub
+from circus.client import (
+    AsyncCircusClient,
+    CircusClient,
+    ConnectionFailed,
+    EventSubscriber,
+    close_ssh_tunnels,
+    open_sub,
+)
 from conftest import assert_no_traceback, ctl_env, poll, run_ctl
 
 SSHD = "/usr/sbin/sshd"
@@ -109,3 +118,43 @@ def test_open_sub_with_a_bad_endpoint_raises_connection_failed():
             open_sub(context, "tcp://nowhere", ["stat."])
     finally:
         context.term()
+
+
+def test_clients_end_their_tunnel_when_closed(daemon, sshd, tmp_path, monkeypatch):
+    # In-process clients: the tunnel (a forked process) must go with the client,
+    # or a long-lived program would pile them up (the autouse check sees leftovers).
+    port, key = sshd
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    daemon.replies["status"] = {"statuses": {"tunnelled": "active"}}
+    server = f"root@127.0.0.1:{port}"
+    with CircusClient(daemon.endpoint, timeout=20, ssh_server=server, ssh_keyfile=str(key),
+                      transport="pyzmq") as client:
+        assert client.call("status")["statuses"] == {"tunnelled": "active"}
+        assert _tunnels()
+    assert _tunnels() == []  # gone with the client, while sshd still serves
+
+    async def async_call() -> dict[str, Any]:
+        async with AsyncCircusClient(daemon.endpoint, timeout=20, ssh_server=server,
+                                     ssh_keyfile=str(key)) as client:
+            reply = await client.call("status")
+            assert _tunnels()
+            return reply
+
+    assert asyncio.run(async_call())["statuses"] == {"tunnelled": "active"}
+    assert _tunnels() == []
+    close_ssh_tunnels()  # a no-op now: each client ended its own
+
+
+def _tunnels() -> list[int]:
+    """Our live children other than the test's sshd: the tunnels' forked processes."""
+    me = os.getpid()
+    found = []
+    for pid in Path(f"/proc/{me}/task/{me}/children").read_text().split():
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if b"sshd" not in cmdline and state != "Z":  # sshd retitles itself
+            found.append(int(pid))
+    return found

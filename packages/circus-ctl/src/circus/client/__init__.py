@@ -4,6 +4,7 @@
 * :class:`AsyncCircusClient` — the same on asyncio, many calls in flight;
 * :class:`EventSubscriber` / :class:`AsyncEventSubscriber` — the event channel;
 * :func:`open_sub` — a SUB socket on any PUB endpoint (events, stats), maybe over ssh;
+* :func:`close_ssh_tunnels` — end the ssh tunnels those sockets opened;
 * the exceptions, rooted at :class:`ClientError`.
 
 The subscriber and asyncio names load on first use so that ``import
@@ -25,6 +26,7 @@ from circus.client._errors import (
 )
 from circus.client._message import DEFAULT_ENDPOINT, DEFAULT_PUBSUB, make_message
 from circus.client._sync import CircusClient
+from circus.client._tunnels import close_ssh_tunnels
 
 if TYPE_CHECKING:
     from circus.client._async import AsyncCircusClient
@@ -43,6 +45,7 @@ __all__ = [
     "ConnectionFailed",
     "EventSubscriber",
     "ProtocolError",
+    "close_ssh_tunnels",
     "make_message",
     "open_sub",
     "raise_for_status",

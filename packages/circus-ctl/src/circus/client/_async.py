@@ -16,6 +16,7 @@ import zmq.asyncio
 from circus.client._dealer import open_dealer
 from circus.client._errors import CallTimeout, ClientError, raise_for_status
 from circus.client._message import DEFAULT_ENDPOINT, Message, decode_reply, encode, normalise
+from circus.client._tunnels import end_tunnel
 
 
 class AsyncCircusClient:
@@ -48,13 +49,14 @@ class AsyncCircusClient:
         self._socket: zmq.asyncio.Socket | None = None
         self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._reader: asyncio.Task[None] | None = None
+        self._tunnel: Any = None
 
     def _connected(self) -> zmq.asyncio.Socket:
         if self._socket is None:
             if self._context is None:
                 self._context = zmq.asyncio.Context()
             try:
-                sock = open_dealer(
+                sock, self._tunnel = open_dealer(
                     self._context, self.endpoint, self.ssh_server, self.ssh_keyfile, self.timeout
                 )
             except BaseException:
@@ -119,6 +121,8 @@ class AsyncCircusClient:
         if self._socket is not None:
             self._socket.close(linger=int(self.timeout * 1000))
             self._socket = None
+        end_tunnel(self._tunnel)
+        self._tunnel = None
         if self._own_context and self._context is not None:
             self._context.term()
             self._context = None

@@ -6,8 +6,9 @@ from collections.abc import AsyncIterator, Iterable
 from types import TracebackType
 
 import zmq.asyncio
-from circus.client._events import Event, _open_sub, close_tunnel, decode_event
+from circus.client._events import Event, _open_sub, decode_event
 from circus.client._message import DEFAULT_PUBSUB
+from circus.client._tunnels import end_tunnel
 
 
 class AsyncEventSubscriber:
@@ -53,7 +54,7 @@ class AsyncEventSubscriber:
         if self._socket is not None:
             self._socket.close()
             self._socket = None
-        close_tunnel(self._tunnel)
+        end_tunnel(self._tunnel)
         self._tunnel = None
         if self._own_context:
             self._context.term()

@@ -8,23 +8,29 @@ from typing import Any
 import zmq
 from circus.client._errors import ConnectionFailed
 from circus.client._probe import probe
+from circus.client._tunnels import track
 
 
 def open_dealer(
     context: zmq.Context[Any], endpoint: str, ssh_server: str | None, ssh_keyfile: str | None,
     timeout: float,
-) -> zmq.Socket[Any]:
-    """A DEALER socket with a random identity, connected (maybe through ssh) to ``endpoint``."""
+) -> tuple[zmq.Socket[Any], Any]:
+    """A DEALER socket with a random identity, connected (maybe through ssh) to ``endpoint``.
+
+    Also returns the ssh tunnel it opened (None without ssh), for the owner to
+    end when it closes the socket.
+    """
     if ssh_server is None:
         probe(endpoint)
     sock: zmq.Socket[Any] = context.socket(zmq.DEALER)
     sock.setsockopt(zmq.IDENTITY, uuid.uuid4().hex.encode())
     sock.setsockopt(zmq.LINGER, 0)
+    tunnel = None
     try:
         if ssh_server is None:
             sock.connect(endpoint)
         else:
-            connect_ssh(sock, endpoint, ssh_server, ssh_keyfile, timeout)
+            tunnel = connect_ssh(sock, endpoint, ssh_server, ssh_keyfile, timeout)
     except zmq.ZMQError as exc:
         sock.close()
         raise ConnectionFailed(
@@ -34,7 +40,7 @@ def open_dealer(
     except ConnectionFailed:
         sock.close()
         raise
-    return sock
+    return sock, tunnel
 
 
 def connect_ssh(
@@ -42,8 +48,7 @@ def connect_ssh(
 ) -> Any:
     """Connect ``sock`` to ``endpoint`` as seen from ``server`` (``user@host:port``).
 
-    Returns the tunnel (a daemonic process, ended with the program at the
-    latest); its ``terminate()`` ends it sooner.
+    Returns the tunnel, tracked for :func:`~circus.client.close_ssh_tunnels`.
     """
     import importlib.util
 
@@ -53,9 +58,9 @@ def connect_ssh(
     use_paramiko = importlib.util.find_spec("paramiko") is not None
     try:
         # The tunnel process outlives idle periods shorter than this, then exits.
-        return ssh.tunnel_connection(  # type: ignore[call-overload]
+        return track(ssh.tunnel_connection(  # type: ignore[call-overload]
             sock, endpoint, server, keyfile=keyfile, paramiko=use_paramiko,
-            timeout=max(int(timeout) + 10, 60))
+            timeout=max(int(timeout) + 10, 60)))
     except Exception as exc:  # paramiko/pexpect raise many unrelated types
         raise ConnectionFailed(
             endpoint, "ssh", f"cannot open an ssh tunnel to {server} for {endpoint}: {exc}; "

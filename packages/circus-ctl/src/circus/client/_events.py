@@ -11,6 +11,7 @@ import zmq
 from circus.client._dealer import connect_ssh
 from circus.client._errors import ConnectionFailed
 from circus.client._message import DEFAULT_PUBSUB
+from circus.client._tunnels import end_tunnel
 
 Event = tuple[str, dict[str, Any]]
 
@@ -74,15 +75,6 @@ def _open_sub(
     return sock, tunnel
 
 
-def close_tunnel(tunnel: Any) -> None:
-    """End an ssh tunnel opened by :func:`_open_sub` (no-op for None)."""
-    if tunnel is not None:
-        tunnel.terminate()
-        join = getattr(tunnel, "join", None)  # a multiprocessing.Process (paramiko)
-        if join is not None:
-            join(5)
-
-
 class EventSubscriber:
     """Iterate over circusd's events as ``(topic, payload)`` pairs.
 
@@ -139,7 +131,7 @@ class EventSubscriber:
         if self._socket is not None:
             self._socket.close()
             self._socket = None
-        close_tunnel(self._tunnel)
+        end_tunnel(self._tunnel)
         self._tunnel = None
         if self._own_context:
             self._context.term()

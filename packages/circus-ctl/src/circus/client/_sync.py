@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from circus.client._errors import CallTimeout, ConnectionFailed, raise_for_status
 from circus.client._message import DEFAULT_ENDPOINT, Message, decode_reply, encode, normalise
+from circus.client._tunnels import end_tunnel
 
 if TYPE_CHECKING:
     import zmq
@@ -33,8 +34,9 @@ class _Connection(Protocol):
 class _ZmqConnection:
     """A pyzmq DEALER behind the :class:`_Connection` interface."""
 
-    def __init__(self, sock: zmq.Socket[Any]) -> None:
+    def __init__(self, sock: zmq.Socket[Any], tunnel: Any = None) -> None:
         self.sock = sock
+        self.tunnel = tunnel
 
     def send(self, payload: bytes) -> None:
         self.sock.send(payload)
@@ -50,6 +52,8 @@ class _ZmqConnection:
 
         self.sock.setsockopt(zmq.LINGER, linger_ms)
         self.sock.close()
+        end_tunnel(self.tunnel)
+        self.tunnel = None
 
 
 class CircusClient:
@@ -125,8 +129,8 @@ class CircusClient:
 
         if self._context is None:
             self._context = zmq.Context()
-        return _ZmqConnection(open_dealer(self._context, self.endpoint, self.ssh_server,
-                                          self.ssh_keyfile, self.timeout))
+        return _ZmqConnection(*open_dealer(self._context, self.endpoint, self.ssh_server,
+                                           self.ssh_keyfile, self.timeout))
 
     def call(self, command: str | Message, **props: Any) -> dict[str, Any]:
         """Send one command and return the daemon's reply dict.

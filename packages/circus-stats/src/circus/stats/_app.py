@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import zmq
 import zmq.asyncio
+from circus.client import close_ssh_tunnels
 from circus.stats._circusd import CircusdLink, LinkError
 from circus.stats._cli import Options, version
 from circus.stats._publisher import BindError, StatsPublisher
@@ -116,5 +117,8 @@ async def run(options: Options) -> None:
             prometheus.close()
         if publisher is not None:
             publisher.close()
+        # --ssh tunnels are forks of this process, whose SIGTERM handling they
+        # inherited: end them here, or the exit would wait for them forever.
+        close_ssh_tunnels()
         sync_context.term()
         async_context.term()

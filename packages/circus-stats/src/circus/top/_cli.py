@@ -11,6 +11,7 @@ import sys
 from typing import Any, NoReturn
 
 import zmq
+from circus.client import close_ssh_tunnels
 from circus.top._channel import ChannelError, check_endpoint, open_stats_socket
 from circus.top._model import StatsModel
 from circus.top._screen import run_console
@@ -89,6 +90,7 @@ def run(argv: list[str]) -> int:
         return _fail(f"cannot drive this terminal (TERM={os.environ.get('TERM', '')!r}): {exc}")
     finally:
         sock.close()
+        close_ssh_tunnels()  # a forked tunnel would ignore the exit's SIGTERM
         context.term()
 
 
