@@ -24,3 +24,12 @@ async def test_async_subscriber(publisher):
         async for topic, payload in events:
             assert (topic, payload["exit_code"]) == ("watcher.web.reap", 0)
             break
+
+
+def test_parse_published_accepts_only_a_topic_and_a_json_object():
+    from circus.client import parse_published
+
+    assert parse_published([b"stat.web.12", b'{"pid": 12}']) == ("stat.web.12", {"pid": 12})
+    for bad in ([b"stat.web"], [b"a", b"{}", b"extra"], [b"\xff", b"{}"], [b"t", b"not json"],
+                [b"t", b"[1, 2]"]):
+        assert parse_published(bad) is None, bad

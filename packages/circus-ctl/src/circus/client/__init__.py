@@ -24,7 +24,12 @@ from circus.client._errors import (
     ProtocolError,
     raise_for_status,
 )
-from circus.client._message import DEFAULT_ENDPOINT, DEFAULT_PUBSUB, make_message
+from circus.client._message import (
+    DEFAULT_ENDPOINT,
+    DEFAULT_PUBSUB,
+    make_message,
+    parse_published,
+)
 from circus.client._sync import CircusClient
 from circus.client._tunnels import close_ssh_tunnels
 
@@ -48,6 +53,7 @@ __all__ = [
     "close_ssh_tunnels",
     "make_message",
     "open_sub",
+    "parse_published",
     "raise_for_status",
 ]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from circus.client._errors import ProtocolError
@@ -13,6 +13,22 @@ DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
 DEFAULT_PUBSUB = "tcp://127.0.0.1:5556"
 
 Message = Mapping[str, Any]
+
+
+def parse_published(frames: Sequence[bytes]) -> tuple[str, dict[str, Any]] | None:
+    """``(topic, payload)`` of a published ``[topic, json]`` message, or None if malformed.
+
+    For any PUB channel (events, stats). Strict, unlike the subscribers'
+    decoding: anything but two frames, a UTF-8 topic and a JSON object is refused.
+    """
+    if len(frames) != 2:
+        return None
+    try:
+        topic = frames[0].decode("utf-8")
+        payload = json.loads(frames[1])
+    except ValueError:  # UnicodeDecodeError is a ValueError too
+        return None
+    return (topic, payload) if isinstance(payload, dict) else None
 
 
 def make_message(command: str, **props: Any) -> dict[str, Any]:

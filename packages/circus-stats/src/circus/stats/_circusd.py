@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-from typing import Any
 
 import zmq
 import zmq.asyncio
-from circus.client import AsyncCircusClient, ClientError, ConnectionFailed, open_sub
+from circus.client import (
+    AsyncCircusClient,
+    ClientError,
+    ConnectionFailed,
+    open_sub,
+    parse_published,
+)
 from circus.stats._sockets import ListenSocket
 from circus.stats._tracker import PidTracker
 
@@ -46,18 +50,6 @@ def open_events(context: zmq.asyncio.Context, endpoint: str, ssh_server: str | N
         raise LinkError(str(exc)) from exc
     assert isinstance(sock, zmq.asyncio.Socket)
     return sock
-
-
-def decode_event(frames: list[bytes]) -> tuple[str, dict[str, Any]] | None:
-    """``(topic, payload)`` from a published event, or ``None`` if it is malformed."""
-    if len(frames) != 2:
-        return None
-    try:
-        payload = json.loads(frames[1])
-        topic = frames[0].decode("utf-8")
-    except ValueError:  # UnicodeDecodeError is a ValueError too
-        return None
-    return (topic, payload) if isinstance(payload, dict) else None
 
 
 class CircusdLink:
@@ -89,7 +81,7 @@ class CircusdLink:
         sock = open_events(self.context, self.pubsub, self.ssh_server, self.ssh_keyfile)
         try:
             while True:
-                event = decode_event(await sock.recv_multipart())
+                event = parse_published(await sock.recv_multipart())
                 if event is None or not self.tracker.apply(*event):
                     log.debug("ignored a malformed event")
                     continue

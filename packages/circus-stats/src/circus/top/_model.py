@@ -7,12 +7,12 @@ tested without sleeping.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from circus.client import parse_published
 from circus.top._topics import SOCKETS, parse_topic
 from circus.top._units import parse_size, to_number
 
@@ -59,18 +59,6 @@ class SocketsTotal:
     seen: float
 
 
-def decode_frames(frames: Sequence[bytes]) -> tuple[str, dict[str, Any]] | None:
-    """``(topic, payload)`` of a two-frame message, or ``None`` if it is malformed."""
-    if len(frames) != 2:
-        return None
-    try:
-        topic = frames[0].decode("utf-8")
-        payload = json.loads(frames[1])
-    except (UnicodeDecodeError, ValueError):
-        return None
-    return (topic, payload) if isinstance(payload, dict) else None
-
-
 class StatsModel:
     """The latest stats seen on the channel.
 
@@ -92,7 +80,7 @@ class StatsModel:
 
     def ingest(self, frames: Sequence[bytes]) -> bool:
         """Take one raw message; return whether it was a well-formed stats message."""
-        decoded = decode_frames(frames)
+        decoded = parse_published(frames)
         if decoded is None:
             return False
         topic_text, payload = decoded
