@@ -1,74 +1,208 @@
-"""Crash-loop protection: count failed starts, pace retries, know when to give up.
+"""Crash-loop protection, kept per process slot.
 
-A *failed start* is a spawn that raised (missing binary, bad rlimit) or a
-process that exited within ``min_uptime`` of its spawn without circus asking.
-Retries wait ``retry_in * 2**(n-1)`` seconds, capped, with jitter so that
-watchers failing together do not retry in lockstep. ``backoff = false``
-retries at once, as upstream did; ``max_retry`` bounds the consecutive
-failures (``-1``: never give up). The daemon stays responsive either way,
-because a retry is always a new loop callback, never a loop inside one.
+A *slot* is one of a watcher's ``numprocesses`` places, named by its wid.
+Two kinds of trouble make a slot wait before its next spawn:
+
+- a *quick exit*: its process exited within ``min_uptime`` of its spawn
+  without circus asking. The slot is never abandoned for that: a program that
+  starts and then crashes (its database is down, a file is missing) must come
+  back on its own once the outage ends, as upstream's respawns-forever does.
+  Stopping a flapping watcher for good is the flapping plugin's job.
+- a *failed spawn*: fork or exec failed outright (missing binary, unknown
+  user, bad rlimit). ``max_retry`` of those in a row, on one slot, stop the
+  watcher (upstream's meaning of ``max_retry``).
+
+Either way the wait is ``retry_in * 2**(n-1)`` seconds for the n-th trouble
+in a row, capped at :data:`MAX_BACKOFF`, shortened by up to a quarter at
+random so that slots failing together do not retry in lockstep (the cap
+stays a true upper bound). ``backoff = false`` retries at once, as upstream
+did. A process that stays up ``min_uptime`` clears its slot. Other slots are
+never delayed by one slot's trouble.
+
+While a slot waits, its wid stays reserved (it is not back in the watcher's
+wid pool), so the retry runs under the same wid and the slot's count goes on.
+A retry is always a new loop callback, never a loop inside one, so the daemon
+stays responsive whatever the program does.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
+import heapq
 import random
 from collections.abc import Callable
+from typing import Any
 
-logger = logging.getLogger("circus")
-
-MAX_BACKOFF = 60.0  # seconds; a broken program is retried at least this often
-_JITTER = (0.8, 1.2)
+MAX_BACKOFF = 60.0  # seconds: a broken slot is retried at least this often
+_JITTER = (0.75, 1.0)  # fraction of the nominal delay actually waited
 
 
-class FailedStarts:
-    """The failed-start record of one watcher."""
+def backoff_delay(retry_in: float, troubles: int, jitter: bool = True) -> float:
+    """The wait before the next spawn of a slot with ``troubles`` in a row."""
+    if troubles <= 0:
+        return 0.0
+    base = min(retry_in * 2.0 ** (troubles - 1), MAX_BACKOFF)
+    return base * random.uniform(*_JITTER) if jitter else base
 
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.count = 0
-        self._retry: asyncio.TimerHandle | None = None
 
-    def __repr__(self) -> str:
-        return f"<FailedStarts {self.name} count={self.count} waiting={self.waiting}>"
+class SlotRecord:
+    """The trouble record of one slot."""
+
+    __slots__ = ("delay", "quick_exits", "retry_at", "spawn_failures", "timer", "wid")
+
+    def __init__(self, wid: int) -> None:
+        self.wid = wid
+        self.quick_exits = 0  # in a row, since the slot last stayed up min_uptime
+        self.spawn_failures = 0  # in a row, since its last successful spawn
+        self.delay = 0.0  # the wait last chosen
+        self.retry_at: float | None = None  # loop time of the pending retry
+        self.timer: asyncio.TimerHandle | None = None
 
     @property
-    def waiting(self) -> bool:
-        """True while a retry is scheduled (nothing may spawn before it fires)."""
-        return self._retry is not None
+    def troubles(self) -> int:
+        """Quick exits and failed spawns in a row: what the delay doubles on."""
+        return self.quick_exits + self.spawn_failures
 
-    def reset(self) -> None:
-        """A process ran long enough: the crash loop, if any, is over."""
-        self.count = 0
+    def describe(self, now: float) -> dict[str, Any]:
+        """What ``status --verbose`` shows of a waiting slot."""
+        remaining = max(0.0, (self.retry_at or now) - now)
+        return {
+            "wid": self.wid,
+            "quick_exits": self.quick_exits,
+            "spawn_failures": self.spawn_failures,
+            "delay": round(self.delay, 3),
+            "retry_in": round(remaining, 3),
+        }
 
-    def record(self, max_retry: int) -> bool:
-        """Count one failed start; True when ``max_retry`` says to give up."""
-        self.count += 1
-        return 0 <= max_retry < self.count
 
-    def delay(self, retry_in: float, backoff: bool) -> float:
-        """Seconds to wait before the next attempt."""
-        if not backoff or not self.count:
-            return 0.0
-        base: float = min(retry_in * 2.0 ** (self.count - 1), MAX_BACKOFF)
-        return base * random.uniform(*_JITTER)
+class SlotBackoff:
+    """The per-slot backoff state of one watcher.
 
-    def schedule(self, delay: float, retry: Callable[[], None]) -> None:
-        """Call ``retry`` after ``delay`` seconds, unless a retry is already pending."""
-        if self._retry is not None:
-            return
-        if delay:
-            logger.info("watcher %s: retrying in %.2fs", self.name, delay)
+    It never spawns anything itself: when a slot's wait is over it moves the
+    slot's wid to the *ready* list and calls ``on_ready``; the watcher then
+    spawns ready wids first (:meth:`take_ready`) before taking new ones.
+    """
 
-        def fire() -> None:
-            self._retry = None
-            retry()
+    def __init__(self, on_ready: Callable[[], None]) -> None:
+        self._on_ready = on_ready
+        self._records: dict[int, SlotRecord] = {}
+        self._ready: list[int] = []  # heap of wids whose wait is over
+        self._waiting = 0  # records with a pending timer
 
-        self._retry = asyncio.get_running_loop().call_later(delay, fire)
+    def __repr__(self) -> str:
+        return f"<SlotBackoff waiting={self._waiting} ready={len(self._ready)}>"
 
-    def cancel(self) -> None:
-        """Drop a pending retry (the watcher is stopping)."""
-        if self._retry is not None:
-            self._retry.cancel()
-            self._retry = None
+    # -- counts the watcher converges with -----------------------------------------
+
+    @property
+    def waiting(self) -> int:
+        """Slots whose wait is not over: they must not be filled yet."""
+        return self._waiting
+
+    @property
+    def ready(self) -> int:
+        """Slots whose wait is over and whose wid awaits a spawn."""
+        return len(self._ready)
+
+    def take_ready(self) -> int | None:
+        """The wid of a slot due for its retry (lowest first), or None."""
+        return heapq.heappop(self._ready) if self._ready else None
+
+    # -- what happened to a slot ---------------------------------------------------
+
+    def quick_exit(self, wid: int, retry_in: float, backoff: bool) -> SlotRecord:
+        """Its process exited within ``min_uptime``: the slot waits (wid reserved)."""
+        record = self._record(wid)
+        record.quick_exits += 1
+        self._wait(record, retry_in, backoff)
+        return record
+
+    def spawn_failed(self, wid: int, retry_in: float, backoff: bool) -> SlotRecord:
+        """Its spawn failed outright: the slot waits (wid reserved)."""
+        record = self._record(wid)
+        record.spawn_failures += 1
+        self._wait(record, retry_in, backoff)
+        return record
+
+    def spawned(self, wid: int) -> None:
+        """A spawn on this slot succeeded: its failed spawns are no longer in a row."""
+        record = self._records.get(wid)
+        if record is not None:
+            record.spawn_failures = 0
+
+    def forget(self, wid: int) -> None:
+        """The slot's process stayed up ``min_uptime``, or circus stopped it: clean slate."""
+        record = self._records.pop(wid, None)
+        if record is not None and record.timer is not None:
+            # Not reachable in practice (a waiting slot has no process), kept
+            # so the waiting count can never drift.
+            record.timer.cancel()
+            self._waiting -= 1
+
+    def trim(self, budget: int) -> list[int]:
+        """Keep at most ``budget`` waiting or ready slots; return the wids let go.
+
+        ``numprocesses`` went down: ready slots go first, then the ones with
+        the longest wait left.
+        """
+        released: list[int] = []
+        while self._ready and self._waiting + len(self._ready) > budget:
+            wid = heapq.heappop(self._ready)
+            self._records.pop(wid, None)
+            released.append(wid)
+        if self._waiting > budget:
+            waiting = sorted((r for r in self._records.values() if r.timer is not None),
+                             key=lambda r: r.retry_at or 0.0, reverse=True)
+            for record in waiting[: self._waiting - budget]:
+                self._drop(record)
+                released.append(record.wid)
+        return released
+
+    def clear(self) -> list[int]:
+        """Cancel every wait (the watcher stops); return the wids to release."""
+        released = list(self._ready)
+        self._ready.clear()
+        for record in list(self._records.values()):
+            if record.timer is not None:
+                released.append(record.wid)
+            self._drop(record)
+        return released
+
+    def describe(self) -> list[dict[str, Any]]:
+        """The waiting slots, soonest retry first (for ``status --verbose``)."""
+        now = asyncio.get_running_loop().time()
+        waiting = [r for r in self._records.values() if r.timer is not None]
+        waiting.sort(key=lambda r: r.retry_at or now)
+        return [r.describe(now) for r in waiting]
+
+    # -- internals -----------------------------------------------------------------
+
+    def _record(self, wid: int) -> SlotRecord:
+        record = self._records.get(wid)
+        if record is None:
+            record = self._records[wid] = SlotRecord(wid)
+        return record
+
+    def _wait(self, record: SlotRecord, retry_in: float, backoff: bool) -> None:
+        record.delay = backoff_delay(retry_in, record.troubles) if backoff else 0.0
+        loop = asyncio.get_running_loop()
+        if record.timer is not None:  # defensive: one wait per slot
+            record.timer.cancel()
+            self._waiting -= 1
+        record.retry_at = loop.time() + record.delay
+        record.timer = loop.call_later(record.delay, self._due, record)
+        self._waiting += 1
+
+    def _due(self, record: SlotRecord) -> None:
+        record.timer = None
+        record.retry_at = None
+        self._waiting -= 1
+        heapq.heappush(self._ready, record.wid)
+        self._on_ready()
+
+    def _drop(self, record: SlotRecord) -> None:
+        if record.timer is not None:
+            record.timer.cancel()
+            record.timer = None
+            self._waiting -= 1
+        self._records.pop(record.wid, None)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from circus import _rlimits, _spawn, _values
-from circus._crashloop import FailedStarts
+from circus._crashloop import SlotBackoff
 from circus._events import EventBus
 from circus._hooks import Hooks
 from circus._reaper import Reaper
@@ -169,7 +169,7 @@ class Watcher:
         self.state = WatcherState.STOPPED
         self.processes: dict[int, Process] = {}
         self._lock = asyncio.Lock()
-        self._failed_starts = FailedStarts(name)
+        self._slots = SlotBackoff(self._manage_now)  # per-slot crash-loop backoff
         self._running = 0  # processes in RUNNING state (not stopping, not exited)
         self._wids = WidPool()
         self._manage_task: asyncio.Task[None] | None = None
@@ -210,6 +210,10 @@ class Watcher:
     def pids(self) -> list[int]:
         """Pids of the live processes, oldest first."""
         return [p.pid for p in self._by_age()]
+
+    def backoff_slots(self) -> list[dict[str, Any]]:
+        """The slots waiting out a crash-loop backoff, soonest retry first."""
+        return self._slots.describe()
 
     def build_env(self) -> dict[str, str] | None:
         """The environment children get (``None``: inherit circusd's)."""
@@ -317,7 +321,7 @@ class Watcher:
 
     def spawn_process(self) -> Process | None:
         """Spawn one process now; returns it, or None if it failed to start."""
-        return self._spawn_one()
+        return self._spawn_one(self._slots.take_ready())
 
     async def send_signal(self, signum: int, pid: int | None = None) -> list[int]:
         """Send ``signum`` to one process (or all); goes through the signal hooks."""
@@ -354,7 +358,7 @@ class Watcher:
             logger.warning("watcher %s: before_start hook said no; not started", self.name)
             return {"started": [], "kept": kept}
         self.state = WatcherState.STARTING
-        self._failed_starts.reset()
+        self._release_slots(self._slots.clear())
         self._child_env = self.build_env()
         self._output.open()
         await self._spawn_missing()
@@ -402,7 +406,10 @@ class Watcher:
     async def _spawn_missing(self) -> None:
         # Spawn what is missing *now*. Deaths during this pass schedule a pass
         # of their own; chasing them here would never end under a crash loop.
-        missing = self.numprocesses - self._running_count()
+        self._release_slots(self._slots.trim(max(0, self.numprocesses - self._running_count())))
+        # Slots still waiting out a backoff are not missing: their timer
+        # calls manage when their wait is over.
+        missing = self.numprocesses - self._running_count() - self._slots.waiting
         if missing <= 0:
             return
         per_child = self.reaper.fds_per_child + self._output.pipe_stdout + self._output.pipe_stderr
@@ -412,13 +419,8 @@ class Watcher:
                 return
             if self.arbiter is not None and self.arbiter.quitting:
                 return  # the daemon is quitting: spawning more only delays it
-            if self._failed_starts.waiting:
-                return  # the pending retry will call manage
             proc, go_on = await self._spawn_with_hooks()
             if not go_on:
-                return
-            if proc is None:
-                self._schedule_retry()
                 return
             if self.warmup_delay and spawned < missing:
                 await asyncio.sleep(self.warmup_delay)
@@ -435,7 +437,7 @@ class Watcher:
             logger.warning("watcher %s: before_spawn hook said no; stopping", self.name)
             await self._stop()
             return None, False
-        proc = self._spawn_one()
+        proc = self._spawn_one(self._slots.take_ready())
         if proc is not None and "after_spawn" in self.hooks and not await self.hooks.run(
             self, "after_spawn", pid=proc.pid
         ):
@@ -453,8 +455,10 @@ class Watcher:
 
     # -- spawning and exits ----------------------------------------------------------
 
-    def _spawn_one(self) -> Process | None:
-        wid = self._wids.take()
+    def _spawn_one(self, wid: int | None = None) -> Process | None:
+        """Spawn into slot ``wid`` (a slot whose backoff is over), or a new slot."""
+        if wid is None:
+            wid = self._wids.take()
         plan: SpawnSockets | None = None
         try:
             plan = self._socket_plan()
@@ -487,9 +491,8 @@ class Watcher:
             )
             proc.spawn()
         except (OSError, ValueError) as exc:
-            self._wids.release(wid)
             logger.error("watcher %s: cannot start %r: %s", self.name, self.cmd, exc)
-            self._count_failure()
+            self._spawn_failed(wid)
             return None
         finally:
             if plan is not None:
@@ -497,6 +500,7 @@ class Watcher:
         # No await between the spawn and the registration: the reaper owns the pid now.
         self.processes[proc.pid] = proc
         self._running += 1
+        self._slots.spawned(wid)
         self.reaper.watch(proc.pid, self._on_exit)
         self._output.attach(proc)
         if self.max_age:
@@ -529,12 +533,12 @@ class Watcher:
         if not expected:
             self._running -= 1
         proc.record_exit(wait_status)
-        self._wids.release(proc.wid)
         timer = self._timers.pop(pid, None)
         if timer is not None:
             timer.cancel()
         self._stopper.exited(pid)
         if self._detached:
+            self._wids.release(proc.wid)
             if not self.processes:
                 self._close_output_later()
             return
@@ -542,24 +546,25 @@ class Watcher:
         if "before_reap" in self.hooks or "after_reap" in self.hooks:
             asyncio.get_running_loop().create_task(self._run_reap_hooks(proc))
         if expected:
+            self._slots.forget(proc.wid)
+            self._wids.release(proc.wid)
             return
         self._log_death(proc)
         # An on-demand watcher is not kept alive: once its processes are gone
         # it stops and waits for the next connection (circus._on_demand).
         respawning = self.respawn and not self.on_demand
-        # Without respawn nothing is retried, so a quick exit is no failed start:
-        # counting it would let max_retry stop the watcher and kill the siblings
-        # of short one-shot jobs. Nor is a death after a signal a user sent
-        # (`circusctl signal w TERM`): commanded deaths never count as crashes.
-        if proc.signalled:
-            pass
-        elif respawning and proc.age() < self.min_uptime:
-            self._count_failure()
-        else:
-            self._failed_starts.reset()
-        if self.state in (WatcherState.ACTIVE, WatcherState.STARTING):
+        live = self.state in (WatcherState.ACTIVE, WatcherState.STARTING)
+        # Without respawn nothing is retried, so a quick exit is no crash loop.
+        # Nor is a death after a signal a user sent (`circusctl signal w TERM`):
+        # commanded deaths never count as crashes.
+        if live and respawning and not proc.signalled and proc.age() < self.min_uptime:
+            self._quick_exit(proc)  # the slot keeps its wid while it waits
+            return
+        self._slots.forget(proc.wid)
+        self._wids.release(proc.wid)
+        if live:
             if respawning:
-                self._manage_soon()
+                self._manage_now()
             elif not self.processes:
                 asyncio.get_running_loop().create_task(self.stop())
 
@@ -579,29 +584,46 @@ class Watcher:
         logger.log(level, "watcher %s: pid %d %s after %.2fs", self.name, proc.pid,
                    proc.describe_exit(), proc.age())
 
-    def _count_failure(self) -> None:
-        if self._failed_starts.record(self.max_retry):
-            logger.error("watcher %s: %d failed starts in a row; giving up (max_retry=%d)",
-                         self.name, self._failed_starts.count, self.max_retry)
+    def _quick_exit(self, proc: Process) -> None:
+        record = self._slots.quick_exit(proc.wid, self.retry_in, self.backoff)
+        if record.delay:
+            logger.warning("watcher %s: slot %d exited within min_uptime (%gs), %d in a row; "
+                           "respawning it in %.2fs", self.name, proc.wid, self.min_uptime,
+                           record.quick_exits, record.delay)
+        self._announce_backoff(record.wid, record.delay, record.quick_exits,
+                               record.spawn_failures, proc.pid)
+
+    def _spawn_failed(self, wid: int) -> None:
+        record = self._slots.spawn_failed(wid, self.retry_in, self.backoff)
+        if 0 <= self.max_retry < record.spawn_failures:
+            logger.error("watcher %s: slot %d failed to spawn %d times in a row; "
+                         "giving up (max_retry=%d)", self.name, wid, record.spawn_failures,
+                         self.max_retry)
             self.state = WatcherState.STOPPING
             asyncio.get_running_loop().create_task(self._give_up())
+            return
+        if record.delay:
+            logger.info("watcher %s: retrying slot %d in %.2fs", self.name, wid, record.delay)
+        self._announce_backoff(wid, record.delay, record.quick_exits, record.spawn_failures,
+                               None)
+
+    def _announce_backoff(self, wid: int, delay: float, quick_exits: int, spawn_failures: int,
+                          pid: int | None) -> None:
+        if not delay:
+            return  # backoff = false: the slot is respawned at once, nothing to announce
+        self.notify_event("backoff", {
+            "wid": wid, "delay": round(delay, 3), "quick_exits": quick_exits,
+            "spawn_failures": spawn_failures, "process_pid": pid, "time": time.time(),
+        })
+
+    def _release_slots(self, wids: list[int]) -> None:
+        for wid in wids:
+            self._wids.release(wid)
 
     async def _give_up(self) -> None:
         async with self._lock:
             if self.state is WatcherState.STOPPING:
                 await self._stop()
-
-    def _schedule_retry(self) -> None:
-        if self.state in (WatcherState.ACTIVE, WatcherState.STARTING):
-            delay = self._failed_starts.delay(self.retry_in, self.backoff)
-            self._failed_starts.schedule(delay, self._manage_now)
-
-    def _manage_soon(self) -> None:
-        """Schedule one management pass, after the backoff delay if one applies."""
-        if self._failed_starts.count and self.backoff:
-            self._schedule_retry()
-        else:
-            self._manage_now()
 
     def _manage_now(self) -> None:
         # A pass already queued absorbs this request: it converges on the
@@ -631,7 +653,7 @@ class Watcher:
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
-        self._failed_starts.cancel()
+        self._release_slots(self._slots.clear())
 
     # -- helpers ------------------------------------------------------------------
 

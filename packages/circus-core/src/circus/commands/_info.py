@@ -37,10 +37,21 @@ def list_(arbiter: Arbiter, props: Props) -> ReplyFields:
 
 @command("status")
 def status(arbiter: Arbiter, props: Props) -> ReplyFields:
-    """The state of one watcher, or of every watcher by name."""
+    """The state of one watcher, or of every watcher by name.
+
+    Ours: with ``verbose`` true the reply also has ``backoff``, the slots of
+    each watcher that wait out a crash-loop backoff (only watchers that have
+    some). Without it the reply is upstream's, key for key.
+    """
+    watchers = [props.watcher(arbiter)] if "name" in props else list(arbiter.watchers)
+    reply: dict[str, Any]
     if "name" in props:
-        return {"status": props.watcher(arbiter).status()}
-    return {"statuses": {w.name: w.status() for w in arbiter.watchers}}
+        reply = {"status": watchers[0].status()}
+    else:
+        reply = {"statuses": {w.name: w.status() for w in watchers}}
+    if props.bool("verbose", False):
+        reply["backoff"] = {w.name: slots for w in watchers if (slots := w.backoff_slots())}
+    return reply
 
 
 @command("numwatchers")

@@ -53,6 +53,11 @@ def _add(ns: Namespace) -> dict[str, Any]:
     return {"name": ns.name, "cmd": " ".join(ns.cmd), "start": ns.start}
 
 
+def _status(ns: Namespace) -> dict[str, Any]:
+    # Only sent when asked: upstream's reply (and request) stay as they are.
+    return {**_name(ns), "verbose": True} if ns.verbose else _name(ns)
+
+
 def _get(ns: Namespace) -> dict[str, Any]:
     return {"name": ns.name, "keys": list(ns.keys)}
 
@@ -255,8 +260,11 @@ COMMANDS: dict[str, Command] = {cmd.name: cmd for cmd in (
         flags=(Flag("--extended", "ask the extended_stats hook for more fields"),)),
     Command(
         "status", "Get the status of a watcher or all watchers",
-        "Print the state (active, stopped, starting, stopping) of a watcher or of all.",
-        _name, c.render_status, args=(OPT_WATCHER,)),
+        "Print the state (active, stopped, starting, stopping) of a watcher or of all. "
+        "With --verbose, also the process slots that wait out a crash-loop backoff.",
+        _status, c.render_status, args=(OPT_WATCHER,),
+        flags=(Flag("--verbose", "also show slots backing off after quick exits or "
+                    "failed spawns (circusd of this project only)"),)),
     Command(
         "stop", "Stop watchers",
         "Stop the watchers whose name matches NAME (default: all); circusd stays up.",

@@ -28,14 +28,43 @@ def render_list(reply: Reply, style: Style) -> str:
 
 
 def render_status(reply: Reply, style: Style) -> str:
-    """One state, or ``name: state`` lines sorted by name (a table on a TTY)."""
+    """One state, or ``name: state`` lines sorted by name (a table on a TTY).
+
+    A ``backoff`` key (``status --verbose``) adds one indented line per slot
+    that waits out a crash-loop backoff, under its watcher.
+    """
     statuses = reply.get("statuses")
+    backoff = reply.get("backoff")
+    backoff = backoff if isinstance(backoff, dict) else {}
     if not isinstance(statuses, dict):
-        return style.state(str(reply.get("status")))
+        lines = [style.state(str(reply.get("status")))]
+        for slots in backoff.values():
+            lines += _backoff_lines(slots, style)
+        return "\n".join(lines)
     items = sorted((str(name), str(state)) for name, state in statuses.items())
-    if style.tty:
+    if style.tty and not backoff:
         return style.table(["WATCHER", "STATE"], items, painters=[None, "state"])
-    return "\n".join(f"{name}: {state}" for name, state in items)
+    lines = []
+    for name, state in items:
+        lines.append(f"{name}: {style.state(state)}")
+        lines += _backoff_lines(backoff.get(name), style)
+    return "\n".join(lines)
+
+
+def _backoff_lines(slots: Any, style: Style) -> list[str]:
+    lines = []
+    for slot in slots if isinstance(slots, list) else []:
+        if not isinstance(slot, dict):
+            continue
+        why = []
+        if slot.get("quick_exits"):
+            why.append(f"{slot['quick_exits']} quick exits")
+        if slot.get("spawn_failures"):
+            why.append(f"{slot['spawn_failures']} failed spawns")
+        text = (f"  slot {slot.get('wid')}: backing off after {' and '.join(why) or 'failures'}"
+                f" in a row; respawn in {float(slot.get('retry_in', 0)):.1f}s")
+        lines.append(style.paint(text, "yellow"))
+    return lines
 
 
 def render_number(key: str) -> Any:
