@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import _proc
+import crashloop_scenarios
 import ctl_scenarios
 import papa_scenarios
 import scenarios
@@ -49,7 +50,8 @@ CTL = (*ctl_scenarios.CTL, ctl_scenarios.FLOOR)
 SOCKETS = socket_scenarios.SOCKETS
 STATS = stats_scenarios.STATS
 PAPA = ("papa-throughput", "papa-latency", "papa-idle")
-ALL = CIRCUSD + CTL + SOCKETS + STATS + PAPA
+CRASHLOOP = crashloop_scenarios.SCENARIOS
+ALL = CIRCUSD + CTL + SOCKETS + STATS + CRASHLOOP + PAPA
 SLEEPER_METRICS = {"start", "stop", "idle", "rss"}
 PAPA_PROCS = 4  # writers in papa-throughput
 PAPA_IDLE_PROCS = 100
@@ -182,6 +184,27 @@ def _stats_metrics(n: int) -> list[Metric]:
     ]
 
 
+def _crashloop_metrics() -> list[Metric]:
+    rec, back = crashloop_scenarios.RECOVERY, crashloop_scenarios.BACKOFF
+    procs = crashloop_scenarios.RECOVERY_PROCS
+    short, long_ = (f"{o:g}s" for o in crashloop_scenarios.OUTAGES)
+    return [
+        Metric(rec, rec, f"{procs} crashers, {short} outage: all running, after the file",
+               f"after_file_{short}", "s", 5.0, strict=True),
+        Metric(rec, rec, "  same, after the launch", f"after_launch_{short}", "s", None),
+        Metric(rec, rec, f"{procs} crashers, {long_} outage: all running, after the launch",
+               f"after_launch_{long_}", "s", 65.0),
+        Metric(rec, rec, "  same, after the file", f"after_file_{long_}", "s", None),
+        Metric(back, back, "respawn later than its announced backoff, max", "late_max_ms",
+               "ms", 50.0, digits=1),
+        Metric(back, back, "  same, mean", "late_mean_ms", "ms", None, digits=1),
+        Metric(back, back, "`status` during a no-backoff exec-failure loop, p99",
+               "spin_status_p99_ms", "ms", 50.0, digits=2),
+        Metric(back, back, "  same, max", "spin_status_max_ms", "ms", None, digits=2),
+        Metric(back, back, "  `stop` of that watcher", "spin_stop_ms", "ms", 200.0, digits=1),
+    ]
+
+
 def _papa_metrics(papa_mb: int) -> list[Metric]:
     # The issue sets targets only for bytes lost (0) and for the push latency
     # (under 50 ms from write to watcher); the other rows are for comparison.
@@ -249,7 +272,8 @@ def _daemons(args: argparse.Namespace) -> tuple[list[DaemonSpec], dict[str, str]
     specs = [ours(from_src=args.ours_src)]
     problems: dict[str, str] = {}
     only = set(args.only)
-    if args.skip_peers or not only & set(CIRCUSD + ctl_scenarios.CTL + SOCKETS + STATS):
+    if args.skip_peers or not only & set(CIRCUSD + ctl_scenarios.CTL + SOCKETS + STATS
+                                         + (crashloop_scenarios.RECOVERY,)):
         return specs, problems  # no circusd scenario: no need to check those peers
     circus_peer = ensure_peer(PEERS["circus"])
     if circus_peer.daemon is not None:
@@ -350,6 +374,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     _run_ctl(args, specs, runs)
     _run_sockets(args, specs, runs)
     _run_stats(args, specs, runs)
+    _run_crashloop(args, specs, runs)
     _run_papa(args, kernels, runs)
     return {"machine": machine, "daemons": {s.kind: s.label for s in specs},
             "kernels": {k.kind: k.label for k in kernels}, "peer_problems": problems,
@@ -421,6 +446,26 @@ def _run_stats(args: argparse.Namespace, specs: list[DaemonSpec],
         runs[stats_scenarios.STATS_CPU][spec.kind] = _attempt(
             spec.label, "stats", lambda run_spec=run_spec: stats_scenarios.run_stats_cpu(
                 run_spec, args.n, seconds=args.stats_seconds))
+
+
+def _run_crashloop(args: argparse.Namespace, specs: list[DaemonSpec],
+                   runs: dict[str, dict[str, dict[str, Any]]]) -> None:
+    """recovery (ours and circus 0.19, default retry settings) and backoff (ours only)."""
+    only = set(args.only)
+    if crashloop_scenarios.RECOVERY in only:
+        outages = " and ".join(f"{o:g} s" for o in crashloop_scenarios.OUTAGES)
+        print(f"== recovery: {crashloop_scenarios.RECOVERY_PROCS} crashers, "
+              f"{outages} outages", flush=True)
+        runs[crashloop_scenarios.RECOVERY] = {
+            spec.kind: _attempt(spec.label, "recovery",
+                                lambda spec=spec: crashloop_scenarios.run_recovery_pair(spec))
+            for spec in specs if spec.kind in ("ours", "circus")}
+    if crashloop_scenarios.BACKOFF in only:
+        print("== backoff: respawn lateness, status during an exec-failure loop", flush=True)
+        runs[crashloop_scenarios.BACKOFF] = {
+            spec.kind: _attempt(spec.label, "backoff",
+                                lambda spec=spec: crashloop_scenarios.run_backoff(spec))
+            for spec in specs if spec.kind == "ours"}
 
 
 def _run_papa(args: argparse.Namespace, kernels: list[KernelSpec],
@@ -567,6 +612,7 @@ def table(report: dict[str, Any], n: int, big_n: int, papa_mb: int = 32) -> str:
         _floor_section(runs),
         _section(runs, _socket_metrics(), circus_labels, only),
         _section(runs, _stats_metrics(n), circus_labels, only),
+        _section(runs, _crashloop_metrics(), circus_labels, only),
         _section(runs, _papa_metrics(papa_mb), kernel_labels, only),
     ]
     lines: list[str] = []
