@@ -13,7 +13,7 @@ four), respawn, log, big (10,000 processes); ctl-rtt, ctl-list, ctl-concurrent,
 ctl-circusctl, ctl-stats (one daemon run of N sleepers serves all five) and
 ctl-floor for the control channel; sock-rps, sock-ondemand for sockets (HTTP
 through a circus socket, on-demand start); stats-cpu (circusd-stats with N
-processes); papa-throughput, papa-latency,
+processes); recovery, backoff (crash loops); papa-throughput, papa-latency,
 papa-idle for the papa kernels. See bench/README.md for what each number means
 exactly. Results are printed as a table and written to
 bench/results/latest.json.

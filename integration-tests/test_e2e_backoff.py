@@ -38,7 +38,7 @@ class Events:
     """A SUB socket on a daemon's event channel."""
 
     def __init__(self, pubsub: str, topic: str) -> None:
-        self.sock = zmq.Context.instance().socket(zmq.SUB)
+        self.sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.SUB)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.setsockopt(zmq.SUBSCRIBE, topic.encode())
         self.sock.connect(pubsub)

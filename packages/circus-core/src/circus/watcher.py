@@ -419,7 +419,8 @@ class Watcher:
                 return
             if self.arbiter is not None and self.arbiter.quitting:
                 return  # the daemon is quitting: spawning more only delays it
-            proc, go_on = await self._spawn_with_hooks()
+            # A failed spawn is the slot's business (it waits); the others go on.
+            _proc, go_on = await self._spawn_with_hooks()
             if not go_on:
                 return
             if self.warmup_delay and spawned < missing:
