@@ -214,6 +214,27 @@ def test_time_format_prefix_uses_the_same_clock(tmp_path: Path) -> None:
     assert (tmp_path / "app.log").read_text() == "09:08:07 [12] | x\n09:08:07 [12] | y\n"
 
 
+def test_a_line_is_stamped_with_a_time_of_its_files_period(tmp_path: Path) -> None:
+    # The prefix and the rotation check read the clock once per chunk; with
+    # two readings a line stamped :00 could land in the file of :01.
+    stream = TimedRotatingFileStream(
+        str(tmp_path / "app.log"), rotate_when="S", time_format="%S", utc=True
+    )
+    readings = iter(utc(2024, 3, 5, 0, 0, 0) + 0.75 + 0.1 * n for n in range(100))
+    stream._now = lambda: next(readings)
+    for text in "abcdefg":
+        write(stream, f"{text}\n")
+    stream.close()
+    rotated = [name for name in names(tmp_path) if name != "app.log"]
+    assert rotated, "no rotation happened"
+    for name in rotated:
+        second = name[-2:]
+        for line in (tmp_path / name).read_text().splitlines():
+            assert line.startswith(f"{second} "), (name, line)
+    for line in (tmp_path / "app.log").read_text().splitlines():
+        assert line.startswith("01 "), line
+
+
 def test_old_file_from_a_previous_period_is_rotated_first(tmp_path: Path) -> None:
     path = tmp_path / "app.log"
     path.write_text("yesterday\n")

@@ -67,14 +67,17 @@ class BaseFileStream:
         chunk: bytes = data["data"]
         if not chunk:
             return
+        # One clock reading per chunk, for its prefixes and for timed rotation:
+        # a line is never stamped with a time outside the period of its file.
+        now = self._now()
         if self._prefixer is not None:
-            chunk = prefix_lines(chunk, self._prefixer.prefix(data.get("pid"), self._now()))
+            chunk = prefix_lines(chunk, self._prefixer.prefix(data.get("pid"), now))
         with self._lock:
             if self._fd < 0:
                 # Written to after close(): a stream outlives stop/start of its
                 # watcher, so reopen instead of failing (upstream #912).
                 self._open()
-            self._write(chunk)
+            self._write(chunk, now)
 
     def reopen(self) -> None:
         """Close the file and open ``filename`` again (SIGHUP / reload)."""
@@ -89,14 +92,14 @@ class BaseFileStream:
 
     # -- helpers for subclasses (called with the lock held) ------------------------------------
 
-    def _write(self, chunk: bytes) -> None:
-        """Write one (prefixed) chunk: run the hook, then one ``os.write``."""
-        self._before_write(len(chunk))
+    def _write(self, chunk: bytes, now: float) -> None:
+        """Write one (prefixed) chunk handed over at ``now``: run the hook, then one write."""
+        self._before_write(len(chunk), now)
         write_all(self._fd, chunk)
         self._size += len(chunk)
 
-    def _before_write(self, nbytes: int) -> None:
-        """Hook run before each write of ``nbytes``; may rotate or reopen."""
+    def _before_write(self, nbytes: int, now: float) -> None:
+        """Hook run before each write of ``nbytes`` at ``now``; may rotate or reopen."""
 
     def _open(self, truncate: bool = False) -> None:
         flags = _OPEN_FLAGS | (os.O_TRUNC if truncate else 0)
@@ -189,7 +192,7 @@ class FileStream(BaseFileStream):
         super()._open(truncate)
         self._line_start = None
 
-    def _write(self, chunk: bytes) -> None:
+    def _write(self, chunk: bytes, now: float) -> None:
         self._follow_rotation_now_and_then()
         if not self.max_bytes:
             write_all(self._fd, chunk)
@@ -291,7 +294,7 @@ class WatchedFileStream(BaseFileStream):
     def __init__(self, filename: Any, time_format: Any = None) -> None:
         super().__init__(filename, time_format)
 
-    def _before_write(self, nbytes: int) -> None:
+    def _before_write(self, nbytes: int, now: float) -> None:
         if self._path_moved():
             self._close_fd()
             self._open()

@@ -86,8 +86,7 @@ class TimedRotatingFileStream(BaseFileStream):
 
     # -- rotation ------------------------------------------------------------------------------
 
-    def _before_write(self, nbytes: int) -> None:
-        now = self._now()
+    def _before_write(self, nbytes: int, now: float) -> None:
         self._follow_rotation_now_and_then()
         if self._rollover_at is None:
             st = os.fstat(self._fd)
