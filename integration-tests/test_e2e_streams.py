@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import shlex
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 from _circus_run import PYTHON, CircusRun, Daemon, check, wait_for
@@ -122,7 +123,7 @@ def test_file_stream_rotation_keeps_every_line_once_and_no_file_over_max_bytes(
     config, endpoint, pubsub = circus_run.config("streams", sections)
     circus_run.start("ours", config, endpoint, pubsub)
     for name in ("all.out", "all.err", "tail.out"):
-        wait_for(lambda name=name: last_line_written(logs / name), f"the last line in {name}")
+        wait_for(partial(last_line_written, logs / name), f"the last line in {name}")
     expected = expected_output()
 
     # Every line once, in order, over files none of which is over max_bytes.
@@ -165,6 +166,10 @@ def rotated_names(path: Path) -> list[str]:
     return sorted(p.name for p in path.parent.glob(path.name + ".*"))
 
 
+def rotated_at_least(path: Path, count: int) -> bool:
+    return len(rotated_names(path)) >= count
+
+
 def stop(run: CircusRun, daemon: Daemon, watcher: str) -> None:
     """Stop a watcher with our circusctl and wait until it is stopped: no more writes."""
     check(run.ours_ctl(daemon.endpoint, "stop", watcher, "--waiting"), stdout="ok\n")
@@ -196,8 +201,8 @@ def test_timed_rotation_names_periods_and_backup_count(circus_run: CircusRun) ->
     for name in names:
         match = re.fullmatch(r"timed\.log\.(\d{14})", name)
         assert match, f"{name} is not named as upstream names it"
-        stamp = datetime.strptime(match.group(1), "%Y%m%d%H%M%S")
-        assert started <= stamp <= ended, name
+        moment = datetime.strptime(match.group(1), "%Y%m%d%H%M%S")
+        assert started <= moment <= ended, name
         stamps.append(match.group(1))
     # backup_count = 3: the three newest were kept, the older ones deleted.
     assert len(names) == 3 and seen > set(names)
@@ -222,7 +227,7 @@ def test_timed_rotation_names_match_upstream_circusd(upstream_run: CircusRun) ->
         path = logs / "timed.log"
         config, endpoint, pubsub = upstream_run.config(kind, timed_section(upstream_run, path))
         daemon = upstream_run.start(kind, config, endpoint, pubsub)
-        wait_for(lambda path=path: len(rotated_names(path)) >= 2, f"{kind}: two rotations", 30)
+        wait_for(partial(rotated_at_least, path, 2), f"{kind}: two rotations", 30)
         stop(upstream_run, daemon, "ticker")
         names = rotated_names(path)
         for name in names:
