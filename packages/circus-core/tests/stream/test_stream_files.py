@@ -80,15 +80,14 @@ def test_size_rotation_without_backups_truncates(tmp_path: Path) -> None:
     assert path.read_bytes() == b"%029d\n" % 9
 
 
-def test_chunk_larger_than_max_bytes_is_not_torn(tmp_path: Path) -> None:
+def test_chunk_larger_than_max_bytes_is_split_between_lines(tmp_path: Path) -> None:
     path = tmp_path / "app.log"
-    stream = FileStream(str(path), max_bytes=10, backup_count=1)
+    stream = FileStream(str(path), max_bytes=20, backup_count=1)
     stream(msg(b"small\n"))
-    big = b"a much longer line\nand another one\n"
-    stream(msg(big))
+    stream(msg(b"a much longer line\nand another one\n"))
     stream.close()
-    assert path.read_bytes() == big
-    assert (tmp_path / "app.log.1").read_bytes() == b"small\n"
+    assert path.read_bytes() == b"and another one\n"
+    assert (tmp_path / "app.log.1").read_bytes() == b"a much longer line\n"
 
 
 def test_existing_size_counts_towards_max_bytes(tmp_path: Path) -> None:

@@ -132,7 +132,7 @@ def prefix_lines(data: bytes, prefix: bytes, suffix: bytes = b"") -> bytes:
     return prefix + body.replace(b"\n", glue) + suffix + b"\n"
 
 
-def write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes | memoryview) -> None:
     """Write ``data`` to ``fd`` completely, looping on short writes.
 
     Regular files nearly always take the whole buffer in one call, so the loop

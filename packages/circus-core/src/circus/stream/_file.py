@@ -30,7 +30,9 @@ class BaseFileStream:
     Nothing is buffered in Python: each call is one ``os.write`` of the whole
     (possibly prefixed) chunk, so a crash of the daemon loses nothing that was
     handed to the stream, and concurrent writers never interleave mid-chunk.
-    Subclasses decide when to rotate or reopen in :meth:`_before_write`.
+    (A FileStream splitting a chunk over several files writes once per file.)
+    Subclasses decide when to rotate or reopen in :meth:`_before_write`, or
+    take over the whole write in :meth:`_write`.
     """
 
     #: Clock for line prefixes (and timed rotation); replaceable in tests.
@@ -65,16 +67,17 @@ class BaseFileStream:
         chunk: bytes = data["data"]
         if not chunk:
             return
+        # One clock reading per chunk, for its prefixes and for timed rotation:
+        # a line is never stamped with a time outside the period of its file.
+        now = self._now()
         if self._prefixer is not None:
-            chunk = prefix_lines(chunk, self._prefixer.prefix(data.get("pid"), self._now()))
+            chunk = prefix_lines(chunk, self._prefixer.prefix(data.get("pid"), now))
         with self._lock:
             if self._fd < 0:
                 # Written to after close(): a stream outlives stop/start of its
                 # watcher, so reopen instead of failing (upstream #912).
                 self._open()
-            self._before_write(len(chunk))
-            write_all(self._fd, chunk)
-            self._size += len(chunk)
+            self._write(chunk, now)
 
     def reopen(self) -> None:
         """Close the file and open ``filename`` again (SIGHUP / reload)."""
@@ -89,8 +92,14 @@ class BaseFileStream:
 
     # -- helpers for subclasses (called with the lock held) ------------------------------------
 
-    def _before_write(self, nbytes: int) -> None:
-        """Hook run before each write of ``nbytes``; may rotate or reopen."""
+    def _write(self, chunk: bytes, now: float) -> None:
+        """Write one (prefixed) chunk handed over at ``now``: run the hook, then one write."""
+        self._before_write(len(chunk), now)
+        write_all(self._fd, chunk)
+        self._size += len(chunk)
+
+    def _before_write(self, nbytes: int, now: float) -> None:
+        """Hook run before each write of ``nbytes`` at ``now``; may rotate or reopen."""
 
     def _open(self, truncate: bool = False) -> None:
         flags = _OPEN_FLAGS | (os.O_TRUNC if truncate else 0)
@@ -142,15 +151,23 @@ class BaseFileStream:
 class FileStream(BaseFileStream):
     """Append to ``filename``, optionally rotating by size.
 
-    * ``max_bytes`` (``0`` = never rotate): before a write that would make the
-      file larger than this, ``app.log`` is renamed ``app.log.1`` (older backups
-      shift to ``.2`` … ``.<backup_count>``, the oldest is dropped) and a new
-      ``app.log`` is started. A single chunk larger than ``max_bytes`` is still
-      written whole: chunks are never torn.
+    * ``max_bytes`` (``0`` = never rotate): no file grows past it. Before a
+      write would overflow the file, ``app.log`` is renamed ``app.log.1``
+      (older backups shift to ``.2`` … ``.<backup_count>``, the oldest is
+      dropped) and a new ``app.log`` is started. A chunk that does not fit is
+      split at line boundaries, its lines spread over as many files as needed.
+      The one exception: a single line longer than ``max_bytes`` gets a file
+      to itself. The bytes written count, line prefixes included.
     * ``backup_count = 0`` with ``max_bytes``: no backups are kept, the file is
-      truncated instead, so it still never grows much beyond ``max_bytes``.
+      truncated instead, so it only ever holds the latest lines.
     * ``time_format``: every line is prefixed with ``"<time> [<pid>] | "``; a
       chunk not ending in a newline is then terminated with one.
+
+    Read oldest first (``.<backup_count>`` … ``.1``, then ``filename``) the
+    files hold a contiguous tail of the output, every line once and in order.
+    A line is only ever split across two files when it arrived in pieces (the
+    pipe reader's last words of a process, or a line over 1 MiB) and its
+    start was written after other lines, before its full length was known.
 
     The stream also notices, within a second, when the file was moved or
     deleted by an external tool and reopens it.
@@ -165,12 +182,77 @@ class FileStream(BaseFileStream):
     ) -> None:
         self.max_bytes = option_size("max_bytes", max_bytes)
         self.backup_count = option_count("backup_count", backup_count)
+        # Offset in the file where its unterminated last line starts; None
+        # when the file ends with a newline (or is taken as such: a file left
+        # by an earlier run, or one another writer appended to).
+        self._line_start: int | None = None
         super().__init__(filename, time_format)
 
-    def _before_write(self, nbytes: int) -> None:
+    def _open(self, truncate: bool = False) -> None:
+        super()._open(truncate)
+        self._line_start = None
+
+    def _write(self, chunk: bytes, now: float) -> None:
         self._follow_rotation_now_and_then()
-        if self.max_bytes and self._size > 0 and self._size + nbytes > self.max_bytes:
-            self._rollover()
+        if not self.max_bytes:
+            write_all(self._fd, chunk)
+            self._size += len(chunk)
+        elif self._size + len(chunk) <= self.max_bytes and self._line_start is None:
+            self._append(chunk, 0, len(chunk))  # the common case: it fits
+        else:
+            self._write_split(chunk)
+
+    def _write_split(self, chunk: bytes) -> None:
+        """Write ``chunk`` over as many files as ``max_bytes`` requires, cutting at newlines."""
+        limit, end = self.max_bytes, len(chunk)
+        pos = 0
+        # Set right after a rollover of ours: if the new file is still not
+        # empty (another writer got there first), write anyway rather than
+        # rotating forever.
+        rotated = False
+        while pos < end:
+            room = limit - self._size
+            if self._line_start is not None:
+                # The file ends inside a line: the chunk starts with its rest.
+                stop = _line_end(chunk, pos)
+                if stop - pos <= room or self._line_start == 0:
+                    # It fits, or it belongs to a line that has the file to itself.
+                    self._append(chunk, pos, stop)
+                    pos, rotated = stop, False
+                else:
+                    # The line's start already shares a file with other lines.
+                    self._rollover()
+                    rotated = True
+            elif end - pos <= room:
+                self._append(chunk, pos, end)
+                return
+            elif room > 0 and (cut := chunk.rfind(b"\n", pos, pos + room) + 1) > pos:
+                # Whole lines up to the limit; the rest of the chunk cannot be
+                # empty here, so rotating now leaves no empty file behind.
+                self._append(chunk, pos, cut)
+                self._rollover()
+                pos, rotated = cut, True
+            elif self._size > 0 and not rotated:
+                self._rollover()
+                rotated = True
+            else:
+                # A fresh file and a line longer than max_bytes: it gets the
+                # file to itself (the next write finds no room and rotates).
+                stop = _line_end(chunk, pos)
+                self._append(chunk, pos, stop)
+                pos, rotated = stop, False
+
+    def _append(self, chunk: bytes, start: int, stop: int) -> None:
+        """Write ``chunk[start:stop]`` and keep track of where its last line starts."""
+        whole = start == 0 and stop == len(chunk)
+        write_all(self._fd, chunk if whole else memoryview(chunk)[start:stop])
+        offset = self._size
+        self._size += stop - start
+        if chunk[stop - 1] == _NEWLINE:
+            self._line_start = None
+        elif self._line_start is None:
+            last = chunk.rfind(b"\n", start, stop)
+            self._line_start = offset + (last + 1 - start if last >= 0 else 0)
 
     def _rollover(self) -> None:
         self._close_fd()
@@ -178,14 +260,27 @@ class FileStream(BaseFileStream):
             self._open(truncate=True)
             return
         base = self.filename
-        # Shift from the oldest down so no backup is overwritten before it moved;
-        # os.replace onto ".<backup_count>" drops the oldest one.
-        for index in range(self.backup_count - 1, 0, -1):
+        # Shift only the backups that exist (a loop over all of backup_count
+        # would cost that many syscalls per rotation), from the oldest down so
+        # none is overwritten before it moved; os.replace onto
+        # ".<backup_count>" drops the oldest one.
+        highest = 0
+        while highest < self.backup_count - 1 and os.path.exists(f"{base}.{highest + 1}"):
+            highest += 1
+        for index in range(highest, 0, -1):
             with contextlib.suppress(FileNotFoundError):
                 os.replace(f"{base}.{index}", f"{base}.{index + 1}")
         with contextlib.suppress(FileNotFoundError):
             os.replace(base, f"{base}.1")
         self._open()
+
+
+_NEWLINE = ord("\n")
+
+
+def _line_end(chunk: bytes, pos: int) -> int:
+    """Index just past the newline ending the line at ``pos`` (or the end of ``chunk``)."""
+    return chunk.find(b"\n", pos) + 1 or len(chunk)
 
 
 class WatchedFileStream(BaseFileStream):
@@ -199,7 +294,7 @@ class WatchedFileStream(BaseFileStream):
     def __init__(self, filename: Any, time_format: Any = None) -> None:
         super().__init__(filename, time_format)
 
-    def _before_write(self, nbytes: int) -> None:
+    def _before_write(self, nbytes: int, now: float) -> None:
         if self._path_moved():
             self._close_fd()
             self._open()

@@ -14,14 +14,18 @@ from ._file import BaseFileStream
 # Seconds per unit for the units that are plain multiples of a second.
 _UNIT_SECONDS = {"S": 1, "M": 60, "H": 3600}
 
-# Rotated files are named "<filename>.<suffix>"; finer units need finer suffixes
-# so two rotations never compete for one name. Each regex matches its format.
+# Rotated files are named "<filename>.<suffix>", the suffix being the start of
+# the period the file covers in upstream 0.19's formats (digits only, finer
+# units add digits). Tools that ship or prune logs by name rely on them.
 _SUFFIX = {
-    "S": ("%Y-%m-%d_%H-%M-%S", r"\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}"),
-    "M": ("%Y-%m-%d_%H-%M", r"\d{4}-\d{2}-\d{2}_\d{2}-\d{2}"),
-    "H": ("%Y-%m-%d_%H", r"\d{4}-\d{2}-\d{2}_\d{2}"),
-    "D": ("%Y-%m-%d", r"\d{4}-\d{2}-\d{2}"),
+    "S": "%Y%m%d%H%M%S",
+    "M": "%Y%m%d%H%M",
+    "H": "%Y%m%d%H",
+    "D": "%Y%m%d",
 }
+# So a backup is "<filename>.<this many digits>", plus ".<n>" when the name was
+# taken (see _rollover).
+_SUFFIX_DIGITS = {unit: len(datetime(2000, 1, 1).strftime(fmt)) for unit, fmt in _SUFFIX.items()}
 
 _WHEN_CHOICES = "S, M, H, D, MIDNIGHT or W0-W6"
 
@@ -38,11 +42,15 @@ class TimedRotatingFileStream(BaseFileStream):
       ``rotate_interval`` weeks.
 
     Times are local unless ``utc`` is true (this also applies to the line
-    prefixes). The current file is renamed ``<filename>.<start of its period>``,
-    e.g. ``app.log.2024-03-05_14`` for ``H``, with ``.1``, ``.2`` … appended if
-    that name is taken. ``backup_count`` rotated files are kept, the oldest are
-    deleted; ``0`` keeps them all. Like FileStream it notices within a second
-    when the file was moved or deleted externally.
+    prefixes). The current file is renamed ``<filename>.<start of its period>``
+    with upstream's suffixes: ``%Y%m%d%H%M%S`` for ``S``, ``%Y%m%d%H%M`` for
+    ``M``, ``%Y%m%d%H`` for ``H`` and ``%Y%m%d`` for the others, e.g.
+    ``app.log.2024030514`` for ``H``. Where upstream overwrote a taken name,
+    ``.1``, ``.2`` … are appended instead. ``backup_count`` rotated files are
+    kept, the oldest are deleted; ``0`` keeps them all. Only names of the
+    current unit's shape count as backups, as upstream matched them. Like
+    FileStream it notices within a second when the file was moved or deleted
+    externally.
 
     The clock is the ``_now`` attribute (``time.time`` by default); tests may
     replace it before the first write.
@@ -78,8 +86,7 @@ class TimedRotatingFileStream(BaseFileStream):
 
     # -- rotation ------------------------------------------------------------------------------
 
-    def _before_write(self, nbytes: int) -> None:
-        now = self._now()
+    def _before_write(self, nbytes: int, now: float) -> None:
         self._follow_rotation_now_and_then()
         if self._rollover_at is None:
             st = os.fstat(self._fd)
@@ -92,8 +99,8 @@ class TimedRotatingFileStream(BaseFileStream):
 
     def _rollover(self, now: float) -> None:
         self._close_fd()
-        fmt, _ = _SUFFIX[self._unit]
-        target = f"{self.filename}.{self._to_datetime(self._period_start).strftime(fmt)}"
+        suffix = self._to_datetime(self._period_start).strftime(_SUFFIX[self._unit])
+        target = f"{self.filename}.{suffix}"
         candidate, counter = target, 0
         while os.path.exists(candidate):
             # Clock stepped back or interval shorter than the suffix resolution.
@@ -108,13 +115,17 @@ class TimedRotatingFileStream(BaseFileStream):
 
     def _delete_old_backups(self) -> None:
         directory, base = os.path.split(self.filename)
-        _, pattern = _SUFFIX[self._unit]
-        matcher = re.compile(re.escape(base) + r"\." + pattern + r"(?:\.\d+)?")
-        backups = sorted(
-            (name for name in os.listdir(directory) if matcher.fullmatch(name)),
-            key=_backup_sort_key,
-        )
-        for name in backups[: max(0, len(backups) - self.backup_count)]:
+        digits = _SUFFIX_DIGITS[self._unit]
+        matcher = re.compile(re.escape(base) + rf"\.(\d{{{digits}}})(?:\.(\d+))?")
+        backups = []
+        for name in os.listdir(directory):
+            match = matcher.fullmatch(name)
+            if match:
+                # Oldest first: by time, then ".2" before ".10" for taken names.
+                stamp, counter = match.groups()
+                backups.append((stamp, int(counter or 0), name))
+        backups.sort()
+        for _, _, name in backups[: max(0, len(backups) - self.backup_count)]:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(os.path.join(directory, name))
 
@@ -146,10 +157,3 @@ class TimedRotatingFileStream(BaseFileStream):
             days += 7 * (self.rotate_interval - 1)
         return day.timestamp(), (day + timedelta(days=days)).timestamp()
 
-
-def _backup_sort_key(name: str) -> tuple[str, int]:
-    # "app.log.2024-03-05.10" must sort after ".2": compare the counter numerically.
-    stem, dot, counter = name.rpartition(".")
-    if dot and counter.isdigit() and "-" in stem.rpartition(".")[2]:
-        return stem, int(counter)
-    return name, 0
