@@ -79,6 +79,91 @@ def comm(pid: int) -> str | None:
         return None
 
 
+def pid_max() -> int:
+    """The highest pid plus one: where pid allocation wraps around."""
+    with open("/proc/sys/kernel/pid_max", "rb") as fh:
+        return int(fh.read())
+
+
+def last_pid() -> int:
+    """The pid the kernel handed out most recently (the last field of /proc/loadavg)."""
+    with open("/proc/loadavg", "rb") as fh:
+        return int(fh.read().split()[-1])
+
+
+def parent_and_comm(pid: int) -> tuple[int, str] | None:
+    """(parent pid, command name) of ``pid``, or None if it is gone (or not there yet)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            raw = fh.read()
+    except OSError:
+        return None
+    close = raw.rfind(b")")
+    try:
+        return int(raw[close + 2:].split(None, 2)[1]), raw[raw.find(b"(") + 1:close].decode(
+            errors="replace")
+    except (IndexError, ValueError):
+        return None
+
+
+class NewPids:
+    """The pids handed out since the previous call, in O(new pids) per call.
+
+    The cheap way to see a daemon's new children when it has thousands: the
+    children file of a process with N children costs O(N) to read (O(N^2 / 700)
+    list steps in the kernel, which restarts its walk of the children list at
+    every 4 KiB page), and it holds ``tasklist_lock`` while it walks, which
+    stalls the very forks being measured: 11 ms of CPU per read at 10,000
+    children against 0.3 ms at 1,000. /proc/loadavg names the last pid
+    allocated; every pid between the previous and the current one is new.
+    """
+
+    # A pid is counted by the kernel a moment before its /proc entry appears:
+    # one found missing is offered again by this many later calls. Most
+    # missing pids are short-lived processes of other work on the machine,
+    # so the number stays small; a reader that misses a pid all the same
+    # must catch up some other way (StartWatch reads the children list now
+    # and then).
+    RETRIES = 2
+    # Beyond this many pids at once the caller had better read the children
+    # list instead.
+    MAX_SPAN = 20000
+
+    def __init__(self) -> None:
+        self._last = last_pid()
+        self._max = pid_max()
+        self._missing: dict[int, int] = {}  # pid -> retries left
+
+    def take(self) -> list[int] | None:
+        """Pids handed out since the last call, then recent ones that had no entry yet.
+
+        None when too many pids went by to look at each one (the caller reads
+        the children list instead).
+        """
+        current = last_pid()
+        previous, self._last = self._last, current
+        if current >= previous:
+            fresh = range(previous + 1, current + 1)
+            pids = list(fresh) if len(fresh) <= self.MAX_SPAN else None
+        else:  # wrapped around pid_max
+            count = (self._max - previous - 1) + current
+            pids = ([*range(previous + 1, self._max), *range(1, current + 1)]
+                    if count <= self.MAX_SPAN else None)
+        retry = list(self._missing)
+        self._missing = {pid: left - 1 for pid, left in self._missing.items() if left > 1}
+        if pids is None:
+            return None
+        return [*pids, *retry]
+
+    def missing(self, pid: int) -> None:
+        """``pid`` had no /proc entry: offer it again (a limited number of times)."""
+        self._missing.setdefault(pid, self.RETRIES)
+
+    def found(self, pid: int) -> None:
+        """``pid`` has a /proc entry: no need to offer it again."""
+        self._missing.pop(pid, None)
+
+
 def stat_fields(pid: int) -> tuple[str, int] | None:
     """(state letter, start time in clock ticks) of ``pid``, or None if it is gone.
 
@@ -113,6 +198,11 @@ class Tracked:
 
     def __len__(self) -> int:
         return len(self.procs)
+
+    def exists(self, pid: int) -> bool:
+        """Whether ``pid`` is still the process we saw, zombie or not (not yet reaped)."""
+        fields = stat_fields(pid)
+        return fields is not None and fields[1] == self.procs.get(pid)
 
     def alive(self) -> list[int]:
         """Pids still alive: not gone, not a zombie, not replaced by a new process."""

@@ -9,7 +9,7 @@ channel against circus 0.19's, our papa kernel against papa 1.0.6.
     .venv/bin/python bench/run.py --only stats-cpu --ours-src                # ~1 min
 
 Scenarios: start, stop, idle, rss (one daemon run of N sleepers serves all
-four), respawn, log, big (10,000 processes); ctl-rtt, ctl-list, ctl-concurrent,
+four), respawn, log, big (1,000 then 10,000 processes); ctl-rtt, ctl-list, ctl-concurrent,
 ctl-circusctl, ctl-stats (one daemon run of N sleepers serves all five) and
 ctl-floor for the control channel; sock-rps, sock-ondemand for sockets (HTTP
 through a circus socket, on-demand start); stats-cpu (circusd-stats with N
@@ -95,7 +95,15 @@ def _metrics(n: int, big_n: int) -> list[Metric]:
         Metric("log", "log", "  lines lost", "lost_lines", "", 0.0, digits=0),
         Metric("log", "log", "  lines torn", "torn_lines", "", 0.0, digits=0),
         Metric("big", "big", f"{big_n} processes: start", "start_s", "s", None),
+        Metric("big", "big", f"  start per process, {n} (same run)",
+               "small_start_ms_per_process", "ms", None, digits=3),
+        Metric("big", "big", f"  start per process, {big_n}", "start_ms_per_process", "ms",
+               None, digits=3),
+        Metric("big", "big", f"  start per process, {big_n} / {n}", "start_per_process_ratio",
+               "x", 1.3, digits=2, compare=False),
         Metric("big", "big", f"{big_n} processes: stop", "stop_s", "s", None, digits=3),
+        Metric("big", "big", f"  stop per process, {big_n} / {n}", "stop_per_process_ratio",
+               "x", None, digits=2, compare=False),
         Metric("big", "big", f"{big_n} processes: errors in log", "log_errors", "", 0.0,
                digits=0),
     ]
@@ -235,6 +243,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--n", type=int, default=1000,
                         help="processes for start/stop/idle/rss and the ctl scenarios")
     parser.add_argument("--big-n", type=int, default=10_000, help="processes for big")
+    parser.add_argument("--big-rounds", type=int, default=2,
+                        help="big: runs of big-n processes, each between two runs of N")
     parser.add_argument("--idle-seconds", type=float, default=20.0)
     parser.add_argument("--respawn-seconds", type=float, default=5.0)
     parser.add_argument("--log-mb", type=int, default=64, help="MiB written by each writer")
@@ -330,7 +340,7 @@ def _attempt(label: str, what: str, fn: Callable[[], dict[str, Any]]) -> dict[st
         _proc.cleanup_descendants()
     result["wall_s"] = round(time.monotonic() - started, 2)
     shown = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in result.items()
-             if k not in ("traceback", "log_error_sample")}
+             if k not in ("traceback", "log_error_sample", "runs")}
     print(shown, flush=True)
     return result
 
@@ -362,14 +372,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 spec, mb_per_writer=args.log_mb))
             for spec in specs}
     if "big" in only:
-        print(f"== {args.big_n} processes", flush=True)
+        print(f"== {args.big_n} processes, between runs of {args.n} ({args.big_rounds} rounds)",
+              flush=True)
         big_specs = [s for s in specs if s.kind == "ours" or (
             s.kind == "circus" and not args.no_big_peers)]
         # Peers get 2 minutes to start them all; ours is expected to be far quicker.
         runs["big"] = {
-            spec.kind: _attempt(spec.label, "big", lambda spec=spec: scenarios.run_sleepers(
-                spec, args.big_n, measure={"big"}, idle_seconds=0,
-                start_timeout=300.0 if spec.kind == "ours" else 120.0, check_log=True))
+            spec.kind: _attempt(spec.label, "big", lambda spec=spec: scenarios.run_scaling(
+                spec, args.n, args.big_n, rounds=args.big_rounds,
+                start_timeout=300.0 if spec.kind == "ours" else 120.0))
             for spec in big_specs}
     _run_ctl(args, specs, runs)
     _run_sockets(args, specs, runs)

@@ -60,39 +60,78 @@ def _check_alive(daemon: RunningDaemon) -> None:
 
 @dataclass
 class StartWatch:
-    """Follows the daemon's children until ``n`` of them have exec'd ``sleep``."""
+    """Follows the daemon's children until ``n`` of them have exec'd ``sleep``.
+
+    Each poll costs O(new pids), not O(children): new children are found among
+    the pids allocated since the previous poll (``_proc.NewPids``), and only
+    children not yet seen as ``sleep`` are looked at again. Reading the
+    daemon's children list costs O(N) and, at 10,000 children, took more CPU
+    than the daemon and stalled its forks (see bench/README.md, "Spawn
+    scaling"): it is read only once the count is reached, to confirm it, and
+    as a safety net at most every ``FULL_EVERY`` seconds (or rarer if it is slow).
+    """
 
     daemon: RunningDaemon
     n: int
     first_child: float | None = None  # monotonic time the first child was seen
 
+    FULL_EVERY = 1.0  # seconds between two reads of the whole children list, at least
+    FULL_SHARE = 0.02  # ...and those reads may take at most this share of the bench's time
+
     def wait(self, timeout: float) -> tuple[float, _proc.Tracked]:
         """Return (time all n run sleep, the n sleepers); raises on timeout."""
+        parent = self.daemon.pid
+        names = {"sleep", _proc.comm(parent)}
+        new = _proc.NewPids()
+        pending: set[int] = set()  # children not yet seen running sleep
         sleepers: set[int] = set()
+        next_full = 0.0  # the first poll reads the list: children born before NewPids
         deadline = time.monotonic() + timeout
         while True:
-            kids = self.daemon.children()
             now = time.monotonic()
-            if kids and self.first_child is None:
-                self.first_child = now
-            # Only children not yet seen as sleep are looked at: a poll costs
-            # O(new children), not O(n), and stays cheap while the daemon works.
-            for pid in kids:
-                if pid in sleepers:
-                    continue
-                if _proc.comm(pid) == "sleep":  # else forked, exec still pending
+            pids = new.take()
+            if pids is None or now >= next_full:
+                t0 = time.monotonic()
+                pending.update(set(self.daemon.children()) - sleepers)
+                cost = time.monotonic() - t0
+                next_full = now + max(self.FULL_EVERY, cost / self.FULL_SHARE)
+            for pid in list(pending):
+                name = _proc.comm(pid)  # not sleep yet: forked, exec still pending
+                if name == "sleep":
                     sleepers.add(pid)
-            kid_set = set(kids)
-            running = sleepers & kid_set
-            if len(running) >= self.n:
-                tracked = _proc.Tracked()
-                for pid in running:
-                    tracked.add(pid)
-                return now, tracked
-            sleepers &= kid_set  # forget sleepers that died (respawned ones come back new)
+                    pending.discard(pid)
+                elif name is None:
+                    pending.discard(pid)  # died before its exec
+            for pid in pids or ():
+                if pid in pending or pid in sleepers:
+                    continue
+                name = _proc.comm(pid)
+                if name is None:
+                    new.missing(pid)
+                    continue
+                new.found(pid)
+                # A child has the daemon's name until it execs: other processes
+                # (other work on the machine) cost one small read, not a stat.
+                if name in names:
+                    seen = _proc.parent_and_comm(pid)
+                    if seen is not None and seen[0] == parent:
+                        (sleepers if seen[1] == "sleep" else pending).add(pid)
+            if (pending or sleepers) and self.first_child is None:
+                self.first_child = now
+            if len(sleepers) >= self.n:
+                # Confirm against the list: a sleeper may have died since.
+                kids = set(self.daemon.children())
+                running = sleepers & kids
+                if len(running) >= self.n:
+                    tracked = _proc.Tracked()
+                    for pid in running:
+                        tracked.add(pid)
+                    return now, tracked
+                sleepers = running
+                pending.update(kids - sleepers)
             _check_alive(self.daemon)
             if now > deadline:
-                raise ScenarioError(f"only {len(running)}/{self.n} processes running "
+                raise ScenarioError(f"only {len(sleepers)}/{self.n} processes running "
                                     f"after {timeout:.0f}s")
             time.sleep(POLL)
 
@@ -103,18 +142,24 @@ def wait_all_gone(daemon: RunningDaemon, tracked: _proc.Tracked,
 
     While the daemon lives, a process remains as long as it is in the daemon's
     child list, zombies included: stopping is done when the daemon has reaped
-    them. Once the daemon is gone its leftovers are re-parented to the bench;
-    then only those still running count (their zombies are ours to reap).
+    them. A child of a living daemon is in its list exactly as long as its
+    /proc entry is there, so the pids are checked in order and a poll stops at
+    the first one still there: O(1) per poll plus O(1) per reaped process,
+    where reading the children list would cost O(N) per poll. Once the daemon
+    is gone its leftovers are re-parented to the bench; then only those still
+    running count (their zombies are ours to reap).
     """
-    pids = set(tracked.procs)
+    remaining = list(tracked.procs)
     deadline = time.monotonic() + timeout
     while True:
         if daemon.alive():
-            remaining = len(pids.intersection(daemon.children()))
+            while remaining and not tracked.exists(remaining[-1]):
+                remaining.pop()
+            left = len(remaining)
         else:
-            remaining = len(tracked.alive())
+            left = len(tracked.alive())
         now = time.monotonic()
-        if not remaining:
+        if not left:
             return now
         if now > deadline:
             return None
@@ -175,6 +220,61 @@ def run_sleepers(spec: DaemonSpec, n: int, *, measure: set[str], idle_seconds: f
             result["log_error_sample"] = bad[:3]
             result["log_warnings"] = sum(1 for line in text.splitlines() if "WARN" in line)
     return result
+
+
+def run_scaling(spec: DaemonSpec, small_n: int, big_n: int, *, rounds: int,
+                start_timeout: float) -> Result:
+    """The scaling pair: is the cost of a process the same at ``big_n`` as at ``small_n``?
+
+    Fresh daemons start and stop ``small_n`` and ``big_n`` sleepers in turn,
+    ``small_n`` first and last: small, big, small, big, small for 2 rounds.
+    The big runs also count errors in the daemon's log. The result holds the
+    big runs' numbers (medians), the small ones' under ``small_`` (medians),
+    the start and stop time per process of each and their ratios, big over
+    small. Small runs bracketing the big ones see the same machine on
+    average: on a shared machine a load that comes and goes shifts the two
+    alike instead of one of them. Every run's numbers are under ``runs``.
+    """
+    runs: list[Result] = []
+    for index in range(2 * rounds + 1):
+        if index % 2 == 0:
+            runs.append(run_sleepers(spec, small_n, measure={"stop"}, idle_seconds=0,
+                                     start_timeout=start_timeout))
+        else:
+            runs.append(run_sleepers(spec, big_n, measure={"big"}, idle_seconds=0,
+                                     start_timeout=start_timeout, check_log=True))
+    small, big = runs[0::2], runs[1::2]
+    result: Result = {"n": big_n, "small_n": small_n, "runs": runs}
+    for prefix, group, count in (("", big, big_n), ("small_", small, small_n)):
+        for key in ("start_s", "stop_s", "daemon_exit_s"):
+            result[prefix + key] = _median([r.get(key) for r in group])
+        for what in ("start", "stop"):
+            seconds = result[f"{prefix}{what}_s"]
+            result[f"{prefix}{what}_ms_per_process"] = (
+                None if seconds is None else 1000 * seconds / count)
+    for what in ("start", "stop"):
+        per_small = result[f"small_{what}_ms_per_process"]
+        per_big = result[f"{what}_ms_per_process"]
+        result[f"{what}_per_process_ratio"] = (
+            per_big / per_small if per_big is not None and per_small else None)
+    # The first big run's daemon that did not exit with 0 (None: it did not exit).
+    result["exit_code"] = next((r.get("exit_code") for r in big if r.get("exit_code") != 0), 0)
+    result["log_errors"] = sum(r.get("log_errors", 0) for r in big)
+    result["log_warnings"] = sum(r.get("log_warnings", 0) for r in big)
+    result["log_error_sample"] = [line for r in big for line in r.get("log_error_sample", [])][:3]
+    left = [r["left_running"] for r in runs if "left_running" in r]
+    if left:
+        result["left_running"] = max(left)
+    return result
+
+
+def _median(values: list[Any]) -> float | None:
+    """Median of the numbers among ``values``; None if there are none."""
+    numbers = sorted(v for v in values if isinstance(v, (int, float)))
+    if not numbers:
+        return None
+    mid = len(numbers) // 2
+    return numbers[mid] if len(numbers) % 2 else (numbers[mid - 1] + numbers[mid]) / 2
 
 
 # -- respawn rate -----------------------------------------------------------------------
