@@ -205,13 +205,15 @@ suites:
 # Every suite on a machine with no core to spare: one busy-looping process per
 # core (nice 0, as the tests) for the whole run. The suites run as a background
 # job of this non-interactive shell, which starts them with SIGINT ignored, as
-# `make test &` does. The hogs are killed by pid however the run ends.
+# `make test &` does. The hogs are killed by pid however the run ends; they
+# are the venv's python, the interpreter itself (a pyenv shim would put a
+# shell in between, and killing that would leave the hog running).
 test-stress: system-deps install
 	@hogs=""; \
 	trap 'kill $$hogs 2>/dev/null || true' EXIT; \
 	cores=$$(nproc); \
 	for _ in $$(seq "$$cores"); do \
-	  $(PYTHON) -c 'while True: pass' & hogs="$$hogs $$!"; \
+	  $(BIN)/python -c 'while True: pass' & hogs="$$hogs $$!"; \
 	done; \
 	echo "test-stress: $$cores CPU hogs (pids$$hogs)"; \
 	started=$$(date +%s); \
