@@ -1,10 +1,12 @@
 # Build, lint and test every package of the monorepo.
 #
-#   make run     build + install the wheels, then run circusd on examples/circus.ini
-#   make test    system deps, wheels, lint, then every test suite (what CI runs)
-#   make lint    ruff check + mypy --strict
-#   make bench   build + install, then bench/run.py
-#   make clean   remove the virtualenv and everything the build left behind
+#   make run          build + install the wheels, then run circusd on examples/circus.ini
+#   make test         system deps, wheels, lint, then every test suite (what CI runs)
+#   make test-stress  every test suite again, with a CPU hog on each core
+#   make lint         ruff check + mypy --strict
+#   make bench        build + install, then bench/run.py
+#   make bench-check  the same, exiting non-zero when one of our numbers misses its target
+#   make clean        remove the virtualenv and everything the build left behind
 #
 # Tests run against the *installed wheels*, never against src/: a module, entry
 # point or data file that the wheel forgets makes the tests fail, as it would
@@ -29,19 +31,25 @@ PACKAGES := $(patsubst %/src/,%,$(sort $(wildcard packages/*/src/)))
 LINT_PATHS := $(wildcard $(addsuffix /src,$(PACKAGES)) $(addsuffix /tests,$(PACKAGES)) \
                          integration-tests bench examples)
 
-# Debian packages some test suites will need, as `command:package` pairs.
-# sshd: circus-ctl's --ssh tunnel is tested through a real sshd.
+# Debian packages the test suites use, as `command:package` pairs; a command
+# written `python:MODULE` is a module $(PYTHON) must import.
+#   sshd, ssh-keygen: circus-ctl's --ssh tunnel is tested through a real sshd.
+#   ip, unshare:      socket tests run in a network namespace of their own, with
+#                     a dummy interface (SO_BINDTODEVICE, the `interface` option).
+#   ensurepip:        `python3 -m venv` (the .venv, and the peers' throwaway venvs).
 # Later issues add e.g. `redis-server:redis-server` (redis observer plugin).
-SYSTEM_DEPS := /usr/sbin/sshd:openssh-server ssh-keygen:openssh-client
+SYSTEM_DEPS := /usr/sbin/sshd:openssh-server ssh-keygen:openssh-client \
+               ip:iproute2 unshare:util-linux python:ensurepip:python3-venv
 
 # Never let the source tree leak onto sys.path: no cwd / script dir entry
 # (3.11+, ignored by 3.10), and no user-site packages.
 TEST_ENV := PYTHONSAFEPATH=1 PYTHONNOUSERSITE=1
 
-.PHONY: help venv system-deps wheels install run lint test bench clean
+.PHONY: help venv system-deps wheels install run lint test test-stress suites bench \
+        bench-check clean
 
 help:
-	@echo "targets: run test lint bench install clean"
+	@echo "targets: run test test-stress lint bench bench-check install clean"
 	@echo "packages with src/: $(notdir $(PACKAGES))"
 
 # --------------------------------------------------------------------------
@@ -58,7 +66,6 @@ $(VENV_STAMP): requirements-dev.txt
 	  echo "creating $(VENV) with $$($(PYTHON) --version)"; \
 	  $(PYTHON) -m venv $(VENV); \
 	fi
-	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	@touch $@
 
@@ -66,12 +73,16 @@ $(VENV_STAMP): requirements-dev.txt
 # system packages
 
 # Idempotent: checks each SYSTEM_DEPS command and installs (as root, with apt)
-# only what is missing. With SYSTEM_DEPS empty it checks nothing and installs
-# nothing; it exists so later issues only have to add a name above.
+# only what is missing, so later issues only have to add a name above.
 system-deps:
 	@missing=""; \
 	for dep in $(SYSTEM_DEPS); do \
-	  command -v "$${dep%%:*}" >/dev/null 2>&1 || missing="$$missing $${dep#*:}"; \
+	  package="$${dep##*:}"; check="$${dep%:*}"; \
+	  case "$$check" in \
+	    python:*) $(PYTHON) -c "import $${check#python:}" >/dev/null 2>&1 \
+	                || missing="$$missing $$package";; \
+	    *) command -v "$$check" >/dev/null 2>&1 || missing="$$missing $$package";; \
+	  esac; \
 	done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
@@ -119,6 +130,11 @@ run: install
 bench: install
 	$(BIN)/python bench/run.py
 
+# Speed is checked here, not in the test suites: our row of every target the
+# run measured must meet it (see "make bench-check" in README.md).
+bench-check: install
+	$(BIN)/python bench/run.py --check
+
 # --------------------------------------------------------------------------
 # lint
 
@@ -153,17 +169,22 @@ lint: $(VENV_STAMP)
 # find the installed wheel in site-packages. integration-tests/test_packaging.py
 # asserts exactly that.
 #
-# A suite with test files must collect tests: pytest's exit code 5 ("no tests
-# collected") fails like any other non-zero code. Suites without test files are
-# skipped with a note. Every suite runs even after one fails; the last line adds
-# up all suites from their JUnit XML.
+# Every package with a src/ dir must have tests: one without test files fails,
+# and so does pytest's exit code 5 ("no tests collected"). Every suite runs even
+# after one fails; the last line adds up all suites from their JUnit XML. Each
+# suite's pytest config sets a per-test timeout (pytest-timeout).
 test: system-deps install lint
+	@$(MAKE) --no-print-directory suites
+
+# The suites alone, against what is installed (test and test-stress run it).
+suites:
 	@rm -rf $(RESULTS) && mkdir -p $(RESULTS)
 	@failed=""; \
 	for dir in $(PACKAGES) integration-tests; do \
 	  testdir="$$dir"; [ "$$dir" = integration-tests ] || testdir="$$dir/tests"; \
 	  if [ -z "$$(find "$$testdir" -name 'test_*.py' -o -name '*_test.py' 2>/dev/null | head -n 1)" ]; then \
-	    echo "== $$dir: no test files, skipped"; continue; \
+	    echo "$$dir: has source but no tests ($$testdir/test_*.py)" >&2; \
+	    failed="$$failed $$dir"; continue; \
 	  fi; \
 	  echo "== $$dir"; \
 	  name=$$(basename "$$dir"); \
@@ -178,8 +199,28 @@ test: system-deps install lint
 	  if [ $$rc -eq 5 ]; then echo "$$dir: test files present but no tests collected" >&2; fi; \
 	  if [ $$rc -ne 0 ]; then failed="$$failed $$dir"; fi; \
 	done; \
-	$(BIN)/python -c "$$SUMMARY_PY" $(RESULTS)/*.xml; \
+	if ls $(RESULTS)/*.xml >/dev/null 2>&1; then $(BIN)/python -c "$$SUMMARY_PY" $(RESULTS)/*.xml; fi; \
 	if [ -n "$$failed" ]; then echo "failed suites:$$failed" >&2; exit 1; fi
+
+# Every suite on a machine with no core to spare: one busy-looping process per
+# core (nice 0, as the tests) for the whole run. The suites run as a background
+# job of this non-interactive shell, which starts them with SIGINT ignored, as
+# `make test &` does. The hogs are killed by pid however the run ends; they
+# are the venv's python, the interpreter itself (a pyenv shim would put a
+# shell in between, and killing that would leave the hog running).
+test-stress: system-deps install
+	@hogs=""; \
+	trap 'kill $$hogs 2>/dev/null || true' EXIT; \
+	cores=$$(nproc); \
+	for _ in $$(seq "$$cores"); do \
+	  $(BIN)/python -c 'while True: pass' & hogs="$$hogs $$!"; \
+	done; \
+	echo "test-stress: $$cores CPU hogs (pids$$hogs)"; \
+	started=$$(date +%s); \
+	rc=0; \
+	$(MAKE) --no-print-directory suites & wait $$! || rc=$$?; \
+	echo "test-stress: $$(( $$(date +%s) - started )) s under load, exit $$rc"; \
+	exit $$rc
 
 # Adds up the JUnit XML of every suite into one closing line.
 define SUMMARY_PY

@@ -7,6 +7,7 @@ channel against circus 0.19's, our papa kernel against papa 1.0.6.
     .venv/bin/python bench/run.py --only ctl-rtt,ctl-stats,ctl-floor --ours-src
     .venv/bin/python bench/run.py --only sock-rps,sock-ondemand --ours-src   # ~1 min
     .venv/bin/python bench/run.py --only stats-cpu --ours-src                # ~1 min
+    .venv/bin/python bench/run.py --check    # exit 1 if one of our numbers misses its target
 
 Scenarios: start, stop, idle, rss (one daemon run of N sleepers serves all
 four), respawn, log, big (1,000 then 10,000 processes); ctl-rtt, ctl-list, ctl-concurrent,
@@ -16,7 +17,9 @@ through a circus socket, on-demand start); stats-cpu (circusd-stats with N
 processes); recovery, backoff (crash loops); papa-throughput, papa-latency,
 papa-idle for the papa kernels. See bench/README.md for what each number means
 exactly. Results are printed as a table and written to
-bench/results/latest.json.
+bench/results/latest.json. With --check (`make bench-check`) the exit status
+is 1 when a row of ours misses its target, or was not measured, and the
+missed rows are listed last.
 """
 
 from __future__ import annotations
@@ -269,6 +272,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true",
                         help="keep each run's temp dir (config, daemon log, outputs)")
     parser.add_argument("--json", type=Path, default=RESULTS_DIR / "latest.json")
+    parser.add_argument("--check", action="store_true",
+                        help="exit 1 if one of our rows misses its target (make bench-check)")
     args = parser.parse_args(argv)
     args.only = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = set(args.only) - set(ALL)
@@ -534,6 +539,11 @@ def _ratio(ours_v: float | str | None, theirs: float | str | None, metric: Metri
     return f"x{theirs / ours_v:.2f}" if ours_v > 0 else ""
 
 
+# Our rows that missed their target, gathered by _section while table() builds
+# the tables, so that every section the table shows is checked (--check).
+_MISSED: list[str] = []
+
+
 def _verdict(value: float | str | None, metric: Metric) -> str:
     if metric.target is None:
         return ""
@@ -577,6 +587,9 @@ def _section(runs: dict[str, Any], metrics: list[Metric], labels: dict[str, str]
             row += [_fmt(theirs, metric), _ratio(mine, theirs, metric)]
         row.append(_verdict(mine, metric))
         rows.append(row)
+        if row[-1] in ("MISS", "?"):
+            got = "not measured" if row[-1] == "?" else _fmt(mine, metric)
+            _MISSED.append(f"{metric.title.strip()}: {got} (target {_target_text(metric)})")
     if len(rows) == 1:
         return []
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
@@ -651,8 +664,18 @@ def table(report: dict[str, Any], n: int, big_n: int, papa_mb: int = 32) -> str:
     return "\n".join([*lines, "", *notes])
 
 
+def missed_targets(report: dict[str, Any], n: int, big_n: int, papa_mb: int = 32) -> list[str]:
+    """Our rows of ``report`` that miss their target (or were not measured), one line each."""
+    _MISSED.clear()
+    table(report, n, big_n, papa_mb)
+    return list(_MISSED)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run, print the table, write the JSON report."""
+    """Entry point: run, print the table, write the JSON report.
+
+    Returns 0, or with ``--check`` 1 when a row of ours misses its target.
+    """
     args = _parse_args(argv)
     scenarios.KEEP_WORKDIRS = args.keep
     # SIGTERM must unwind through the cleanups like Ctrl-C does.
@@ -680,6 +703,14 @@ def main(argv: list[str] | None = None) -> int:
     report["table"] = text.splitlines()
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    if args.check:
+        missed = missed_targets(report, args.n, args.big_n, args.papa_mb)
+        if missed:
+            print(f"\nbench-check: {len(missed)} target(s) missed:", file=sys.stderr)
+            for line in missed:
+                print(f"  {line}", file=sys.stderr)
+            return 1
+        print("\nbench-check: every target met")
     return 0
 
 

@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -275,10 +276,24 @@ class CircusRun:
         return self._run(argv, peer_env(), stdin, timeout)
 
     def ours_ctl(self, endpoint: str, *args: str, stdin: str | None = None,
-                 timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
-        """Our circusctl with ``--endpoint endpoint`` and *args*."""
+                 timeout: float = 60.0,
+                 env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """Our circusctl with ``--endpoint endpoint`` and *args* (in *env*, else ours)."""
         argv = [*self.ours_argv("circusctl"), "--endpoint", endpoint, "--timeout", "20", *args]
-        return self._run(argv, dict(os.environ), stdin, timeout)
+        return self._run(argv, dict(os.environ) if env is None else env, stdin, timeout)
+
+    def ours_listen(self, pubsub: str, *args: str,
+                    env: dict[str, str] | None = None) -> Listener:
+        """Our ``circusctl [args] --endpoint pubsub listen ...`` running; see :class:`Listener`.
+
+        *args* are circusctl's arguments after ``--endpoint``: global options,
+        then ``listen`` and its topics.
+        """
+        argv = [*self.ours_argv("circusctl"), "--endpoint", pubsub, *args]
+        return Listener(subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, cwd=self.tmp_path,
+            env=self.client_env(dict(os.environ) if env is None else env)))
 
     def peer_python(self, script: Path, *args: str,
                     timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
@@ -328,6 +343,46 @@ class CircusRun:
     def logs(self) -> str:
         """Every daemon's log, for failure messages."""
         return "\n".join(f"--- {d.kind} {d.config.name}\n{d.log_text()}" for d in self.daemons)
+
+
+class Listener:
+    """A running ``circusctl listen`` whose output lines are collected by a thread."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.process = process
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in iter(self.process.stdout.readline, ""):
+            self.lines.append(line.rstrip("\n"))
+
+    def interrupt(self, timeout: float = 30.0) -> tuple[int, str]:
+        """SIGINT, as Ctrl-C sends; wait for the exit and return (exit code, stderr).
+
+        A listener that ignores it is killed and fails the test.
+        """
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.close()
+            raise AssertionError(f"circusctl listen ignored SIGINT: {self.lines}") from None
+        return self.process.returncode, self.close()
+
+    def close(self) -> str:
+        """Kill the listener if it still runs; return what it wrote on stderr."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self._reader.join(timeout=10)
+        assert self.process.stderr is not None and self.process.stdout is not None
+        err = self.process.stderr.read()
+        self.process.stderr.close()
+        self.process.stdout.close()
+        return err
 
 
 def check(result: subprocess.CompletedProcess[str], rc: int = 0,

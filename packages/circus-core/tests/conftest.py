@@ -71,9 +71,29 @@ def pid_exists_not_zombie(pid: int) -> bool:
         return False
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Give the programs the tests start a working Ctrl-C.
+
+    A non-interactive shell starts a background job (``make test &``) with
+    SIGINT and SIGQUIT ignored, and an ignored signal stays ignored across
+    exec: a child a test interrupts, or a watcher an in-process arbiter
+    spawns, would ignore it. A handled signal is reset to its default on
+    exec, so handling it here gives each child what a terminal would.
+    """
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if signal.getsignal(signal.SIGQUIT) == signal.SIG_IGN:
+        signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+
+
 @pytest.fixture(autouse=True)
 def no_leaked_children() -> Iterator[None]:
-    """Every test ends with no child, zombie or fd leaked."""
+    """Every test ends with no child, zombie or fd leaked.
+
+    What a test leaves behind is killed (and reaped, if it is our child) and
+    fails that test alone: what was there before it began is not counted, so
+    one leak never turns the tests after it into errors.
+    """
     before_children = {p.pid for p in descendants()}
     before_fds = set(os.listdir("/proc/self/fd"))
     yield
@@ -86,7 +106,10 @@ def no_leaked_children() -> Iterator[None]:
     for proc in leaked:
         with contextlib.suppress(psutil.Error):
             proc.kill()
-    assert not leaked, f"test left child processes behind: {leaked}"
+    for proc in leaked:
+        with contextlib.suppress(ChildProcessError):  # not ours, or reaped by its Popen
+            os.waitpid(proc.pid, 0)
+    assert not leaked, f"test left child processes behind (killed): {leaked}"
     deadline = time.monotonic() + 2
     while True:
         extra = {fd for fd in set(os.listdir("/proc/self/fd")) - before_fds if _is_leak(fd)}

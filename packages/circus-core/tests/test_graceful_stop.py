@@ -81,7 +81,8 @@ async def test_sigkill_after_graceful_timeout(
     started = time.monotonic()
     await watcher.stop()
     took = time.monotonic() - started
-    assert 0.3 <= took < 2.5, took
+    # Not before graceful_timeout; and not the child's own 60 s either.
+    assert 0.3 <= took < 30, took
     assert [p["exit_code"] for _, p in log.of("watcher.stubborn.reap")] == [-signal.SIGKILL]
     # One kill event for stop_signal, one for the SIGKILL escalation.
     assert log.pids("watcher.stubborn.kill") == [pid, pid]
@@ -110,7 +111,7 @@ async def test_stop_leaves_no_member_of_the_process_group(
     started = time.monotonic()
     await watcher.stop()
     # sh dies at once; the grandchild is SIGKILLed when graceful_timeout runs out.
-    assert 0.5 <= time.monotonic() - started < 3.0
+    assert 0.5 <= time.monotonic() - started < 30
     with pytest.raises(ProcessLookupError):
         os.killpg(pgid, 0)
     assert group_members(pgid) == []
@@ -157,11 +158,12 @@ async def test_stop_children_reaches_children_that_left_the_group(
 async def test_fifty_processes_stop_concurrently(
     make_arbiter: Callable[..., Any], tmp_path: Path
 ) -> None:
-    # Each child takes 0.1 s to exit after SIGTERM: one by one, 50 would take 5 s.
+    # Each child takes 1 s to exit after SIGTERM: one by one, 50 would take 50 s.
+    # (The speed of a stop is the bench's `stop` row.)
     code = (
         "import os, signal, sys, time\n"
         "def leave(signum, frame):\n"
-        "    time.sleep(0.1)\n"
+        "    time.sleep(1)\n"
         "    sys.exit(0)\n"
         "signal.signal(signal.SIGTERM, leave)\n"
         f"open(os.path.join({str(tmp_path)!r}, str(os.getpid())), 'w').close()\n"
@@ -173,24 +175,26 @@ async def test_fifty_processes_stop_concurrently(
     started = time.monotonic()
     await watcher.stop()
     took = time.monotonic() - started
-    assert took < 1.0, took
+    assert took < 25, took
     assert watcher.pids == []
 
 
 async def test_slow_stop_of_one_watcher_does_not_delay_another(
     make_arbiter: Callable[..., Any], tmp_path: Path
 ) -> None:
-    slow = Watcher("slow", ignores_term(tmp_path), graceful_timeout=1.5)
+    # The slow stop lasts until the test ends it: the other watcher must start
+    # while it is still going on, however busy the machine is.
+    slow = Watcher("slow", ignores_term(tmp_path), graceful_timeout=60)
     other = Watcher("quick", SLEEPER, autostart=False)
     await make_arbiter(slow, other)
     await apoll(lambda: ready(tmp_path, 1))
+    [stubborn] = slow.pids
 
     stopping = asyncio.create_task(slow.stop())
     await apoll(lambda: slow.status() == "stopping")
-    started = time.monotonic()
-    await other.start()
-    assert time.monotonic() - started < 0.3
+    await asyncio.wait_for(other.start(), 30)
     assert other.status() == "active" and len(other.pids) == 1
     assert slow.status() == "stopping"
+    os.kill(stubborn, signal.SIGKILL)  # end the slow stop without its 60 s
     await stopping
     assert slow.status() == "stopped"

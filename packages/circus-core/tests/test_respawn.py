@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -40,21 +39,19 @@ def spawned(harness: Any, name: str) -> list[int]:
     return [p["process_pid"] for t, p in harness.events if t == f"watcher.{name}.spawn"]
 
 
-async def test_killed_process_is_replaced_within_100ms(make_arbiter: Callable[..., Any]) -> None:
+async def test_killed_process_is_replaced_at_once(make_arbiter: Callable[..., Any]) -> None:
     # min_uptime=0: these deaths are not crash loops, so no backoff applies.
+    # How fast is the bench's (`respawn`); here a replacement must simply come,
+    # every time, well before the 5 s a backoff would start at.
     watcher = Watcher("sleeper", SLEEPER, numprocesses=2, min_uptime=0)
     await make_arbiter(watcher)
-    latencies = []
     for _ in range(5):
         victim = watcher.pids[0]
-        started = time.monotonic()
         os.kill(victim, signal.SIGKILL)
         await apoll(lambda v=victim: v not in watcher.pids and len(watcher.pids) == 2,
                     timeout=5, interval=0.001)
-        latencies.append(time.monotonic() - started)
         assert victim not in watcher.pids
         assert len(watcher.pids) == 2
-    assert statistics.median(latencies) < 0.1, latencies
 
 
 async def test_every_exit_emits_reap_with_exit_code(

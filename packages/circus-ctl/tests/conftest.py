@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -15,7 +17,6 @@ from typing import Any
 import pytest
 import zmq
 
-SRC = str(Path(__file__).resolve().parent.parent / "src")
 Replier = Callable[[dict[str, Any]], "dict[str, Any] | list[dict[str, Any]] | None"]
 
 
@@ -77,10 +78,17 @@ class FakeDaemon:
             return body
         return [{"status": "ok", **body, "time": time.time(), "id": request.get("id")}]
 
-    def last(self) -> dict[str, Any]:
-        """The last request received (waiting for one if needed)."""
-        poll(lambda: self.requests)
-        return self.requests[-1]
+    def last(self, command: str | None = None, timeout: float = 10.0) -> dict[str, Any]:
+        """The last request received, for ``command`` if given, waiting for one to arrive.
+
+        A cast gets no reply, so a test cannot know it has arrived when the
+        client returns: name its command here and the wait covers it.
+        """
+        def matching() -> list[dict[str, Any]]:
+            return [r for r in list(self.requests) if command in (None, r.get("command"))]
+
+        found: list[dict[str, Any]] = poll(matching, timeout)
+        return found[-1]
 
     def close(self) -> None:
         self._stop.set()
@@ -135,10 +143,13 @@ def publisher() -> Iterator[Publisher]:
 
 
 def ctl_env(**extra: str) -> dict[str, str]:
-    """The environment circusctl subprocesses run with: our src first, no colour config."""
+    """The environment circusctl subprocesses run with: no endpoint or colour config.
+
+    They import circus from the installed wheel, as a user's would: nothing
+    puts ``src/`` on their path.
+    """
     env = {k: v for k, v in os.environ.items()
            if k not in ("CIRCUSCTL_ENDPOINT", "NO_COLOR")}
-    env["PYTHONPATH"] = SRC + os.pathsep + env.get("PYTHONPATH", "")
     env.update(extra)
     return env
 
@@ -158,14 +169,65 @@ def assert_no_traceback(result: subprocess.CompletedProcess[str]) -> None:
     assert "Traceback" not in result.stderr + result.stdout, result.stderr
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Give the programs the tests start a working Ctrl-C.
+
+    A non-interactive shell starts a background job (``make test &``) with
+    SIGINT and SIGQUIT ignored, and an ignored signal stays ignored across
+    exec: every ``circusctl listen`` a test interrupts would ignore the SIGINT
+    and hang. A handled signal is reset to its default on exec, so handling it
+    here gives each child what a terminal would.
+    """
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if signal.getsignal(signal.SIGQUIT) == signal.SIG_IGN:
+        signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+
+
+def children() -> set[int]:
+    """Pids of this process's children (zombies included: unreaped is leaked too)."""
+    me = os.getpid()
+    try:
+        return {int(pid) for pid in Path(f"/proc/{me}/task/{me}/children").read_text().split()}
+    except OSError:
+        return set()
+
+
+def _kill_and_reap(pid: int) -> None:
+    """SIGKILL ``pid`` (and the group it leads) and reap it."""
+    try:
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, signal.SIGKILL)
+        else:
+            os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    with contextlib.suppress(ChildProcessError):  # reaped by its Popen already
+        os.waitpid(pid, 0)
+
+
 @pytest.fixture(autouse=True)
 def no_leaked_children() -> Iterator[None]:
-    """Every test ends with no child process of ours still running."""
+    """Every test ends with no child process of its own still running.
+
+    What a test leaves behind is killed and reaped here and fails that test
+    alone: children that were already there when it began are not its doing,
+    so one leak never turns the tests after it into errors.
+    """
+    before = children()
     yield
-    def children() -> list[str]:
-        path = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
-        return path.read_text().split()
     try:
-        poll(lambda: not children(), timeout=5)
+        poll(lambda: not (children() - before), timeout=5)
     except AssertionError:
-        raise AssertionError(f"test left child processes behind: {children()}") from None
+        leaked = children() - before
+        described = [f"{pid} {_cmdline(pid)}" for pid in sorted(leaked)]
+        for pid in leaked:
+            _kill_and_reap(pid)
+        raise AssertionError(f"test left child processes behind (killed): {described}") from None
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+    except OSError:
+        return "?"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import sys
 
 from conftest import assert_no_traceback, ctl_argv, ctl_env
 
@@ -24,8 +25,23 @@ def _start(publisher, *args) -> tuple[subprocess.Popen[str], bytes]:
 
 def _interrupt(proc) -> tuple[int, str, str]:
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=10)
+    try:
+        out, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        raise AssertionError(f"circusctl listen ignored SIGINT: {out!r} {err!r}") from None
     return proc.returncode, out, err
+
+
+def test_programs_started_by_the_tests_get_ctrl_c():
+    # `make test &` runs the suite with SIGINT ignored, which every program it
+    # starts would inherit; conftest's pytest_configure undoes that, or the
+    # Ctrl-C tests below would hang instead of testing circusctl.
+    code = "import signal; print(signal.getsignal(signal.SIGINT) is signal.default_int_handler)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=30, check=True)
+    assert result.stdout == "True\n"
 
 
 def test_prints_topic_and_json_payload(publisher):

@@ -9,7 +9,10 @@ from pathlib import Path
 
 import circus.client
 import zmq
-from conftest import SRC
+
+# The installed wheel's subpackages, inside site-packages/circus/.
+INSTALLED = Path(circus.client.__file__).resolve().parent.parent
+SUBPACKAGES = ("client", "ctl", "circusctl")
 
 
 def test_all_is_sorted_and_complete():
@@ -23,10 +26,13 @@ def test_all_is_sorted_and_complete():
 
 
 def test_imports_as_a_namespace_package_without_core(tmp_path):
-    # A sys.path holding only our src and pyzmq: no circus-core anywhere.
+    # A sys.path holding only what this wheel installed and pyzmq: no circus-core
+    # anywhere, so no circus/__init__.py.
     zmq_dir = Path(zmq.__file__).parent
     site = tmp_path / "site"
-    site.mkdir()
+    (site / "circus").mkdir(parents=True)
+    for name in SUBPACKAGES:
+        (site / "circus" / name).symlink_to(INSTALLED / name)
     (site / "zmq").symlink_to(zmq_dir)
     libs = zmq_dir.parent / "pyzmq.libs"
     if libs.exists():
@@ -36,7 +42,7 @@ def test_imports_as_a_namespace_package_without_core(tmp_path):
             "assert getattr(circus, '__file__', None) is None, circus.__file__; "
             "assert 'asyncio' not in sys.modules; print('ok')")
     result = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True,
-                            env={**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{site}"},
+                            env={**os.environ, "PYTHONPATH": str(site)},
                             timeout=30)
     assert result.stdout == "ok\n", result.stderr
 
@@ -44,5 +50,5 @@ def test_imports_as_a_namespace_package_without_core(tmp_path):
 def test_sync_import_does_not_load_asyncio():
     code = "import sys, circus.circusctl, circus.client; print('asyncio' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            env={**os.environ, "PYTHONPATH": SRC}, timeout=30)
+                            timeout=30)
     assert result.stdout == "False\n", result.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import signal
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from circus.client import (
     close_ssh_tunnels,
     open_sub,
 )
-from conftest import assert_no_traceback, ctl_env, poll, run_ctl
+from conftest import assert_no_traceback, ctl_argv, ctl_env, poll, run_ctl
 
 SSHD = "/usr/sbin/sshd"
 
@@ -158,3 +159,35 @@ def _tunnels() -> list[int]:
         if b"sshd" not in cmdline and state != "Z":  # sshd retitles itself
             found.append(int(pid))
     return found
+
+
+def test_listen_through_an_ssh_tunnel(publisher, sshd, tmp_path):
+    # --ssh applies to listen too: the SUB reaches the endpoint through a tunnel
+    # (a child of circusctl), and the tunnel ends with it.
+    port, key = sshd
+    proc = subprocess.Popen(
+        ctl_argv("--ssh", f"root@127.0.0.1:{port}", "--ssh_keyfile", str(key),
+                 "--endpoint", publisher.endpoint, "listen", "watcher."),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=ctl_env(HOME=str(tmp_path / "home")), cwd=tmp_path)
+    try:
+        assert publisher.wait_subscribed(timeout=60) == b"watcher."
+        tunnels = poll(lambda: _children_of(proc.pid))
+        publisher.publish("watcher.web.spawn", {"process_pid": 9, "time": 1.0})
+        line = proc.stdout.readline()  # type: ignore[union-attr]
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert line == 'watcher.web.spawn: {"process_pid": 9, "time": 1.0}\n'
+    assert (proc.returncode, out, err) == (0, "", "")
+    poll(lambda: not any(Path(f"/proc/{pid}").exists() for pid in tunnels))
+
+
+def _children_of(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []

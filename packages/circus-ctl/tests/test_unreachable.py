@@ -10,7 +10,7 @@ import tempfile
 import time
 
 import pytest
-from conftest import SRC, FakeDaemon, assert_no_traceback, ctl_env, run_ctl
+from conftest import FakeDaemon, assert_no_traceback, ctl_env, run_ctl
 
 
 def free_port() -> int:
@@ -94,7 +94,7 @@ def test_permission_denied_on_ipc_file():
         result = subprocess.run(
             [sys.executable, "-c", code, "--endpoint", f"ipc://{path}", "--timeout", "30",
              "status"], capture_output=True, text=True, timeout=30,
-            env=ctl_env(PYTHONPATH=SRC), cwd=directory)
+            env=ctl_env(), cwd=directory)
         assert result.returncode == 1, result
         assert "permission denied" in result.stderr
         assert "endpoint_owner" in result.stderr

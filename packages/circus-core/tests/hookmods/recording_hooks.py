@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from typing import Any
 
 CALLS: list[dict[str, Any]] = []
@@ -18,6 +17,8 @@ RESULTS: dict[str, Any] = {}
 SLOW_SECONDS = 1.0
 # Set by ``slow`` once it has slept its full time (it runs on in its thread).
 SLOW_DONE = threading.Event()
+# Set by a test to end ``slow`` early, once it has seen what it waited for.
+SLOW_RELEASE = threading.Event()
 
 
 def reset() -> None:
@@ -25,6 +26,7 @@ def reset() -> None:
     CALLS.clear()
     RESULTS.clear()
     SLOW_DONE.clear()
+    SLOW_RELEASE.clear()
 
 
 def _answer(kwargs: dict[str, Any]) -> Any:
@@ -53,9 +55,9 @@ def boom(**kwargs: Any) -> Any:
 
 
 def slow(**kwargs: Any) -> bool:
-    """A hook that blocks its thread for ``SLOW_SECONDS``."""
+    """A hook that blocks its thread for ``SLOW_SECONDS`` (or until ``SLOW_RELEASE``)."""
     CALLS.append(kwargs)
-    time.sleep(SLOW_SECONDS)
+    SLOW_RELEASE.wait(SLOW_SECONDS)
     SLOW_DONE.set()
     return True
 

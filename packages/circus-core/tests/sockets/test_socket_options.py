@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -110,16 +113,50 @@ def test_seqpacket_unix_socket(bound: list[CircusSocket], tmp_path: Path) -> Non
     assert _listening(sock)
 
 
-def test_interface_binds_to_the_device(bound: list[CircusSocket]) -> None:
+# Run in a network namespace of its own (we are root there, so SO_BINDTODEVICE
+# cannot be refused) with a veth interface next to lo. A listener bound to
+# 0.0.0.0 on v0 must not be reached through lo; the same on lo must be.
+_NETNS_SETUP = ("ip link set lo up && ip link add v0 type veth peer name v1"
+                " && ip addr add 10.77.0.1/24 dev v0 && ip link set v0 up && ip link set v1 up")
+_BIND_ON_EACH_DEVICE = """
+import json, socket
+from circus.sockets import CircusSocket
+seen = {}
+for device in ("v0", "lo"):
+    sock = CircusSocket.load_from_config(
+        {"name": "s", "host": "0.0.0.0", "port": 0, "interface": device})
+    sock.bind_and_listen()
+    bound = sock.sock.getsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, 16)
     try:
-        sock = _bind(bound, host="127.0.0.1", port=0, interface="lo")
-    except CircusError as exc:
-        # SO_BINDTODEVICE needs CAP_NET_RAW on old kernels: the error names it.
-        assert "'s'" in str(exc) and "Operation not permitted" in str(exc)
-        return
-    assert sock.sock is not None
-    device = sock.sock.getsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, 16)
-    assert device.rstrip(b"\0") == b"lo"
+        socket.create_connection(("127.0.0.1", sock.port), timeout=5).close()
+        reached = True
+    except ConnectionRefusedError:
+        reached = False
+    seen[device] = {"bound_to": bound.rstrip(b"\\0").decode(), "reached_via_lo": reached}
+    sock.close()
+print(json.dumps(seen))
+"""
+
+
+def test_interface_binds_to_the_device() -> None:
+    # The suite runs as root (make test): unshare must work. Were it refused,
+    # the option would not be tested, so that is a failure, not a pass.
+    argv = ["unshare", "--net", "sh", "-c", f'{_NETNS_SETUP} && exec "$0" -c "$1"',
+            sys.executable, _BIND_ON_EACH_DEVICE]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, (
+        f"could not test interface= in a network namespace (needs root, iproute2 and "
+        f"util-linux, which make test installs): {done.stderr.strip()}")
+    assert json.loads(done.stdout) == {
+        "v0": {"bound_to": "v0", "reached_via_lo": False},
+        "lo": {"bound_to": "lo", "reached_via_lo": True},
+    }
+
+
+def test_interface_that_does_not_exist_names_the_socket(bound: list[CircusSocket]) -> None:
+    with pytest.raises(CircusError) as info:
+        _bind(bound, host="127.0.0.1", port=0, interface="nosuchdev0")
+    assert "socket 's'" in str(info.value) and "No such device" in str(info.value)
 
 
 def test_non_blocking_unless_blocking(bound: list[CircusSocket]) -> None:

@@ -21,7 +21,6 @@ import pytest
 import zmq
 
 CIRCUSD = str(Path(sys.executable).parent / "circusd")
-SRC = Path(__file__).resolve().parents[2] / "src"
 STATS_CMD = "from circus import stats; stats.main()"
 
 
@@ -44,11 +43,12 @@ def free_port() -> int:
 
 
 def child_env() -> dict[str, str]:
-    """The environment with our ``src`` importable by circusd's children."""
-    env = dict(os.environ)
-    paths = [str(SRC), *env.get("PYTHONPATH", "").split(os.pathsep)]
-    env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
-    return env
+    """The environment of circusd, circusd-stats and their children.
+
+    They import circus from the installed wheels, as a user's would: nothing
+    puts ``src/`` on their path.
+    """
+    return dict(os.environ)
 
 
 class StatsSub:

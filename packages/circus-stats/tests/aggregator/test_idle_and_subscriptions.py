@@ -34,7 +34,10 @@ def test_idle_without_subscribers_then_a_late_subscriber_gets_data(harness: Harn
     time.sleep(2.0)  # the measurement window itself, not a wait for a condition
     after = proc.cpu_times()
     burnt = (after.user + after.system) - (before.user + before.system)
-    assert burnt < 0.1, f"idle circusd-stats used {burnt:.3f}s CPU in 2s"
+    # At --interval 0.1, sampling 20 processes would keep it busy; idle is near 0.
+    # The limit only tells idle from working (CPU figures are the bench's, stats-cpu):
+    # it is CPU time, which a busy machine does not inflate the way it does wall time.
+    assert burnt < 0.5, f"idle circusd-stats used {burnt:.3f}s CPU in 2s"
     assert stat_fds(stats.pid) == 0  # nothing was sampled
 
     sub = harness.sub(b"stat.sleeper")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -22,8 +23,6 @@ import pyte
 import pytest
 import zmq
 
-PACKAGES = Path(__file__).resolve().parents[3]
-SOURCES = [str(PACKAGES / "circus-stats" / "src"), str(PACKAGES / "circus-ctl" / "src")]
 COLUMNS, LINES = 120, 40
 
 Frames = list[bytes]
@@ -136,8 +135,7 @@ class TopInPty:
         self.stream = ByteStream(self.screen)
         self.master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
-        env = {**os.environ, "TERM": term, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-               "PYTHONPATH": os.pathsep.join(SOURCES)}
+        env = {**os.environ, "TERM": term, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
         env.pop("ESCDELAY", None)
         # A session of its own with the pty as controlling terminal, so ^C sends SIGINT.
         self.proc = subprocess.Popen(
@@ -221,12 +219,17 @@ class TopInPty:
 
 @pytest.fixture
 def no_children() -> Iterator[None]:
-    """Fail the test if it leaves a child process behind."""
+    """Fail the test if it leaves a descendant behind (killed: it fails this test only)."""
+    before = set(psutil.Process().children(recursive=True))
     yield
     deadline = time.monotonic() + 5
-    while (left := psutil.Process().children(recursive=True)) and time.monotonic() < deadline:
+    while (left := set(psutil.Process().children(recursive=True)) - before) \
+            and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert left == [], f"left behind: {left}"
+    for proc in left:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    assert not left, f"left behind (killed): {left}"
 
 
 @pytest.fixture

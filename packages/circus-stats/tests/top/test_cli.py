@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -11,13 +10,11 @@ from pathlib import Path
 import pytest
 from circus.top import __version__
 
-from .conftest import SOURCES
-
 
 def run_top(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(SOURCES)}
+    """circus-top from the installed wheel, as a user runs it."""
     return subprocess.run([sys.executable, "-m", "circus.top", *args], capture_output=True,
-                          text=True, env=env, stdin=subprocess.DEVNULL, timeout=30)
+                          text=True, stdin=subprocess.DEVNULL, timeout=30)
 
 
 @pytest.mark.parametrize(

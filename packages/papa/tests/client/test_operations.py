@@ -289,7 +289,7 @@ def test_ready_never_blocks(kernel: Kernel, tmp_path: Path) -> None:
     def timed_ready(watcher: papa.Watcher) -> bool:
         start = time.monotonic()
         ready = watcher.ready
-        assert time.monotonic() - start < 0.5
+        assert time.monotonic() - start < 5  # blocking would last until the go file
         return ready
 
     with kernel.client() as client:

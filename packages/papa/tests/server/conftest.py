@@ -186,13 +186,8 @@ class Kernel:
         self.short = Path(tempfile.mkdtemp(prefix="pk-"))
 
     def env(self, **extra: str) -> dict[str, str]:
-        env = dict(os.environ, PAPA_TEST_TAG=self.tag, **extra)
-        src = Path(__file__).resolve().parents[2] / "src"
-        if "PYTHONPATH" in os.environ:
-            env["PYTHONPATH"] = os.environ["PYTHONPATH"]
-        elif src.is_dir() and not os.environ.get("PYTHONSAFEPATH"):
-            env["PYTHONPATH"] = str(src)
-        return env
+        # The kernel imports papa from the installed wheel, never from src/.
+        return dict(os.environ, PAPA_TEST_TAG=self.tag, **extra)
 
     def start(self, *, tcp: bool = False, args=(), **env: str) -> Kernel:
         if tcp:

@@ -10,16 +10,23 @@ from circus.client._probe import probe
 from circus.ctl._run import EXIT_FAILED, EXIT_OK, print_error
 
 
-def listen(endpoint: str | None, topics: list[str], as_json: bool) -> int:
-    """Subscribe to ``topics`` (all when empty) and print each event on its own line."""
+def listen(endpoint: str | None, topics: list[str], as_json: bool,
+           ssh_server: str | None = None, ssh_keyfile: str | None = None) -> int:
+    """Subscribe to ``topics`` (all when empty) and print each event on its own line.
+
+    With ``ssh_server`` the endpoint is reached through an ssh tunnel, as for
+    every other command.
+    """
     # Upstream ignores CIRCUSCTL_ENDPOINT here: that names the control endpoint.
     endpoint = endpoint or DEFAULT_PUBSUB
     try:
-        probe(endpoint)
+        if ssh_server is None:
+            probe(endpoint)  # through ssh, the endpoint is the server's to reach
+        subscriber = EventSubscriber(endpoint, topics or [""], ssh_server=ssh_server,
+                                     ssh_keyfile=ssh_keyfile)
     except ClientError as exc:
         print_error(f"error: {exc}".replace("circusd at", "circusd's pubsub endpoint at"))
         return EXIT_FAILED
-    subscriber = EventSubscriber(endpoint, topics or [""])
     try:
         for topic, payload in subscriber:
             if as_json:

@@ -48,7 +48,7 @@ def run(argv: list[str]) -> int:
     if cmd.name == "listen":
         from circus.ctl._listen import listen
 
-        return listen(ns.endpoint, ns.topics, ns.json)
+        return listen(ns.endpoint, ns.topics, ns.json, ns.ssh, ns.ssh_keyfile)
     with make_client(ns) as client:
         try:
             return execute(cmd, ns, client, Style.for_stream(sys.stdout))
