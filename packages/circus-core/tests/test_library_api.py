@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -58,14 +59,16 @@ def _isolated_network(argv: list[str]) -> list[str]:
     return argv
 
 
-def test_the_manuals_snippet_verbatim(circusd, tmp_path):
-    (tmp_path / "script.py").write_text(SNIPPET)
+def test_the_manuals_snippet(circusd, tmp_path):
+    # Verbatim but for `python`: a watcher without env or copy_env starts its
+    # child with an empty environment, so a bare command is looked up in
+    # os.defpath (/bin:/usr/bin) only, as in circus 0.19, and most systems
+    # have no `python` there. The interpreter's absolute path stands in for it.
+    assert SNIPPET.count('"cmd": "python ') == 1
+    snippet = SNIPPET.replace('"cmd": "python ', f'"cmd": "{shlex.quote(sys.executable)} ')
+    (tmp_path / "script.py").write_text(snippet)
     (tmp_path / "myprogram.py").write_text(MYPROGRAM)
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    (bindir / "python").symlink_to(sys.executable)
-    env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"}
-    script = circusd.start(argv=_isolated_network([sys.executable, "script.py"]), env=env)
+    script = circusd.start(argv=_isolated_network([sys.executable, "script.py"]))
     pids = script.wait_children(4)
     poll(lambda: len(list(tmp_path.glob("*.pid"))) == 4)
     assert {int(p.name.split(".")[0]) for p in tmp_path.glob("*.pid")} == set(pids)

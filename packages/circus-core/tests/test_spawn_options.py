@@ -131,9 +131,11 @@ async def test_shell_quotes_list_args_so_the_shell_keeps_them_whole(
     assert report["argv"] == ["-c", str(path), "two words", "$HOME", "a;b"]
 
 
-async def test_a_bare_command_is_found_when_env_has_no_path(
+async def test_a_bare_command_is_found_in_the_default_path_when_env_has_none(
     make_arbiter, tmp_path: Path
 ) -> None:
+    # As exec does in the child (and circus 0.19): no PATH means os.defpath.
+    assert shutil.which("sh", path=os.defpath)
     path = tmp_path / "seen"
     script = 'printf %s "$GREETING" > "$0.tmp"; mv "$0.tmp" "$0"; exec sleep 3600'
     watcher = Watcher("bare", cmd="sh", args=["-c", script, str(path)],
@@ -141,6 +143,40 @@ async def test_a_bare_command_is_found_when_env_has_no_path(
     await make_arbiter(watcher)
     await apoll(path.exists)
     assert path.read_text() == "hi"
+
+
+def tool_dir(tmp_path: Path, name: str, seen: Path) -> Path:
+    """A directory holding the program ``name``, which writes "ran" to ``seen`` and sleeps."""
+    directory = tmp_path / "tools"
+    directory.mkdir()
+    tool = directory / name
+    tool.write_text(f"#!/bin/sh\necho ran > {shlex.quote(str(seen))}\nexec /bin/sleep 3600\n")
+    tool.chmod(0o755)
+    return directory
+
+
+async def test_a_bare_command_is_not_looked_up_on_circusds_own_path(
+    make_arbiter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = tmp_path / "seen"
+    tools = tool_dir(tmp_path, "only-on-circusd-path", seen)
+    monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
+    # The child env has no PATH: circus 0.19 fails this spawn ("No such file"), so do we.
+    watcher = Watcher("bare", cmd="only-on-circusd-path", env={"GREETING": "hi"},
+                      max_retry=1, retry_in=0.01)
+    harness = await make_arbiter(watcher)
+    await apoll(lambda: harness.watcher("bare").status() == "stopped")
+    assert not seen.exists()
+
+
+async def test_a_bare_command_is_looked_up_on_the_childs_path(
+    make_arbiter, tmp_path: Path
+) -> None:
+    seen = tmp_path / "seen"
+    tools = tool_dir(tmp_path, "on-child-path", seen)
+    watcher = Watcher("bare", cmd="on-child-path", env={"PATH": str(tools)})
+    await make_arbiter(watcher)
+    await apoll(seen.exists)
 
 
 async def test_executable_runs_another_program_than_argv0(make_arbiter, tmp_path: Path) -> None:
@@ -249,15 +285,15 @@ async def test_env_without_copy_env_is_all_the_child_gets(
     assert child_env(report) == {"ONLY_ME": "1", "ALSO": "two"}
 
 
-async def test_no_env_and_no_copy_env_inherits_circusds_environment(
+async def test_no_env_and_no_copy_env_gives_an_empty_environment(
     make_arbiter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The manual: circusd's environment reaches workers only with copy_env
+    # (default false). circus 0.19 starts such a child with nothing at all.
     monkeypatch.setenv("CIRCUS_TEST_MARKER", "from-circusd")
     path = tmp_path / "r.json"
     report = await run_one(make_arbiter, path)
-    assert report["env"]["CIRCUS_TEST_MARKER"] == "from-circusd"
-    assert child_env(report).items() >= {
-        k: v for k, v in os.environ.items() if k != "LC_CTYPE"}.items()
+    assert child_env(report) == {}
 
 
 async def test_copy_env_adds_circusds_environment_to_env(
@@ -284,6 +320,15 @@ async def test_copy_path_puts_sys_path_into_pythonpath(
     expected = [p for p in sys.path if p]
     assert expected
     assert set(expected) <= set(entries)
+
+
+async def test_an_explicit_pythonpath_wins_over_copy_path(
+    make_arbiter, tmp_path: Path
+) -> None:
+    path = tmp_path / "r.json"
+    report = await run_one(make_arbiter, path, copy_env=True, copy_path=True,
+                           env={"PYTHONPATH": "/mine"})
+    assert report["env"]["PYTHONPATH"] == "/mine"  # as circus 0.19: env is applied last
 
 
 async def test_virtualenv_prepends_bin_and_its_site_packages(
@@ -318,6 +363,35 @@ async def test_virtualenv_without_version_uses_the_venvs_site_packages(
     report = await run_one(make_arbiter, path, copy_env=True, virtualenv=str(venv))
     assert str(site) in report["env"]["PYTHONPATH"].split(os.pathsep)
     assert report["env"]["PATH"].split(os.pathsep)[0] == str(venv / "bin")
+
+
+async def test_virtualenv_adds_what_its_pth_files_name_and_no_virtual_env(
+    make_arbiter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("VIRTUAL_ENV", raising=False)
+    venv = tmp_path / "venv"
+    site = venv / "lib" / "python3.9" / "site-packages"
+    site.mkdir(parents=True)  # and no bin/: PATH stays as it was
+    (venv / "src" / "a").mkdir(parents=True)
+    (venv / "src" / "b").mkdir(parents=True)
+    (site / "1.pth").write_text("# comment\nimport os\n../../../src/b\n\n../../../src/gone\n")
+    (site / "2.pth").write_text("../../../src/a\n../../../src/b\n")
+    path = tmp_path / "r.json"
+    report = await run_one(make_arbiter, path, copy_env=True, virtualenv=str(venv),
+                           virtualenv_py_ver="3.9", env={"PYTHONPATH": "/own"})
+    env = report["env"]
+    assert env["PYTHONPATH"].split(os.pathsep) == [
+        str(venv / "src" / "b"), str(venv / "src" / "a"), "/own", str(site)]
+    assert env["PATH"] == os.environ["PATH"]
+    assert "VIRTUAL_ENV" not in env  # circus 0.19 sets none
+
+
+def test_a_virtualenv_without_site_packages_is_refused_naming_the_fix(tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    (venv / "lib" / "python3.9" / "site-packages").mkdir(parents=True)
+    with pytest.raises(ValueError, match=r"no site-packages for Python 2\.7 .*"
+                       r"set virtualenv_py_ver"):
+        Watcher("venv", cmd="x", copy_env=True, virtualenv=str(venv), virtualenv_py_ver="2.7")
 
 
 # -- rlimits and umask ------------------------------------------------------------------------

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
-from circus import _statsd
+from circus import _hooks, _statsd
 from circus.arbiter import Arbiter
 from circus.config import CircusConfig
 from circus.errors import ConfigError
@@ -54,6 +55,8 @@ def _check_statsd(options: dict[str, Any], source: str) -> None:
 
 def build_arbiter(config: CircusConfig, **overrides: Any) -> Arbiter:
     """Create the arbiter described by ``config``; ``overrides`` win over [circus]."""
+    # Hook modules next to the config file are found (also for `add`, `reloadconfig`).
+    _hooks.add_search_dir(os.path.dirname(config.path))
     watchers = [build_watcher(dict(w), config.path) for w in config.watchers]
     options = {key: config.circus[key] for key in _ARBITER_KEYS if key in config.circus}
     _check_statsd(options, config.path)

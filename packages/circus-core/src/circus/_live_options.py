@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from circus._hooks import HOOK_NAMES, Hooks
+from circus._spawn import build_env
 from circus._values import parse_bool, parse_int, parse_size
 from circus.config._options import WATCHER_OPTIONS
 from circus.errors import CommandError, MessageError
@@ -272,12 +273,19 @@ def prepare(watcher: Watcher, changes: list[Change]) -> None:
     copy_env = final.get("copy_env", watcher.copy_env)
     if final.get("copy_path", watcher.copy_path) and not copy_env:
         raise MessageError("cannot set 'copy_path': it requires copy_env")
+    if "virtualenv" in final or "virtualenv_py_ver" in final:
+        try:  # the next spawn would fail on a virtualenv without site-packages
+            build_env(None, copy_env=False, copy_path=False,
+                      virtualenv=final.get("virtualenv", watcher.virtualenv),
+                      virtualenv_py_ver=final.get("virtualenv_py_ver", watcher.virtualenv_py_ver))
+        except ValueError as exc:
+            raise MessageError(f"cannot set 'virtualenv': {exc}") from None
     for change in changes:
         if change.attr == "hooks":
             try:
                 change.prepared = Hooks(change.value, working_dir=final.get(
                     "working_dir", watcher.working_dir), timeout=final.get(
-                    "hook_timeout", watcher.hooks.timeout))
+                    "hook_timeout", watcher.hooks.timeout), env=final.get("env", watcher.env))
             except ValueError as exc:
                 raise _refuse(change.keys[0], str(exc)) from None
         elif change.attr in _STREAMS and change.value:

@@ -28,6 +28,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from circus._hooks import daemon_sys_path
+
 logger = logging.getLogger("circus")
 
 _VARIABLE = re.compile(
@@ -126,44 +128,82 @@ def build_env(
     copy_path: bool,
     virtualenv: str | None,
     virtualenv_py_ver: str | None,
-) -> dict[str, str] | None:
-    """Return the child's environment, or ``None`` to inherit circusd's own.
+) -> dict[str, str]:
+    """Return the child's environment, built as circus 0.19 builds it.
 
-    As upstream: without ``copy_env`` and without any env entries the child
-    inherits circusd's environment; with entries it gets only those.
+    Without ``copy_env`` the child gets ``env`` and nothing else: no entries
+    means an empty environment. With it, circusd's environment, then
+    ``PYTHONPATH`` = circusd's ``sys.path`` if ``copy_path`` (without what hook
+    lookup appended: :func:`~circus._hooks.daemon_sys_path`), then ``env`` on
+    top (an explicit ``PYTHONPATH`` entry wins over ``copy_path``, as upstream).
+    ``virtualenv`` then adds its ``bin`` to ``PATH`` and its site-packages to
+    ``PYTHONPATH`` (see :func:`_apply_virtualenv`).
+
+    Raises:
+        ValueError: the virtualenv has no site-packages for its Python version.
     """
-    if not copy_env and not env and not virtualenv:
-        return None
     result: dict[str, str] = dict(os.environ) if copy_env else {}
+    if copy_env and copy_path:
+        result["PYTHONPATH"] = os.pathsep.join(p for p in daemon_sys_path() if p)
     if env:
         result.update(env)
-    if copy_path:
-        paths = [p for p in sys.path if p]
-        if result.get("PYTHONPATH"):
-            paths.append(result["PYTHONPATH"])
-        result["PYTHONPATH"] = os.pathsep.join(paths)
     if virtualenv:
         _apply_virtualenv(result, virtualenv, virtualenv_py_ver)
     return result
 
 
 def _apply_virtualenv(env: dict[str, str], root: str, py_ver: str | None) -> None:
+    """Point ``env`` at the virtualenv ``root`` the way upstream's load_virtualenv does.
+
+    ``PATH`` gets ``root/bin`` in front (when that directory exists);
+    ``PYTHONPATH`` becomes the paths the site-packages' ``.pth`` files name,
+    then the existing ``PYTHONPATH``, then the site-packages itself. Upstream
+    sets no ``VIRTUAL_ENV``, so neither do we. The ``.pth`` paths come in file
+    and line order (upstream's order was a set's, i.e. arbitrary).
+    """
+    version = py_ver or f"{sys.version_info.major}.{sys.version_info.minor}"
+    tried = [os.path.join(root, "lib", f"{impl}{version}", "site-packages")
+             for impl in ("python", "pypy")]
+    site_dir = next((path for path in tried if os.path.exists(path)), None)
+    if site_dir is None:
+        raise ValueError(
+            f"virtualenv {root}: no site-packages for Python {version} (looked for "
+            f"{' and '.join(tried)}); set virtualenv_py_ver to the virtualenv's Python "
+            "version, such as 3.11"
+        )
     bin_dir = os.path.join(root, "bin")
-    env["PATH"] = os.pathsep.join(filter(None, [bin_dir, env.get("PATH", os.defpath)]))
-    env["VIRTUAL_ENV"] = root
-    lib = os.path.join(root, "lib")
-    version = f"python{py_ver}" if py_ver else None
-    site_dirs: list[str] = []
-    if os.path.isdir(lib):
-        for entry in sorted(os.listdir(lib)):
-            if entry.startswith("python") and (version is None or entry == version):
-                candidate = os.path.join(lib, entry, "site-packages")
-                if os.path.isdir(candidate):
-                    site_dirs.append(candidate)
-    if site_dirs:
-        if env.get("PYTHONPATH"):
-            site_dirs.append(env["PYTHONPATH"])
-        env["PYTHONPATH"] = os.pathsep.join(site_dirs)
+    if os.path.exists(bin_dir):
+        env["PATH"] = os.pathsep.join([bin_dir, env.get("PATH", os.defpath)])
+    try:
+        names = sorted(os.listdir(site_dir))
+    except OSError:
+        names = []  # not a directory: no .pth files to read
+    entries: list[str] = []
+    for name in names:
+        if name.endswith(".pth"):
+            entries.extend(p for p in _pth_paths(site_dir, name) if p not in entries)
+    if env.get("PYTHONPATH"):
+        entries.append(env["PYTHONPATH"])
+    if site_dir not in os.pathsep.join(entries).split(os.pathsep):
+        entries.append(site_dir)
+    env["PYTHONPATH"] = os.pathsep.join(entries)
+
+
+def _pth_paths(site_dir: str, name: str) -> list[str]:
+    """The existing directories a ``.pth`` file of ``site_dir`` names (not its imports)."""
+    try:
+        with open(os.path.join(site_dir, name), encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return []
+    found = []
+    for line in lines:
+        if not line.strip() or line.startswith(("#", "import")):
+            continue
+        path = os.path.abspath(os.path.join(site_dir, line.rstrip()))
+        if os.path.exists(path):
+            found.append(path)
+    return found
 
 
 def resolve_uid(user: str | int | None) -> int | None:
@@ -377,10 +417,13 @@ def _find_program(name: str, env: Mapping[str, str] | None) -> str | None:
 
     The result is reused until it stops being executable.
 
-    A child env without PATH falls back to circusd's own PATH, so a bare
-    ``python3`` works even for a watcher with an explicit env.
+    A child env without PATH is searched in ``os.defpath`` (``/bin:/usr/bin``),
+    never in circusd's own PATH: that is what exec does in the child, and
+    what circus 0.19 does. ``env=None`` means the child inherits circusd's.
     """
-    path = env["PATH"] if env is not None and "PATH" in env else os.environ.get("PATH", os.defpath)
+    if env is None:
+        env = os.environ
+    path = env.get("PATH", os.defpath)
     key = (name, path)
     found = _found_programs.get(key)
     # One access() instead of a stat per PATH entry; a moved program is looked up again.

@@ -161,7 +161,10 @@ class Watcher:
             raise ValueError(f"watcher {name}: a singleton cannot have numprocesses > 1")
         if self.numprocesses < 0:
             raise ValueError(f"watcher {name}: numprocesses must be >= 0")
-        self.hooks = Hooks(hooks, working_dir=working_dir, timeout=hook_timeout)
+        # The child env's PYTHONPATH joins sys.path before hooks resolve (upstream #477);
+        # building it here also refuses a virtualenv without site-packages at once.
+        self.hooks = Hooks(hooks, working_dir=working_dir, timeout=hook_timeout,
+                           env=self.build_env())
 
         self.arbiter: Arbiter | None = None
         self.events = EventBus()
@@ -215,8 +218,8 @@ class Watcher:
         """The slots waiting out a crash-loop backoff, soonest retry first."""
         return self._slots.describe()
 
-    def build_env(self) -> dict[str, str] | None:
-        """The environment children get (``None``: inherit circusd's)."""
+    def build_env(self) -> dict[str, str]:
+        """The environment children get: ``env`` only, unless ``copy_env`` (as upstream)."""
         return _spawn.build_env(
             self.env,
             copy_env=self.copy_env,

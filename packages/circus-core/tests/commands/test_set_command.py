@@ -199,6 +199,8 @@ async def test_set_free_form_option(make_arbiter: Any, ctl: Any) -> None:
     ({"stdout_stream.class": "NoSuchStream"}, 3, "cannot set 'stdout_stream.class'"),
     ({"singleton": True, "numprocesses": 2}, 5, "watcher app is a singleton"),
     ({"copy_path": True}, 3, "cannot set 'copy_path'"),
+    ({"virtualenv": "/no/venv"}, 3,
+     "cannot set 'virtualenv': virtualenv /no/venv: no site-packages for Python"),
     ({}, 3, "message invalid 'options' is empty"),
 ])
 async def test_set_refusals(make_arbiter: Any, ctl: Any, options: dict[str, Any], errno: int,

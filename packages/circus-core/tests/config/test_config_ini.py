@@ -92,7 +92,8 @@ def test_byte_order_mark_is_ignored(tmp_path: Path) -> None:
     [
         (
             "[circus]\ndebug = 1\nDEBUG = 0\n",
-            "line 3, [circus] debug: duplicate option, already set on line 2",
+            "line 3, [circus] debug: duplicate option, already set on line 2; keep only one "
+            "of them (circus 0.19 silently used the first)",
         ),
         (
             "[watcher:a]\ncmd = x\n[ watcher : A ]\ncmd = y\n",

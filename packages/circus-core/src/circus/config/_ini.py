@@ -93,7 +93,8 @@ def parse_ini(text: str, path: str) -> IniFile:
         if previous is not None:
             raise ConfigError(
                 f"{path}, line {key_line}, [{current.name}] {key}: duplicate option, "
-                f"already set on line {previous.line}"
+                f"already set on line {previous.line}; keep only one of them "
+                "(circus 0.19 silently used the first)"
             )
         current.entries[key] = Entry(key, _finish(value_lines), key_line)
         key = None

@@ -197,6 +197,22 @@ def parse_host_port(value: Any) -> str:
     return text
 
 
+def empty_means(default: Any, parse: Parser) -> Parser:
+    """Wrap ``parse`` so that an empty value means ``default``.
+
+    Used for the ``[circus]`` options that circus 0.19 runs with when they are
+    left empty (``multicast_endpoint =`` turns discovery off); the package
+    README has the table of what upstream does with each empty option.
+    """
+
+    def parse_or_default(value: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return default
+        return parse(value)
+
+    return parse_or_default
+
+
 def parse_stream_backend(value: Any) -> str:
     """Only the thread backend exists here."""
     text = str(value).strip().lower()
@@ -290,40 +306,47 @@ CIRCUS_OPTIONS: Mapping[str, Option] = _table(
     _opt("endpoint", _CONTROL, "tcp://127.0.0.1:5555", "control socket for circusctl"),
     _opt("endpoint_owner", parse_user, None, "user owning an ipc endpoint"),
     _opt("pubsub_endpoint", _CONTROL, "tcp://127.0.0.1:5556", "where events are published"),
+    # Options wrapped in empty_means() run empty in circus 0.19 too (README table).
     _opt(
         "multicast_endpoint",
-        _endpoint("udp"),
+        empty_means(None, _endpoint("udp")),
         None,
-        "multicast discovery address (udp://237.219.251.97:12027 upstream); unset: off",
+        "multicast discovery address (udp://237.219.251.97:12027 upstream); unset/empty: off",
     ),
-    # None: not set. Setting it implies statsd, as upstream (see circus._statsd).
-    _opt("stats_endpoint", _CONTROL, None, "where circusd-stats publishes stats"),
+    # None: not set. Setting it implies statsd, as upstream (see circus._statsd);
+    # an empty value is "not set" (upstream turned statsd on with no endpoint).
+    _opt("stats_endpoint", empty_means(None, _CONTROL), None,
+         "where circusd-stats publishes stats"),
     _opt("statsd", _bool, False, "run circusd-stats"),
-    _opt("prometheus", parse_host_port, None, "host:port where circusd-stats serves /metrics"),
-    _opt("statsd_close_outputs", _bool, False, "send circusd-stats output to /dev/null"),
+    _opt("prometheus", empty_means(None, parse_host_port), None,
+         "host:port where circusd-stats serves /metrics"),
+    _opt("statsd_close_outputs", empty_means(False, _bool), False,
+         "send circusd-stats output to /dev/null"),
     _opt("check_delay", _dur, 5.0, "polling interval of the control socket", True),
     _opt("include", parse_text, None, "space-separated globs of files to include"),
     _opt("include_dir", parse_text, None, "space-separated directories of *.ini to include"),
-    _opt("stream_backend", parse_stream_backend, "thread", "stream backend (thread only)"),
+    _opt("stream_backend", empty_means("thread", parse_stream_backend), "thread",
+         "stream backend (thread only)"),
     _opt("warmup_delay", _dur, 0.0, "seconds between starting two watchers", True),
     _opt("httpd", _bool, False, "run circushttpd"),
-    _opt("httpd_host", _host, "localhost", "host circushttpd binds"),
+    _opt("httpd_host", empty_means("localhost", _host), "localhost", "host circushttpd binds"),
     _opt("httpd_port", _int_range(1, 65535), 8080, "port circushttpd binds"),
-    _opt("httpd_close_outputs", _bool, False, "send circushttpd output to /dev/null"),
+    _opt("httpd_close_outputs", empty_means(False, _bool), False,
+         "send circushttpd output to /dev/null"),
     _opt("debug", _bool, False, "keep daemon output on circusd's stdout/stderr"),
     _opt("debug_gc", _bool, False, "log garbage collector details"),
     _opt("pidfile", parse_text, None, "file holding circusd's pid"),
     _opt("umask", parse_optional_octal, None, "umask of circusd"),
     _opt(
         "loglevel",
-        _choice("debug", "info", "warning", "error", "critical", lower=True),
+        empty_means("info", _choice("debug", "info", "warning", "error", "critical", lower=True)),
         "info",
         "log level",
         True,
     ),
     _opt(
         "logoutput",
-        _nonempty("-, a file name or a syslog:// URL"),
+        empty_means("-", _nonempty("-, a file name or a syslog:// URL")),
         "-",
         "log destination: -, a file or syslog://",
     ),
@@ -331,7 +354,7 @@ CIRCUS_OPTIONS: Mapping[str, Option] = _table(
     _opt("fqdn_prefix", parse_text, None, "prefix of the fqdn used in stats"),
     _opt(
         "papa_endpoint",
-        _endpoint("tcp", "ipc", allow_path=True),
+        empty_means("tcp://127.0.0.1:20202", _endpoint("tcp", "ipc", allow_path=True)),
         "tcp://127.0.0.1:20202",
         "papa server address",
     ),
