@@ -93,9 +93,20 @@ def _launch(run: CircusRun, kind: str, option: str) -> tuple[str, Daemon]:
 
 
 def _stop(daemon: Daemon) -> None:
-    if daemon.running():
+    # Upstream 0.19 drops a SIGTERM that arrives while its global lock is held
+    # (a start still in progress, spec README section 3): it is asked again.
+    # Ours must obey the first one.
+    tries = 15 if daemon.kind == "upstream" else 1
+    for _attempt in range(tries):
+        if not daemon.running():
+            return
         daemon.process.send_signal(signal.SIGTERM)
-        daemon.process.wait(timeout=30)
+        try:
+            daemon.process.wait(timeout=30 / tries)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+    raise AssertionError(f"{daemon.kind} circusd ignored SIGTERM:\n{daemon.log_text()}")
 
 
 @pytest.mark.parametrize("option", sorted(UPSTREAM))
