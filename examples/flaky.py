@@ -2,7 +2,7 @@
 
 It always runs well over a second first, so circus counts each run as a
 successful start followed by a crash and respawns it at once, instead of
-treating it as a failed start and backing off.
+treating it as a quick exit and backing off.
 """
 
 import os

@@ -129,7 +129,7 @@ class Process:
         self.stderr_fd: int | None = None
         self.state = ProcessState.RUNNING
         # Set once circus delivers a signal to it on command: if it then dies,
-        # that death was asked for and is no failed start.
+        # that death was asked for and is no quick exit (no backoff).
         self.signalled = False
         self.started = 0.0  # wall-clock spawn time (time.time())
         self._started_monotonic = 0.0
