@@ -188,6 +188,22 @@ class Daemon:
         return found
 
 
+def terminate(daemon: Daemon) -> bool:
+    """SIGTERM *daemon* and wait up to 30 s for it to exit; True if it did."""
+    # Upstream 0.19 drops a SIGTERM that arrives while a start, stop or reload
+    # holds its global lock (spec README section 3), so its daemon is asked
+    # again; ours must obey the first one.
+    tries = 15 if daemon.kind == "upstream" else 1
+    for _attempt in range(tries):
+        daemon.process.send_signal(signal.SIGTERM)
+        try:
+            daemon.process.wait(timeout=30 / tries)
+            return True
+        except subprocess.TimeoutExpired:
+            continue
+    return False
+
+
 @dataclass
 class CircusRun:
     """The daemons and client runs of one test; :meth:`close` leaves nothing behind."""
@@ -304,28 +320,12 @@ class CircusRun:
 
     # -- teardown --
 
-    @staticmethod
-    def _terminate(daemon: Daemon) -> bool:
-        """SIGTERM *daemon* and wait up to 30 s for it to exit; True if it did."""
-        # Upstream 0.19 drops a SIGTERM that arrives while a stop or reload holds
-        # its global lock (spec README §3), so its daemon is asked again; ours
-        # must obey the first one.
-        tries = 15 if daemon.kind == "upstream" else 1
-        for _attempt in range(tries):
-            daemon.process.send_signal(signal.SIGTERM)
-            try:
-                daemon.process.wait(timeout=30 / tries)
-                return True
-            except subprocess.TimeoutExpired:
-                continue
-        return False
-
     def close(self) -> list[str]:
         """Stop every daemon and kill what is left; return what had to be killed."""
         problems = []
         for daemon in self.daemons:
             self.seen.update(children_of(daemon.process.pid))
-            if daemon.running() and not self._terminate(daemon):
+            if daemon.running() and not terminate(daemon):
                 problems.append(f"{daemon.kind} circusd ignored SIGTERM")
                 daemon.process.kill()
                 daemon.process.wait()

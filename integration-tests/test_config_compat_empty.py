@@ -13,14 +13,13 @@ packages/circus-core/README.md.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 from _circus_peer import peer_env
-from _circus_run import BIN, CircusRun, Daemon, answers, call, watcher_section
+from _circus_run import BIN, CircusRun, Daemon, answers, call, terminate, watcher_section
 
 # What circus 0.19 does with `option =` (measured by this file).
 UPSTREAM = {
@@ -93,20 +92,8 @@ def _launch(run: CircusRun, kind: str, option: str) -> tuple[str, Daemon]:
 
 
 def _stop(daemon: Daemon) -> None:
-    # Upstream 0.19 drops a SIGTERM that arrives while its global lock is held
-    # (a start still in progress, spec README section 3): it is asked again.
-    # Ours must obey the first one.
-    tries = 15 if daemon.kind == "upstream" else 1
-    for _attempt in range(tries):
-        if not daemon.running():
-            return
-        daemon.process.send_signal(signal.SIGTERM)
-        try:
-            daemon.process.wait(timeout=30 / tries)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-    raise AssertionError(f"{daemon.kind} circusd ignored SIGTERM:\n{daemon.log_text()}")
+    if daemon.running():
+        assert terminate(daemon), f"{daemon.kind} circusd ignored SIGTERM"
 
 
 @pytest.mark.parametrize("option", sorted(UPSTREAM))

@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import signal
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import pytest
 from _circus_peer import peer_env
-from _circus_run import BIN, PYTHON, SLEEP_CODE, CircusRun, Daemon, answers, call
+from _circus_run import BIN, PYTHON, SLEEP_CODE, CircusRun, Daemon, answers, call, terminate
 
 VERSION = f"{sys.version_info.major}.{sys.version_info.minor}"
 OUR_ROOT = Path(os.path.abspath(sys.executable)).parent.parent
@@ -78,19 +77,6 @@ def daemon_env(run: CircusRun) -> dict[str, str]:
     env = {key: value for key, value in env.items()
            if value == value.strip() and "$" not in value}
     return run.client_env(env)
-
-
-def stop(daemon: Daemon) -> None:
-    """SIGTERM; upstream 0.19 drops one that arrives while its lock is held, so ask again."""
-    tries = 15 if daemon.kind == "upstream" else 1
-    for _attempt in range(tries):
-        daemon.process.send_signal(signal.SIGTERM)
-        try:
-            daemon.process.wait(timeout=30 / tries)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-    raise AssertionError(f"{daemon.kind} circusd ignored SIGTERM: {daemon.log_text()}")
 
 
 def launch(run: CircusRun, kind: str, sections: str) -> Daemon:
@@ -167,7 +153,7 @@ def compare(run: CircusRun, sections: str, watchers: list[str]) -> dict[str, Chi
     for kind, root in (("upstream", run.peer), ("ours", OUR_ROOT)):
         daemon = launch(run, kind, sections)
         results[kind] = children(daemon, watchers, root)
-        stop(daemon)
+        assert terminate(daemon), f"{kind} circusd ignored SIGTERM"
     for name in watchers:
         ours, theirs = results["ours"][name], results["upstream"][name]
         if ours.env is not None and theirs.env is not None:
