@@ -14,10 +14,6 @@ CASES = {
         "[watcher:web]\nnumprocesses = 2\n",
         ["[watcher:web]", "missing required option 'cmd'"],
     ),
-    "unknown_option": (
-        "[watcher:web]\ncmd = sleep 60\nnumprocess = 3\n",
-        ["line 3", "[watcher:web]", "numprocess = 3", "did you mean 'numprocesses'?"],
-    ),
     "unknown_signal": (
         "[watcher:web]\ncmd = sleep 60\nstop_signal = SIGFOO\n",
         ["line 3", "[watcher:web]", "stop_signal = SIGFOO", "signal"],
@@ -45,14 +41,6 @@ CASES = {
     "socket_without_host_port_or_path": (
         "[socket:web]\nbacklog = 10\n",
         ["[socket:web]", "host/port or path"],
-    ),
-    "watcher_option_in_circus": (
-        "[circus]\nnumprocesses = 3\n",
-        ["line 2", "[circus]", "numprocesses = 3", "[watcher:NAME] option"],
-    ),
-    "socket_option_in_watcher": (
-        "[watcher:web]\ncmd = sleep 60\nhost = 127.0.0.1\n",
-        ["line 3", "[watcher:web]", "host = 127.0.0.1", "[socket:NAME] option"],
     ),
     "gevent_stream_backend": (
         "[circus]\nstream_backend = gevent\n",

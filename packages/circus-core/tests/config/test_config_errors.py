@@ -13,23 +13,6 @@ FIXTURES = Path(__file__).parent / "fixtures"
 CASES: dict[str, tuple[int | None, tuple[str, ...]]] = {
     "missing_cmd.ini": (1, ("[watcher:web]", "missing required option 'cmd'")),
     "empty_cmd.ini": (2, ("[watcher:web] cmd = ''", "expected a non-empty command")),
-    "unknown_option_did_you_mean.ini": (
-        3,
-        (
-            "[watcher:web] numprocess = 3",
-            "unknown [watcher:NAME] option",
-            "did you mean 'numprocesses'?",
-        ),
-    ),
-    "option_of_socket_in_watcher.ini": (
-        3,
-        ("host = 127.0.0.1", "'host' is a [socket:NAME] option, not a [watcher:NAME] option"),
-    ),
-    "option_of_watcher_in_circus.ini": (
-        2,
-        ("[circus] numprocesses = 3", "'numprocesses' is a [watcher:NAME] option"),
-    ),
-    "env_option_in_watcher.ini": (3, ("env = A=1", "[env:web]")),
     "unknown_signal.ini": (
         3,
         (

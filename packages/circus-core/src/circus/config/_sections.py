@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import resource
@@ -14,6 +15,8 @@ from .._values import parse_bool, parse_int, parse_size
 from ..errors import ConfigError
 from ._errors import located, suggestion
 from ._options import CIRCUS_OPTIONS, HOOK_NAMES, SOCKET_OPTIONS, WATCHER_OPTIONS, Option
+
+logger = logging.getLogger("circus")
 
 _DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
 _ROTATE_WHEN = re.compile(r"^(S|M|H|D|W[0-6]|MIDNIGHT)$", re.IGNORECASE)
@@ -91,6 +94,15 @@ def _unknown(sec: SectionData, item: Item) -> ConfigError:
     return sec.error(f"unknown {label} option{suggestion(item.key, candidates)}", item)
 
 
+def _ignore_unknown(sec: SectionData, item: Item) -> None:
+    """Log one line for a key we do not know and go on.
+
+    circus 0.19 loads such a config and never uses the key, so refusing it
+    would break configs that run there; a typo still gets its hint.
+    """
+    logger.warning("%s; ignored, as circus 0.19 ignores it", _unknown(sec, item))
+
+
 def _typed_options(
     sec: SectionData, items: list[Item], table: Mapping[str, Option]
 ) -> dict[str, Any]:
@@ -111,8 +123,8 @@ def build_circus(sections: list[SectionData]) -> Mapping[str, Any]:
     for sec in sections:
         for item in sec.items:
             if item.key not in CIRCUS_OPTIONS:
-                raise _unknown(sec, item)
-            if item.key not in result:
+                _ignore_unknown(sec, item)
+            elif item.key not in result:
                 result[item.key] = _parse_item(sec, item, CIRCUS_OPTIONS[item.key])
     for name, option in CIRCUS_OPTIONS.items():
         result.setdefault(name, option.default)
@@ -205,7 +217,7 @@ def build_watcher(sec: SectionData, env: Mapping[str, str]) -> Mapping[str, Any]
             # Free-form dotted keys (flapping.max_retry, ...) are for plugins.
             extra[item.key] = item.value
         else:
-            raise _unknown(sec, item)
+            _ignore_unknown(sec, item)
     result = _typed_options(sec, plain, WATCHER_OPTIONS)
     if result["singleton"] and result["numprocesses"] > 1:
         item = next(i for i in sec.items if i.key == "numprocesses")
@@ -222,11 +234,14 @@ def build_watcher(sec: SectionData, env: Mapping[str, str]) -> Mapping[str, Any]
 
 def build_socket(sec: SectionData) -> Mapping[str, Any]:
     """Build the mapping of one ``[socket:NAME]`` section (name lowercased)."""
+    known: list[Item] = []
     for item in sec.items:
-        if item.key not in SOCKET_OPTIONS:
-            raise _unknown(sec, item)
-    result = _typed_options(sec, sec.items, SOCKET_OPTIONS)
-    given = {item.key for item in sec.items}
+        if item.key in SOCKET_OPTIONS:
+            known.append(item)
+        else:
+            _ignore_unknown(sec, item)
+    result = _typed_options(sec, known, SOCKET_OPTIONS)
+    given = {item.key for item in known}
     if result["path"] is not None:
         result["family"] = "AF_UNIX"
     elif "port" not in given:
