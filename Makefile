@@ -29,7 +29,7 @@ RESULTS := build/test-results
 PACKAGES := $(patsubst %/src/,%,$(sort $(wildcard packages/*/src/)))
 # Everything ruff looks at; only dirs that exist (ruff warns on missing paths).
 LINT_PATHS := $(wildcard $(addsuffix /src,$(PACKAGES)) $(addsuffix /tests,$(PACKAGES)) \
-                         integration-tests bench examples)
+                         integration-tests bench examples tools)
 
 # Debian packages the test suites use, as `command:package` pairs; a command
 # written `python:MODULE` is a module $(PYTHON) must import.
@@ -57,7 +57,7 @@ help:
 
 venv: $(VENV_STAMP)
 
-$(VENV_STAMP): requirements-dev.txt
+$(VENV_STAMP): requirements-dev.txt $(wildcard tools/pytest-circus-guards/*)
 	@if [ ! -x $(BIN)/python ]; then \
 	  if ! $(PYTHON) -c 'import ensurepip' 2>/dev/null; then \
 	    echo "$(PYTHON) cannot create virtualenvs; on Debian: apt-get install python3-venv" >&2; \
@@ -154,6 +154,9 @@ lint: $(VENV_STAMP)
 	      --cache-dir ../../.mypy_cache/$$(basename "$$pkg") --explicit-package-bases $$targets) \
 	  || failed="$$failed mypy:$$pkg"; \
 	done; \
+	echo "mypy tools"; \
+	(cd tools/pytest-circus-guards && ../../$(BIN)/mypy --config-file ../../pyproject.toml \
+	  --cache-dir ../../.mypy_cache/tools circus_test_guards.py) || failed="$$failed mypy:tools"; \
 	echo "mypy integration-tests"; \
 	(cd integration-tests && ../$(BIN)/mypy --config-file ../pyproject.toml \
 	  --cache-dir ../.mypy_cache/integration-tests .) \

@@ -13,7 +13,6 @@ kills what still carries the marker and fails the test if anything was left.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import json
 import os
@@ -50,58 +49,8 @@ def wait_for(predicate: Callable[[], object], what: str, timeout: float = 15.0) 
         time.sleep(0.01)
 
 
-# -- suite-wide guards -------------------------------------------------------------
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """Give the programs the tests start a working Ctrl-C.
-
-    A non-interactive shell starts a background job (``make test &``) with
-    SIGINT and SIGQUIT ignored, and an ignored signal stays ignored across
-    exec: a ``circusctl listen`` or circusd a test interrupts would ignore it
-    and hang. A handled signal is reset to its default on exec, so handling
-    it here gives each child what a terminal would.
-    """
-    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    if signal.getsignal(signal.SIGQUIT) == signal.SIG_IGN:
-        signal.signal(signal.SIGQUIT, signal.SIG_DFL)
-
-
-def _running_children() -> set[int]:
-    """This process's children that still run; exited ones are reaped on the way."""
-    running = set()
-    me = os.getpid()
-    for pid in (int(p) for p in _read(f"/proc/{me}/task/{me}/children").split()):
-        if alive(pid):
-            running.add(pid)
-        else:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)
-    return running
-
-
-@pytest.fixture(autouse=True)
-def no_leaked_children() -> Iterator[None]:
-    """Every test ends with no child process of its own still running.
-
-    The fixtures that start daemons stop them and everything carrying the
-    test's token; this catches what they cannot see (a client left running).
-    It is killed and reaped here and fails that test alone, so one leak never
-    turns the tests after it into errors.
-    """
-    before = _running_children()
-    yield
-    deadline = time.monotonic() + 5
-    while (leaked := _running_children() - before) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    if leaked:
-        described = [f"{pid} {cmdline(pid)}" for pid in sorted(leaked)]
-        for pid in leaked:
-            kill_group(pid)
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, 0)
-        pytest.fail(f"test left child processes behind (killed): {described}")
+# The suite-wide guards (leaked children, Ctrl-C) come from the
+# pytest-circus-guards plugin in tools/, which every suite loads.
 
 
 # -- /proc ------------------------------------------------------------------------

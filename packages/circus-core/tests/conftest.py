@@ -71,21 +71,6 @@ def pid_exists_not_zombie(pid: int) -> bool:
         return False
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    """Give the programs the tests start a working Ctrl-C.
-
-    A non-interactive shell starts a background job (``make test &``) with
-    SIGINT and SIGQUIT ignored, and an ignored signal stays ignored across
-    exec: a child a test interrupts, or a watcher an in-process arbiter
-    spawns, would ignore it. A handled signal is reset to its default on
-    exec, so handling it here gives each child what a terminal would.
-    """
-    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    if signal.getsignal(signal.SIGQUIT) == signal.SIG_IGN:
-        signal.signal(signal.SIGQUIT, signal.SIG_DFL)
-
-
 @pytest.fixture(autouse=True)
 def no_leaked_children() -> Iterator[None]:
     """Every test ends with no child, zombie or fd leaked.

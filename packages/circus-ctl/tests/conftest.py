@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -169,65 +166,3 @@ def assert_no_traceback(result: subprocess.CompletedProcess[str]) -> None:
     assert "Traceback" not in result.stderr + result.stdout, result.stderr
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    """Give the programs the tests start a working Ctrl-C.
-
-    A non-interactive shell starts a background job (``make test &``) with
-    SIGINT and SIGQUIT ignored, and an ignored signal stays ignored across
-    exec: every ``circusctl listen`` a test interrupts would ignore the SIGINT
-    and hang. A handled signal is reset to its default on exec, so handling it
-    here gives each child what a terminal would.
-    """
-    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    if signal.getsignal(signal.SIGQUIT) == signal.SIG_IGN:
-        signal.signal(signal.SIGQUIT, signal.SIG_DFL)
-
-
-def children() -> set[int]:
-    """Pids of this process's children (zombies included: unreaped is leaked too)."""
-    me = os.getpid()
-    try:
-        return {int(pid) for pid in Path(f"/proc/{me}/task/{me}/children").read_text().split()}
-    except OSError:
-        return set()
-
-
-def _kill_and_reap(pid: int) -> None:
-    """SIGKILL ``pid`` (and the group it leads) and reap it."""
-    try:
-        if os.getpgid(pid) == pid:
-            os.killpg(pid, signal.SIGKILL)
-        else:
-            os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    with contextlib.suppress(ChildProcessError):  # reaped by its Popen already
-        os.waitpid(pid, 0)
-
-
-@pytest.fixture(autouse=True)
-def no_leaked_children() -> Iterator[None]:
-    """Every test ends with no child process of its own still running.
-
-    What a test leaves behind is killed and reaped here and fails that test
-    alone: children that were already there when it began are not its doing,
-    so one leak never turns the tests after it into errors.
-    """
-    before = children()
-    yield
-    try:
-        poll(lambda: not (children() - before), timeout=5)
-    except AssertionError:
-        leaked = children() - before
-        described = [f"{pid} {_cmdline(pid)}" for pid in sorted(leaked)]
-        for pid in leaked:
-            _kill_and_reap(pid)
-        raise AssertionError(f"test left child processes behind (killed): {described}") from None
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
-    except OSError:
-        return "?"

@@ -1,6 +1,10 @@
-"""Suite-wide guards: a working Ctrl-C for the programs tests start, no leaked child.
+"""Guards every test suite of this repository gets: a working Ctrl-C, no leaked child.
 
-Both live here, above every test directory, so that no test can opt out.
+A pytest plugin (entry point ``pytest11``), installed into the dev venv from
+requirements-dev.txt, so each package's suite loads it without a conftest of
+its own and no test can opt out. A suite that needs a stricter guard (fds,
+zombies) defines its own ``no_leaked_children`` fixture in its conftest, which
+overrides this one.
 """
 
 from __future__ import annotations
