@@ -12,9 +12,11 @@ an ``[env]`` section, spec §1.14) is the one difference we do not copy.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 import time
@@ -23,7 +25,18 @@ from pathlib import Path
 
 import pytest
 from _circus_peer import peer_env
-from _circus_run import BIN, PYTHON, SLEEP_CODE, CircusRun, Daemon, answers, call, terminate
+from _circus_run import (
+    BIN,
+    PYTHON,
+    SLEEP_CODE,
+    CircusRun,
+    Daemon,
+    answers,
+    call,
+    marked,
+    terminate,
+    wait_for,
+)
 
 VERSION = f"{sys.version_info.major}.{sys.version_info.minor}"
 OUR_ROOT = Path(os.path.abspath(sys.executable)).parent.parent
@@ -154,6 +167,13 @@ def compare(run: CircusRun, sections: str, watchers: list[str]) -> dict[str, Chi
         daemon = launch(run, kind, sections)
         results[kind] = children(daemon, watchers, root)
         assert terminate(daemon), f"{kind} circusd ignored SIGTERM"
+        if kind == "upstream":
+            # Upstream stops only each child's own pid, so grandchildren outlive
+            # it (spec README section 3); they must not be taken for ours.
+            for pid in marked(run.token):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            wait_for(lambda: not marked(run.token), "upstream's leftovers to die")
     for name in watchers:
         ours, theirs = results["ours"][name], results["upstream"][name]
         if ours.env is not None and theirs.env is not None:
@@ -178,7 +198,9 @@ def test_children_get_the_environment_upstream_gives_them(upstream_run: CircusRu
         "virtualenv_py_ver = 3.9\n"
         # No PATH in the child's env: os.defpath, never circusd's PATH.
         f"[watcher:not_on_defpath]\ncmd = probe-tool {token}\nmax_retry = 1\n"
-        f"[watcher:on_defpath]\ncmd = sh -c 'sleep 3600; true' {token}\n"
+        # The grandchild carries the token, so no stop can orphan it unseen.
+        f"[watcher:on_defpath]\ncmd = sh -c '{tools(run.tmp_path)}/probe-tool \"$0\"; true' "
+        f"{token}\n"
     )
     watchers = ["bare", "copied", "copied_path", "venv", "old_venv", "not_on_defpath",
                 "on_defpath"]
