@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import os
 import shlex
 import shutil
@@ -183,9 +184,19 @@ async def test_load_from_config(tmp_path):
 
 def test_load_from_config_raises_config_error(tmp_path):
     config = tmp_path / "bad.ini"
-    config.write_text("[watcher:web]\ncmd = sleep 60\nnumprocess = 2\n")
-    with pytest.raises(circus.errors.ConfigError, match="did you mean 'numprocesses'"):
+    config.write_text("[watcher:web]\ncmd = sleep 60\nnumprocesses = two\n")
+    with pytest.raises(circus.errors.ConfigError, match="numprocesses = two: expected an integer"):
         Arbiter.load_from_config(str(config))
+
+
+def test_load_from_config_warns_about_an_unknown_key(tmp_path, caplog):
+    # circus 0.19 loads such a config, so it loads; the typo is still named.
+    config = tmp_path / "typo.ini"
+    config.write_text("[watcher:web]\ncmd = sleep 60\nnumprocess = 2\n")
+    with caplog.at_level(logging.WARNING, logger="circus"):
+        arbiter = Arbiter.load_from_config(str(config))
+    assert [w.numprocesses for w in arbiter.watchers] == [1]
+    assert any("did you mean 'numprocesses'" in r.getMessage() for r in caplog.records)
 
 
 # -- get_arbiter ------------------------------------------------------------------

@@ -86,6 +86,16 @@ class StatsSub:
         self.sock.close()
 
 
+def _listening(path: Path) -> bool:
+    """True once a unix socket at *path* accepts connections."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        try:
+            sock.connect(str(path))
+        except OSError:
+            return False
+    return True
+
+
 class Harness:
     """One test's circusd / circusd-stats processes, endpoints and SUB sockets."""
 
@@ -120,7 +130,9 @@ class Harness:
             proc = subprocess.Popen([CIRCUSD, str(ini)], cwd=self.tmp_path, env=child_env(),
                                     stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         self.daemons.append(proc)
-        wait_for(lambda: (self.ipc / "ctl").exists() or proc.poll() is not None, 15,
+        # The socket file appears at bind(), a moment before listen(): wait
+        # until a connection is accepted, not just for the file.
+        wait_for(lambda: _listening(self.ipc / "ctl") or proc.poll() is not None, 15,
                  "circusd's control socket")
         assert proc.poll() is None, (self.tmp_path / "circusd.log").read_text()
         return proc
