@@ -30,6 +30,7 @@ from circus._reaper import Reaper
 from circus._signals import SignalRouter
 from circus._states import ArbiterState as ArbiterState  # re-exported: a public path
 from circus._statsd import DEFAULT_STATS_ENDPOINT, stats_watcher
+from circus.config import load_config
 from circus.config._options import CIRCUS_OPTIONS, warn_inert
 from circus.controller import resolve_owner
 from circus.errors import ConflictError, UnknownWatcherError
@@ -189,7 +190,6 @@ class Arbiter:
         """Build an arbiter from an INI file (raises ConfigError when it is invalid)."""
         # A real cycle: _from_config builds Arbiters, so it imports this module.
         from circus._from_config import build_arbiter
-        from circus.config import load_config
 
         return build_arbiter(load_config(config_file), loop=loop)
 
