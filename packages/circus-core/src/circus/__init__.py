@@ -74,6 +74,8 @@ def get_arbiter(
     Example:
         >>> arbiter = get_arbiter([{"cmd": "sleep 60", "numprocesses": 2}])
     """
+    # Import cost: ``circus`` is shared with circus.client and the other packages,
+    # which must not load the daemon (zmq channels, psutil, config) on import.
     from circus.arbiter import DEFAULT_ENDPOINT, DEFAULT_PUBSUB, Arbiter
     from circus.watcher import Watcher
 

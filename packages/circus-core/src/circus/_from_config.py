@@ -2,37 +2,28 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 from typing import Any
 
 from circus import _hooks, _statsd
 from circus.arbiter import Arbiter
-from circus.config import CircusConfig
+from circus.config import CIRCUS_OPTIONS, CircusConfig
 from circus.errors import ConfigError
 from circus.watcher import Watcher
 
 logger = logging.getLogger("circus")
 
-# [circus] options handed to the Arbiter constructor under the same name.
-_ARBITER_KEYS = (
-    "endpoint", "pubsub_endpoint", "check_delay", "statsd", "stats_endpoint",
-    "statsd_close_outputs", "multicast_endpoint", "warmup_delay", "httpd", "httpd_host",
-    "httpd_port", "httpd_close_outputs", "debug", "debug_gc", "ssh_server", "pidfile",
-    "loglevel", "logoutput", "loggerconfig", "fqdn_prefix", "umask", "endpoint_owner",
-    "papa_endpoint", "prometheus",
-)
 
+def _arbiter_keys() -> list[str]:
+    """The [circus] options the Arbiter constructor takes, under the same name.
 
-def build_watcher(options: dict[str, Any], source: str) -> Watcher:
-    """Create one watcher from its config mapping; errors name the section."""
-    kwargs = dict(options)
-    name = kwargs.pop("name")
-    cmd = kwargs.pop("cmd")
-    try:
-        return Watcher(name, cmd, **kwargs)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"{source}, [watcher:{name}]: {exc}") from exc
+    The others are the loader's (``include``, ``include_dir``, checked
+    ``stream_backend``).
+    """
+    parameters = inspect.signature(Arbiter).parameters
+    return [key for key in CIRCUS_OPTIONS if key in parameters]
 
 
 def _check_statsd(options: dict[str, Any], source: str) -> None:
@@ -57,8 +48,8 @@ def build_arbiter(config: CircusConfig, **overrides: Any) -> Arbiter:
     """Create the arbiter described by ``config``; ``overrides`` win over [circus]."""
     # Hook modules next to the config file are found (also for `add`, `reloadconfig`).
     _hooks.add_search_dir(os.path.dirname(config.path))
-    watchers = [build_watcher(dict(w), config.path) for w in config.watchers]
-    options = {key: config.circus[key] for key in _ARBITER_KEYS if key in config.circus}
+    watchers = [Watcher.load_from_config(w, config.path) for w in config.watchers]
+    options = {key: config.circus[key] for key in _arbiter_keys() if key in config.circus}
     _check_statsd(options, config.path)
     options.update(overrides)
     options.setdefault("sockets", {s["name"]: dict(s) for s in config.sockets})

@@ -1,85 +1,52 @@
-"""Changing a running watcher's options (the ``set`` command and ``reloadconfig``).
+"""Changing a running watcher's options (``set``, ``reloadconfig``) and building new ones (``add``).
 
-One table, :data:`LIVE`, says how each option takes effect on a running
-watcher. Parsing (:func:`parse_set_options`) is synchronous so a bad request is
-refused before anything changes; applying (:func:`apply_changes`) runs under
-the watcher lock so it queues behind other commands on that watcher.
+How each option takes effect on a running watcher is its ``live`` kind in
+``circus.config._options`` (``WATCHER_OPTIONS`` and ``WATCHER_COMPOUND``);
+which key feeds which option, and the rules its value obeys, come from the
+key router ``circus.config._keys``, which the INI loader uses too. Parsing
+(:func:`parse_set_options`, :func:`parse_new_options`) is synchronous so a bad
+request is refused before anything changes; applying (:func:`apply_changes`)
+goes through ``Watcher.reconfigure``, under the watcher lock, so it queues
+behind other commands on that watcher.
 
-Kinds of effect:
-
-* ``attr``: read at the next use (timings, signals, retry policy);
-* ``manage``: a convergence pass follows (numprocesses, respawn);
-* ``spawn``: used when a process is started (cmd, env, uid, rlimits, ...), so
-  a running watcher is reloaded gracefully and new processes use the value;
-* ``max_age``: the expiry timers of running processes are re-drawn;
-* ``stream``: the stream object is swapped; pipes keep flowing into the new one;
-* ``hooks``: the hook callables are re-imported;
-* ``hook_timeout``: the hooks' timeout changes.
-
-Options missing from the table cannot change while a watcher exists; ``set``
-refuses them with an error naming the option instead of ignoring them.
+Options whose live kind is ``None`` cannot change while a watcher exists;
+``set`` refuses them with an error naming the option instead of ignoring them.
 """
 
 from __future__ import annotations
 
-import random
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from circus._hooks import HOOK_NAMES, Hooks
+from circus._hooks import Hooks
 from circus._spawn import build_env
-from circus._values import parse_bool, parse_int, parse_size
-from circus.config._options import WATCHER_OPTIONS
+from circus.config._keys import STREAMS, Route, hook_value, rlimit_value, route_key, stream_value
+from circus.config._options import WATCHER_COMPOUND, WATCHER_OPTIONS, Option, warn_inert
 from circus.errors import CommandError, MessageError
+from circus.stream import build_stream
 
 if TYPE_CHECKING:
     from circus.watcher import Watcher
 
-LIVE: Mapping[str, str] = {
-    "numprocesses": "manage",
-    "respawn": "manage",
-    "warmup_delay": "attr",
-    "send_hup": "attr",
-    "stop_signal": "attr",
-    "stop_children": "attr",
-    "graceful_timeout": "attr",
-    "max_retry": "attr",
-    "retry_in": "attr",
-    "backoff": "attr",
-    "min_uptime": "attr",
-    "priority": "attr",
-    "autostart": "attr",
-    "check_flapping": "attr",
-    "singleton": "attr",
-    "max_age_variance": "max_age",
-    "max_age": "max_age",
-    "hook_timeout": "hook_timeout",
-    "cmd": "spawn",
-    "args": "spawn",
-    "shell": "spawn",
-    "shell_args": "spawn",
-    "executable": "spawn",
-    "working_dir": "spawn",
-    "uid": "spawn",
-    "gid": "spawn",
-    "env": "spawn",
-    "copy_env": "spawn",
-    "copy_path": "spawn",
-    "virtualenv": "spawn",
-    "virtualenv_py_ver": "spawn",
-    "close_child_stdin": "spawn",
-    "close_child_stdout": "spawn",
-    "close_child_stderr": "spawn",
-    "rlimits": "spawn",
-    "umask": "spawn",
-    "stdout_stream": "stream",
-    "stderr_stream": "stream",
-    "hooks": "hooks",
-}
-"""Watcher attribute → how a new value takes effect on a running watcher."""
+logger = logging.getLogger("circus")
 
-_STREAMS = ("stdout_stream", "stderr_stream")
+
+def _option(attr: str) -> Option | None:
+    return WATCHER_OPTIONS.get(attr) or WATCHER_COMPOUND.get(attr)
+
+
+def is_live(key: str) -> bool:
+    """Whether a running watcher can take a new value of ``key`` (a watcher-mapping key).
+
+    Free-form keys of plugins always can; ``name`` and options whose live
+    kind is None cannot.
+    """
+    option = _option(key)
+    if option is not None:
+        return option.live is not None
+    return key != "name"
 
 
 @dataclass
@@ -129,51 +96,30 @@ def _parse_env(key: str, value: Any) -> dict[str, str]:
     return {str(var): str(text) for var, text in value.items()}
 
 
-def _stream_value(key: str, sub: str, value: Any) -> Any:
+def _checked(key: str, check: Callable[..., Any], *args: Any, got: Any = None,
+             show: bool = False) -> Any:
     try:
-        if sub == "max_bytes":
-            return parse_size(value)
-        if sub in ("backup_count", "rotate_interval"):
-            return parse_int(value)
-        if sub == "utc":
-            return parse_bool(value)
+        return check(*args)
     except ValueError as exc:
-        raise _refuse(key, f"{exc} (got {value!r})") from None
-    return value
+        raise _refuse(key, f"{exc} (got {got!r})" if show else str(exc)) from None
 
 
-def _rlimit(key: str, value: Any) -> tuple[str, int | None]:
-    import resource
-
-    name = key[len("rlimit_"):]
-    if not name or not hasattr(resource, "RLIMIT_" + name.upper()):
-        raise _refuse(key, f"unknown resource limit {name!r}")
-    if value is None or (isinstance(value, str) and value.strip().lower() in (
-            "", "unlimited", "infinity")):
-        return name, None
-    try:
-        limit = parse_int(value)
-    except ValueError:
-        raise _refuse(key, f"expected an integer or null (unlimited), got {value!r}") from None
-    if limit < 0:
-        raise _refuse(key, "expected a non-negative integer or null (unlimited)")
-    return name, limit
+def _stream_spec(key: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _refuse(key, "expected an object with a 'class' key")
+    return {str(sub): _checked(key, stream_value, str(sub), item, got=item, show=True)
+            for sub, item in value.items()}
 
 
-def _hook_spec(key: str, value: Any) -> tuple[str, bool] | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None  # removes the hook
-    if isinstance(value, (list, tuple)) and len(value) == 2:
-        target, flag = value
-    elif isinstance(value, str):
-        target, _, flag = value.partition(",")
-    else:
-        raise _refuse(key, "expected 'dotted.path[,ignore_failure]'")
-    try:
-        ignore = parse_bool(flag) if str(flag).strip() else False
-    except ValueError as exc:
-        raise _refuse(key, f"ignore_failure flag: {exc}") from None
-    return str(target).strip(), ignore
+def _routed_value(key: str, route: Route, value: Any) -> Any:
+    """The checked value of a routed key, for set and add alike."""
+    if route.kind == "stream_key":
+        return _checked(key, stream_value, route.sub, value, got=value, show=True)
+    if route.kind == "hook":
+        return _checked(key, hook_value, route.sub, value)
+    if route.kind == "rlimit":
+        return _checked(key, rlimit_value, route.sub, value)
+    raise AssertionError(route)  # pragma: no cover - callers route only these kinds here
 
 
 class _Collector:
@@ -201,44 +147,30 @@ class _Collector:
         return dict(getattr(self.watcher, attr) or {})
 
     def add(self, key: str, value: Any) -> None:
-        watcher = self.watcher
-        prefix, dot, rest = key.partition(".")
-        if key in _STREAMS:
-            if not isinstance(value, dict):
-                raise _refuse(key, "expected an object with a 'class' key")
-            self.put(key, dict(value), key)
-        elif dot and prefix in _STREAMS:
-            spec = self.merged(prefix)
-            spec[rest] = _stream_value(key, rest, value)
-            self.put(prefix, spec, key)
-        elif key == "hooks":
+        route = route_key(key)
+        if route.kind == "stream":
+            self.put(key, _stream_spec(key, value), key)
+        elif route.kind == "hooks":
             if not isinstance(value, dict):
                 raise _refuse(key, "expected an object of hook name → 'dotted.path[,flag]'")
             for hook, target in value.items():
                 self.add(f"hooks.{hook}", target)
-        elif dot and prefix == "hooks":
-            if rest not in HOOK_NAMES:
-                raise _refuse(key, f"unknown hook {rest!r}; valid hooks: {', '.join(HOOK_NAMES)}")
-            hooks = self.merged("hooks")
-            hook_spec = _hook_spec(key, value)
-            if hook_spec is None:
-                hooks.pop(rest, None)
+        elif route.kind in ("stream_key", "hook", "rlimit"):
+            merged = self.merged(route.attr)
+            checked = _routed_value(key, route, value)
+            if route.kind == "hook" and checked is None:
+                merged.pop(route.sub, None)  # an empty target removes the hook
             else:
-                hooks[rest] = hook_spec
-            self.put("hooks", hooks, key)
-        elif key.startswith("rlimit_"):
-            limits = self.merged("rlimits")
-            name, limit = _rlimit(key, value)
-            limits[name] = limit
-            self.put("rlimits", limits, key)
-        elif key == "env":
+                merged[route.sub] = checked
+            self.put(route.attr, merged, key)
+        elif route.kind == "env":
             self.put("env", _parse_env(key, value), key)
-        elif key in LIVE:
+        elif route.kind == "option":
+            if WATCHER_OPTIONS[key].live is None:
+                raise _refuse(key, "this option cannot change while the watcher exists; change "
+                                   "it in the config file and run reloadconfig")
             self.put(key, _parse_plain(key, value), key)
-        elif key in WATCHER_OPTIONS:
-            raise _refuse(key, "this option cannot change while the watcher exists; change it "
-                               "in the config file and run reloadconfig")
-        elif key in watcher.options:
+        elif key in self.watcher.options:
             self.put(key, value if isinstance(value, str) else str(value), key)
         elif key == "name":
             raise _refuse(key, "a watcher cannot be renamed; add a new one and rm this one")
@@ -288,9 +220,7 @@ def prepare(watcher: Watcher, changes: list[Change]) -> None:
                     "hook_timeout", watcher.hooks.timeout), env=final.get("env", watcher.env))
             except ValueError as exc:
                 raise _refuse(change.keys[0], str(exc)) from None
-        elif change.attr in _STREAMS and change.value:
-            from circus.stream import build_stream
-
+        elif change.attr in STREAMS and change.value:
             try:
                 change.prepared = build_stream(change.value)
             except (ValueError, OSError) as exc:
@@ -301,79 +231,42 @@ def discard(changes: list[Change]) -> None:
     """Close streams built by :func:`prepare` for changes that will not be applied."""
     for change in changes:
         close = getattr(change.prepared, "close", None)
-        if change.attr in _STREAMS and close is not None:
+        if change.attr in STREAMS and close is not None:
             close()
 
 
 async def apply_changes(watcher: Watcher, changes: list[Change], *, notify: bool = True) -> None:
     """Apply validated changes to ``watcher`` (under its lock); one ``updated`` per key."""
-    async with watcher._lock:
-        await apply_locked(watcher, changes, notify=notify)
+    await watcher.reconfigure(lambda: _assign(watcher, changes, notify=notify))
 
 
-async def apply_locked(watcher: Watcher, changes: list[Change], *, notify: bool = True) -> None:
-    """:func:`apply_changes` for a caller already holding the watcher lock."""
-    from circus._reload import reload_watcher
-    from circus.watcher import WatcherState
-
-    kinds = set()
+def _assign(watcher: Watcher, changes: list[Change], *, notify: bool) -> set[str]:
+    """Set the new values (the watcher lock is held); returns their live kinds."""
+    kinds: set[str] = set()
     for change in changes:
-        kind = LIVE.get(change.attr, "free")
-        kinds.add(kind)
-        if kind == "free":
+        option = _option(change.attr)
+        if option is None:  # a free-form key of a plugin's
             if change.value is None:
                 watcher.options.pop(change.attr, None)
             else:
                 watcher.options[change.attr] = change.value
-        elif kind == "hooks":
+            continue
+        assert option.live is not None  # parsing refused the others
+        kinds.add(option.live)
+        if option.live == "hooks":
             watcher.hooks = change.prepared
-        elif kind == "hook_timeout":
-            watcher.hooks.timeout = change.value
-        elif kind == "stream":
-            pipes_before = (watcher._output.pipe_stdout, watcher._output.pipe_stderr)
-            setattr(watcher, change.attr, dict(change.value))
-            watcher._output.swap(change.attr[: -len("_stream")], change.prepared)
-            if (watcher._output.pipe_stdout, watcher._output.pipe_stderr) != pipes_before:
+        elif option.live == "stream":
+            if watcher.swap_stream(change.attr, change.value, change.prepared):
                 kinds.add("spawn")  # running processes have no pipe to the new stream
         else:
             value = change.value
             setattr(watcher, change.attr, dict(value) if isinstance(value, Mapping) else value)
+            warn_inert(f"watcher {watcher.name}", WATCHER_OPTIONS, {change.attr: value})
     if notify:
         for change in changes:
             for key in change.keys:
                 watcher.notify_event("updated", {"key": key})
-    running = watcher.state in (WatcherState.ACTIVE, WatcherState.STARTING)
-    if not running:
-        return
-    if "max_age" in kinds:
-        _redraw_expiry(watcher)
-    if "spawn" in kinds:
-        watcher._child_env = watcher.build_env()
-        if watcher.state is WatcherState.ACTIVE:
-            # A SIGHUP reload keeps the old processes, which never see the new
-            # command or environment: new values need new processes.
-            send_hup, watcher.send_hup = watcher.send_hup, False
-            try:
-                await reload_watcher(watcher, graceful=True, sequential=False)
-            finally:
-                watcher.send_hup = send_hup
-    await watcher._manage()
-
-
-def _redraw_expiry(watcher: Watcher) -> None:
-    """Re-arm the max_age timers of the running processes with the new values."""
-    import asyncio
-
-    for timer in watcher._timers.values():
-        timer.cancel()
-    watcher._timers.clear()
-    if not watcher.max_age:
-        return
-    loop = asyncio.get_running_loop()
-    for proc in list(watcher.processes.values()):
-        lifetime = watcher.max_age + random.uniform(0, watcher.max_age_variance)
-        delay = max(lifetime - proc.age(), 0)
-        watcher._timers[proc.pid] = loop.call_later(delay, watcher._expire, proc.pid)
+    return kinds
 
 
 def parse_new_options(options: Mapping[str, Any]) -> dict[str, Any]:
@@ -389,39 +282,28 @@ def parse_new_options(options: Mapping[str, Any]) -> dict[str, Any]:
     """
     kwargs: dict[str, Any] = {}
     for raw_key, value in options.items():
-        key = str(raw_key).strip().lower()
-        prefix, dot, rest = key.partition(".")
-        if key in _STREAMS:
-            if not isinstance(value, dict):
-                raise _refuse(key, "expected an object with a 'class' key")
-            kwargs.setdefault(key, {}).update(value)
-        elif dot and prefix in _STREAMS and rest:
-            kwargs.setdefault(prefix, {})[rest] = _stream_value(key, rest, value)
-        elif key == "hooks":
-            if not isinstance(value, dict):
-                raise _refuse(key, "expected an object of hook name → 'dotted.path[,flag]'")
-            for hook, spec in value.items():
-                _new_hook(kwargs, f"hooks.{hook}", spec)
-        elif dot and prefix == "hooks":
-            _new_hook(kwargs, key, value)
-        elif key.startswith("rlimit_"):
-            name, limit = _rlimit(key, value)
-            kwargs.setdefault("rlimits", {})[name] = limit
-        elif key == "env":
-            kwargs["env"] = _parse_env(key, value)
-        elif key in WATCHER_OPTIONS and key != "cmd":
-            kwargs[key] = _parse_plain(key, value)
-        elif dot and rest:
-            kwargs[key] = value if isinstance(value, str) else str(value)
-        else:
-            raise MessageError(f"unknown option {key!r}")
+        _add_new(kwargs, str(raw_key).strip().lower(), value)
     return kwargs
 
 
-def _new_hook(kwargs: dict[str, Any], key: str, value: Any) -> None:
-    name = key[len("hooks."):]
-    if name not in HOOK_NAMES:
-        raise _refuse(key, f"unknown hook {name!r}; valid hooks: {', '.join(HOOK_NAMES)}")
-    spec = _hook_spec(key, value)
-    if spec is not None:
-        kwargs.setdefault("hooks", {})[name] = spec
+def _add_new(kwargs: dict[str, Any], key: str, value: Any) -> None:
+    route = route_key(key)
+    if route.kind == "stream":
+        kwargs.setdefault(key, {}).update(_stream_spec(key, value))
+    elif route.kind == "hooks":
+        if not isinstance(value, dict):
+            raise _refuse(key, "expected an object of hook name → 'dotted.path[,flag]'")
+        for hook, spec in value.items():
+            _add_new(kwargs, f"hooks.{hook}", spec)
+    elif route.kind in ("stream_key", "hook", "rlimit"):
+        checked = _routed_value(key, route, value)
+        if checked is not None or route.kind != "hook":  # an empty hook is no hook
+            kwargs.setdefault(route.attr, {})[route.sub] = checked
+    elif route.kind == "env":
+        kwargs["env"] = _parse_env(key, value)
+    elif route.kind == "option" and key != "cmd":
+        kwargs[key] = _parse_plain(key, value)
+    elif route.kind == "free" and key.partition(".")[2]:
+        kwargs[key] = value if isinstance(value, str) else str(value)
+    else:
+        raise MessageError(f"unknown option {key!r}")

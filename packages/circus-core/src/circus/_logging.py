@@ -84,7 +84,7 @@ def _load_config_file(path: str) -> None:
                 logging.config.dictConfig(json.load(handle))
         elif lowered.endswith((".yaml", ".yml")):
             try:
-                import yaml
+                import yaml  # an optional dependency (circus-core[yaml]), needed only here
             except ImportError:
                 raise ConfigError(
                     f"logger config {path}: YAML needs PyYAML (pip install pyyaml); "

@@ -67,13 +67,14 @@ class _Sampler:
     def __init__(self, tracked: Mapping[int, Tracked] | None = None) -> None:
         self._tracked = tracked or {}
         self._users: dict[int, str] = {}
-        self._total_mem = psutil.virtual_memory().total or 1
+        self.total_mem = psutil.virtual_memory().total or 1
         self._cpu_before: dict[int, float] = {}
         self._cpu_pct: dict[int, float] = {}
         self._children: dict[int, list[int]] = {}
         self._procs: dict[int, psutil.Process] = {}
 
-    def _username(self, proc: psutil.Process) -> str:
+    def username(self, proc: psutil.Process) -> str:
+        """The name of the user ``proc`` runs as (cached per uid for this call)."""
         # The owner of /proc/PID (the effective uid; the real one differs only for
         # setuid programs) costs a stat, not a parse of /proc/PID/status.
         try:
@@ -89,7 +90,8 @@ class _Sampler:
             self._users[uid] = name
         return name
 
-    async def _children_map(self, roots: set[int]) -> None:
+    async def scan_children(self, roots: set[int]) -> None:
+        """Find the direct children of ``roots`` (for :meth:`children_of`), off the fast path."""
         # One pass of raw reads of /proc/PID/stat (psutil.process_iter costs
         # ~10x more per entry), yielding to the loop every few dozen entries.
         parents: dict[int, list[int]] = {}
@@ -107,6 +109,10 @@ class _Sampler:
             if count % _PROC_SCAN_CHUNK == _PROC_SCAN_CHUNK - 1:
                 await asyncio.sleep(0)
         self._children = parents
+
+    def children_of(self, pid: int) -> list[int]:
+        """The children of ``pid`` found by :meth:`scan_children`."""
+        return self._children.get(pid, [])
 
     def _process(self, pid: int) -> psutil.Process:
         proc = self._procs.get(pid)
@@ -172,12 +178,12 @@ def _read(proc: psutil.Process, sampler: _Sampler) -> Info:
     return {
         "pid": proc.pid,
         "cmdline": os.path.basename(cmdline[0]) if cmdline else _field(proc.name),
-        "username": _field(lambda: sampler._username(proc)),
+        "username": _field(lambda: sampler.username(proc)),
         "nice": _field(proc.nice),
         "mem_info1": human_size(mem.rss) if mem else NA,
         "mem_info2": human_size(mem.vms) if mem else NA,
         "cpu": 0.0,
-        "mem": round(mem.rss / sampler._total_mem * 100, 1) if mem else NA,
+        "mem": round(mem.rss / sampler.total_mem * 100, 1) if mem else NA,
         "ctime": cpu_clock(times.user + times.system) if times else NA,
         "create_time": create_time,
         "age": round(time.time() - create_time, 2) if isinstance(create_time, float) else NA,
@@ -197,8 +203,8 @@ async def gather_infos(
     sampler = _Sampler(tracked)
     if not wanted:
         return {}
-    await sampler._children_map(set(wanted))
-    everyone = wanted + [kid for pid in wanted for kid in sampler._children.get(pid, ())]
+    await sampler.scan_children(set(wanted))
+    everyone = wanted + [kid for pid in wanted for kid in sampler.children_of(pid)]
     await sampler.sample_cpu(everyone, interval)
     result: dict[int, Info | str] = {}
     for index, pid in enumerate(wanted):

@@ -17,42 +17,31 @@ plugins and deletes the watchers added at runtime. Here, per watcher:
 Every new watcher and live change is built before anything is touched, so a
 file that no longer loads, or a watcher that cannot be created, changes nothing.
 Structural operations of one arbiter (this, reload, start/stop/restart of
-several watchers) are serialised by :func:`arbiter_lock`; they queue, never fail.
+several watchers) are serialised by ``Arbiter.lock``; they queue, never fail.
+Which ``[circus]`` options apply live is their ``live`` kind in ``CIRCUS_OPTIONS``;
+which watcher options do, theirs in ``WATCHER_OPTIONS``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from circus._live_options import LIVE, Change, apply_changes, discard, prepare
+from circus._live_options import Change, apply_changes, discard, is_live, prepare
 from circus._reload_sockets import plan_sockets, swap_sockets, users
-from circus.config._options import WATCHER_OPTIONS
+from circus.config import load_config
+from circus.config._options import CIRCUS_OPTIONS
 from circus.errors import ConfigError, ConflictError, MessageError
+from circus.watcher import Watcher
 
 if TYPE_CHECKING:
     from circus.arbiter import Arbiter
     from circus.config import CircusConfig
-    from circus.watcher import Watcher
 
 logger = logging.getLogger("circus")
-
-_LOCKS: weakref.WeakKeyDictionary[Arbiter, asyncio.Lock] = weakref.WeakKeyDictionary()
-
-# [circus] options applied on a running daemon; the others need a restart.
-_LIVE_CIRCUS = ("check_delay", "warmup_delay", "loglevel")
-
-
-def arbiter_lock(arbiter: Arbiter) -> asyncio.Lock:
-    """The lock serialising operations that touch several watchers of ``arbiter``."""
-    lock = _LOCKS.get(arbiter)
-    if lock is None:
-        lock = _LOCKS[arbiter] = asyncio.Lock()
-    return lock
 
 
 def load_new_config(arbiter: Arbiter) -> CircusConfig:
@@ -62,8 +51,6 @@ def load_new_config(arbiter: Arbiter) -> CircusConfig:
         MessageError: (errno 3) there is no file, or it does not load; the
             reason is the config error text.
     """
-    from circus.config import load_config
-
     current = arbiter.config
     if current is None:
         raise MessageError("reloadconfig: this arbiter was not started from a config file")
@@ -94,14 +81,8 @@ def _differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> set[str]:
     return {key for key in set(old) | set(new) if old.get(key) != new.get(key)}
 
 
-def _is_live(key: str) -> bool:
-    return key in LIVE or (key not in WATCHER_OPTIONS and key != "name")
-
-
 def _build(options: Mapping[str, Any], path: str) -> Watcher:
-    from circus._from_config import build_watcher
-
-    return build_watcher(dict(options), path)
+    return Watcher.load_from_config(options, path)
 
 
 def plan(arbiter: Arbiter, new: CircusConfig) -> Plan:
@@ -125,7 +106,7 @@ def plan(arbiter: Arbiter, new: CircusConfig) -> Plan:
                 continue
             if changed == {"numprocesses"}:
                 result.resize.append((watcher, int(new_conf[name]["numprocesses"])))
-            elif all(_is_live(key) for key in changed):
+            elif all(is_live(key) for key in changed):
                 changes = [Change(key, new_conf[name].get(key), [key]) for key in sorted(changed)]
                 try:
                     prepare(watcher, changes)
@@ -147,23 +128,23 @@ def plan(arbiter: Arbiter, new: CircusConfig) -> Plan:
 
 def _apply_circus(arbiter: Arbiter, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
     for key in sorted(_differences(old, new)):
-        if key in _LIVE_CIRCUS:
+        option = CIRCUS_OPTIONS.get(key)
+        if option is not None and option.live is not None:
             value = new.get(key)
             logger.info("reloadconfig: [circus] %s = %s", key, value)
-            if key == "loglevel" and value:
-                arbiter.loglevel = str(value)
-                logging.getLogger().setLevel(str(value).upper())
-            elif key == "check_delay":
-                arbiter.check_delay = float(value or 0)
-            elif key == "warmup_delay":
-                arbiter.warmup_delay = float(value or 0)
+            if key == "loglevel":
+                if value:
+                    arbiter.loglevel = str(value)
+                    logging.getLogger().setLevel(str(value).upper())
+            else:
+                setattr(arbiter, key, value)
         else:
             logger.warning("reloadconfig: [circus] %s changed; restart circusd to apply it", key)
 
 
 async def reload_config(arbiter: Arbiter, config: CircusConfig | None = None) -> None:
     """Apply the difference between the loaded config and ``config`` (default: the file)."""
-    async with arbiter_lock(arbiter):
+    async with arbiter.lock:
         new = load_new_config(arbiter) if config is None else config
         steps = plan(arbiter, new)
         old = arbiter.config
@@ -186,9 +167,9 @@ async def reload_config(arbiter: Arbiter, config: CircusConfig | None = None) ->
                              *(w.stop() for w in restart))
         errors = swap_sockets(arbiter, sockets) if sockets else []
         if sockets:
-            _rearm_on_demand(arbiter, bounced)
+            arbiter.arm_on_demand(bounced)
         recreated = [w for _, w in steps.recreate if _adopt(arbiter, w)]
-        _rearm_on_demand(arbiter, recreated)
+        arbiter.arm_on_demand(recreated)
         await arbiter.start_watchers(recreated)
         for watcher in sorted(restart, key=lambda w: w.priority, reverse=True):
             await watcher.start()
@@ -197,7 +178,7 @@ async def reload_config(arbiter: Arbiter, config: CircusConfig | None = None) ->
             *(apply_changes(w, changes, notify=False) for w, changes in steps.live),
         )
         created = [w for w in steps.create if _adopt(arbiter, w)]
-        _rearm_on_demand(arbiter, created)
+        arbiter.arm_on_demand(created)
         await arbiter.start_watchers(created)
         logger.info("reloadconfig: %d removed, %d re-created, %d resized, %d changed live, "
                     "%d new, %d sockets closed, %d bound", len(steps.remove),
@@ -207,32 +188,14 @@ async def reload_config(arbiter: Arbiter, config: CircusConfig | None = None) ->
             raise MessageError("reloadconfig: applied, but " + "; ".join(errors))
 
 
-def _rearm_on_demand(arbiter: Arbiter, watchers: list[Watcher]) -> None:
-    """(Re-)arm stopped on-demand watchers on their current sockets.
-
-    For watchers new to the arbiter (nothing else arms them: reloadconfig sends
-    no ``add`` event) and for those whose sockets were just rebound.
-    """
-    on_demand = arbiter._on_demand
-    if on_demand is None:
-        return
-    for watcher in watchers:
-        on_demand.disarm(watcher.name)
-        if watcher.on_demand and watcher.status() == "stopped":
-            on_demand.arm(watcher)
-
-
 async def _retire(arbiter: Arbiter, watcher: Watcher) -> None:
     await watcher.stop()
-    if watcher in arbiter.watchers:
-        arbiter.watchers.remove(watcher)
-    if arbiter._on_demand is not None:
-        arbiter._on_demand.disarm(watcher.name)  # its stop may have armed it again
+    arbiter.drop_watcher(watcher)
 
 
 def _adopt(arbiter: Arbiter, watcher: Watcher) -> bool:
     try:
-        arbiter._adopt(watcher)
+        arbiter.adopt_watcher(watcher)
     except ConflictError:
         # An ``add`` of the same name landed while this reload ran; it stays.
         logger.warning("reloadconfig: watcher %s was added meanwhile; keeping that one",

@@ -7,6 +7,10 @@ main process exits first, the remaining members get the rest of
 event-driven (the reaper resolves a future); members that are not our
 children can only be checked with ``killpg(pgid, 0)``, which we do on each
 orphan reap and otherwise at a coarse interval, and only while a stop runs.
+
+:func:`stop_blocking` is the same stop for a ``Process`` used without a
+watcher (``Process.stop``, with no loop and no reaper): the same steps and the
+same helpers, waiting with ``Popen.wait`` and a polling deadline instead.
 """
 
 from __future__ import annotations
@@ -16,12 +20,14 @@ import contextlib
 import logging
 import os
 import signal
+import subprocess
 import time
 from typing import TYPE_CHECKING
 
-from circus.process import Process, ProcessState
+from circus._states import ProcessState
 
 if TYPE_CHECKING:
+    from circus.process import Process
     from circus.watcher import Watcher
 
 logger = logging.getLogger("circus")
@@ -87,7 +93,8 @@ class ProcessStopper:
         if not await _wait(exited, deadline - time.monotonic()):
             logger.info("watcher %s: pid %d still alive after %.1fs; sending SIGKILL",
                         watcher.name, proc.pid, timeout)
-            self._kill_everything(proc)
+            kill_everything(proc)
+            self._watcher.notify_event("kill", {"process_pid": proc.pid})
             if not await _wait(exited, _KILL_WAIT):
                 logger.error("watcher %s: pid %d survived SIGKILL", watcher.name, proc.pid)
                 return
@@ -102,14 +109,6 @@ class ProcessStopper:
             else:
                 self._exits[proc.pid] = future
         return future
-
-    def _kill_everything(self, proc: Process) -> None:
-        # Descendants that escaped the group (setsid) are found by walking the tree.
-        for pid in proc.children(recursive=True):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
-        proc.send_signal_group(signal.SIGKILL)
-        self._watcher.notify_event("kill", {"process_pid": proc.pid})
 
     async def _finish_group(self, proc: Process, deadline: float) -> None:
         """Wait for group members that outlived the leader; SIGKILL them at the deadline."""
@@ -135,6 +134,62 @@ class ProcessStopper:
                 await _wait_event(wake, min(_GROUP_CHECK_INTERVAL, max(limit - now, 0.001)))
         finally:
             remove()
+
+
+def kill_everything(proc: Process) -> None:
+    """SIGKILL the process group and every descendant, in the group or not."""
+    # Descendants that escaped the group (setsid) are found by walking the tree.
+    for pid in proc.children(recursive=True):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    proc.send_signal_group(signal.SIGKILL)
+
+
+def stop_blocking(proc: Process, signum: int, timeout: float) -> None:
+    """:meth:`ProcessStopper.stop` for a process without a watcher, blocking.
+
+    ``signum`` to the group; after ``timeout`` SIGKILL to the group and to the
+    descendants that left it; returns once the leader is reaped and no member
+    of the group remains (the rest of ``timeout``, then SIGKILL, as above).
+    """
+    popen = proc.popen
+    if popen is None or proc.state is ProcessState.EXITED:
+        return
+    if proc.state is ProcessState.RUNNING:
+        proc.move_to(ProcessState.STOPPING)
+    deadline = time.monotonic() + timeout
+    proc.send_signal_group(signum)
+    try:
+        popen.wait(timeout=max(deadline - time.monotonic(), 0))
+    except subprocess.TimeoutExpired:
+        kill_everything(proc)
+        try:
+            popen.wait(timeout=_KILL_WAIT)
+        except subprocess.TimeoutExpired:
+            logger.error("process %s: pid %d survived SIGKILL", proc.name, proc.pid)
+            return
+    code = popen.returncode
+    # Popen reaped the child and kept only its code: encode it back as the wait
+    # status the reaper would have reported (signal in the low byte, code above).
+    proc.record_exit(-code if code < 0 else code << 8)
+    killed = False
+    kill_deadline = deadline + _KILL_WAIT
+    while True:
+        # Members orphaned to us (we may be a subreaper) stay zombies in the group
+        # until reaped; no reaper runs here, so collect them (only this group's).
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(-proc.pid, os.WNOHANG)[0]:
+                pass
+        if not proc.group_alive():
+            return
+        now = time.monotonic()
+        if not killed and now >= deadline:
+            proc.send_signal_group(signal.SIGKILL)
+            killed = True
+        if now >= kill_deadline:
+            logger.error("process %s: process group %d survived SIGKILL", proc.name, proc.pid)
+            return
+        time.sleep(_GROUP_CHECK_INTERVAL)
 
 
 def _direct_children(proc: Process) -> list[tuple[int, bool]]:

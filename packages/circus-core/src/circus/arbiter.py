@@ -9,23 +9,29 @@ channel, sockets, stats and plugins attach to it in their own modules.
 from __future__ import annotations
 
 import asyncio
-import enum
 import functools
 import gc
+import io
 import logging
+import logging.handlers
 import os
 import signal
 import socket
 import threading
+import typing
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
+from circus import _reloadconfig
 from circus._channels import Channels
 from circus._events import EventBus
 from circus._on_demand import OnDemand
 from circus._reaper import Reaper
 from circus._signals import SignalRouter
+from circus._states import ArbiterState as ArbiterState  # re-exported: a public path
 from circus._statsd import DEFAULT_STATS_ENDPOINT, stats_watcher
+from circus.config import load_config
+from circus.config._options import CIRCUS_OPTIONS, warn_inert
 from circus.controller import resolve_owner
 from circus.errors import ConflictError, UnknownWatcherError
 from circus.sockets import CircusSocket, build_sockets
@@ -35,15 +41,6 @@ logger = logging.getLogger("circus")
 
 DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
 DEFAULT_PUBSUB = "tcp://127.0.0.1:5556"
-
-
-class ArbiterState(enum.Enum):
-    """Lifecycle of the arbiter."""
-
-    STOPPED = "stopped"  # not started, or fully stopped
-    STARTING = "starting"  # watchers being started in priority order
-    RUNNING = "running"  # all autostart watchers started
-    STOPPING = "stopping"  # watchers being stopped
 
 
 class Arbiter:
@@ -58,7 +55,9 @@ class Arbiter:
         multicast_endpoint: ``udp://group:port`` on which to answer
             discovery requests; None (the default): no discovery.
         endpoint_owner: the user an ``ipc://`` control socket is given to.
-        check_delay: accepted for compatibility; reaping is event-driven.
+        check_delay: accepted for compatibility and reported by
+            ``globaloptions``; nothing polls (reaping and the channels are
+            event-driven).
         prereload_fn: called with the arbiter before each full reload.
         loop: an asyncio loop (or a tornado IOLoop wrapping one) to run on.
             Without it ``start()`` owns a loop and blocks until ``stop()``.
@@ -73,7 +72,13 @@ class Arbiter:
             descendants (circusd turns this on; embedding programs that spawn
             children of their own should leave it off).
         Other arguments are the manual's and are kept for the channels,
-        sockets, stats, plugins and papa that attach to the arbiter.
+        sockets, stats, plugins and papa that attach to the arbiter. Those not
+        acted on yet (``httpd*``, ``papa_endpoint``, ``proc_name``) log a
+        warning when given a value other than their default.
+
+    Attributes:
+        lock: serialises the operations that touch several watchers (reload,
+            reloadconfig, start/stop/restart of many); they queue, never fail.
     """
 
     def __init__(
@@ -148,6 +153,13 @@ class Arbiter:
         self.papa_endpoint = papa_endpoint
         self.reap_orphans = reap_orphans
         self.config: Any = None  # the CircusConfig this arbiter was built from, if any
+        self.lock = asyncio.Lock()
+        warn_inert("arbiter", CIRCUS_OPTIONS,
+                   {key: getattr(self, key) for key, opt in CIRCUS_OPTIONS.items() if opt.inert})
+        if proc_name != "circusd":
+            # Not a [circus] option (no table row): circusd never renames its process.
+            logger.warning("arbiter: proc_name = %r is accepted but not acted on: circusd does "
+                           "not set its process title", proc_name)
 
         self.events = EventBus()
         self.state = ArbiterState.STOPPED
@@ -164,9 +176,9 @@ class Arbiter:
         self.channels = Channels(self)
         self.watchers: list[Watcher] = []
         for watcher in watchers:
-            self._adopt(watcher)
+            self.adopt_watcher(watcher)
         if statsd:
-            self._adopt(stats_watcher(self))
+            self.adopt_watcher(stats_watcher(self))
         if debug_gc:
             gc.set_debug(gc.DEBUG_LEAK)
 
@@ -176,8 +188,8 @@ class Arbiter:
     @classmethod
     def load_from_config(cls, config_file: str, loop: Any = None) -> Arbiter:
         """Build an arbiter from an INI file (raises ConfigError when it is invalid)."""
+        # A real cycle: _from_config builds Arbiters, so it imports this module.
         from circus._from_config import build_arbiter
-        from circus.config import load_config
 
         return build_arbiter(load_config(config_file), loop=loop)
 
@@ -264,12 +276,41 @@ class Arbiter:
 
     # -- watchers ---------------------------------------------------------------
 
-    def _adopt(self, watcher: Watcher) -> None:
+    def adopt_watcher(self, watcher: Watcher) -> None:
+        """Make ``watcher`` one of this arbiter's (not started, no ``add`` event).
+
+        Raises:
+            ConflictError: a watcher of that name (case-insensitive) exists.
+        """
         if any(w.name.lower() == watcher.name.lower() for w in self.watchers):
             raise ConflictError(f"watcher {watcher.name!r} already exists")
         watcher.arbiter = self
         watcher.events = self.events
         self.watchers.append(watcher)
+
+    def drop_watcher(self, watcher: Watcher) -> None:
+        """Take a stopped ``watcher`` out of this arbiter (no ``remove`` event).
+
+        ``reloadconfig`` replaces watchers with this and :meth:`adopt_watcher`;
+        the ``rm`` command goes through :meth:`remove_watcher`.
+        """
+        if watcher in self.watchers:
+            self.watchers.remove(watcher)
+        if self._on_demand is not None:
+            self._on_demand.disarm(watcher.name)  # its stop may have armed it again
+
+    def arm_on_demand(self, watchers: Iterable[Watcher]) -> None:
+        """(Re-)arm the stopped on-demand ``watchers`` on their current sockets.
+
+        For watchers new to the arbiter without an ``add`` event, and for those
+        whose sockets were just bound again; a no-op while the arbiter is stopped.
+        """
+        if self._on_demand is None:
+            return
+        for watcher in watchers:
+            self._on_demand.disarm(watcher.name)
+            if watcher.on_demand and watcher.status() == "stopped":
+                self._on_demand.arm(watcher)
 
     def get_watcher(self, name: str) -> Watcher:
         """Return the watcher called ``name`` (case-insensitive)."""
@@ -294,7 +335,7 @@ class Arbiter:
     def create_watcher(self, name: str, cmd: str, **options: Any) -> Watcher:
         """Create a watcher (not started) and emit ``add``; it is visible at once."""
         watcher = Watcher(name, cmd, **options)
-        self._adopt(watcher)
+        self.adopt_watcher(watcher)
         self.events.publish(watcher.name, "add", {})
         return watcher
 
@@ -435,9 +476,7 @@ class Arbiter:
 
     async def reload(self, graceful: bool = True, sequential: bool = False) -> None:
         """Reload everything: prereload_fn, reopen logs and streams, reload each watcher."""
-        from circus._reloadconfig import arbiter_lock
-
-        async with arbiter_lock(self):
+        async with self.lock:
             if self.prereload_fn is not None:
                 self.prereload_fn(self)
             reopen_log_files()
@@ -455,9 +494,7 @@ class Arbiter:
         Raises:
             ConfigError: the file does not load; nothing was changed.
         """
-        from circus._reloadconfig import reload_config
-
-        await reload_config(self, config)
+        await _reloadconfig.reload_config(self, config)
 
     # -- signals --------------------------------------------------------------------
 
@@ -490,17 +527,21 @@ class Arbiter:
 
 def reopen_log_files() -> None:
     """Reopen every file handler of the logging tree (after logrotate)."""
-    import logging.handlers
-
-    for ref in list(logging._handlerList):  # type: ignore[attr-defined]
-        handler = ref()
+    loggers = [logging.getLogger(), *(
+        item for item in logging.Logger.manager.loggerDict.values()
+        if isinstance(item, logging.Logger))]
+    handlers = {id(h): h for log in loggers for h in log.handlers}
+    for handler in handlers.values():
         if isinstance(handler, logging.handlers.WatchedFileHandler):
             handler.reopenIfNeeded()
         elif isinstance(handler, logging.FileHandler):
             handler.acquire()
             try:
                 handler.close()
-                handler.stream = handler._open()
+                # What FileHandler._open does, through public attributes.
+                stream = open(handler.baseFilename, handler.mode,  # noqa: SIM115
+                              encoding=handler.encoding, errors=handler.errors)
+                handler.setStream(typing.cast("io.TextIOWrapper", stream))
             finally:
                 handler.release()
 

@@ -8,7 +8,6 @@ spawns through ``circus._spawn`` and records what the reaper reports. Its
 from __future__ import annotations
 
 import contextlib
-import enum
 import os
 import signal
 import subprocess
@@ -16,11 +15,14 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from circus import _spawn
+import psutil
+
+from circus import _spawn, _stopping
+from circus._states import PROCESS_MOVES, IllegalTransition
+from circus._states import ProcessState as ProcessState  # re-exported: a documented path
+from circus._values import signal_name
 
 if TYPE_CHECKING:
-    import psutil
-
     from circus.watcher import Watcher
 
 # Upstream's status constants, returned by ``Process.status``.
@@ -28,14 +30,6 @@ RUNNING = 0
 DEAD_OR_ZOMBIE = 1
 UNEXISTING = 2
 OTHER = 3
-
-
-class ProcessState(enum.Enum):
-    """Where a process is in its life."""
-
-    RUNNING = "running"  # spawned and not yet reaped
-    STOPPING = "stopping"  # circus sent the stop signal; a death now is expected
-    EXITED = "exited"  # reaped; ``returncode`` is set
 
 
 class Process:
@@ -63,11 +57,40 @@ class Process:
 
     # Slots, not a __dict__: ~1.5 KiB less per process, 1.5 MiB per 1000.
     __slots__ = (
-        "__weakref__", "_psutil", "_started_monotonic", "_variables", "args", "close_child_stderr",
-        "close_child_stdin", "close_child_stdout", "cmd", "env", "executable", "exit_status",
-        "gid", "listen_fds", "name", "pass_fds", "pipe_stderr", "pipe_stdout", "popen",
-        "rlimits", "shell", "shell_args", "signalled", "started", "state", "stderr_fd",
-        "stdin_fd", "stdout_fd", "stopping_since", "uid", "umask", "use_fds", "watcher", "wid",
+        "__weakref__",
+        "_psutil",
+        "_started_monotonic",
+        "_state",
+        "_variables",
+        "args",
+        "close_child_stderr",
+        "close_child_stdin",
+        "close_child_stdout",
+        "cmd",
+        "env",
+        "executable",
+        "exit_status",
+        "gid",
+        "listen_fds",
+        "name",
+        "pass_fds",
+        "pipe_stderr",
+        "pipe_stdout",
+        "popen",
+        "rlimits",
+        "shell",
+        "shell_args",
+        "signalled",
+        "started",
+        "stderr_fd",
+        "stdin_fd",
+        "stdout_fd",
+        "stopping_since",
+        "uid",
+        "umask",
+        "use_fds",
+        "watcher",
+        "wid",
         "working_dir",
     )
 
@@ -127,7 +150,7 @@ class Process:
         self.popen: subprocess.Popen[bytes] | None = None
         self.stdout_fd: int | None = None
         self.stderr_fd: int | None = None
-        self.state = ProcessState.RUNNING
+        self._state = ProcessState.RUNNING
         # Set once circus delivers a signal to it on command: if it then dies,
         # that death was asked for and is no quick exit (no backoff).
         self.signalled = False
@@ -198,6 +221,23 @@ class Process:
     # -- identity and state ---------------------------------------------------
 
     @property
+    def state(self) -> ProcessState:
+        """Where the process is in its life; changed only through :meth:`move_to`."""
+        return self._state
+
+    def move_to(self, state: ProcessState) -> None:
+        """Change the state: running → stopping → exited, or running → exited.
+
+        Raises:
+            IllegalTransition: any other move (exited is final); the state is
+                left as it was.
+        """
+        if state not in PROCESS_MOVES[self._state]:
+            raise IllegalTransition(f"process {self.name}#{self.wid} (pid {self.pid}): "
+                                    f"cannot go from {self._state.value} to {state.value}")
+        self._state = state
+
+    @property
     def pid(self) -> int:
         """The process id (0 before the spawn)."""
         return self.popen.pid if self.popen is not None else 0
@@ -240,8 +280,6 @@ class Process:
             return UNEXISTING
         except PermissionError:
             return OTHER
-        import psutil
-
         try:
             zombie = psutil.Process(self.pid).status() == psutil.STATUS_ZOMBIE
         except psutil.Error:
@@ -262,8 +300,8 @@ class Process:
 
     def record_exit(self, wait_status: int) -> None:
         """Store what the reaper reported (called only by the owning watcher)."""
+        self.move_to(ProcessState.EXITED)
         self.exit_status = wait_status
-        self.state = ProcessState.EXITED
         if self.popen is not None:
             # Tell Popen the child is gone so it never waits on the pid itself.
             self.popen.returncode = self.returncode
@@ -274,8 +312,6 @@ class Process:
         if code is None:
             return "running"
         if code < 0:
-            from circus._values import signal_name
-
             return f"killed by {signal_name(-code)}"
         return f"exited with code {code}"
 
@@ -308,8 +344,6 @@ class Process:
 
     def children(self, recursive: bool = False) -> list[int]:
         """Pids of the child processes (all descendants if ``recursive``)."""
-        import psutil
-
         try:
             return [c.pid for c in psutil.Process(self.pid).children(recursive=recursive)]
         except psutil.Error:
@@ -343,8 +377,6 @@ class Process:
             psutil.NoSuchProcess: the process is gone (or was never spawned).
         """
         if self._psutil is None:
-            import psutil
-
             if self.popen is None:
                 raise psutil.NoSuchProcess(0, msg="not spawned")
             self._psutil = psutil.Process(self.pid)
@@ -353,8 +385,6 @@ class Process:
 
     def info(self) -> dict[str, Any]:
         """Upstream's info mapping: pid, cmdline, username, nice, mem_info1/2, cpu, mem, ctime."""
-        import psutil
-
         try:
             proc = psutil.Process(self.pid)
             with proc.oneshot():
@@ -377,22 +407,16 @@ class Process:
             return {"pid": self.pid, "error": "No such process (stopped?)"}
 
     def stop(self) -> None:
-        """Stop a process used without a watcher: SIGTERM to the group, SIGKILL after 1 s.
+        """Stop a process used without a watcher, and close its pipes.
 
-        Inside circusd the watcher stops processes; this is for library use.
+        The watcher's stop (``circus._stopping``), blocking and with the
+        manual's values: SIGTERM to the group, SIGKILL to the group and any
+        descendant that left it after 1 s, and return once no member of the
+        group remains. Inside circusd the watcher stops processes.
         """
-        if self.popen is None or self.state is ProcessState.EXITED:
+        if self.popen is None or self._state is ProcessState.EXITED:
             return
-        self.send_signal_group(signal.SIGTERM)
-        try:
-            self.popen.wait(timeout=1.0)
-        except subprocess.TimeoutExpired:
-            self.send_signal_group(signal.SIGKILL)
-            self.popen.wait()
-        assert self.popen.returncode is not None
-        code = self.popen.returncode
-        self.exit_status = (-code) if code < 0 else code << 8
-        self.state = ProcessState.EXITED
+        _stopping.stop_blocking(self, signal.SIGTERM, 1.0)
         for fd in (self.stdout_fd, self.stderr_fd):
             if fd is not None:
                 os.close(fd)

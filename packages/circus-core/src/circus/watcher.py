@@ -12,12 +12,11 @@ only schedule a management pass.
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 import random
 import signal
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from circus import _rlimits, _spawn, _values
@@ -25,11 +24,14 @@ from circus._crashloop import SlotBackoff
 from circus._events import EventBus
 from circus._hooks import Hooks
 from circus._reaper import Reaper
-from circus._reload import reload_watcher
+from circus._states import ProcessState
+from circus._states import WatcherState as WatcherState  # re-exported: a public path
 from circus._stopping import ProcessStopper
 from circus._watcher_output import WatcherOutput
 from circus._wids import WidPool
-from circus.process import Process, ProcessState
+from circus.config._options import WATCHER_OPTIONS, warn_inert
+from circus.errors import ConfigError
+from circus.process import Process
 from circus.sockets import SpawnSockets, referenced_sockets, spawn_sockets
 
 if TYPE_CHECKING:
@@ -39,15 +41,6 @@ logger = logging.getLogger("circus")
 
 # Spawning many processes yields to the loop this often so commands stay fast.
 _SPAWN_BATCH = 32
-
-
-class WatcherState(enum.Enum):
-    """The desired-and-reached state of a watcher (the strings ``status`` returns)."""
-
-    STOPPED = "stopped"  # no processes, none wanted
-    STARTING = "starting"  # start in progress
-    ACTIVE = "active"  # processes are kept alive
-    STOPPING = "stopping"  # stop in progress
 
 
 class Watcher:
@@ -165,6 +158,8 @@ class Watcher:
         # building it here also refuses a virtualenv without site-packages at once.
         self.hooks = Hooks(hooks, working_dir=working_dir, timeout=hook_timeout,
                            env=self.build_env())
+        warn_inert(f"watcher {name}", WATCHER_OPTIONS,
+                   {key: getattr(self, key) for key, opt in WATCHER_OPTIONS.items() if opt.inert})
 
         self.arbiter: Arbiter | None = None
         self.events = EventBus()
@@ -186,6 +181,22 @@ class Watcher:
     def __repr__(self) -> str:
         return f"<Watcher {self.name} {self.state.value} {len(self.processes)} processes>"
 
+    @classmethod
+    def load_from_config(cls, config: Mapping[str, Any], source: str = "config") -> Watcher:
+        """Build a watcher from a ``[watcher:NAME]`` mapping (``circus.config``'s).
+
+        Raises:
+            ConfigError: the options do not make a watcher; the message names
+                ``source`` (the file) and the section.
+        """
+        kwargs = dict(config)
+        name = kwargs.pop("name")
+        cmd = kwargs.pop("cmd")
+        try:
+            return cls(name, cmd, **kwargs)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"{source}, [watcher:{name}]: {exc}") from exc
+
     # -- wiring ----------------------------------------------------------------
 
     @property
@@ -196,6 +207,15 @@ class Watcher:
         if self._reaper is None:
             self._reaper = Reaper(asyncio.get_running_loop())
         return self._reaper
+
+    @property
+    def hook_timeout(self) -> float:
+        """Seconds a hook may run before it counts as failed (the hooks' timeout)."""
+        return self.hooks.timeout
+
+    @hook_timeout.setter
+    def hook_timeout(self, seconds: float) -> None:
+        self.hooks.timeout = seconds
 
     def notify_event(self, topic: str, msg: dict[str, Any]) -> None:
         """Publish event ``topic`` for this watcher on the event bus."""
@@ -262,7 +282,7 @@ class Watcher:
     async def reload(self, graceful: bool = True, sequential: bool = False) -> dict[str, list[int]]:
         """Reload as upstream does: SIGHUP, sequential, or overlap-then-retire."""
         async with self._lock:
-            return await reload_watcher(self, graceful, sequential)
+            return await self._reload(graceful, sequential)
 
     async def set_numprocesses(self, count: int) -> int:
         """Set the target process count and converge; returns the new target."""
@@ -350,6 +370,47 @@ class Watcher:
 
     def _close_output_later(self) -> None:
         self._closing = asyncio.get_running_loop().create_task(self._output.close())
+
+    async def reconfigure(self, apply: Callable[[], Iterable[str]]) -> None:
+        """Change options of this watcher, then bring its processes in line.
+
+        A template method for ``set`` and ``reloadconfig``: under the watcher
+        lock, ``apply()`` assigns the new values and returns how they take
+        effect (the ``live`` kinds of ``circus.config.WATCHER_OPTIONS``). If
+        the watcher runs, this then re-draws the ``max_age`` timers
+        (``max_age``), reloads gracefully so that new processes get a new
+        command line or environment (``spawn``), and converges.
+        """
+        async with self._lock:
+            kinds = set(apply())
+            if self.state not in (WatcherState.ACTIVE, WatcherState.STARTING):
+                return
+            if "max_age" in kinds:
+                self._redraw_expiry()
+            if "spawn" in kinds:
+                self._child_env = self.build_env()
+                if self.state is WatcherState.ACTIVE:
+                    # A SIGHUP reload keeps the old processes, which never see the
+                    # new command or environment: new values need new processes.
+                    send_hup, self.send_hup = self.send_hup, False
+                    try:
+                        await self._reload(graceful=True, sequential=False)
+                    finally:
+                        self.send_hup = send_hup
+            await self._manage()
+
+    def swap_stream(self, attr: str, spec: Mapping[str, Any], stream: Any) -> bool:
+        """Replace ``stdout_stream`` or ``stderr_stream`` (``attr``) by ``stream``.
+
+        For :meth:`reconfigure`'s ``apply``. Pipes keep flowing into the new
+        stream. Returns True when the change needs new processes: whether
+        output is piped at all changed, and running processes have no pipe
+        to the new stream (or one that nothing reads).
+        """
+        pipes_before = (self._output.pipe_stdout, self._output.pipe_stderr)
+        setattr(self, attr, dict(spec))
+        self._output.swap(attr[: -len("_stream")], stream)
+        return (self._output.pipe_stdout, self._output.pipe_stderr) != pipes_before
 
     # -- convergence (lock held) ---------------------------------------------------
 
@@ -457,6 +518,49 @@ class Watcher:
         victims = [p for p in self._by_age() if p.state is ProcessState.RUNNING][:surplus]
         await asyncio.gather(*(self.kill_process(p) for p in victims))
 
+    async def _reload(self, graceful: bool, sequential: bool) -> dict[str, list[int]]:
+        """The reload flavours, as upstream has them; returns stopped, started, kept pids.
+
+        * not active: a plain start;
+        * ``graceful=False``: stop, then start;
+        * ``send_hup``: SIGHUP to every process, nothing respawned;
+        * ``sequential``: oldest first, stop one, spawn its replacement, warmup_delay;
+        * default: spawn a full new set first, then retire the old processes, so
+          a socket server never has a moment without workers.
+        """
+        old = self.pids
+        if self.state is not WatcherState.ACTIVE:
+            return {"stopped": [], **(await self._start())}
+        if not graceful:
+            await self._stop()
+            return {"stopped": old, **(await self._start())}
+        if self.send_hup:
+            for proc in list(self.processes.values()):
+                proc.send_signal(signal.SIGHUP)
+            self.notify_event("reload", {})
+            return {"stopped": [], "started": [], "kept": old}
+        # Reload spawns are spawns too: the spawn hooks run and may stop the watcher.
+        if sequential:
+            for proc in [self.processes[p] for p in old if p in self.processes]:
+                await self.kill_process(proc)
+                if not (await self._spawn_with_hooks())[1]:
+                    break
+                if self.warmup_delay:
+                    await asyncio.sleep(self.warmup_delay)
+        else:
+            for _ in range(self.numprocesses):
+                if not (await self._spawn_with_hooks())[1]:
+                    break
+            else:
+                await self._retire_surplus()
+        self.notify_event("reload", {})
+        alive = self.processes
+        return {
+            "stopped": [p for p in old if p not in alive],
+            "started": [p for p in self.pids if p not in old],
+            "kept": [p for p in old if p in alive],
+        }
+
     # -- spawning and exits ----------------------------------------------------------
 
     def _spawn_one(self, wid: int | None = None) -> Process | None:
@@ -508,9 +612,7 @@ class Watcher:
         self.reaper.watch(proc.pid, self._on_exit)
         self._output.attach(proc)
         if self.max_age:
-            lifetime = self.max_age + random.uniform(0, self.max_age_variance)
-            loop = asyncio.get_running_loop()
-            self._timers[proc.pid] = loop.call_later(lifetime, self._expire, proc.pid)
+            self._arm_expiry(proc)
         logger.debug("watcher %s: spawned pid %d (wid %d)", self.name, proc.pid, proc.wid)
         self.notify_event("spawn", {"process_pid": proc.pid, "time": proc.started})
         return proc
@@ -640,6 +742,21 @@ class Watcher:
             self._manage_task = None
             await self._manage()
 
+    def _arm_expiry(self, proc: Process) -> None:
+        lifetime = self.max_age + random.uniform(0, self.max_age_variance)
+        delay = max(lifetime - proc.age(), 0)
+        loop = asyncio.get_running_loop()
+        self._timers[proc.pid] = loop.call_later(delay, self._expire, proc.pid)
+
+    def _redraw_expiry(self) -> None:
+        """Re-arm the max_age timers of the running processes with the current values."""
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        if self.max_age:
+            for proc in list(self.processes.values()):
+                self._arm_expiry(proc)
+
     def _expire(self, pid: int) -> None:
         self._timers.pop(pid, None)
         proc = self.processes.get(pid)
@@ -664,7 +781,7 @@ class Watcher:
     def mark_stopping(self, proc: Process) -> None:
         """Move a running process to STOPPING: its death is expected from now on."""
         if proc.state is ProcessState.RUNNING:
-            proc.state = ProcessState.STOPPING
+            proc.move_to(ProcessState.STOPPING)
             self._running -= 1
 
     def _running_count(self) -> int:

@@ -15,7 +15,7 @@ import re
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
-from circus._reloadconfig import arbiter_lock, load_new_config
+from circus._reloadconfig import load_new_config
 from circus.errors import MessageError
 
 from ._props import Props
@@ -69,7 +69,7 @@ def start(arbiter: Arbiter, props: Props) -> Operation:
         return one()
 
     async def several() -> ReplyFields:
-        async with arbiter_lock(arbiter):
+        async with arbiter.lock:
             await arbiter.start_watchers(targets)
         return None
 
@@ -90,7 +90,7 @@ def stop(arbiter: Arbiter, props: Props) -> Operation:
         return one()
 
     async def several() -> ReplyFields:
-        async with arbiter_lock(arbiter):
+        async with arbiter.lock:
             await arbiter.stop_watchers(targets)
         return None
 
@@ -110,7 +110,7 @@ def restart(arbiter: Arbiter, props: Props) -> Operation:
         return one()
 
     async def several() -> ReplyFields:
-        async with arbiter_lock(arbiter):
+        async with arbiter.lock:
             chosen = list(arbiter.watchers) if targets is None else targets
             # Watchers running before the restart come back even without
             # autostart; stopped autostart ones start, as at boot.

@@ -1,19 +1,23 @@
 """Declarative tables of every option of ``[watcher:*]``, ``[socket:*]`` and ``[circus]``.
 
-The loader and the ``set`` command both go through these tables, so an option
-is parsed and validated the same way whichever way it arrives. Each parser
+Each option is declared once, here: its parser, its default, its doc line,
+how a new value takes effect on a running daemon (:data:`LiveKind`), and
+whether it is accepted but not acted on yet (``inert``). The loader, ``set``,
+``add``, ``reloadconfig`` and the constructors' defaults all follow these
+tables (the tests hold the constructors' defaults equal to them). Each parser
 takes text (or an already-typed value) and raises ``ValueError("expected ...")``.
 """
 
 from __future__ import annotations
 
 import grp
+import logging
 import os
 import pwd
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 from .._hooks import HOOK_NAMES as HOOK_NAMES
 from .._values import (
@@ -26,20 +30,40 @@ from .._values import (
 from ..errors import ConfigError
 from ._errors import show_value, suggestion
 
+logger = logging.getLogger("circus")
+
 Parser = Callable[[Any], Any]
+
+LiveKind = Literal["attr", "manage", "spawn", "max_age", "stream", "hooks"]
+"""How a new value takes effect on a running watcher (or arbiter):
+
+* ``attr``: read at the next use (timings, signals, retry policy);
+* ``manage``: a convergence pass follows (numprocesses, respawn);
+* ``spawn``: used when a process is started (cmd, env, uid, rlimits, ...), so
+  a running watcher is reloaded gracefully and new processes use the value;
+* ``max_age``: the expiry timers of running processes are re-drawn;
+* ``stream``: the stream object is swapped; pipes keep flowing into the new one;
+* ``hooks``: the hook callables are re-imported.
+
+``None``: the option cannot change while its watcher (or circusd) exists;
+``set`` refuses it, ``reloadconfig`` re-creates the watcher (or asks for a
+restart of circusd).
+"""
 
 
 @dataclass(frozen=True)
 class Option:
-    """One option: how to parse it, its default, and whether ``set`` may change it live."""
+    """One option: its parser, default and doc line, how it changes live, whether it is inert."""
 
     name: str
     parse: Parser
     default: Any
     doc: str
-    live: bool
+    live: LiveKind | None = None
     required: bool = False
-
+    # Accepted (configs written for upstream carry it) but not acted on yet: a value
+    # other than the default is logged once, when the watcher or arbiter gets it.
+    inert: bool = False
 
 
 
@@ -223,8 +247,9 @@ def parse_stream_backend(value: Any) -> str:
     return text
 
 
-def _opt(name: str, parse: Parser, default: Any, doc: str, live: bool = False) -> Option:
-    return Option(name=name, parse=parse, default=default, doc=doc, live=live)
+def _opt(name: str, parse: Parser, default: Any, doc: str, live: LiveKind | None = None,
+         inert: bool = False) -> Option:
+    return Option(name=name, parse=parse, default=default, doc=doc, live=live, inert=inert)
 
 
 def _table(*options: Option) -> Mapping[str, Option]:
@@ -234,54 +259,69 @@ def _table(*options: Option) -> Mapping[str, Option]:
 _bool = parse_bool
 _dur = parse_duration
 
-# Options marked live take effect at once (numprocesses, timings) or at the next
-# spawn (cmd, env, uid, ...); the others need the watcher to be re-created.
 WATCHER_OPTIONS: Mapping[str, Option] = _table(
-    Option("cmd", parse_command, None, "program to run, with its arguments", True, True),
-    _opt("args", parse_text, None, "extra arguments appended to cmd", True),
-    _opt("shell", _bool, False, "run the command through /bin/sh -c", True),
-    _opt("shell_args", parse_text, None, "arguments given to the shell", True),
-    _opt("executable", parse_text, None, "program to exec instead of argv[0]", True),
-    _opt("working_dir", parse_directory, None, "working directory of the processes", True),
-    _opt("uid", parse_user, None, "user the processes run as (name or uid)", True),
-    _opt("gid", parse_group, None, "group the processes run as (name or gid)", True),
-    _opt("copy_env", _bool, False, "start from circusd's environment", True),
-    _opt("copy_path", _bool, False, "pass circusd's sys.path as PYTHONPATH", True),
-    _opt("virtualenv", parse_text, None, "root of a virtualenv to activate", True),
-    _opt("virtualenv_py_ver", parse_text, None, "python version of that virtualenv", True),
-    _opt("numprocesses", _int_range(0, None), 1, "number of processes to keep running", True),
-    _opt("warmup_delay", _dur, 0.0, "seconds between two spawns", True),
-    _opt("autostart", _bool, True, "start the watcher with the arbiter", True),
-    _opt("priority", parse_int, 0, "higher priorities start first", True),
-    _opt("singleton", _bool, False, "never run more than one process", True),
-    _opt("respawn", _bool, True, "restart processes that exit", True),
+    Option("cmd", parse_command, None, "program to run, with its arguments", "spawn", True),
+    _opt("args", parse_text, None, "extra arguments appended to cmd", "spawn"),
+    _opt("shell", _bool, False, "run the command through /bin/sh -c", "spawn"),
+    _opt("shell_args", parse_text, None, "arguments given to the shell", "spawn"),
+    _opt("executable", parse_text, None, "program to exec instead of argv[0]", "spawn"),
+    _opt("working_dir", parse_directory, None, "working directory of the processes", "spawn"),
+    _opt("uid", parse_user, None, "user the processes run as (name or uid)", "spawn"),
+    _opt("gid", parse_group, None, "group the processes run as (name or gid)", "spawn"),
+    _opt("copy_env", _bool, False, "start from circusd's environment", "spawn"),
+    _opt("copy_path", _bool, False, "pass circusd's sys.path as PYTHONPATH", "spawn"),
+    _opt("virtualenv", parse_text, None, "root of a virtualenv to activate", "spawn"),
+    _opt("virtualenv_py_ver", parse_text, None, "python version of that virtualenv", "spawn"),
+    _opt("numprocesses", _int_range(0, None), 1, "number of processes to keep running",
+         "manage"),
+    _opt("warmup_delay", _dur, 0.0, "seconds between two spawns", "attr"),
+    _opt("autostart", _bool, True, "start the watcher with the arbiter", "attr"),
+    _opt("priority", parse_int, 0, "higher priorities start first", "attr"),
+    _opt("singleton", _bool, False, "never run more than one process", "attr"),
+    _opt("respawn", _bool, True, "restart processes that exit", "manage"),
     _opt("max_retry", _int_range(-1, None), 5,
-         "failed spawns of one slot in a row before the watcher stops; -1 = never", True),
+         "failed spawns of one slot in a row before the watcher stops; -1 = never", "attr"),
     _opt("retry_in", _dur, 0.5, "base delay of a slot's backoff (quick exit, failed spawn)",
-         True),
+         "attr"),
     _opt("backoff", _bool, True, "back off exponentially per slot; false respawns at once",
-         True),
+         "attr"),
     _opt("min_uptime", _dur, 1.0, "an exit sooner is a quick exit; staying up clears the slot",
-         True),
-    _opt("hook_timeout", _dur, 30.0, "seconds a hook may run before it counts as failed", True),
-    _opt("max_age", _dur, 0.0, "restart processes older than this; 0 = never", True),
-    _opt("max_age_variance", _dur, 30.0, "random extra age added to max_age", True),
-    _opt("graceful_timeout", _dur, 30.0, "seconds between stop_signal and SIGKILL", True),
-    _opt("stop_signal", parse_signal, 15, "signal sent to stop a process", True),
-    _opt("stop_children", _bool, False, "send stop_signal to the children too", True),
-    _opt("send_hup", _bool, False, "reload processes with SIGHUP", True),
-    _opt("close_child_stdin", _bool, True, "give processes /dev/null as stdin", True),
-    _opt("close_child_stdout", _bool, False, "send process stdout to /dev/null", True),
-    _opt("close_child_stderr", _bool, False, "send process stderr to /dev/null", True),
+         "attr"),
+    _opt("hook_timeout", _dur, 30.0, "seconds a hook may run before it counts as failed",
+         "attr"),
+    _opt("max_age", _dur, 0.0, "restart processes older than this; 0 = never", "max_age"),
+    _opt("max_age_variance", _dur, 30.0, "random extra age added to max_age", "max_age"),
+    _opt("graceful_timeout", _dur, 30.0, "seconds between stop_signal and SIGKILL", "attr"),
+    _opt("stop_signal", parse_signal, 15, "signal sent to stop a process", "attr"),
+    _opt("stop_children", _bool, False, "send stop_signal to the children too", "attr"),
+    _opt("send_hup", _bool, False, "reload processes with SIGHUP", "attr"),
+    _opt("close_child_stdin", _bool, True, "give processes /dev/null as stdin", "spawn"),
+    _opt("close_child_stdout", _bool, False, "send process stdout to /dev/null", "spawn"),
+    _opt("close_child_stderr", _bool, False, "send process stderr to /dev/null", "spawn"),
     _opt("use_sockets", _bool, False, "let processes inherit the circus sockets"),
     _opt("on_demand", _bool, False, "start processes at the first socket event"),
     _opt("stdin_socket", parse_text, None, "socket given to processes as stdin"),
     _opt("socket_activation", _bool, False,
          "hand sockets over as systemd does (fds 3.., LISTEN_FDS, LISTEN_PID)"),
-    _opt("use_papa", _bool, False, "run processes under papa"),
-    _opt("umask", parse_optional_octal, None, "umask of the processes", True),
-    _opt("check_flapping", _bool, True, "let the flapping plugin watch this watcher", True),
+    _opt("use_papa", _bool, False, "run processes under papa (not supported yet)", inert=True),
+    _opt("umask", parse_optional_octal, None, "umask of the processes", "spawn"),
+    _opt("check_flapping", _bool, True,
+         "let the flapping plugin watch this watcher (no flapping plugin runs yet)", "attr",
+         inert=True),
 )
+
+WATCHER_COMPOUND: Mapping[str, Option] = _table(
+    # Options built from several keys or a section of their own; ``circus.config._keys``
+    # routes their keys (the parser here only stands for "a mapping").
+    _opt("env", dict, None, "environment entries: [env:NAME] sections, or env in set/add",
+         "spawn"),
+    _opt("rlimits", dict, None, "resource limits: rlimit_<resource> keys", "spawn"),
+    _opt("hooks", dict, None, "hooks: hooks.<name> = dotted.path[, ignore_errors] keys",
+         "hooks"),
+    _opt("stdout_stream", dict, None, "stdout stream: stdout_stream.<key> keys", "stream"),
+    _opt("stderr_stream", dict, None, "stderr stream: stderr_stream.<key> keys", "stream"),
+)
+"""Watcher options that are no single key; their live kinds, as :data:`WATCHER_OPTIONS`'."""
 
 SOCKET_OPTIONS: Mapping[str, Option] = _table(
     _opt("host", _host, "localhost", "address to bind"),
@@ -326,17 +366,23 @@ CIRCUS_OPTIONS: Mapping[str, Option] = _table(
          "host:port where circusd-stats serves /metrics"),
     _opt("statsd_close_outputs", empty_means(False, _bool), False,
          "send circusd-stats output to /dev/null"),
-    _opt("check_delay", _dur, 5.0, "polling interval of the control socket", True),
+    # Nothing polls here (reaping and the channels are event-driven): the value is
+    # only reported by globaloptions, so circusctl and plugins read what was set.
+    _opt("check_delay", _dur, 1.0,
+         "accepted for upstream's configs and reported by globaloptions; nothing polls",
+         "attr"),
     _opt("include", parse_text, None, "space-separated globs of files to include"),
     _opt("include_dir", parse_text, None, "space-separated directories of *.ini to include"),
     _opt("stream_backend", empty_means("thread", parse_stream_backend), "thread",
          "stream backend (thread only)"),
-    _opt("warmup_delay", _dur, 0.0, "seconds between starting two watchers", True),
-    _opt("httpd", _bool, False, "run circushttpd"),
-    _opt("httpd_host", empty_means("localhost", _host), "localhost", "host circushttpd binds"),
-    _opt("httpd_port", _int_range(1, 65535), 8080, "port circushttpd binds"),
+    _opt("warmup_delay", _dur, 0.0, "seconds between starting two watchers", "attr"),
+    # circushttpd comes with circus-web, which circusd does not run (yet).
+    _opt("httpd", _bool, False, "run circushttpd (not supported yet)", inert=True),
+    _opt("httpd_host", empty_means("localhost", _host), "localhost", "host circushttpd binds",
+         inert=True),
+    _opt("httpd_port", _int_range(1, 65535), 8080, "port circushttpd binds", inert=True),
     _opt("httpd_close_outputs", empty_means(False, _bool), False,
-         "send circushttpd output to /dev/null"),
+         "send circushttpd output to /dev/null", inert=True),
     _opt("debug", _bool, False, "keep daemon output on circusd's stdout/stderr"),
     _opt("debug_gc", _bool, False, "log garbage collector details"),
     _opt("pidfile", parse_text, None, "file holding circusd's pid"),
@@ -346,7 +392,7 @@ CIRCUS_OPTIONS: Mapping[str, Option] = _table(
         empty_means("info", _choice("debug", "info", "warning", "error", "critical", lower=True)),
         "info",
         "log level",
-        True,
+        "attr",
     ),
     _opt(
         "logoutput",
@@ -360,7 +406,8 @@ CIRCUS_OPTIONS: Mapping[str, Option] = _table(
         "papa_endpoint",
         empty_means("tcp://127.0.0.1:20202", _endpoint("tcp", "ipc", allow_path=True)),
         "tcp://127.0.0.1:20202",
-        "papa server address",
+        "papa server address (papa is not supported yet)",
+        inert=True,
     ),
     _opt("ssh_server", parse_text, None, "ssh server to tunnel through"),
 )
@@ -380,3 +427,17 @@ def parse_option(table: Mapping[str, Option], name: str, value: Any) -> Any:
     except ValueError as exc:
         shown = show_value(value) if isinstance(value, str) else repr(value)
         raise ConfigError(f"option {key}: {exc} (got {shown})") from None
+
+
+def warn_inert(owner: str, table: Mapping[str, Option], values: Mapping[str, Any]) -> None:
+    """Log one warning per inert option of ``table`` that ``values`` sets to a non-default.
+
+    ``owner`` names who got the values (``watcher web``, ``arbiter``). As for
+    the sockets' ``use_papa``: the option is accepted so that upstream's
+    configs run, and the warning keeps it from being a silent no-op.
+    """
+    for name, value in values.items():
+        option = table.get(name)
+        if option is not None and option.inert and value is not None and value != option.default:
+            logger.warning("%s: %s = %r is accepted but not acted on: %s", owner, name, value,
+                           option.doc)

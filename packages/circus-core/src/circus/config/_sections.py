@@ -4,23 +4,17 @@ from __future__ import annotations
 
 import logging
 import os
-import re
-import resource
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from .._values import parse_bool, parse_int, parse_size
 from ..errors import ConfigError
 from ._errors import located, suggestion
+from ._keys import DOTTED, STREAMS, hook_value, rlimit_value, route_key, stream_value
 from ._options import CIRCUS_OPTIONS, HOOK_NAMES, SOCKET_OPTIONS, WATCHER_OPTIONS, Option
 
 logger = logging.getLogger("circus")
-
-_DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
-_ROTATE_WHEN = re.compile(r"^(S|M|H|D|W[0-6]|MIDNIGHT)$", re.IGNORECASE)
-_STREAMS = ("stdout_stream", "stderr_stream")
 
 _TABLES: dict[str, tuple[str, Mapping[str, Option]]] = {
     "watcher": ("[watcher:NAME]", WATCHER_OPTIONS),
@@ -131,67 +125,11 @@ def build_circus(sections: list[SectionData]) -> Mapping[str, Any]:
     return MappingProxyType(result)
 
 
-def _rlimit(sec: SectionData, item: Item) -> tuple[str, int | None]:
-    name = item.key[len("rlimit_") :]
-    if not name or not hasattr(resource, "RLIMIT_" + name.upper()):
-        known = sorted(n[7:].lower() for n in dir(resource) if n.startswith("RLIMIT_"))
-        raise sec.error(
-            f"unknown resource limit '{name}'; expected rlimit_ followed by one of "
-            + ", ".join(known),
-            item,
-        )
-    text = item.value.strip()
-    if not text or text.lower() in ("unlimited", "infinity"):
-        return name, None
+def _checked(sec: SectionData, item: Item, check: Any, *args: Any) -> Any:
     try:
-        limit = parse_int(text)
-    except ValueError as exc:
-        raise sec.error(f"{exc} (or nothing, meaning unlimited)", item) from None
-    if limit < 0:
-        raise sec.error("expected a non-negative integer (or nothing, meaning unlimited)", item)
-    return name, limit
-
-
-def _hook(sec: SectionData, item: Item) -> tuple[str, tuple[str, bool]]:
-    name = item.key[len("hooks.") :]
-    if name not in HOOK_NAMES:
-        raise sec.error(
-            f"unknown hook '{name}'{suggestion(name, HOOK_NAMES)}; valid hooks: "
-            + ", ".join(HOOK_NAMES),
-            item,
-        )
-    target, _, flag = item.value.partition(",")
-    target = target.strip()
-    if not _DOTTED.match(target):
-        raise sec.error("expected a dotted path such as mypkg.hooks.func[, true|false]", item)
-    try:
-        ignore_errors = parse_bool(flag) if flag.strip() else False
-    except ValueError as exc:
-        raise sec.error(f"ignore-errors flag: {exc}", item) from None
-    return name, (target, ignore_errors)
-
-
-def _stream_value(sec: SectionData, item: Item, key: str) -> Any:
-    value = item.value.strip()
-    try:
-        if key == "max_bytes":
-            return parse_size(value)
-        if key in ("backup_count", "rotate_interval"):
-            number = parse_int(value)
-            if number < 0:
-                raise ValueError("expected a non-negative integer")
-            return number
-        if key == "utc":
-            return parse_bool(value)
+        return check(*args)
     except ValueError as exc:
         raise sec.error(str(exc), item) from None
-    if key == "filename":
-        return _resolve(sec.directory, value)
-    if key == "rotate_when":
-        if not _ROTATE_WHEN.match(value):
-            raise sec.error("expected one of S, M, H, D, W0..W6, midnight", item)
-        return value.upper()
-    return item.value
 
 
 def build_watcher(sec: SectionData, env: Mapping[str, str]) -> Mapping[str, Any]:
@@ -199,24 +137,28 @@ def build_watcher(sec: SectionData, env: Mapping[str, str]) -> Mapping[str, Any]
     plain: list[Item] = []
     rlimits: dict[str, int | None] = {}
     hooks: dict[str, tuple[str, bool]] = {}
-    streams: dict[str, dict[str, Any]] = {stream: {} for stream in _STREAMS}
+    streams: dict[str, dict[str, Any]] = {stream: {} for stream in STREAMS}
     extra: dict[str, str] = {}
     for item in sec.items:
-        prefix, dot, rest = item.key.partition(".")
-        if item.key in WATCHER_OPTIONS:
+        route = route_key(item.key)
+        if route.kind == "option":
             plain.append(item)
-        elif item.key.startswith("rlimit_"):
-            limit, value = _rlimit(sec, item)
-            rlimits[limit] = value
-        elif dot and prefix == "hooks":
-            hook, spec = _hook(sec, item)
-            hooks[hook] = spec
-        elif dot and prefix in streams and rest:
-            streams[prefix][rest] = _stream_value(sec, item, rest)
-        elif dot:
-            # Free-form dotted keys (flapping.max_retry, ...) are for plugins.
+        elif route.kind == "rlimit":
+            rlimits[route.sub] = _checked(sec, item, rlimit_value, route.sub, item.value)
+        elif route.kind == "hook":
+            spec = _checked(sec, item, hook_value, route.sub, item.value)
+            if spec is None:  # an empty hook line is a mistake in a file
+                raise sec.error("expected a dotted path such as mypkg.hooks.func[, true|false]",
+                                item)
+            hooks[route.sub] = spec
+        elif route.kind == "stream_key":
+            value = _checked(sec, item, stream_value, route.sub, item.value)
+            if route.sub == "filename":
+                value = _resolve(sec.directory, item.value.strip())
+            streams[route.attr][route.sub] = value
+        elif route.kind == "free":
             extra[item.key] = item.value
-        else:
+        else:  # whole streams, hooks and env are no INI keys ([env:NAME] holds the env)
             _ignore_unknown(sec, item)
     result = _typed_options(sec, plain, WATCHER_OPTIONS)
     if result["singleton"] and result["numprocesses"] > 1:
@@ -260,7 +202,7 @@ def build_plugin(sec: SectionData) -> Mapping[str, Any]:
     use = next((item for item in sec.items if item.key == "use"), None)
     if use is None:
         raise sec.error("missing required option 'use' (the dotted path of the plugin class)")
-    if not _DOTTED.match(use.value.strip()):
+    if not DOTTED.match(use.value.strip()):
         raise sec.error("expected a dotted class path such as circus.plugins.Flapping", use)
     result["use"] = use.value.strip()
     result["name"] = sec.name
