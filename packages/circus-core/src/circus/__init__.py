@@ -74,7 +74,8 @@ def get_arbiter(
     Example:
         >>> arbiter = get_arbiter([{"cmd": "sleep 60", "numprocesses": 2}])
     """
-    from circus.arbiter import DEFAULT_ENDPOINT, DEFAULT_PUBSUB, Arbiter
+    from circus._protocol import DEFAULT_ENDPOINT, DEFAULT_PUBSUB
+    from circus.arbiter import Arbiter
     from circus.watcher import Watcher
 
     if stream_backend != "thread":

@@ -23,9 +23,10 @@ from typing import Any
 from circus._channels import Channels
 from circus._events import EventBus
 from circus._on_demand import OnDemand
+from circus._protocol import DEFAULT_ENDPOINT, DEFAULT_PUBSUB, DEFAULT_STATS_ENDPOINT
 from circus._reaper import Reaper
 from circus._signals import SignalRouter
-from circus._statsd import DEFAULT_STATS_ENDPOINT, stats_watcher
+from circus._statsd import stats_watcher
 from circus.controller import resolve_owner
 from circus.errors import ConflictError, UnknownWatcherError
 from circus.sockets import CircusSocket, build_sockets
@@ -33,8 +34,6 @@ from circus.watcher import Watcher
 
 logger = logging.getLogger("circus")
 
-DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
-DEFAULT_PUBSUB = "tcp://127.0.0.1:5556"
 
 
 class ArbiterState(enum.Enum):
