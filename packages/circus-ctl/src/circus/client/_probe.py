@@ -14,7 +14,7 @@ import errno
 import socket
 
 from circus.client._errors import ConnectionFailed
-from circus.client.protocol import ZMQ_SCHEMES, EndpointError, parse_endpoint
+from circus.client.protocol import CONTROL_SCHEMES, ZMQ_SCHEMES, EndpointError, parse_endpoint
 
 # A remote host that neither accepts nor refuses this fast is left to ZMQ.
 _TCP_PROBE_SECONDS = 0.5
@@ -24,8 +24,11 @@ _START_HINT = "is circusd running? start it, or check --endpoint / CIRCUSCTL_END
 
 def probe(endpoint: str) -> None:
     """Raise :class:`ConnectionFailed` if ``endpoint`` surely has nothing listening."""
+    # circusd binds tcp and ipc; another ZeroMQ transport is left to ZMQ to judge,
+    # and anything else is described as the tcp/ipc endpoint it should be.
+    scheme = endpoint.partition("://")[0].lower()
     try:
-        parsed = parse_endpoint(endpoint, ZMQ_SCHEMES)
+        parsed = parse_endpoint(endpoint, ZMQ_SCHEMES if scheme in ZMQ_SCHEMES else CONTROL_SCHEMES)
     except EndpointError as exc:
         raise ConnectionFailed(endpoint, "invalid", str(exc)) from None
     if parsed.scheme == "tcp" and parsed.host is not None and parsed.port is not None:
