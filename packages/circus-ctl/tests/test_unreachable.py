@@ -59,6 +59,18 @@ def test_bad_endpoint(endpoint):
     assert_no_traceback(result)
 
 
+@pytest.mark.parametrize(("endpoint", "why"), [
+    ("localhost:5555", "this is not a ZeroMQ endpoint; expected tcp://HOST:PORT or ipc://PATH"),
+    ("tcp://127.0.0.1:0", "port 0 is out of range (1-65535)"),
+    ("tcp://127.0.0.1:notaport", "expected tcp://HOST:PORT with a numeric port"),
+])
+def test_bad_endpoint_is_described_as_circus_client_protocol_does(endpoint, why):
+    # The same words as circus-top and circusd-stats, from circus.client.protocol.
+    result = run_ctl("--endpoint", endpoint, "list")
+    assert result.returncode == 1
+    assert result.stderr == f"error: invalid endpoint {endpoint!r}: {why}\n"
+
+
 def test_busy_daemon_times_out_with_advice(daemon):
     daemon.silent = True
     result = run_ctl("--endpoint", daemon.endpoint, "--timeout", "0.3", "status")

@@ -76,7 +76,8 @@ def get_arbiter(
     """
     # Import cost: ``circus`` is shared with circus.client and the other packages,
     # which must not load the daemon (zmq channels, psutil, config) on import.
-    from circus.arbiter import DEFAULT_ENDPOINT, DEFAULT_PUBSUB, Arbiter
+    from circus._protocol import DEFAULT_ENDPOINT, DEFAULT_PUBSUB
+    from circus.arbiter import Arbiter
     from circus.watcher import Watcher
 
     if stream_backend != "thread":

@@ -17,16 +17,21 @@ import socket
 import struct
 from typing import Any, cast
 
+from circus._protocol import EndpointError, parse_endpoint
+
 logger = logging.getLogger("circus")
 
 
 def parse_udp_endpoint(endpoint: str) -> tuple[str, int]:
     """``udp://group:port`` → ``(group, port)``; ValueError naming what is wrong."""
-    scheme, sep, rest = endpoint.partition("://")
-    host, colon, port = rest.rpartition(":")
-    if scheme.lower() != "udp" or not sep or not colon or not host or not port.isdigit():
-        raise ValueError(f"multicast_endpoint {endpoint!r}: expected udp://group:port")
-    return host, int(port)
+    problem = f"multicast_endpoint {endpoint!r}: expected udp://group:port"
+    try:
+        parsed = parse_endpoint(endpoint, ("udp",))
+    except EndpointError:
+        raise ValueError(problem) from None
+    if parsed.host is None or parsed.port is None:  # parse_endpoint sets both for udp
+        raise ValueError(problem)
+    return parsed.host, parsed.port
 
 
 def _join(sock: socket.socket, group: str) -> None:

@@ -20,6 +20,8 @@ from typing import Any, Protocol
 
 import psutil
 
+from circus._protocol import cpu_clock, human_bytes
+
 CPU_INTERVAL = 0.1
 """Seconds over which CPU usage is measured."""
 
@@ -32,22 +34,6 @@ NA = "N/A"
 GONE = "No such process (stopped?)"
 
 Info = dict[str, Any]
-
-
-def human_size(count: int) -> str:
-    """Bytes as upstream prints them: ``512B``, ``1.50K``, ``25.34M``..."""
-    value = float(count)
-    for unit in ("B", "K", "M", "G", "T", "P"):
-        if value < 1024 or unit == "P":
-            return f"{count}B" if unit == "B" else f"{value:.2f}{unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
-
-
-def cpu_clock(seconds: float) -> str:
-    """CPU time as ``m:ss.cc`` (minutes, seconds, hundredths)."""
-    minutes, rest = divmod(seconds, 60)
-    return f"{int(minutes)}:{rest:05.2f}"
 
 
 class Tracked(Protocol):
@@ -180,8 +166,8 @@ def _read(proc: psutil.Process, sampler: _Sampler) -> Info:
         "cmdline": os.path.basename(cmdline[0]) if cmdline else _field(proc.name),
         "username": _field(lambda: sampler.username(proc)),
         "nice": _field(proc.nice),
-        "mem_info1": human_size(mem.rss) if mem else NA,
-        "mem_info2": human_size(mem.vms) if mem else NA,
+        "mem_info1": human_bytes(mem.rss) if mem else NA,
+        "mem_info2": human_bytes(mem.vms) if mem else NA,
         "cpu": 0.0,
         "mem": round(mem.rss / sampler.total_mem * 100, 1) if mem else NA,
         "ctime": cpu_clock(times.user + times.system) if times else NA,

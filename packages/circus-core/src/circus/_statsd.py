@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from circus.arbiter import Arbiter
 
 STATS_WATCHER = "circusd-stats"
-DEFAULT_STATS_ENDPOINT = "tcp://127.0.0.1:5557"
 _LAUNCH = "from circus import stats; stats.main()"
 
 

@@ -26,10 +26,11 @@ from circus import _reloadconfig
 from circus._channels import Channels
 from circus._events import EventBus
 from circus._on_demand import OnDemand
+from circus._protocol import DEFAULT_ENDPOINT, DEFAULT_PUBSUB, DEFAULT_STATS_ENDPOINT
 from circus._reaper import Reaper
 from circus._signals import SignalRouter
 from circus._states import ArbiterState as ArbiterState  # re-exported: a public path
-from circus._statsd import DEFAULT_STATS_ENDPOINT, stats_watcher
+from circus._statsd import stats_watcher
 from circus.config import load_config
 from circus.config._options import CIRCUS_OPTIONS, warn_inert
 from circus.controller import resolve_owner
@@ -39,8 +40,6 @@ from circus.watcher import Watcher
 
 logger = logging.getLogger("circus")
 
-DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
-DEFAULT_PUBSUB = "tcp://127.0.0.1:5556"
 
 
 class Arbiter:

@@ -26,6 +26,11 @@ def run_stats(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     (["--statspoint", "127.0.0.1:5557"], "is not a ZeroMQ endpoint"),
     (["--log-level", "chatty"], "invalid choice: 'chatty'"),
     (["--bogus"], "unrecognized arguments: --bogus"),
+    # The shared checks of circus.client.cli, as circus-top and circusctl make them.
+    (["--endpoint", "tcp://127.0.0.1:70000"], "port 70000 is out of range"),
+    (["--pubsub", "tcp://127.0.0.1"], "expected tcp://HOST:PORT with a numeric port"),
+    (["--ssh-keyfile", "id_rsa"], "--ssh-keyfile needs --ssh"),
+    (["--interval", "inf"], "--interval must be a positive number"),
 ])
 def test_usage_errors_are_one_line_and_exit_2(tmp_path: Path, args: list[str],
                                               needle: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from circus.stats._format import cpu_clock, human_bytes
+from circus.client.protocol import cpu_clock, human_bytes
 from circus.stats._report import aggregate
 from circus.stats._sampler import ProcfsSampler, PsutilSampler, unreadable
 from circus.stats._tracker import PidTracker, parse_topic

@@ -20,6 +20,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from .._hooks import HOOK_NAMES as HOOK_NAMES
+from .._protocol import DEFAULT_ENDPOINT, DEFAULT_PUBSUB, EndpointError, parse_endpoint
 from .._values import (
     parse_bool,
     parse_duration,
@@ -193,20 +194,17 @@ def _endpoint(*schemes: str, allow_path: bool = False) -> Parser:
 
     def parse(value: Any) -> str:
         text = str(value).strip()
-        scheme, sep, rest = text.partition("://")
-        if not sep:
-            if allow_path and text:
-                return text
-            raise ValueError(f"expected {expected}")
-        if scheme.lower() not in schemes:
-            raise ValueError(f"expected {expected}")
-        if scheme.lower() == "ipc":
-            if not rest:
-                raise ValueError(f"expected {expected} (the ipc path is empty)")
+        if allow_path and text and "://" not in text:
             return text
-        host, colon, port = rest.rpartition(":")
-        if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError(f"expected {expected} with a port between 1 and 65535")
+        try:
+            parse_endpoint(text, schemes)
+        except EndpointError:
+            scheme = text.partition("://")[0].lower()
+            if scheme == "ipc" and scheme in schemes:
+                raise ValueError(f"expected {expected} (the ipc path is empty)") from None
+            if scheme in schemes:
+                raise ValueError(f"expected {expected} with a port between 1 and 65535") from None
+            raise ValueError(f"expected {expected}") from None
         return text
 
     return parse
@@ -347,9 +345,9 @@ SOCKET_OPTIONS: Mapping[str, Option] = _table(
 _CONTROL = _endpoint("tcp", "ipc")
 
 CIRCUS_OPTIONS: Mapping[str, Option] = _table(
-    _opt("endpoint", _CONTROL, "tcp://127.0.0.1:5555", "control socket for circusctl"),
+    _opt("endpoint", _CONTROL, DEFAULT_ENDPOINT, "control socket for circusctl"),
     _opt("endpoint_owner", parse_user, None, "user owning an ipc endpoint"),
-    _opt("pubsub_endpoint", _CONTROL, "tcp://127.0.0.1:5556", "where events are published"),
+    _opt("pubsub_endpoint", _CONTROL, DEFAULT_PUBSUB, "where events are published"),
     # Options wrapped in empty_means() run empty in circus 0.19 too (README table).
     _opt(
         "multicast_endpoint",

@@ -15,8 +15,9 @@ import zmq
 import zmq.asyncio
 from circus.client._dealer import open_dealer
 from circus.client._errors import CallTimeout, ClientError, raise_for_status
-from circus.client._message import DEFAULT_ENDPOINT, Message, decode_reply, encode, normalise
+from circus.client._message import Message, decode_reply, encode, normalise
 from circus.client._tunnels import end_tunnel
+from circus.client.protocol import DEFAULT_ENDPOINT
 
 
 class AsyncCircusClient:

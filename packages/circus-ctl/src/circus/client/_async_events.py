@@ -7,8 +7,8 @@ from types import TracebackType
 
 import zmq.asyncio
 from circus.client._events import Event, _open_sub, decode_event
-from circus.client._message import DEFAULT_PUBSUB
 from circus.client._tunnels import end_tunnel
+from circus.client.protocol import DEFAULT_PUBSUB
 
 
 class AsyncEventSubscriber:

@@ -5,13 +5,36 @@ Every one derives from :class:`ClientError`, so a caller can catch at any level:
     ClientError
     ├── ConnectionFailed   nothing answers at the endpoint (refused, missing, denied, bad)
     ├── CallTimeout        connected, but no reply within the timeout
-    ├── CallError          the daemon answered with an error reply
+    ├── CallError          the daemon answered with an error reply (errno 0 or unknown)
+    │   ├── InvalidJSONError        errno 1 INVALID_JSON
+    │   ├── UnknownCommandError     errno 2 UNKNOWN_COMMAND
+    │   ├── MessageError            errno 3 MESSAGE_ERROR
+    │   ├── CircusOSError           errno 4 OS_ERROR
+    │   ├── CommandError            errno 5 COMMAND_ERROR
+    │   └── BadMessageDataError     errno 6 BAD_MSG_DATA_ERROR
     └── ProtocolError      the daemon answered with something that is not a reply
+
+The ``CallError`` subclasses carry the names and numbers of circusd's
+exception tree (``circus.errors``), so an error raised in the daemon comes
+back as the class of the same name. The wire carries only the number:
+circusd's ``ConflictError`` and ``ConfigError`` (errno 5, subclasses of its
+``CommandError``) arrive as :class:`CommandError`, and its
+``UnknownWatcherError`` (errno 3) as :class:`MessageError`.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from circus.client.protocol import (
+    BAD_MSG_DATA_ERROR,
+    COMMAND_ERROR,
+    INVALID_JSON,
+    MESSAGE_ERROR,
+    NOT_SPECIFIED,
+    OS_ERROR,
+    UNKNOWN_COMMAND,
+)
 
 
 class ClientError(Exception):
@@ -49,18 +72,75 @@ class CallTimeout(ClientError):
 class CallError(ClientError):
     """The daemon replied with ``"status": "error"``.
 
+    Raised as the subclass matching the reply's errno (see :func:`error_for_reply`);
+    ``CallError`` itself for errno 0 and for numbers this client does not know.
+
     Attributes:
         errno: the wire error number (1 invalid JSON ... 6 bad message data).
         reason: the daemon's explanation.
         reply: the whole reply dict.
     """
 
+    errno: int = NOT_SPECIFIED
+    """The errno the class stands for; an instance holds the one its reply carried."""
+
     def __init__(self, reply: dict[str, Any]) -> None:
         self.reply = reply
         self.reason = str(reply.get("reason", "unknown error"))
         errno = reply.get("errno", 0)
-        self.errno = errno if isinstance(errno, int) else 0
+        self.errno = errno if type(errno) is int else NOT_SPECIFIED  # not a bool, not a str
         super().__init__(self.reason)
+
+
+class InvalidJSONError(CallError):
+    """The daemon could not parse the request as JSON (errno 1)."""
+
+    errno = INVALID_JSON
+
+
+class UnknownCommandError(CallError):
+    """The request named a command the daemon does not have (errno 2)."""
+
+    errno = UNKNOWN_COMMAND
+
+
+class MessageError(CallError):
+    """A property was missing or wrong, or named nothing such as an unknown watcher (errno 3)."""
+
+    errno = MESSAGE_ERROR
+
+
+class CircusOSError(CallError):
+    """An operating-system call failed in the daemon while carrying out the command (errno 4)."""
+
+    errno = OS_ERROR
+
+
+class CommandError(CallError):
+    """A well-formed command could not be carried out: a conflict, a bad config (errno 5)."""
+
+    errno = COMMAND_ERROR
+
+
+class BadMessageDataError(CallError):
+    """The daemon failed while handling an otherwise valid request (errno 6)."""
+
+    errno = BAD_MSG_DATA_ERROR
+
+
+ERRNO_CLASSES: dict[int, type[CallError]] = {
+    cls.errno: cls
+    for cls in (CallError, InvalidJSONError, UnknownCommandError, MessageError, CircusOSError,
+                CommandError, BadMessageDataError)
+}
+"""Each wire errno and the :class:`CallError` class an error reply carrying it raises."""
+
+
+def error_for_reply(reply: dict[str, Any]) -> CallError:
+    """The exception for an error reply: the :class:`CallError` subclass of its errno."""
+    errno = reply.get("errno")
+    cls = ERRNO_CLASSES.get(errno, CallError) if type(errno) is int else CallError
+    return cls(reply)
 
 
 class ProtocolError(ClientError):
@@ -68,7 +148,7 @@ class ProtocolError(ClientError):
 
 
 def raise_for_status(reply: dict[str, Any]) -> dict[str, Any]:
-    """Return ``reply`` unchanged, or raise :class:`CallError` if it is an error reply."""
+    """Return ``reply`` unchanged, or raise the :class:`CallError` of its errno for an error."""
     if reply.get("status") == "error":
-        raise CallError(reply)
+        raise error_for_reply(reply)
     return reply

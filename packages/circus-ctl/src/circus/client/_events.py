@@ -10,8 +10,8 @@ from typing import Any
 import zmq
 from circus.client._dealer import connect_ssh
 from circus.client._errors import ConnectionFailed
-from circus.client._message import DEFAULT_PUBSUB
 from circus.client._tunnels import end_tunnel
+from circus.client.protocol import DEFAULT_PUBSUB
 
 Event = tuple[str, dict[str, Any]]
 

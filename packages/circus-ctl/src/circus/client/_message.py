@@ -9,9 +9,6 @@ from typing import Any
 
 from circus.client._errors import ProtocolError
 
-DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
-DEFAULT_PUBSUB = "tcp://127.0.0.1:5556"
-
 Message = Mapping[str, Any]
 
 

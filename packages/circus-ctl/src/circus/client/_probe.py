@@ -14,6 +14,7 @@ import errno
 import socket
 
 from circus.client._errors import ConnectionFailed
+from circus.client.protocol import CONTROL_SCHEMES, ZMQ_SCHEMES, EndpointError, parse_endpoint
 
 # A remote host that neither accepts nor refuses this fast is left to ZMQ.
 _TCP_PROBE_SECONDS = 0.5
@@ -23,29 +24,24 @@ _START_HINT = "is circusd running? start it, or check --endpoint / CIRCUSCTL_END
 
 def probe(endpoint: str) -> None:
     """Raise :class:`ConnectionFailed` if ``endpoint`` surely has nothing listening."""
-    scheme, sep, address = endpoint.partition("://")
-    if not sep or not address:
-        raise ConnectionFailed(
-            endpoint, "invalid",
-            f"invalid endpoint {endpoint!r}: expected tcp://HOST:PORT or ipc:///path",
-        )
-    if scheme == "tcp":
-        _probe_tcp(endpoint, address)
-    elif scheme == "ipc":
-        _probe_ipc(endpoint, address)
+    # circusd binds tcp and ipc; another ZeroMQ transport is left to ZMQ to judge,
+    # and anything else is described as the tcp/ipc endpoint it should be.
+    scheme = endpoint.partition("://")[0].lower()
+    try:
+        parsed = parse_endpoint(endpoint, ZMQ_SCHEMES if scheme in ZMQ_SCHEMES else CONTROL_SCHEMES)
+    except EndpointError as exc:
+        raise ConnectionFailed(endpoint, "invalid", str(exc)) from None
+    if parsed.scheme == "tcp" and parsed.host is not None and parsed.port is not None:
+        _probe_tcp(endpoint, parsed.host, parsed.port)
+    elif parsed.scheme == "ipc":
+        _probe_ipc(endpoint, parsed.address)
 
 
-def _probe_tcp(endpoint: str, address: str) -> None:
-    host, colon, port_text = address.rpartition(":")
-    if not colon or not port_text.isdigit():
-        raise ConnectionFailed(
-            endpoint, "invalid", f"invalid endpoint {endpoint!r}: the port must be a number"
-        )
-    host = host.strip("[]")
+def _probe_tcp(endpoint: str, host: str, port: int) -> None:
     if ";" in host or host == "*":
         return  # a source-interface or wildcard spec: only ZMQ understands it
     try:
-        with socket.create_connection((host, int(port_text)), timeout=_TCP_PROBE_SECONDS):
+        with socket.create_connection((host, port), timeout=_TCP_PROBE_SECONDS):
             pass
     except ConnectionRefusedError:
         raise ConnectionFailed(

@@ -15,8 +15,9 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from circus.client._errors import CallTimeout, ConnectionFailed, raise_for_status
-from circus.client._message import DEFAULT_ENDPOINT, Message, decode_reply, encode, normalise
+from circus.client._message import Message, decode_reply, encode, normalise
 from circus.client._tunnels import end_tunnel
+from circus.client.protocol import DEFAULT_ENDPOINT
 
 if TYPE_CHECKING:
     import zmq

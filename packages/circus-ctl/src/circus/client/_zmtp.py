@@ -14,6 +14,7 @@ import socket
 import struct
 
 from circus.client._errors import ConnectionFailed, ProtocolError
+from circus.client.protocol import EndpointError, parse_endpoint
 
 # signature (0xFF, 8 bytes padding, 0x7F), version 3.0, mechanism NULL, as-server 0, filler.
 _GREETING = b"\xff" + bytes(8) + b"\x7f" + b"\x03\x00" + b"NULL".ljust(20, b"\x00") + bytes(32)
@@ -35,33 +36,33 @@ def _ready(identity: bytes) -> bytes:
 
 
 def _connect(endpoint: str, timeout: float) -> socket.socket:
-    scheme, _, address = endpoint.partition("://")
-    if scheme == "ipc":
+    parsed = parse_endpoint(endpoint)
+    if parsed.scheme == "ipc":
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(timeout)
         try:
-            sock.connect(address)
+            sock.connect(parsed.address)
         except BaseException:
             sock.close()
             raise
         return sock
-    host, _, port = address.rpartition(":")
-    sock = socket.create_connection((host.strip("[]"), int(port)), timeout=timeout)
+    if parsed.host is None or parsed.port is None:  # parse_endpoint gives both for tcp
+        raise EndpointError(f"invalid endpoint {endpoint!r}: expected tcp://HOST:PORT")
+    sock = socket.create_connection((parsed.host, parsed.port), timeout=timeout)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return sock
 
 
 def supports(endpoint: str) -> bool:
     """Whether this transport can reach ``endpoint`` (plain tcp://host:port or ipc://path)."""
-    scheme, sep, address = endpoint.partition("://")
-    if not sep or not address:
+    try:
+        parsed = parse_endpoint(endpoint)
+    except EndpointError:
         return False
-    if scheme == "ipc":
-        return not address.startswith("@")
-    if scheme != "tcp":
-        return False
-    host, colon, port = address.rpartition(":")
-    return bool(colon and host and port.isdigit()) and ";" not in host and host != "*"
+    if parsed.scheme == "ipc":
+        return not parsed.address.startswith("@")
+    host = str(parsed.host)
+    return ";" not in host and host != "*"
 
 
 class ZmtpDealer:
@@ -81,6 +82,8 @@ class ZmtpDealer:
         self._buffer = bytearray()
         try:
             self._sock = _connect(endpoint, timeout)
+        except EndpointError as exc:
+            raise ConnectionFailed(endpoint, "invalid", str(exc)) from None
         except OSError as exc:
             raise ConnectionFailed(endpoint, "refused",
                                    f"cannot reach circusd at {endpoint}: {exc}") from None

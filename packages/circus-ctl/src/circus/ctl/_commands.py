@@ -11,6 +11,7 @@ from __future__ import annotations
 from argparse import Namespace
 from typing import Any
 
+from circus.client import DEFAULT_PUBSUB
 from circus.ctl import _console as c
 from circus.ctl._convert import UsageError, check_signal, option_pairs, to_float, to_int
 from circus.ctl._spec import Arg, Command, Flag
@@ -185,7 +186,7 @@ COMMANDS: dict[str, Command] = {cmd.name: cmd for cmd in (
     Command(
         "listen", "Subscribe to a watcher event",
         "Print circusd's events as they happen, until Ctrl-C. --endpoint names the "
-        "pubsub endpoint (default tcp://127.0.0.1:5556); TOPICS are topic prefixes "
+        f"pubsub endpoint (default {DEFAULT_PUBSUB}); TOPICS are topic prefixes "
         "such as watcher.web. (default: every event).",
         _none, c.ok,
         args=(Arg("topics", "topic prefixes to subscribe to", nargs="*"),),

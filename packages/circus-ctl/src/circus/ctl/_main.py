@@ -7,6 +7,7 @@ import sys
 from argparse import Namespace
 
 from circus.client import DEFAULT_ENDPOINT, CircusClient
+from circus.client.cli import check_ssh
 from circus.ctl._commands import COMMANDS
 from circus.ctl._convert import UsageError
 from circus.ctl._parser import command_parser, main_parser
@@ -34,8 +35,7 @@ def run(argv: list[str]) -> int:
         return _bash_completion.run(control_endpoint(None))
     parser = main_parser()
     ns = parser.parse_args(argv)
-    if ns.ssh_keyfile and not ns.ssh:
-        parser.error("--ssh_keyfile needs --ssh")
+    check_ssh(parser, ns, "--ssh_keyfile")
     if ns.command is None:
         from circus.ctl._shell import run_shell
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from circus.client import DEFAULT_ENDPOINT
+from circus.client.cli import add_endpoint, add_ssh, seconds_type
 from circus.ctl import __version__
 from circus.ctl._commands import COMMANDS
 from circus.ctl._spec import Command
@@ -18,14 +20,7 @@ from circus.ctl._spec import Command
 USAGE = "circusctl [options] command [args]"
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0, got {text!r}")
-    return value
+_timeout = seconds_type(not_positive="must be more than 0, got {text!r}")
 
 
 def add_globals(parser: argparse.ArgumentParser, suppress: bool) -> None:
@@ -38,19 +33,18 @@ def add_globals(parser: argparse.ArgumentParser, suppress: bool) -> None:
         return argparse.SUPPRESS if suppress else text
 
     group = parser.add_argument_group("global options")
-    group.add_argument("--endpoint", default=default(None), metavar="ENDPOINT",
-                       help=helptext("the control endpoint (default: $CIRCUSCTL_ENDPOINT or "
-                       "tcp://127.0.0.1:5555; for listen, the pubsub endpoint)"))
-    group.add_argument("--timeout", type=_positive_float, default=default(5.0),
+    # Checked when connecting: the endpoint may come from $CIRCUSCTL_ENDPOINT too.
+    add_endpoint(group, default=default(None), schemes=None,
+                 help=helptext("the control endpoint (default: $CIRCUSCTL_ENDPOINT or "
+                               f"{DEFAULT_ENDPOINT}; for listen, the pubsub endpoint)"))
+    group.add_argument("--timeout", type=_timeout, default=default(5.0),
                        metavar="SECONDS", help=helptext("how long to wait for a reply (default 5)"))
     group.add_argument("--json", action="store_true", default=default(False),
                        help=helptext("print the raw JSON reply"))
     group.add_argument("--prettify", action="store_true", default=default(False),
                        help=helptext("with --json, indent and sort the keys"))
-    group.add_argument("--ssh", default=default(None), metavar="USER@HOST:PORT",
-                       help=helptext("reach the endpoint through an ssh tunnel to this server"))
-    group.add_argument("--ssh_keyfile", default=default(None), metavar="KEYFILE",
-                       help=helptext("the private key for --ssh"))
+    add_ssh(group, keyfile_flags=("--ssh_keyfile", "--ssh-keyfile"), default=default(None),
+            show_help=not suppress)
 
 
 def main_parser() -> argparse.ArgumentParser:

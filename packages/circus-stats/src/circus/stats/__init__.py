@@ -12,7 +12,7 @@ import asyncio
 import sys
 
 from circus.stats._app import StartupError, run
-from circus.stats._cli import PROG, Options, UsageError, configure_logging, parse_args
+from circus.stats._cli import PROG, Options, configure_logging, parse_args
 
 __all__ = ["Options", "main", "run"]
 
@@ -23,11 +23,7 @@ def main(argv: list[str] | None = None) -> None:
     Exit status: 0 after SIGTERM/SIGINT, 2 for a bad command line, 1 when an
     endpoint cannot be bound or the log file cannot be opened.
     """
-    try:
-        options = parse_args(argv)
-    except UsageError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        sys.exit(2)
+    options = parse_args(argv)  # a usage error exits 2 here, with one line
     try:
         configure_logging(options)
     except OSError as exc:

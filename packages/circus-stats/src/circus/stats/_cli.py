@@ -6,10 +6,19 @@ import argparse
 import logging
 import sys
 from dataclasses import dataclass
-from typing import NoReturn
+
+from circus.client import DEFAULT_ENDPOINT, DEFAULT_PUBSUB, DEFAULT_STATS_ENDPOINT
+from circus.client.cli import (
+    OneLineParser,
+    add_endpoint,
+    add_log_level,
+    add_ssh,
+    check_ssh,
+    seconds_type,
+)
+from circus.client.protocol import ZMQ_SCHEMES
 
 PROG = "circusd-stats"
-LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
 def version() -> str:
@@ -27,9 +36,9 @@ def version() -> str:
 class Options:
     """Everything ``circusd-stats`` was asked to do."""
 
-    endpoint: str = "tcp://127.0.0.1:5555"
-    pubsub: str = "tcp://127.0.0.1:5556"
-    statspoint: str = "tcp://127.0.0.1:5557"
+    endpoint: str = DEFAULT_ENDPOINT
+    pubsub: str = DEFAULT_PUBSUB
+    statspoint: str = DEFAULT_STATS_ENDPOINT
     interval: float = 1.0
     prometheus: tuple[str, int] | None = None
     log_level: str = "info"
@@ -38,23 +47,8 @@ class Options:
     ssh_keyfile: str | None = None
 
 
-class UsageError(Exception):
-    """A bad command line; the message is the one line to show."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
-
-
-def _interval(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--interval expects seconds, got {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"--interval must be a positive number, got {text!r}")
-    return value
+_interval = seconds_type(not_a_number="--interval expects seconds, got {text!r}",
+                         not_positive="--interval must be a positive number, got {text!r}")
 
 
 def parse_host_port(text: str) -> tuple[str, int]:
@@ -68,41 +62,32 @@ def parse_host_port(text: str) -> tuple[str, int]:
     return host, int(port_text)
 
 
-def _endpoint(text: str) -> str:
-    scheme, sep, rest = text.partition("://")
-    if not sep or not rest or scheme not in ("tcp", "ipc", "inproc", "pgm", "epgm", "vmci"):
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a ZeroMQ endpoint (e.g. tcp://127.0.0.1:5557 or ipc:///path)")
-    return text
-
-
-def _build_parser() -> _Parser:
+def _build_parser() -> OneLineParser:
     defaults = Options()
-    parser = _Parser(prog=PROG, description="Publish per-process statistics of a circusd.")
-    parser.add_argument("--endpoint", type=_endpoint, default=defaults.endpoint,
-                        help="circusd's control endpoint (default: %(default)s)")
-    parser.add_argument("--pubsub", type=_endpoint, default=defaults.pubsub,
-                        help="circusd's event endpoint (default: %(default)s)")
-    parser.add_argument("--statspoint", type=_endpoint, default=defaults.statspoint,
-                        help="where to publish the stats (default: %(default)s)")
+    parser = OneLineParser(prog=PROG, description="Publish per-process statistics of a circusd.")
+    add_endpoint(parser, default=defaults.endpoint, schemes=ZMQ_SCHEMES,
+                 help="circusd's control endpoint (default: %(default)s)")
+    add_endpoint(parser, "--pubsub", default=defaults.pubsub, schemes=ZMQ_SCHEMES,
+                 help="circusd's event endpoint (default: %(default)s)")
+    add_endpoint(parser, "--statspoint", default=defaults.statspoint, schemes=ZMQ_SCHEMES,
+                 help="where to publish the stats (default: %(default)s)")
     parser.add_argument("--interval", type=_interval, default=defaults.interval,
                         help="seconds between two reports (default: %(default)s)")
     parser.add_argument("--prometheus", type=parse_host_port, default=None,
                         metavar="HOST:PORT", help="also serve Prometheus metrics there")
-    parser.add_argument("--log-level", dest="log_level", type=str.lower, choices=LOG_LEVELS,
-                        default=defaults.log_level, help="(default: %(default)s)")
+    add_log_level(parser, default=defaults.log_level)
     parser.add_argument("--log-output", dest="log_output", default=defaults.log_output,
                         help="a file to log to, or - for stdout (default)")
-    parser.add_argument("--ssh", default=None, help="reach circusd through ssh user@host:port")
-    parser.add_argument("--ssh-keyfile", "--ssh_keyfile", dest="ssh_keyfile", default=None,
-                        help="the ssh key for --ssh")
+    add_ssh(parser)
     parser.add_argument("--version", action="version", version=f"{PROG} {version()}")
     return parser
 
 
 def parse_args(argv: list[str] | None = None) -> Options:
-    """Parse ``argv`` (default ``sys.argv[1:]``); raises :class:`UsageError`."""
-    args = _build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    """Parse ``argv`` (default ``sys.argv[1:]``); a usage error exits 2 with one line."""
+    parser = _build_parser()
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    check_ssh(parser, args)
     return Options(endpoint=args.endpoint, pubsub=args.pubsub, statspoint=args.statspoint,
                    interval=args.interval, prometheus=args.prometheus,
                    log_level=args.log_level, log_output=args.log_output, ssh=args.ssh,

@@ -18,7 +18,7 @@ import pwd
 import resource
 from typing import Any, NamedTuple, Protocol
 
-from circus.stats._format import cpu_clock, human_bytes
+from circus.client.protocol import cpu_clock, human_bytes
 
 NA = "N/A"
 """What a field holds when it cannot be read (upstream's marker)."""

@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import zmq
 from circus.client import ConnectionFailed, open_sub
 from circus.top._topics import PREFIX
 
-_ENDPOINT = re.compile(r"^(tcp://[^\s:/]+|tcp://\[[0-9a-fA-F:.]+\]):(\d+)$|^ipc://\S+$")
-
 
 class ChannelError(Exception):
     """The stats endpoint cannot be used; the message says what to fix."""
-
-
-def check_endpoint(endpoint: str) -> str | None:
-    """Why ``endpoint`` is not a usable ``tcp://host:port`` or ``ipc://path``, or ``None``."""
-    match = _ENDPOINT.match(endpoint)
-    if match is None:
-        return f"invalid endpoint {endpoint!r}: expected tcp://HOST:PORT or ipc://PATH"
-    port = match.group(2)
-    if port is not None and not 0 < int(port) < 65536:
-        return f"invalid endpoint {endpoint!r}: port {port} is out of range"
-    return None
 
 
 def open_stats_socket(

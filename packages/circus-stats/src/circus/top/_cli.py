@@ -2,59 +2,36 @@
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import curses
 import locale
 import os
 import sys
-from typing import Any, NoReturn
+from typing import Any
 
 import zmq
-from circus.client import close_ssh_tunnels
-from circus.top._channel import ChannelError, check_endpoint, open_stats_socket
+from circus.client import DEFAULT_STATS_ENDPOINT, close_ssh_tunnels
+from circus.client.cli import OneLineParser, add_endpoint, add_ssh, check_ssh, seconds_type
+from circus.top._channel import ChannelError, open_stats_socket
 from circus.top._model import StatsModel
 from circus.top._screen import run_console
 from circus.top._version import __version__
 
-DEFAULT_STATS_ENDPOINT = "tcp://127.0.0.1:5557"
-"""Where circusd-stats publishes unless ``stats_endpoint`` says otherwise."""
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED = 0, 1
 
 
-class _Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line and exit 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, got {text!r}")
-    return value
-
-
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> OneLineParser:
     """The parser for circus-top's options."""
-    parser = _Parser(
+    parser = OneLineParser(
         prog="circus-top",
         description="A top-like console showing the CPU, memory and socket hits that "
                     "circusd-stats publishes.",
     )
-    parser.add_argument("--endpoint", default=DEFAULT_STATS_ENDPOINT,
-                        help="the circusd-stats endpoint (default: %(default)s)")
-    parser.add_argument("--process-timeout", type=_seconds, default=3.0, metavar="SECONDS",
+    add_endpoint(parser, default=DEFAULT_STATS_ENDPOINT,
+                 help="the circusd-stats endpoint (default: %(default)s)")
+    parser.add_argument("--process-timeout", type=seconds_type(), default=3.0, metavar="SECONDS",
                         help="forget a process not refreshed for this long (default: 3)")
-    parser.add_argument("--ssh", metavar="USER@HOST:PORT",
-                        help="reach the endpoint through an ssh tunnel to this server")
-    parser.add_argument("--ssh-keyfile", "--ssh_keyfile", dest="ssh_keyfile", metavar="KEYFILE",
-                        help="the private key for --ssh")
+    add_ssh(parser)
     parser.add_argument("--version", action="version", version=f"circus-top {__version__}")
     return parser
 
@@ -68,11 +45,7 @@ def run(argv: list[str]) -> int:
     """Run circus-top with ``argv`` (without the program name); return the exit status."""
     parser = build_parser()
     ns = parser.parse_args(argv)
-    problem = check_endpoint(ns.endpoint)
-    if problem is not None:
-        parser.error(f"--endpoint: {problem}")
-    if ns.ssh_keyfile and not ns.ssh:
-        parser.error("--ssh-keyfile needs --ssh")
+    check_ssh(parser, ns)
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         return _fail("needs a terminal: run it in a console, not with redirected input or output")
     # So curses draws non-ASCII watcher names; a broken LANG only costs that.

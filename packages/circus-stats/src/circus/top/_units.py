@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import re
 
+from circus.client.protocol import human_bytes
+
 NOT_AVAILABLE = "N/A"
 """What a cell shows when the publisher could not measure a value."""
 
@@ -44,13 +46,7 @@ def parse_size(value: object) -> int | None:
 
 def format_size(size: int | None) -> str:
     """``size`` bytes the way the publisher writes them (``"25.34M"``, ``"512B"``)."""
-    if size is None:
-        return NOT_AVAILABLE
-    for power in range(len(_MULTIPLES), 0, -1):
-        step = 1024**power
-        if size >= step:
-            return f"{size / step:.2f}{_MULTIPLES[power - 1]}"
-    return f"{size}B"
+    return NOT_AVAILABLE if size is None else human_bytes(size)
 
 
 def format_percent(value: float | None) -> str:
