@@ -10,7 +10,6 @@ import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import zmq
@@ -19,6 +18,7 @@ from circus.client import (
     CircusClient,
     ConnectionFailed,
     EventSubscriber,
+    StatusReply,
     close_ssh_tunnels,
     open_sub,
 )
@@ -134,7 +134,7 @@ def test_clients_end_their_tunnel_when_closed(daemon, sshd, tmp_path, monkeypatc
         assert _tunnels()
     assert _tunnels() == []  # gone with the client, while sshd still serves
 
-    async def async_call() -> dict[str, Any]:
+    async def async_call() -> StatusReply:
         async with AsyncCircusClient(daemon.endpoint, timeout=20, ssh_server=server,
                                      ssh_keyfile=str(key)) as client:
             reply = await client.call("status")

@@ -9,7 +9,6 @@ works.
 from __future__ import annotations
 
 from argparse import Namespace
-from typing import Any
 
 from circus.client import DEFAULT_PUBSUB
 from circus.ctl import _console as c
@@ -24,51 +23,51 @@ OPT_WATCHER = Arg("name", "the name of the watcher (default: all)", nargs="?")
 PATTERN = Arg("name", "the watcher name or pattern (default: all watchers)", nargs="?")
 
 
-def _name(ns: Namespace) -> dict[str, Any]:
+def _name(ns: Namespace) -> dict[str, object]:
     return {"name": ns.name} if ns.name is not None else {}
 
 
-def _none(ns: Namespace) -> dict[str, Any]:
+def _none(ns: Namespace) -> dict[str, object]:
     return {}
 
 
-def _waiting(ns: Namespace) -> dict[str, Any]:
+def _waiting(ns: Namespace) -> dict[str, object]:
     return {"waiting": ns.waiting}
 
 
-def _scale(ns: Namespace) -> dict[str, Any]:
-    props: dict[str, Any] = {"name": ns.name}
+def _scale(ns: Namespace) -> dict[str, object]:
+    props: dict[str, object] = {"name": ns.name}
     if ns.nb is not None:
         props["nb"] = to_int("nb", ns.nb)
     props["waiting"] = ns.waiting
     return props
 
 
-def _lifecycle(ns: Namespace) -> dict[str, Any]:
+def _lifecycle(ns: Namespace) -> dict[str, object]:
     if ns.match not in ("simple", "glob", "regex"):
         raise UsageError(f"--match must be simple, glob or regex, not {ns.match!r}")
     return {**_name(ns), "waiting": ns.waiting, "match": ns.match}
 
 
-def _add(ns: Namespace) -> dict[str, Any]:
+def _add(ns: Namespace) -> dict[str, object]:
     return {"name": ns.name, "cmd": " ".join(ns.cmd), "start": ns.start}
 
 
-def _status(ns: Namespace) -> dict[str, Any]:
+def _status(ns: Namespace) -> dict[str, object]:
     # Only sent when asked: upstream's reply (and request) stay as they are.
     return {**_name(ns), "verbose": True} if ns.verbose else _name(ns)
 
 
-def _get(ns: Namespace) -> dict[str, Any]:
+def _get(ns: Namespace) -> dict[str, object]:
     return {"name": ns.name, "keys": list(ns.keys)}
 
 
-def _globaloptions(ns: Namespace) -> dict[str, Any]:
+def _globaloptions(ns: Namespace) -> dict[str, object]:
     return {"option": ns.option} if ns.option is not None else {}
 
 
-def _kill(ns: Namespace) -> dict[str, Any]:
-    props: dict[str, Any] = {"name": ns.name}
+def _kill(ns: Namespace) -> dict[str, object]:
+    props: dict[str, object] = {"name": ns.name}
     if ns.pid is not None:
         props["pid"] = to_int("pid", ns.pid)
     if ns.signum is not None:
@@ -80,13 +79,13 @@ def _kill(ns: Namespace) -> dict[str, Any]:
     return props
 
 
-def _reload(ns: Namespace) -> dict[str, Any]:
+def _reload(ns: Namespace) -> dict[str, object]:
     return {**_name(ns), "graceful": not ns.terminate, "waiting": ns.waiting,
             "sequential": ns.sequential}
 
 
-def _rm(ns: Namespace) -> dict[str, Any]:
-    props: dict[str, Any] = {"name": ns.name}
+def _rm(ns: Namespace) -> dict[str, object]:
+    props: dict[str, object] = {"name": ns.name}
     if ns.nostop:
         props["nostop"] = True
     if ns.waiting:
@@ -94,15 +93,15 @@ def _rm(ns: Namespace) -> dict[str, Any]:
     return props
 
 
-def _set(ns: Namespace) -> dict[str, Any]:
+def _set(ns: Namespace) -> dict[str, object]:
     return {"name": ns.name, "waiting": ns.waiting, "options": option_pairs(ns.options)}
 
 
-def _signal(ns: Namespace) -> dict[str, Any]:
+def _signal(ns: Namespace) -> dict[str, object]:
     words = list(ns.targets)
     if not 1 <= len(words) <= 3:
         raise UsageError("expected: NAME [PID [CHILDPID]] SIGNUM")
-    props: dict[str, Any] = {"name": ns.name}
+    props: dict[str, object] = {"name": ns.name}
     if len(words) >= 2:
         props["pid"] = to_int("pid", words[0])
     if len(words) == 3:
@@ -113,7 +112,7 @@ def _signal(ns: Namespace) -> dict[str, Any]:
     return props
 
 
-def _stats(ns: Namespace) -> dict[str, Any]:
+def _stats(ns: Namespace) -> dict[str, object]:
     props = _name(ns)
     if ns.process is not None:
         if ns.name is None:

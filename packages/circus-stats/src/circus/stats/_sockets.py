@@ -20,6 +20,7 @@ import ipaddress
 import logging
 import select
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +39,7 @@ class ListenSocket:
     path: str | None
 
     @classmethod
-    def from_reply(cls, entry: dict[str, Any]) -> ListenSocket | None:
+    def from_reply(cls, entry: Mapping[str, object]) -> ListenSocket | None:
         """Parse one reply entry; ``None`` if it lacks a usable fd."""
         fd, name = entry.get("fd"), entry.get("name")
         if not isinstance(fd, int) or isinstance(fd, bool) or not isinstance(name, str):
