@@ -8,6 +8,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -119,6 +120,22 @@ def test_open_sub_with_a_bad_endpoint_raises_connection_failed():
             open_sub(context, "tcp://nowhere", ["stat."])
     finally:
         context.term()
+
+
+def test_a_tunnel_that_is_an_ssh_pid_is_forgotten_not_killed():
+    # Without paramiko, pyzmq hands back the pid of an ssh that went to the
+    # background, or of the user's ControlMaster: neither is ours to kill.
+    from circus.client._tunnels import track
+
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        track(other.pid)
+        close_ssh_tunnels()
+        close_ssh_tunnels()  # nothing left to end
+        assert other.poll() is None
+    finally:
+        other.kill()
+        other.wait()
 
 
 def test_clients_end_their_tunnel_when_closed(daemon, sshd, tmp_path, monkeypatch):
