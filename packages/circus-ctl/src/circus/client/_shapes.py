@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import TypeAlias, TypedDict
 
 JSONValue: TypeAlias = "bool | int | float | str | list[JSONValue] | dict[str, JSONValue] | None"
-"""Any value JSON can carry, as ``json.loads`` returns it."""
+"""A value JSON can carry, as ``json.loads`` returns it."""
 
 JSONObject: TypeAlias = "dict[str, JSONValue]"
 """A JSON object, as ``json.loads`` returns it."""

@@ -34,7 +34,7 @@ LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 class Container(Protocol):
     """Where options are added: an ``ArgumentParser`` or one of its argument groups."""
 
-    # Any, as in argparse's own signature: its keyword arguments have no common type.
+    # Untyped as in argparse's own signature: its keyword arguments share no type.
     def add_argument(self, *name_or_flags: str, **kwargs: Any) -> argparse.Action:
         """Add one option, as ``argparse`` does."""
 
