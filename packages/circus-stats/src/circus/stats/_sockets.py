@@ -22,7 +22,6 @@ import select
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 log = logging.getLogger("circus.stats")
 
@@ -53,13 +52,20 @@ class ListenSocket:
         return cls(fd, name, f"{host}:{port}", host, port, None)
 
 
-def _bound_address(fd: int) -> Any:
-    """``getsockname()`` of a listening socket at ``fd``; raises ``OSError`` otherwise."""
+_Address = str | bytes | tuple[str, int] | tuple[str, int, int, int]
+
+
+def _bound_address(fd: int) -> _Address:
+    """``getsockname()`` of a listening socket at ``fd``; raises ``OSError`` otherwise.
+
+    A path (``bytes`` in the abstract namespace), or an IPv4 or IPv6 address.
+    """
     sock = socket.socket(fileno=fd)
     try:
         if not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
             raise OSError("it is not a listening socket")
-        return sock.getsockname()
+        address: _Address = sock.getsockname()
+        return address
     finally:
         sock.detach()  # the fd is circusd's (inherited), never ours to close
 
