@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Literal
 
 from circus.ctl._style import Style
 
+# For type checkers only: circusctl's start-up creates no reply classes.
 if TYPE_CHECKING:
     from circus.client import (
         IPythonReply,
