@@ -11,6 +11,8 @@ plugins and deletes the watchers added at runtime. Here, per watcher:
 * gone from the file → stopped and removed; new in the file → created and
   started (no ``add``/``remove`` events, as upstream);
 * added at runtime with ``add`` → kept, unless the file now names it;
+* ``[plugin:NAME]`` sections gone → their watcher stops; changed → restarted
+  with the new command line; new (and active) → started;
 * sockets added, removed or changed → rebound, and only the watchers using
   them are stopped and started again (``_reload_sockets``).
 
@@ -31,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from circus._live_options import Change, apply_changes, discard, is_live, prepare
+from circus._plugins import is_active, plugin_watcher, watcher_name
 from circus._reload_sockets import plan_sockets, swap_sockets, users
 from circus.config import load_config
 from circus.config._options import CIRCUS_OPTIONS
@@ -119,11 +122,39 @@ def plan(arbiter: Arbiter, new: CircusConfig) -> Plan:
         for name, options in new_conf.items():
             if name not in running:
                 result.create.append(_build(options, new.path))
+        _plan_plugins(arbiter, new, running, result)
     except ConfigError as exc:
         for _, changes in result.live:
             discard(changes)
         raise MessageError(str(exc)) from None
     return result
+
+
+def _active_plugins(config: CircusConfig | None) -> dict[str, Mapping[str, Any]]:
+    sections = config.plugins if config is not None else ()
+    return {watcher_name(s).lower(): s for s in sections if is_active(s)}
+
+
+def _plan_plugins(arbiter: Arbiter, new: CircusConfig, running: Mapping[str, Watcher],
+                  result: Plan) -> None:
+    """Plugins whose section went away stop, changed ones restart, new ones start.
+
+    A plugin's keys are its own, never live options of its watcher, so any
+    change to its section means a new process with a new command line.
+    """
+    old_plugins = _active_plugins(arbiter.config)
+    new_plugins = _active_plugins(new)
+    for name, section in old_plugins.items():
+        watcher = running.get(name)
+        if watcher is None:
+            continue
+        if name not in new_plugins:
+            result.remove.append(watcher)
+        elif dict(section) != dict(new_plugins[name]):
+            result.recreate.append((watcher, plugin_watcher(arbiter, new_plugins[name])))
+    for name, section in new_plugins.items():
+        if name not in running:
+            result.create.append(plugin_watcher(arbiter, section))
 
 
 def _apply_circus(arbiter: Arbiter, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
@@ -156,8 +187,6 @@ async def reload_config(arbiter: Arbiter, config: CircusConfig | None = None) ->
             raise
         if old is not None:
             _apply_circus(arbiter, old.circus, new.circus)
-            if old.plugins != new.plugins:
-                logger.warning("reloadconfig: plugins changed; restart circusd to apply them")
         arbiter.config = new
         leaving = [*steps.remove, *(old_w for old_w, _ in steps.recreate)]
         # Processes holding a socket that changes must let go of it before the rebind.

@@ -26,6 +26,7 @@ from circus import _reloadconfig
 from circus._channels import Channels
 from circus._events import EventBus
 from circus._on_demand import OnDemand
+from circus._plugins import is_active, plugin_watcher
 from circus._protocol import DEFAULT_ENDPOINT, DEFAULT_PUBSUB, DEFAULT_STATS_ENDPOINT
 from circus._reaper import Reaper
 from circus._signals import SignalRouter
@@ -178,6 +179,9 @@ class Arbiter:
             self.adopt_watcher(watcher)
         if statsd:
             self.adopt_watcher(stats_watcher(self))
+        for section in self.plugins:
+            if is_active(section):
+                self.adopt_watcher(plugin_watcher(self, section))
         if debug_gc:
             gc.set_debug(gc.DEBUG_LEAK)
 
