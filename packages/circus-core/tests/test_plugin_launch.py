@@ -18,7 +18,7 @@ from circus.arbiter import Arbiter
 from circus.config import parse_config_text
 from circus.errors import ConfigError
 
-ENDPOINTS = {"endpoint": "ipc:///tmp/p-ctl", "pubsub_endpoint": "ipc:///tmp/p-pub"}
+ENDPOINT, PUBSUB = "ipc:///tmp/p-ctl", "ipc:///tmp/p-pub"
 
 
 @pytest.fixture
@@ -63,7 +63,8 @@ def test_priority_active_and_logging(plugins_available: None, tmp_path: Path) ->
     arbiter = Arbiter([], plugins=[
         {"name": "a", "use": "x.A", "priority": "7"},
         {"name": "off", "use": "x.Off", "active": "false"},
-    ], loglevel="debug", logoutput="/var/log/circus.log", ssh_server="me@host:22", **ENDPOINTS)
+    ], loglevel="debug", logoutput="/var/log/circus.log", ssh_server="me@host:22",
+       endpoint=ENDPOINT, pubsub_endpoint=PUBSUB)
     [watcher] = arbiter.watchers
     assert (watcher.name, watcher.priority) == ("plugin:a", 7)
     argv = shlex.split(watcher.cmd)
@@ -81,7 +82,7 @@ def test_priority_active_and_logging(plugins_available: None, tmp_path: Path) ->
 def test_bad_watcher_keys_are_named(plugins_available: None, section: dict[str, str],
                                     message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        Arbiter([], plugins=[section], **ENDPOINTS)
+        Arbiter([], plugins=[section], endpoint=ENDPOINT, pubsub_endpoint=PUBSUB)
 
 
 def test_without_circus_plugins_the_error_names_the_package(
@@ -89,7 +90,8 @@ def test_without_circus_plugins_the_error_names_the_package(
     monkeypatch.setattr(_plugins, "plugins_installed", lambda: False)
     with pytest.raises(ConfigError, match=r"\[plugin:a\] needs circus-plugin.*pip install "
                                           r"circus-plugins"):
-        Arbiter([], plugins=[{"name": "a", "use": "x.A"}], **ENDPOINTS)
+        Arbiter([], plugins=[{"name": "a", "use": "x.A"}], endpoint=ENDPOINT,
+                pubsub_endpoint=PUBSUB)
 
 
 def test_a_plugin_needs_the_endpoints(plugins_available: None) -> None:

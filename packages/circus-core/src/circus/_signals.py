@@ -54,6 +54,9 @@ class SignalRouter:
             self._previous[signum] = signal.getsignal(signum)
         self._callbacks[signum] = callback
         signal.signal(signum, self._handle)
+        # circusd blocks its stop signals until they are routed; one that
+        # arrived meanwhile is delivered now, to this route.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signum})
 
     def remove(self, signum: int) -> None:
         """Stop routing ``signum``; its previous disposition comes back."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -37,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+HELD_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``circusd`` command; returns the exit status."""
     parser = _parser()
@@ -64,6 +68,10 @@ def _run(args: argparse.Namespace) -> int:
     arbiter = build_arbiter(config, reap_orphans=True, loglevel=level, logoutput=output,
                             loggerconfig=logger_config, pidfile=pidfile_path)
     pidfile = Pidfile(pidfile_path) if pidfile_path else None
+    # Held until the arbiter routes them (SignalRouter.add unblocks each): a
+    # stop signal sent once the pidfile exists must stop circusd cleanly, not
+    # kill it before its handlers exist and leave the pidfile behind.
+    signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)
     if pidfile is not None:
         pidfile.create(os.getpid())  # refuse early if another circusd holds it
     if args.daemon:
