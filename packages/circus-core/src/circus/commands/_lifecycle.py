@@ -12,20 +12,17 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from circus._reloadconfig import load_new_config
 from circus.errors import MessageError
 
 from ._props import Props
-from ._registry import ReplyFields, command
+from ._registry import Operation, ReplyFields, command
 
 if TYPE_CHECKING:
     from circus.arbiter import Arbiter
     from circus.watcher import Watcher
-
-Operation = Coroutine[Any, Any, ReplyFields]
 
 
 def match_watchers(arbiter: Arbiter, props: Props) -> list[Watcher] | None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from circus._live_options import apply_changes, parse_new_options, parse_set_options
 from circus._spawn import resolve_uid
@@ -30,14 +31,16 @@ def check_watcher_name(name: str) -> None:
                                f"would break the event topic watcher.<name>.<event>")
 
 
-def _uid(user: Any) -> int | None:
+def _uid(user: object) -> int | None:
+    if not isinstance(user, (str, int)):
+        return None  # not a user name or number: it cannot be the endpoint's owner
     try:
         return resolve_uid(user)
     except ValueError:
         return None  # no such user: it cannot be the endpoint's owner
 
 
-def _check_owner(arbiter: Arbiter, kwargs: dict[str, Any]) -> None:
+def _check_owner(arbiter: Arbiter, kwargs: Mapping[str, object]) -> None:
     """With ``endpoint_owner`` set, added watchers must run as that user (manual: Security)."""
     owner = arbiter.endpoint_owner
     if arbiter.endpoint_owner_uid is None:
@@ -49,7 +52,7 @@ def _check_owner(arbiter: Arbiter, kwargs: dict[str, Any]) -> None:
                            f"{owner!r} (got {uid!r})")
 
 
-def _args(props: Props) -> Any:
+def _args(props: Props) -> str | list[str] | None:
     value = props.raw.get("args")
     if value is None or isinstance(value, str):
         return value

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from circus._values import parse_signal
 from circus.errors import MessageError
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from circus.watcher import Watcher
 
 
-def _signum(props: Props, default: Any = None) -> int | None:
+def _signum(props: Props, default: object = None) -> int | None:
     """``signum`` as an int: a number, a numeric string, ``HUP`` or ``SIGHUP``."""
     raw = props.raw.get("signum")
     if raw is None:

@@ -9,22 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Coroutine, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from circus._process_info import Info, daemon_info, gather_infos
 from circus.errors import MessageError
 
 from ._dispatch import RawJSON
 from ._props import Props
-from ._registry import ReplyFields, command
+from ._registry import Operation, ReplyFields, command
 
 if TYPE_CHECKING:
     from circus.arbiter import Arbiter
     from circus.process import Process
     from circus.watcher import Watcher
 
-StatsResult = Coroutine[Any, Any, ReplyFields]
+StatsResult = Operation
 
 
 @command("dstats", always_wait=True)
@@ -87,7 +87,7 @@ async def _process_entry(watcher: Watcher, proc: Process, info: Info | str | Non
 _ENCODE_CHUNK = 50  # process entries JSON-encoded between two yields (~0.25 ms)
 
 
-async def _encode_chunked(entries: Mapping[str, Any]) -> RawJSON:
+async def _encode_chunked(entries: Mapping[str, object]) -> RawJSON:
     """``entries`` as a JSON object, encoded a chunk at a time so the loop keeps serving."""
     parts = []
     for index, (key, value) in enumerate(entries.items()):
