@@ -101,12 +101,12 @@ class Plugin:
     def __init__(self, tmp: Path, daemon: Circusd | None, cls: str, config: str | None = None,
                  label: str = "plugin", check_delay: float | None = None,
                  endpoint: str | None = None, pubsub: str | None = None,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, log_level: str = "debug") -> None:
         self.log = tmp / f"{label}.log"
         argv = [str(BIN / "circus-plugin"),
                 "--endpoint", endpoint or (daemon.endpoint if daemon else "tcp://127.0.0.1:1"),
                 "--pubsub", pubsub or (daemon.pubsub if daemon else "tcp://127.0.0.1:2"),
-                "--log-level", "debug"]
+                "--log-level", log_level]
         if config is not None:
             argv += ["--config", config]
         if check_delay is not None:

@@ -209,8 +209,11 @@ class CircusPlugin:
         try:
             self.loop.start()
         finally:
-            self._remove_signal_handlers(handled)
+            # Handlers stay until the end: a second SIGTERM must not interrupt the teardown.
             self._teardown()
+            self._remove_signal_handlers(handled)
+            with contextlib.suppress(Exception):
+                self.loop.close(all_fds=False)
         if self._boot_error is not None:
             raise self._boot_error
 
@@ -293,8 +296,6 @@ class CircusPlugin:
         if self.context is not None:
             self.context.term()
             self.context = None
-        with contextlib.suppress(Exception):
-            self.loop.close(all_fds=False)
 
 
 __all__ = ["DEFAULT_CALL_TIMEOUT", "CircusPlugin", "ClientError", "ConnectionFailed",

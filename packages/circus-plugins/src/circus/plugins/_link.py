@@ -15,7 +15,7 @@ import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from circus.client import CircusClient, ClientError
+from circus.client import CallTimeout, CircusClient, ClientError
 from tornado.ioloop import PeriodicCallback
 
 if TYPE_CHECKING:
@@ -41,8 +41,9 @@ class LinkWatch:
         self._timer = PeriodicCallback(self._tick, self.interval * 1000)
 
     def start(self) -> None:
-        """Start pinging (call on the plugin's loop)."""
+        """Start pinging (call on the plugin's loop); the first ping goes out now."""
         self._timer.start()
+        self._tick()
 
     def _tick(self) -> None:
         if self._inflight:
@@ -62,7 +63,9 @@ class LinkWatch:
             # A fresh connection next time: no stale request queued for later.
             self._client.close()
             self._client = None
-            return str(exc)
+            if isinstance(exc, CallTimeout):
+                return f"no reply within {self.timeout:g}s"
+            return str(exc).split(";")[0]  # the hints after it are circusctl's
         return None
 
     def _done(self, future: Future[str | None]) -> None:
