@@ -149,6 +149,7 @@ def test_losing_circusd_is_reported_and_recovered(tmp_path: Path, peers) -> None
                     env=_module(tmp_path, "probemod", PROBE))
     peers["plugins"].append(plugin)
     plugin.started()
+    wait_for(lambda: _records(out), "handle_init")
     daemon.stop()
     # "lost contact with" or, if no ping had answered yet, "cannot reach".
     plugin.wait_log(f"circusd at {daemon.endpoint}: ")

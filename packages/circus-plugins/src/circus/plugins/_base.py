@@ -31,7 +31,7 @@ from tornado.ioloop import IOLoop
 
 log = logging.getLogger("circus.plugins")
 
-DEFAULT_CALL_TIMEOUT = 10.0
+DEFAULT_CALL_TIMEOUT = 5.0
 """Seconds :meth:`CircusPlugin.call` waits for a reply (config key ``call_timeout``)."""
 
 
@@ -61,7 +61,7 @@ class CircusPlugin:
         check_delay: seconds between two liveness checks of circusd.
         ssh_server: ``user@host:port`` to reach both endpoints through ssh.
         **config: the plugin's options, as strings; ``active`` (default true)
-            and ``call_timeout`` (seconds, default 10) are read here.
+            and ``call_timeout`` (seconds, default 5) are read here.
 
     Attributes:
         name: the plugin's name (class attribute; names its logger).
@@ -91,7 +91,9 @@ class CircusPlugin:
         self.ssh_server = ssh_server
         self.call_timeout = options.number("call_timeout", DEFAULT_CALL_TIMEOUT, positive=True)
         self.running = False
-        self.loop = IOLoop()
+        # Not made current: a plugin built outside any loop must not replace (and leak)
+        # the thread's asyncio loop; on its own loop it is current anyway.
+        self.loop = IOLoop(make_current=False)
         self.context: zmq.Context[Any] | None = None
         self.client: CircusClient | None = None
         self.sub_socket: zmq.Socket[Any] | None = None

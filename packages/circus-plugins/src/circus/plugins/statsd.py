@@ -87,7 +87,20 @@ class StatsdEmitter(CircusPlugin):
         if sample_rate > 1:
             raise ConfigError(f"plugin {self._label()}: option 'sample_rate' expects a number "
                               f"in (0, 1], got {config['sample_rate']!r}")
-        self.statsd = StatsdClient(host, port, self.prefix, sample_rate, self._label())
+        require("statsd", "statsd", self._label())  # a missing extra fails before start
+        self._statsd_args = (host, port, self.prefix, sample_rate, self._label())
+        self._statsd: StatsdClient | None = None
+
+    @property
+    def statsd(self) -> StatsdClient:
+        """The statsd client; its socket opens on first use."""
+        if self._statsd is None:
+            self._statsd = StatsdClient(*self._statsd_args)
+        return self._statsd
+
+    def handle_init(self) -> None:
+        """Open the statsd socket (a bad host fails the start here)."""
+        _ = self.statsd
 
     def handle_recv(self, data: list[bytes]) -> None:
         """Count the event."""
@@ -96,7 +109,9 @@ class StatsdEmitter(CircusPlugin):
 
     def handle_stop(self) -> None:
         """Close the statsd socket."""
-        self.statsd.stop()
+        if self._statsd is not None:
+            self._statsd.stop()
+            self._statsd = None
 
 
 class BaseObserver(StatsdEmitter):
@@ -113,7 +128,8 @@ class BaseObserver(StatsdEmitter):
         self.period: PeriodicCallback | None = None
 
     def handle_init(self) -> None:
-        """Start the periodic :meth:`look_after`."""
+        """Open the statsd socket and start the periodic :meth:`look_after`."""
+        super().handle_init()
         self.period = every(self, self.loop_rate, self.look_after)
 
     def handle_stop(self) -> None:
