@@ -69,7 +69,7 @@ def test_redis_info_gauges_and_restart_on_timeout(tmp_path: Path, peers, redis_s
 class _Switch(BaseHTTPRequestHandler):
     mode = "ok"
 
-    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+    def do_GET(self) -> None:
         if self.mode == "slow":
             time.sleep(1.5)
         code = 500 if self.mode == "fail" else 200
