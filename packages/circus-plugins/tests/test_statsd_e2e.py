@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+from _etsy_statsd import EtsyStatsd
 from _peers import PYTHON, Circusd, Plugin, UdpListener, script, wait_for
 
 
@@ -89,3 +91,60 @@ def test_fullstats_gauges(tmp_path: Path, peers) -> None:
     assert set(found) >= {"spawn_count", "watchers_num", "cpu_max", "cpu_sum", "mem_pct_max",
                           "mem_pct_sum", "mem_max", "mem_sum"}
     assert float(found["mem_sum"].split("|")[0]) > 1_000_000  # bytes: two pythons' RSS
+
+
+# -- Etsy's statsd daemon ------------------------------------------------------------------
+
+
+def _etsy(tmp_path: Path, peers) -> EtsyStatsd:
+    server = EtsyStatsd(tmp_path)
+    peers["closers"].append(server.close)
+    return server
+
+
+def test_real_statsd_counts_every_event(tmp_path: Path, peers) -> None:
+    daemon, _ = _setup(tmp_path, peers)
+    statsd = _etsy(tmp_path, peers)
+    plugin = Plugin(tmp_path, daemon, "circus.plugins.statsd.StatsdEmitter",
+                    f"host:127.0.0.1:::port:{statsd.port}:::application_name:real")
+    peers["plugins"].append(plugin)
+    plugin.started()
+    wait_for(lambda: daemon.call("incr", name="sleeper")["status"] == "ok"
+             and statsd.counters().get("circus.real.watcher.sleeper.spawn"), "a first spawn")
+    base = statsd.counters()["circus.real.watcher.sleeper.spawn"]
+    # A burst: 3 x 100 processes started and stopped, 600 events within a second or two.
+    for _ in range(3):
+        assert daemon.call("incr", name="sleeper", nb=100, waiting=True)["status"] == "ok"
+        assert daemon.call("decr", name="sleeper", nb=100, waiting=True)["status"] == "ok"
+    expected = {"spawn": base + 300, "kill": 300, "reap": 300}
+
+    def arrived() -> dict[str, float]:
+        counters = statsd.counters()
+        got = {event: counters.get(f"circus.real.watcher.sleeper.{event}", 0)
+               for event in expected}
+        return got if got == expected else {}
+
+    assert wait_for(arrived, f"exactly {expected} at statsd (none lost)") == expected
+
+
+def test_real_statsd_sampled_counts_are_not_inflated(tmp_path: Path, peers) -> None:
+    """statsd scales a sampled packet by 1 / rate: upstream's unsampled @0.5 counted double."""
+    daemon, _ = _setup(tmp_path, peers)
+    statsd = _etsy(tmp_path, peers)
+    plugin = Plugin(tmp_path, daemon, "circus.plugins.statsd.StatsdEmitter",
+                    f"port:{statsd.port}:::sample_rate:0.5")
+    peers["plugins"].append(plugin)
+    plugin.started()
+    for _ in range(2):
+        assert daemon.call("incr", name="sleeper", nb=100, waiting=True)["status"] == "ok"
+        assert daemon.call("decr", name="sleeper", nb=100, waiting=True)["status"] == "ok"
+
+    def settled() -> float:
+        first = statsd.counters().get("statsd.metrics_received", 0)
+        time.sleep(0.2)  # polled again below: two equal readings mean nothing is in flight
+        return first if first == statsd.counters().get("statsd.metrics_received", 0) else 0
+
+    wait_for(settled, "the packets to settle")
+    counted = sum(statsd.counters().get(f"circus.app.watcher.sleeper.{event}", 0)
+                  for event in ("spawn", "kill", "reap"))
+    assert 0.6 * 600 < counted < 1.4 * 600, counted  # upstream's would be about 1200
