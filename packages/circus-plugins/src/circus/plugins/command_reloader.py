@@ -19,6 +19,7 @@ import shlex
 import shutil
 from typing import Any
 
+from circus.plugins._actions import act
 from circus.plugins._base import CircusPlugin
 from circus.plugins._options import Options
 from circus.plugins._periodic import every
@@ -102,4 +103,4 @@ class CommandReloader(CircusPlugin):
             self.infos[name] = current
             if previous is not None and previous != current:
                 log.info("%s: %s modified: restarting the watcher", name, current[0])
-                self.call("restart", name=name, waiting=False)
+                act(self, "restart", name=name)

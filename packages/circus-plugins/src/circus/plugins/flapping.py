@@ -30,6 +30,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from circus.plugins._actions import act
 from circus.plugins._base import CircusPlugin
 from circus.plugins._options import ConfigError, Options
 
@@ -145,7 +146,7 @@ class Flapping(CircusPlugin):
             log.info("%s: flapping detected (%d deaths within %gs): stopping it, retry in "
                      "%gs (attempt %d)", watcher_name, settings.attempts, settings.window,
                      settings.retry_in, state.tries)
-            self.cast("stop", name=watcher_name)
+            self.command("stop", watcher_name)
             if state.retry is not None:
                 self.loop.remove_timeout(state.retry)
             state.retry = self.loop.call_later(settings.retry_in, self._retry, watcher_name)
@@ -153,7 +154,7 @@ class Flapping(CircusPlugin):
             log.info("%s: flapping detected and the max retry limit (%d) is reached: "
                      "stopping it for good", watcher_name, settings.max_retry)
             state.tries = 0
-            self.cast("stop", name=watcher_name)
+            self.command("stop", watcher_name)
 
     def _retry(self, watcher_name: str) -> None:
         state = self.watchers.get(watcher_name)
@@ -161,10 +162,11 @@ class Flapping(CircusPlugin):
             return
         state.retry = None
         log.info("%s: starting it again after flapping", watcher_name)
-        try:
-            self.cast("start", name=watcher_name)
-        except Exception as exc:
-            log.error("%s: cannot start it again: %s", watcher_name, exc)
+        self.command("start", watcher_name)
+
+    def command(self, command: str, watcher_name: str) -> None:
+        """Send ``stop``/``start`` for a watcher (a call, retried while circusd is busy)."""
+        act(self, command, name=watcher_name)
 
     def _forget(self, watcher_name: str) -> None:
         state = self.watchers.pop(watcher_name, None)

@@ -18,6 +18,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from circus.plugins._actions import act
 from circus.plugins._options import Options, require
 from circus.plugins.statsd import BaseObserver
 
@@ -76,7 +77,7 @@ class HttpObserver(BaseObserver):
         if self.restart_on_error:
             log.info("restarting watcher %s after the failed check of %s",
                      self.restart_on_error, self.check_url)
-            self.cast("restart", name=self.restart_on_error)
+            act(self, "restart", name=self.restart_on_error)
             self.statsd.increment("http_stats.restart_on_error")
 
     def handle_stop(self) -> None:

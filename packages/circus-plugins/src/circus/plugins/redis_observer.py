@@ -17,6 +17,7 @@ import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from circus.plugins._actions import act
 from circus.plugins._options import Options, require
 from circus.plugins.statsd import BaseObserver
 
@@ -80,7 +81,7 @@ class RedisObserver(BaseObserver):
             if self.restart_on_timeout:
                 log.info("restarting watcher %s: %s does not answer",
                          self.restart_on_timeout, self.redis_url)
-                self.cast("restart", name=self.restart_on_timeout)
+                act(self, "restart", name=self.restart_on_timeout)
                 self.statsd.increment("redis_stats.restart_on_error")
             return
         for key in INFO_KEYS:

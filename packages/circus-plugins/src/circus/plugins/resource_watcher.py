@@ -30,6 +30,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from circus.plugins._actions import act
 from circus.plugins._options import ConfigError, Options, parse_size
 from circus.plugins.statsd import BaseObserver
 
@@ -147,7 +148,7 @@ class ResourceWatcher(BaseObserver):
                      "(cpu %s%%, mem %s%%): restarting that process", self.watcher, pid,
                      ", ".join(sorted(over)), self.max_count, sample.cpu, sample.mem_pct)
             del self.counts[pid]
-            self.cast("kill", name=self.watcher, pid=pid)
+            act(self, "kill", name=self.watcher, pid=pid)
 
 
 def _zero_is_off(value: float | None) -> float | None:

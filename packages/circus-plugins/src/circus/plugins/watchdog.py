@@ -27,6 +27,7 @@ import socket
 import time
 from typing import Any
 
+from circus.plugins._actions import act
 from circus.plugins._base import CircusPlugin
 from circus.plugins._options import ConfigError, Options
 from circus.plugins._periodic import every
@@ -186,4 +187,4 @@ class WatchDog(CircusPlugin):
                 props["graceful_timeout"] = self.graceful_timeout
             log.info("%s: pid %d sent no heartbeat for %gs: killing it", watcher_name, pid,
                      self.loop_rate * self.max_count)
-            self.cast("kill", **props)
+            act(self, "kill", **props)
