@@ -11,7 +11,8 @@ The built-ins live at upstream's paths: ``circus.plugins.statsd.StatsdEmitter``,
 ``circus.plugins.resource_watcher.ResourceWatcher``,
 ``circus.plugins.redis_observer.RedisObserver``,
 ``circus.plugins.http_observer.HttpObserver`` and
-``circus.plugins.command_reloader.CommandReloader``.
+``circus.plugins.command_reloader.CommandReloader``; ours adds
+``circus.plugins.notify.Webhook``.
 """
 
 from __future__ import annotations
