@@ -116,10 +116,10 @@ class Webhook(CircusPlugin):
                 self.notify("crashing", watcher, len(crashes),
                             f"{len(crashes)} crashes within {self.crash_window:g}s")
         elif action == "stop":
-            crashes = self.crashes.get(watcher)
-            if crashes and now - crashes[-1] <= self.crash_window:
-                self.notify("stopped", watcher, len(crashes),
-                            f"stopped {now - crashes[-1]:.1f}s after its last crash")
+            recent = self.crashes.get(watcher)
+            if recent and now - recent[-1] <= self.crash_window:
+                self.notify("stopped", watcher, len(recent),
+                            f"stopped {now - recent[-1]:.1f}s after its last crash")
             self.crashes.pop(watcher, None)
 
     def notify(self, event: str, watcher: str, crashes: int, reason: str) -> None:
