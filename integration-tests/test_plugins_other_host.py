@@ -103,8 +103,8 @@ def _ask(ns: str, endpoint: str, command: str, **props: Any) -> dict[str, Any]:
     return json.loads(result.stdout) if result.returncode == 0 else {"status": "unreachable"}
 
 
-def test_flapping_across_the_link_and_a_cut_link(tmp_path: Path, namespaces,
-                                                  plugins_venv: Path) -> None:
+def test_flapping_across_the_link_and_a_cut_link(
+        tmp_path: Path, namespaces: tuple[str, str, str], plugins_venv: Path) -> None:
     server_ns, plugin_ns, veth = namespaces
     endpoint, pubsub = f"tcp://{SERVER_IP}:5555", f"tcp://{SERVER_IP}:5556"
     (tmp_path / "crash.py").write_text("import sys, time; time.sleep(0.05); sys.exit(2)\n")
