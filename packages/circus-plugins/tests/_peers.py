@@ -103,6 +103,7 @@ class Plugin:
                  endpoint: str | None = None, pubsub: str | None = None,
                  env: dict[str, str] | None = None, log_level: str = "debug") -> None:
         self.log = tmp / f"{label}.log"
+        self.log_level = log_level
         argv = [str(BIN / "circus-plugin"),
                 "--endpoint", endpoint or (daemon.endpoint if daemon else "tcp://127.0.0.1:1"),
                 "--pubsub", pubsub or (daemon.pubsub if daemon else "tcp://127.0.0.1:2"),
@@ -126,6 +127,7 @@ class Plugin:
                             f"{text!r} in the plugin's log:\n{self.output()}", timeout))
 
     def started(self) -> Plugin:
+        """Wait until the plugin runs (its subscription may still be settling)."""
         self.wait_log("Starting")
         return self
 

@@ -65,7 +65,9 @@ class LinkWatch:
             self._client = None
             if isinstance(exc, CallTimeout):
                 return f"no reply within {self.timeout:g}s"
-            return str(exc).split(";")[0]  # the hints after it are circusctl's
+            # Keep the cause only: the endpoint is in our own line, the hints are circusctl's.
+            reason = str(exc).split(";")[0]
+            return reason.replace(f"cannot reach circusd at {self.plugin.endpoint}: ", "")
         return None
 
     def _done(self, future: Future[str | None]) -> None:

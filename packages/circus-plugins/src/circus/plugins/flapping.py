@@ -128,9 +128,24 @@ class Flapping(CircusPlugin):
         if len(state.deaths) < settings.attempts:
             return
         if state.deaths[-1] - state.deaths[0] <= settings.window:
+            if self._being_stopped(watcher_name):
+                state.deaths.clear()
+                return
             self._flapping(watcher_name, state, settings)
         elif state.deaths[-1] - state.deaths[-2] > settings.window:
             state.tries = 0  # calm for a whole window: a fresh start
+
+    def _being_stopped(self, watcher_name: str) -> bool:
+        """True if circusd is stopping (or has stopped) the watcher: the deaths were asked for.
+
+        The check behind the ``kill`` events, for when those were missed (a
+        subscription still settling, a dropped event): only a running watcher flaps.
+        """
+        try:
+            status = self.call("status", name=watcher_name).get("status")
+        except Exception:
+            return False  # cannot tell: the deaths speak for themselves
+        return status in ("stopping", "stopped")
 
     def _expire_kills(self, now: float) -> None:
         if len(self.killed) > 64:
