@@ -232,6 +232,7 @@ class CircusPlugin:
     def stop(self) -> None:
         """Stop the plugin: :meth:`handle_stop`, then the loop. Safe from any thread."""
         if not self._started:
+            self._teardown()  # call() may have opened a client without a start
             self.loop.close(all_fds=False)
             return
         if threading.get_ident() == self._loop_thread:
