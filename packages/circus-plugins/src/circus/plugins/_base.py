@@ -299,6 +299,11 @@ class CircusPlugin:
         if self.context is not None:
             self.context.term()
             self.context = None
+        if self.ssh_server is not None:
+            from circus.client import close_ssh_tunnels
+
+            # The event socket's tunnel is a forked process the exit would wait for.
+            close_ssh_tunnels()
 
 
 __all__ = ["DEFAULT_CALL_TIMEOUT", "CircusPlugin", "ClientError", "ConnectionFailed",
