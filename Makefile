@@ -39,7 +39,8 @@ LINT_PATHS := $(wildcard $(addsuffix /src,$(PACKAGES)) $(addsuffix /tests,$(PACK
 #   ensurepip:        `python3 -m venv` (the .venv, and the peers' throwaway venvs).
 # Later issues add e.g. `redis-server:redis-server` (redis observer plugin).
 SYSTEM_DEPS := /usr/sbin/sshd:openssh-server ssh-keygen:openssh-client \
-               ip:iproute2 unshare:util-linux python:ensurepip:python3-venv
+               ip:iproute2 unshare:util-linux python:ensurepip:python3-venv \
+               redis-server:redis-server node:nodejs npm:npm
 
 # Never let the source tree leak onto sys.path: no cwd / script dir entry
 # (3.11+, ignored by 3.10), and no user-site packages.
