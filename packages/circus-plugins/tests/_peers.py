@@ -13,7 +13,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +75,7 @@ class Circusd:
         except ClientError:
             return False
 
-    def call(self, command: str, **props: Any) -> dict[str, Any]:
+    def call(self, command: str, **props: Any) -> Mapping[str, Any]:
         with CircusClient(self.endpoint, timeout=5) as client:
             return client.call(command, **props)
 

@@ -22,6 +22,7 @@ import json
 import logging
 import signal
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 import zmq
@@ -124,7 +125,7 @@ class CircusPlugin:
 
     # -- talking to circusd ----------------------------------------------------
 
-    def call(self, command: str, **props: Any) -> dict[str, Any]:
+    def call(self, command: str, **props: Any) -> Mapping[str, Any]:
         """Send ``command`` to circusd and return its reply (blocking).
 
         Error replies are returned as dicts (``"status": "error"``), as upstream did.
