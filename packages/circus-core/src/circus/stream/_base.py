@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any, Protocol, runtime_checkable
 
-from circus._values import parse_bool, parse_int, parse_size
+from circus._base.parsers import parse_bool, parse_int, parse_size
 
 
 @runtime_checkable

@@ -24,7 +24,7 @@ import subprocess
 import time
 from typing import TYPE_CHECKING
 
-from circus._states import ProcessState
+from circus._base.states import ProcessState
 
 if TYPE_CHECKING:
     from circus.process import Process

@@ -12,7 +12,7 @@ plugins and deletes the watchers added at runtime. Here, per watcher:
   started (no ``add``/``remove`` events, as upstream);
 * added at runtime with ``add`` → kept, unless the file now names it;
 * sockets added, removed or changed → rebound, and only the watchers using
-  them are stopped and started again (``_reload_sockets``).
+  them are stopped and started again (``reload_sockets``).
 
 Every new watcher and live change is built before anything is touched, so a
 file that no longer loads, or a watcher that cannot be created, changes nothing.
@@ -30,8 +30,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from circus._live_options import Change, apply_changes, discard, is_live, prepare
-from circus._reload_sockets import plan_sockets, swap_sockets, users
+from circus._reconfig.live_options import Change, apply_changes, discard, is_live, prepare
+from circus._reconfig.reload_sockets import plan_sockets, swap_sockets, users
 from circus.config import load_config
 from circus.config._options import CIRCUS_OPTIONS
 from circus.errors import ConfigError, ConflictError, MessageError
