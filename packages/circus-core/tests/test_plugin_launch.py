@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from circus import _plugins
-from circus._from_config import build_arbiter
+from circus._daemon.from_config import build_arbiter
+from circus._setup import plugins as _plugins
 from circus.arbiter import Arbiter
 from circus.config import parse_config_text
 from circus.errors import ConfigError

@@ -10,10 +10,10 @@ import sys
 from collections.abc import Sequence
 
 from circus import __version__
-from circus._daemon import daemonize
-from circus._from_config import build_arbiter
-from circus._logging import LEVELS, configure_logging
-from circus._pidfile import Pidfile
+from circus._daemon.daemonize import daemonize
+from circus._daemon.from_config import build_arbiter
+from circus._daemon.logs import LEVELS, configure_logging
+from circus._daemon.pidfile import Pidfile
 from circus.config import load_config
 from circus.errors import CircusError
 

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from circus import _plugins
-from circus._from_config import build_arbiter
+from circus._daemon.from_config import build_arbiter
+from circus._setup import plugins as _plugins
 from circus.config import load_config
 
 from .conftest import Ctl, fields

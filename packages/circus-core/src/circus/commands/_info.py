@@ -49,7 +49,7 @@ def status(arbiter: Arbiter, props: Props) -> ReplyFields:
         reply = {"status": watchers[0].status()}
     else:
         reply = {"statuses": {w.name: w.status() for w in watchers}}
-    if props.bool("verbose", False):
+    if props.flag("verbose", False):
         reply["backoff"] = {w.name: slots for w in watchers if (slots := w.backoff_slots())}
     return reply
 
@@ -80,7 +80,7 @@ def globaloptions(arbiter: Arbiter, props: Props) -> ReplyFields:
         "multicast_endpoint": arbiter.multicast_endpoint,
     }
     if "option" in props:
-        key = props.str("option")
+        key = props.text("option")
         if key not in values:
             raise MessageError(f"{key!r} not an existing option")
         return {"options": {key: values[key]}}
@@ -211,7 +211,7 @@ def options(arbiter: Arbiter, props: Props) -> ReplyFields:
 def get(arbiter: Arbiter, props: Props) -> ReplyFields:
     """The values of the named options of one watcher."""
     watcher = props.watcher(arbiter)
-    keys = props.list("keys")
+    keys = props.array("keys")
     available = watcher_options(watcher)
     result: dict[str, JSONValue] = {}
     for key in keys:

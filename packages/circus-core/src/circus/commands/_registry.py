@@ -55,7 +55,7 @@ _COMMAND_MODULES = (
     "circus.commands._scale",
     "circus.commands._manage",
     "circus.commands._signal",
-    "circus.commands._misc",
+    "circus.commands._declined",
 )
 
 

@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from circus._process_info import Info, daemon_info, gather_infos
+from circus._watching.process_info import Info, daemon_info, gather_infos
 from circus.errors import MessageError
 
 from ._dispatch import RawJSON
@@ -40,14 +40,14 @@ def dstats(arbiter: Arbiter, props: Props) -> StatsResult:
 @command("stats", always_wait=True)
 def stats(arbiter: Arbiter, props: Props) -> StatsResult:
     """Statistics of every watcher's processes, one watcher's, or one process's."""
-    extended = bool(props.bool("extended", False))
+    extended = bool(props.flag("extended", False))
     if "name" not in props:
         if "process" in props:
-            props.str("name")  # a process needs its watcher: "'name' is missing"
+            props.text("name")  # a process needs its watcher: "'name' is missing"
         return _all_watchers(list(arbiter.watchers), extended)
     watcher = props.watcher(arbiter)
     if "process" in props:
-        pid = props.int("process")
+        pid = props.integer("process")
         proc = watcher.processes.get(pid)
         if proc is None or not proc.is_alive:
             raise MessageError(f"process {pid} not found in {props.raw['name']!r}")

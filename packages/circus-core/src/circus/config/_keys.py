@@ -18,10 +18,9 @@ import resource
 from dataclasses import dataclass
 from typing import Literal
 
-from .._hooks import HOOK_NAMES
-from .._values import parse_bool, parse_int, parse_size
+from .._base.parsers import parse_bool, parse_int, parse_size
 from ._errors import suggestion
-from ._options import WATCHER_OPTIONS
+from ._options import HOOK_NAMES, WATCHER_OPTIONS
 
 DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
 """A dotted Python path: ``package.module.name`` (at least one dot)."""

@@ -19,19 +19,33 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
 
-from .._hooks import HOOK_NAMES as HOOK_NAMES
-from .._protocol import DEFAULT_ENDPOINT, DEFAULT_PUBSUB, EndpointError, parse_endpoint
-from .._values import (
+from .._base.parsers import (
     parse_bool,
     parse_duration,
     parse_int,
     parse_octal,
     parse_signal,
 )
+from .._base.protocol import DEFAULT_ENDPOINT, DEFAULT_PUBSUB, EndpointError, parse_endpoint
 from ..errors import ConfigError
 from ._errors import show_value, suggestion
 
 logger = logging.getLogger("circus")
+
+# The points of a watcher's life a hook can run at (upstream's names).
+HOOK_NAMES: tuple[str, ...] = (
+    "before_start",
+    "after_start",
+    "before_spawn",
+    "after_spawn",
+    "before_stop",
+    "after_stop",
+    "before_signal",
+    "after_signal",
+    "before_reap",
+    "after_reap",
+    "extended_stats",
+)
 
 Parser = Callable[[object], object]
 """Turns raw input (INI text, a JSON value, a Python value) into an option value."""
@@ -365,7 +379,7 @@ CIRCUS_OPTIONS: Mapping[str, Option] = _table(
         None,
         "multicast discovery address (udp://237.219.251.97:12027 upstream); unset/empty: off",
     ),
-    # None: not set. Setting it implies statsd, as upstream (see circus._statsd);
+    # None: not set. Setting it implies statsd, as upstream (see circus._setup.statsd);
     # an empty value is "not set" (upstream turned statsd on with no endpoint).
     _opt("stats_endpoint", empty_means(None, _CONTROL), None,
          "where circusd-stats publishes stats"),

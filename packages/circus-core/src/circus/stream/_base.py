@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Literal, Protocol, TypedDict, runtime_checkable
 
-from circus._values import parse_bool, parse_int, parse_size
+from circus._base.parsers import parse_bool, parse_int, parse_size
 
 #: Which pipe of a process a chunk of output comes from.
 StreamName = Literal["stdout", "stderr"]

@@ -1,4 +1,7 @@
-"""One tick: sample the tracked processes, publish spec §1.10's messages, refresh metrics.
+"""One tick: sample the tracked processes, publish the stats messages, refresh metrics.
+
+The messages are upstream's ``stat.*`` topics and payloads, listed under
+"circusd-stats" in the circus-stats README.
 
 Groups nobody subscribed to are not sampled at all (unless Prometheus needs
 them), so with no subscriber and no ``--prometheus`` a tick costs a few

@@ -1,4 +1,7 @@
-"""Per-process samples: the dstats keys of spec §1.8, cheap enough for 1000 pids a second.
+"""Per-process samples: the ``dstats`` reply's keys, cheap enough for 1000 pids a second.
+
+The keys are the ones circusd's ``stats`` and ``dstats`` commands report per
+process (listed under "Control and event channels" in the circus-core README).
 
 On Linux one ``pread`` of ``/proc/<pid>/stat`` gives everything that changes
 (utime, stime, nice, vsize, rss, starttime); the kernel constants (clock
@@ -31,7 +34,7 @@ NA = "N/A"
 class ProcessSample(NamedTuple):
     """One process at one tick: its wire payload plus the numbers aggregates need.
 
-    ``body`` is the JSON object of spec §1.8's dstats keys *without* its closing
+    ``body`` is the JSON object of the ``dstats`` keys *without* its closing
     brace, so the publisher appends ``subtopic`` and ``name`` without decoding.
     """
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import zmq
 
-from circus._events import EventBus
-from circus.controller import bind
+from circus._base.events import EventBus
+from circus._channels.controller import bind
 
 logger = logging.getLogger("circus")
 

@@ -16,21 +16,78 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Mapping, Sequence
+from typing import Any, Protocol
 
+from circus._base.events import EventBus
 from circus.sockets import CircusSocket
 
-if TYPE_CHECKING:
-    from circus.arbiter import Arbiter
-    from circus.watcher import Watcher
-
 logger = logging.getLogger("circus")
+
+
+class OnDemandWatcher(Protocol):
+    """What an on-demand start needs of a watcher (a :class:`~circus.watcher.Watcher`)."""
+
+    @property
+    def name(self) -> str:
+        """The watcher's name."""
+        ...
+
+    @property
+    def on_demand(self) -> bool:
+        """Whether the watcher is started by a connection."""
+        ...
+
+    def status(self) -> str:
+        """``"active"``, ``"stopped"``, ..."""
+        ...
+
+    def socket_names(self) -> list[str]:
+        """The names of the sockets the watcher's processes get."""
+        ...
+
+    def start(self) -> Awaitable[object]:
+        """Start the watcher."""
+        ...
+
+
+class OnDemandArbiter(Protocol):
+    """What :class:`OnDemand` needs of the arbiter (a :class:`~circus.arbiter.Arbiter`)."""
+
+    @property
+    def events(self) -> EventBus:
+        """The arbiter's event bus."""
+        ...
+
+    @property
+    def watchers(self) -> Sequence[OnDemandWatcher]:
+        """The arbiter's watchers."""
+        ...
+
+    @property
+    def sockets(self) -> Mapping[str, Any]:
+        """The arbiter's sockets, by name."""
+        ...
+
+    @property
+    def quitting(self) -> bool:
+        """True once the arbiter is shutting down."""
+        ...
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The loop the arbiter runs on."""
+        ...
+
+    def get_watcher(self, name: str) -> OnDemandWatcher:
+        """The watcher called ``name`` (raises when there is none)."""
+        ...
 
 
 class OnDemand:
     """Arms the sockets of the arbiter's on-demand watchers while they are stopped."""
 
-    def __init__(self, arbiter: Arbiter) -> None:
+    def __init__(self, arbiter: OnDemandArbiter) -> None:
         self._arbiter = arbiter
         self._armed: dict[str, list[int]] = {}  # watcher name (lowercased) → watched fds
         self._tasks: set[asyncio.Task[None]] = set()
@@ -43,7 +100,7 @@ class OnDemand:
             if watcher.on_demand and watcher.status() == "stopped":
                 self.arm(watcher)
 
-    def arm(self, watcher: Watcher) -> None:
+    def arm(self, watcher: OnDemandWatcher) -> None:
         """Start ``watcher`` at the next connection to one of its sockets."""
         key = watcher.name.lower()
         if key in self._armed or self._arbiter.quitting or not self._running:
@@ -72,7 +129,7 @@ class OnDemand:
             self.disarm(name)
         self._unsubscribe()
 
-    def _sockets(self, watcher: Watcher) -> list[Any]:
+    def _sockets(self, watcher: OnDemandWatcher) -> list[Any]:
         sockets = self._arbiter.sockets
         found = []
         for name in watcher.socket_names():
@@ -83,7 +140,7 @@ class OnDemand:
                 found.append(sock)
         return found
 
-    def _wake(self, watcher: Watcher) -> None:
+    def _wake(self, watcher: OnDemandWatcher) -> None:
         self.disarm(watcher.name)
         if watcher not in self._arbiter.watchers:
             return
@@ -92,7 +149,7 @@ class OnDemand:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _start(self, watcher: Watcher) -> None:
+    async def _start(self, watcher: OnDemandWatcher) -> None:
         try:
             await watcher.start()
         finally:

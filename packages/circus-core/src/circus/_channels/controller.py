@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import zmq
 
-from circus._spawn import resolve_uid
+from circus._watching.spawn import resolve_uid
 from circus.commands import Dispatcher
 from circus.errors import CircusError
 

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 import psutil
 
-from circus._protocol import cpu_clock, human_bytes
+from circus._base.protocol import cpu_clock, human_bytes
 
 CPU_INTERVAL = 0.1
 """Seconds over which CPU usage is measured."""

@@ -17,7 +17,7 @@ import socket
 import struct
 from typing import Any, cast
 
-from circus._protocol import EndpointError, parse_endpoint
+from circus._base.protocol import EndpointError, parse_endpoint
 
 logger = logging.getLogger("circus")
 

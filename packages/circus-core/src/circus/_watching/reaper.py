@@ -27,7 +27,7 @@ import os
 import signal
 from collections.abc import Callable
 
-from circus._signals import SignalRouter
+from circus._watching.signals import SignalRouter
 
 logger = logging.getLogger("circus")
 
@@ -141,7 +141,8 @@ class Reaper:
         try:
             got, status = os.waitpid(pid, os.WNOHANG)
         except ChildProcessError:
-            # Someone else reaped it (a bug elsewhere); report like asyncio does.
+            # Someone else reaped it (a bug elsewhere); report like asyncio does:
+            # exit code 255, as a wait status (the code sits in its second byte).
             logger.warning("unknown child process pid %d, will report returncode 255", pid)
             got, status = pid, 255 << 8
         if got == 0:

@@ -32,26 +32,11 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from circus.watcher import Watcher
+from circus.config import HOOK_NAMES
 
 logger = logging.getLogger("circus")
-
-HOOK_NAMES: tuple[str, ...] = (
-    "before_start",
-    "after_start",
-    "before_spawn",
-    "after_spawn",
-    "before_stop",
-    "after_stop",
-    "before_signal",
-    "after_signal",
-    "before_reap",
-    "after_reap",
-    "extended_stats",
-)
 
 # Hooks whose result never changes what happens next.
 _RESULT_IGNORED = frozenset(
@@ -62,6 +47,27 @@ _RESULT_IGNORED = frozenset(
 _ERRORS_IGNORED = _RESULT_IGNORED | {"before_signal"}
 
 HookSpec = tuple[Callable[..., Any] | str, bool]
+
+
+class HookOwner(Protocol):
+    """What running a hook needs of its watcher (a :class:`~circus.watcher.Watcher`).
+
+    The watcher itself and its arbiter are handed to the hook as they are.
+    """
+
+    @property
+    def name(self) -> str:
+        """The watcher's name."""
+        ...
+
+    @property
+    def arbiter(self) -> object:
+        """The arbiter the watcher belongs to, or None."""
+        ...
+
+    def notify_event(self, topic: str, msg: dict[str, Any]) -> None:
+        """Publish event ``topic`` for the watcher."""
+        ...
 
 
 def _start_dir() -> str | None:
@@ -250,7 +256,7 @@ class Hooks:
         """The resolved hooks, by name."""
         return dict(self._hooks)
 
-    async def run(self, watcher: Watcher, name: str, **extra: Any) -> bool:
+    async def run(self, watcher: HookOwner, name: str, **extra: Any) -> bool:
         """Run hook ``name``; return whether the caller should go on.
 
         No hook means True. A raising or timed-out hook emits ``hook_failure``
@@ -282,7 +288,7 @@ class Hooks:
             return True
         return bool(result)
 
-    def _failed(self, watcher: Watcher, name: str, error: str, ignore: bool) -> bool:
+    def _failed(self, watcher: HookOwner, name: str, error: str, ignore: bool) -> bool:
         logger.error("hook %s of watcher %s failed: %s", name, watcher.name, error)
         watcher.notify_event("hook_failure", {"name": name, "error": error})
         return ignore or name in _ERRORS_IGNORED

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from circus._values import parse_bool, parse_int
+from circus._base.parsers import parse_bool, parse_int
 from circus.errors import ConfigError
 from circus.watcher import Watcher
 

@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from circus._hooks import daemon_sys_path
+from circus._watching.hooks import daemon_sys_path
 
 logger = logging.getLogger("circus")
 
@@ -134,7 +134,7 @@ def build_env(
     Without ``copy_env`` the child gets ``env`` and nothing else: no entries
     means an empty environment. With it, circusd's environment, then
     ``PYTHONPATH`` = circusd's ``sys.path`` if ``copy_path`` (without what hook
-    lookup appended: :func:`~circus._hooks.daemon_sys_path`), then ``env`` on
+    lookup appended: :func:`~circus._watching.hooks.daemon_sys_path`), then ``env`` on
     top (an explicit ``PYTHONPATH`` entry wins over ``copy_path``, as upstream).
     ``virtualenv`` then adds its ``bin`` to ``PATH`` and its site-packages to
     ``PYTHONPATH`` (see :func:`_apply_virtualenv`).

@@ -22,24 +22,103 @@ import os
 import signal
 import subprocess
 import time
-from typing import TYPE_CHECKING
+from typing import Generic, Protocol, TypeVar
 
-from circus._states import ProcessState
-
-if TYPE_CHECKING:
-    from circus.process import Process
-    from circus.watcher import Watcher
+from circus._base.states import ProcessState
+from circus._watching.hooks import HookOwner, Hooks
+from circus._watching.reaper import Reaper
 
 logger = logging.getLogger("circus")
+
+
+class Stoppable(Protocol):
+    """What stopping needs of a process (a :class:`~circus.process.Process`)."""
+
+    @property
+    def pid(self) -> int:
+        """The process id."""
+        ...
+
+    @property
+    def name(self) -> str:
+        """The name of its watcher."""
+        ...
+
+    @property
+    def state(self) -> ProcessState:
+        """Its state."""
+        ...
+
+    @property
+    def popen(self) -> subprocess.Popen[bytes] | None:
+        """Its Popen, None before the spawn."""
+        ...
+
+    def move_to(self, state: ProcessState) -> None:
+        """Change its state (checked)."""
+        ...
+
+    def record_exit(self, wait_status: int) -> None:
+        """Store the wait status it exited with."""
+        ...
+
+    def send_signal_group(self, signum: int) -> bool:
+        """Signal its process group; False if the group is gone."""
+        ...
+
+    def group_alive(self) -> bool:
+        """Whether any member of its process group remains."""
+        ...
+
+    def children(self, recursive: bool = False) -> list[int]:
+        """The pids of its children (all descendants with ``recursive``)."""
+        ...
+
+
+P = TypeVar("P", bound=Stoppable)
+P_contra = TypeVar("P_contra", bound=Stoppable, contravariant=True)
+
+
+class StopOwner(HookOwner, Protocol[P_contra]):
+    """What :class:`ProcessStopper` needs of its watcher (a :class:`~circus.watcher.Watcher`)."""
+
+    @property
+    def hooks(self) -> Hooks:
+        """The watcher's hooks (``before_signal``, ``after_signal``)."""
+        ...
+
+    @property
+    def reaper(self) -> Reaper:
+        """The reaper of the watcher's processes."""
+        ...
+
+    @property
+    def stop_children(self) -> bool:
+        """Whether direct children get the stop signal too."""
+        ...
+
+    @property
+    def stop_signal(self) -> int:
+        """The signal a stop sends first."""
+        ...
+
+    @property
+    def graceful_timeout(self) -> float:
+        """Seconds between the stop signal and SIGKILL."""
+        ...
+
+    def mark_stopping(self, proc: P_contra) -> None:
+        """Move ``proc`` to STOPPING (only the watcher changes a process's state)."""
+        ...
 
 _GROUP_CHECK_INTERVAL = 0.05
 _KILL_WAIT = 10.0  # how long SIGKILL may take before we report a stuck process
 
 
-class ProcessStopper:
+class ProcessStopper(Generic[P]):
     """Stops the processes of one watcher."""
 
-    def __init__(self, watcher: Watcher) -> None:
+    def __init__(self, watcher: StopOwner[P]) -> None:
         self._watcher = watcher
         self._exits: dict[int, asyncio.Future[None]] = {}
 
@@ -49,7 +128,7 @@ class ProcessStopper:
         if future is not None and not future.done():
             future.set_result(None)
 
-    async def signal(self, proc: Process, signum: int) -> bool:
+    async def signal(self, proc: P, signum: int) -> bool:
         """Send ``signum`` to the process group through the signal hooks."""
         watcher = self._watcher
         hooks = watcher.hooks
@@ -78,7 +157,7 @@ class ProcessStopper:
         return True
 
     async def stop(
-        self, proc: Process, signum: int | None = None, graceful_timeout: float | None = None
+        self, proc: P, signum: int | None = None, graceful_timeout: float | None = None
     ) -> None:
         """Stop ``proc`` and its whole group; returns once nothing of it remains."""
         if proc.state is ProcessState.EXITED:
@@ -100,7 +179,7 @@ class ProcessStopper:
                 return
         await self._finish_group(proc, deadline)
 
-    def _exit_future(self, proc: Process) -> asyncio.Future[None]:
+    def _exit_future(self, proc: P) -> asyncio.Future[None]:
         future = self._exits.get(proc.pid)
         if future is None:
             future = asyncio.get_running_loop().create_future()
@@ -110,7 +189,7 @@ class ProcessStopper:
                 self._exits[proc.pid] = future
         return future
 
-    async def _finish_group(self, proc: Process, deadline: float) -> None:
+    async def _finish_group(self, proc: P, deadline: float) -> None:
         """Wait for group members that outlived the leader; SIGKILL them at the deadline."""
         if not proc.group_alive():
             return
@@ -136,7 +215,7 @@ class ProcessStopper:
             remove()
 
 
-def kill_everything(proc: Process) -> None:
+def kill_everything(proc: Stoppable) -> None:
     """SIGKILL the process group and every descendant, in the group or not."""
     # Descendants that escaped the group (setsid) are found by walking the tree.
     for pid in proc.children(recursive=True):
@@ -145,7 +224,7 @@ def kill_everything(proc: Process) -> None:
     proc.send_signal_group(signal.SIGKILL)
 
 
-def stop_blocking(proc: Process, signum: int, timeout: float) -> None:
+def stop_blocking(proc: Stoppable, signum: int, timeout: float) -> None:
     """:meth:`ProcessStopper.stop` for a process without a watcher, blocking.
 
     ``signum`` to the group; after ``timeout`` SIGKILL to the group and to the
@@ -192,7 +271,7 @@ def stop_blocking(proc: Process, signum: int, timeout: float) -> None:
         time.sleep(_GROUP_CHECK_INTERVAL)
 
 
-def _direct_children(proc: Process) -> list[tuple[int, bool]]:
+def _direct_children(proc: Stoppable) -> list[tuple[int, bool]]:
     """Direct children of ``proc``, each with whether it is still in its group."""
     children = []
     for pid in proc.children():

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import zmq
 
-from circus._multicast import MulticastResponder
-from circus._publisher import Publisher
-from circus.controller import Controller
+from circus._channels.controller import Controller
+from circus._channels.multicast import MulticastResponder
+from circus._channels.publisher import Publisher
 
 if TYPE_CHECKING:
     from circus.arbiter import Arbiter

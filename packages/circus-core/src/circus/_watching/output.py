@@ -10,13 +10,10 @@ import asyncio
 import functools
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from circus.stream import PipeReader, build_stream
-
-if TYPE_CHECKING:
-    from circus.process import Process
-    from circus.watcher import Watcher
 
 logger = logging.getLogger("circus")
 
@@ -25,10 +22,44 @@ logger = logging.getLogger("circus")
 _DRAIN_TIMEOUT = 5.0
 
 
+class StreamOwner(Protocol):
+    """What :class:`WatcherOutput` needs of its watcher (a :class:`~circus.watcher.Watcher`)."""
+
+    @property
+    def name(self) -> str:
+        """The watcher's name."""
+        ...
+
+    @property
+    def stdout_stream(self) -> Mapping[str, Any]:
+        """The ``stdout_stream.*`` options (empty: no stream)."""
+        ...
+
+    @property
+    def stderr_stream(self) -> Mapping[str, Any]:
+        """The ``stderr_stream.*`` options (empty: no stream)."""
+        ...
+
+
+class Piped(Protocol):
+    """What reading a child's output needs of it (a :class:`~circus.process.Process`).
+
+    Its pipe fds are taken over: :meth:`WatcherOutput.attach` sets them to None.
+    """
+
+    stdout_fd: int | None
+    stderr_fd: int | None
+
+    @property
+    def pid(self) -> int:
+        """The child's pid."""
+        ...
+
+
 class WatcherOutput:
     """Streams and readers of one watcher."""
 
-    def __init__(self, watcher: Watcher) -> None:
+    def __init__(self, watcher: StreamOwner) -> None:
         self._watcher = watcher
         self._streams: dict[str, Any] = {}
         self._readers: set[PipeReader] = set()
@@ -59,7 +90,7 @@ class WatcherOutput:
             if reopen is not None:
                 reopen()
 
-    def attach(self, proc: Process) -> None:
+    def attach(self, proc: Piped) -> None:
         """Start reading the pipes of a freshly spawned process."""
         loop = asyncio.get_running_loop()
         for name, fd in (("stdout", proc.stdout_fd), ("stderr", proc.stderr_fd)):

@@ -20,8 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from circus._hooks import Hooks
-from circus._spawn import build_env
+from circus._watching.hooks import Hooks
+from circus._watching.spawn import build_env
 from circus.config._keys import STREAMS, Route, hook_value, rlimit_value, route_key, stream_value
 from circus.config._options import WATCHER_COMPOUND, WATCHER_OPTIONS, Option, warn_inert
 from circus.errors import CommandError, MessageError

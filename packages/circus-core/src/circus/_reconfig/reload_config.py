@@ -14,7 +14,7 @@ plugins and deletes the watchers added at runtime. Here, per watcher:
 * ``[plugin:NAME]`` sections gone → their watcher stops; changed → restarted
   with the new command line; new (and active) → started;
 * sockets added, removed or changed → rebound, and only the watchers using
-  them are stopped and started again (``_reload_sockets``).
+  them are stopped and started again (``reload_sockets``).
 
 Every new watcher and live change is built before anything is touched, so a
 file that no longer loads, or a watcher that cannot be created, changes nothing.
@@ -32,9 +32,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from circus._live_options import Change, apply_changes, discard, is_live, prepare
-from circus._plugins import is_active, plugin_watcher, watcher_name
-from circus._reload_sockets import plan_sockets, swap_sockets, users
+from circus._reconfig.live_options import Change, apply_changes, discard, is_live, prepare
+from circus._reconfig.reload_sockets import plan_sockets, swap_sockets, users
+from circus._setup.plugins import is_active, plugin_watcher, watcher_name
 from circus.config import load_config
 from circus.config._options import CIRCUS_OPTIONS
 from circus.errors import ConfigError, ConflictError, MessageError
