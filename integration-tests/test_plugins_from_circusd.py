@@ -4,11 +4,13 @@ The other plugin tests start ``circus-plugin`` by hand; here circusd launches
 it from its config, as users run plugins: flapping stops a crash loop (and
 publishes the action on the event channel), a
 ``reloadconfig`` that drops the section stops the plugin, and a plugin whose
-class cannot be imported is reported in one line while circusd carries on.
+class cannot be imported is reported in one line and on the event channel
+while circusd carries on.
 """
 
 from __future__ import annotations
 
+import json
 import shlex
 from pathlib import Path
 
@@ -79,6 +81,17 @@ def test_a_plugin_that_cannot_load_is_reported_and_circusd_runs_on(
     bad = "[plugin:bad]\nuse = nowhere_at_all.Plugin\n\n"
     config, endpoint, pubsub = circus_run.config("ours", bad)
     daemon = circus_run.start("ours", config, endpoint, pubsub)
+    listener = circus_run.ours_listen(pubsub, "--json", "listen", "watcher.plugin:bad.")
+    try:
+        # The watcher backs off and tries again: one of the tries is heard.
+        wait_for(lambda: any('"action": "failed"' in line for line in listener.lines),
+                 "the failure on the event channel", timeout=30)
+    finally:
+        listener.close()
+    [event] = [json.loads(line) for line in listener.lines if '"failed"' in line][:1]
+    assert event["topic"] == "watcher.plugin:bad.action"
+    assert event["event"]["source"] == "plugin:bad"
+    assert "cannot import module 'nowhere_at_all'" in event["event"]["reason"]
     wait_for(lambda: "cannot import module 'nowhere_at_all'" in daemon.log_text(),
              "the plugin's one-line error")
     assert "Traceback" not in daemon.log_text()
