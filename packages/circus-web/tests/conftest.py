@@ -162,7 +162,7 @@ class Web:
 
     def close(self) -> None:
         code = _stop(self.proc)
-        out, err = self.proc.communicate()
+        _out, err = self.proc.communicate()
         assert code == 0, f"circushttpd exited {code}: {err.decode()}"
 
 
@@ -198,7 +198,7 @@ class Client:
         for cookie in self.jar:
             if cookie.name == "_xsrf":
                 return str(cookie.value)
-        status, _, body = self.request("GET", "/login")
+        _status, _, body = self.request("GET", "/login")
         found = re.search(r'name="_xsrf" value="([^"]+)"', body)
         assert found, body
         return found.group(1)
@@ -266,7 +266,7 @@ class EventStream:
 
     def close(self) -> None:
         with contextlib.suppress(Exception):
-            self.conn.sock.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]
+            self.conn.sock.shutdown(socket.SHUT_RDWR)
         self.conn.close()
         self.thread.join(5)
 

@@ -309,13 +309,6 @@ class EventsHandler(Protected):
             console.hub.leave(listener)
 
 
-class NoFavicon(tornado.web.RequestHandler):
-    """``/favicon.ico``: nothing, without a 404 in every browser console."""
-
-    def get(self) -> None:
-        self.set_status(204)
-
-
 def make_app(console: Console, cookie_secret: bytes | None = None) -> tornado.web.Application:
     """The console's tornado application."""
     node = r"(n\d+)"
@@ -333,8 +326,7 @@ def make_app(console: Console, cookie_secret: bytes | None = None) -> tornado.we
         (rf"/api/{node}/([a-z]+)", ActionHandler),
     ]
     return tornado.web.Application(
-        [(pattern, handler, {"console": console}) for pattern, handler in routes]
-        + [(r"/favicon.ico", NoFavicon)],
+        [(pattern, handler, {"console": console}) for pattern, handler in routes],
         template_path=str(HERE / "templates"),
         static_path=str(HERE / "static"),
         cookie_secret=cookie_secret or secrets.token_bytes(32),

@@ -262,6 +262,9 @@
   }
   if (render || stats || page === "add") {
     const source = new EventSource(url);
+    // Close the stream as the page goes: a browser may keep a left page's
+    // stream open for a while, and six of them exhaust its connections to us.
+    window.addEventListener("pagehide", () => source.close());
     const live = document.getElementById("live");
     source.onopen = () => { live.className = "live on"; };
     source.onerror = () => { live.className = "live off"; };
