@@ -93,11 +93,12 @@ class Circusd:
                 f"working_dir = {self.dir}\nnumprocesses = {numprocesses}\n"
                 f"copy_env = True\n{extra}\n")
 
-    def start(self, sections: str) -> None:
+    def start(self, sections: str, circus_extra: str = "") -> None:
         ini = self.dir / "circus.ini"
         ini.write_text(
             f"[circus]\nendpoint = {self.endpoint}\npubsub_endpoint = {self.pubsub}\n"
-            f"stats_endpoint = {self.stats}\nstatsd = True\ncheck_delay = 0\n\n" + sections)
+            f"stats_endpoint = {self.stats}\nstatsd = True\ncheck_delay = 0\n{circus_extra}\n"
+            + sections)
         with open(self.dir / "circusd.log", "ab") as log:
             self.proc = subprocess.Popen([CIRCUSD, str(ini)], cwd=self.dir, env=dict(os.environ),
                                          stdin=subprocess.DEVNULL, stdout=log, stderr=log)
@@ -328,10 +329,10 @@ def daemons(tmp_path: Path) -> Iterator[Callable[..., Circusd]]:
     """Start circusd daemons; each is stopped and checked for leftovers at teardown."""
     started: list[Circusd] = []
 
-    def start(sections: str, name: str = "a") -> Circusd:
+    def start(sections: str, name: str = "a", circus_extra: str = "") -> Circusd:
         daemon = Circusd(tmp_path, name)
         started.append(daemon)
-        daemon.start(sections)
+        daemon.start(sections, circus_extra)
         return daemon
 
     yield start
