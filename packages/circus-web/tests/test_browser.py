@@ -185,3 +185,20 @@ def test_two_circusd_on_one_page_with_bulk_actions(daemons: Any, webs: Any,
     assert second.circusctl("status", "beta") == "stopped"
     screenshot(browser, "two-nodes")
     assert console_errors(browser) == []
+
+
+def test_many_processes_are_paged(daemons: Any, webs: Any, browser: webdriver.Chrome) -> None:
+    """A watcher of many processes gets one page of cards (and charts) at a time."""
+    circusd = daemons("[watcher:many]\ncmd = sleep 3600\nnumprocesses = 30\n")
+    wait_for(lambda: len(circusd.pids("many")) == 30, what="30 sleepers")
+    web = webs("--endpoint", circusd.endpoint)
+    browser.get(web.base + "/node/n0/watcher/many")
+    wait_for(lambda: len(css(browser, "#procs .proc")) == 24, what="a first page of 24")
+    assert text_of(browser, "#pager .where") == "processes 1–24 of 30"
+    first = {card.get_attribute("data-pid") for card in css(browser, "#procs .proc")}
+    css(browser, '[data-testid="page-next"]')[0].click()
+    wait_for(lambda: len(css(browser, "#procs .proc")) == 6, what="the last 6")
+    rest = {card.get_attribute("data-pid") for card in css(browser, "#procs .proc")}
+    assert not first & rest
+    assert first | rest == {str(pid) for pid in circusd.pids("many")}
+    assert console_errors(browser) == []

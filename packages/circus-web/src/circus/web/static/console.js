@@ -170,8 +170,15 @@
   }
 
   // ---- one watcher ------------------------------------------------------
+  // Cards (and charts) for one page of processes at a time: a watcher of a
+  // thousand processes must not build a thousand charts.
+  const CARDS_PER_PAGE = 24;
+  let cardPage = 0;
+  let lastSnap = null;
+
   function renderWatcher(snap) {
     if (snap.id !== body.dataset.node) return;
+    lastSnap = snap;
     const w = snap.watchers[body.dataset.watcher];
     const status = document.querySelector('[data-testid="watcher-status"]');
     const box = document.getElementById("procs");
@@ -179,10 +186,17 @@
     status.textContent = w.status;
     status.className = "status " + w.status;
     document.querySelector('[data-testid="numprocesses"]').textContent = String(w.pids.length);
+    const pages = Math.max(1, Math.ceil(w.pids.length / CARDS_PER_PAGE));
+    cardPage = Math.min(cardPage, pages - 1);
+    const shown = w.pids.slice(cardPage * CARDS_PER_PAGE, (cardPage + 1) * CARDS_PER_PAGE);
+    const pager = document.getElementById("pager");
+    pager.hidden = pages === 1;
+    pager.querySelector(".where").textContent =
+      `processes ${cardPage * CARDS_PER_PAGE + 1}–${cardPage * CARDS_PER_PAGE + shown.length} of ${w.pids.length}`;
     const keep = new Set();
-    for (const pid of w.pids) {
+    for (const pid of shown) {
       keep.add(`proc/${pid}`);
-      if (box.querySelector(`[data-pid="${pid}"]`)) continue;
+      if (box.querySelector(`.proc[data-pid="${pid}"]`)) continue;
       const card = el("div", {className: "card proc", "data-pid": String(pid), "data-testid": `proc-${pid}`},
         el("div", {className: "proc-head"}, el("strong", {text: `pid ${pid}`}),
           el("span", {className: "age"}),
@@ -192,17 +206,22 @@
         el("div", {className: "vals mono"}));
       box.append(card);
     }
-    for (const card of box.querySelectorAll("[data-pid]")) {
+    for (const card of box.querySelectorAll(".proc")) {
       if (!keep.has(`proc/${card.dataset.pid}`)) card.remove();
     }
     forget("proc/", keep);
+  }
+
+  function turnPage(step) {
+    cardPage = Math.max(0, cardPage + step);
+    if (lastSnap) renderWatcher(lastSnap);
   }
 
   function statsWatcher(st) {
     if (st.node !== body.dataset.node) return;
     for (const [pid, v] of Object.entries(st.pids)) {
       if (v.watcher !== body.dataset.watcher) continue;
-      const card = document.querySelector(`#procs [data-pid="${pid}"]`);
+      const card = document.querySelector(`#procs .proc[data-pid="${pid}"]`);
       if (!card) continue;
       const s = chart(`proc/${pid}`, card.querySelector(".chart"), ["cpu %", "mem %"], 280, 110, true);
       push(s, st.time, [num(v.cpu), num(v.mem)]);
@@ -301,6 +320,8 @@
       finally { button.disabled = false; }
       return;
     }
+    const pageButton = e.target.closest("button.page");
+    if (pageButton) { turnPage(Number(pageButton.dataset.step)); return; }
     const bulkButton = e.target.closest("button.bulk-act");
     if (bulkButton) { e.preventDefault(); await bulk(bulkButton.dataset.action); }
   });
