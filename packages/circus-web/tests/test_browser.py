@@ -106,6 +106,15 @@ def _eight_steps(circusd: Any, base: str, driver: webdriver.Chrome, port: int) -
     wait_for(lambda: text_of(driver, '[data-testid="numprocesses"]') == "3", what="3 processes")
     assert len(circusd.pids("w")) == 3
 
+    # Options are edited through `set`.
+    field = css(driver, '[data-testid="opt-graceful_timeout"]')[0]
+    field.clear()
+    field.send_keys("7")
+    field.find_element(By.XPATH, "./following-sibling::button").click()
+    wait_for(lambda: circusd.call("get", name="w", keys=["graceful_timeout"])
+             .get("options", {}).get("graceful_timeout") in (7, 7.0, "7"),
+             what="graceful_timeout set to 7")
+
     # 7. The tail shows a line printed after the page opened.
     driver.refresh()
     opened_with = (circusd.dir / "w.log").read_text()
@@ -194,7 +203,7 @@ def test_many_processes_are_paged(daemons: Any, webs: Any, browser: webdriver.Ch
     web = webs("--endpoint", circusd.endpoint)
     browser.get(web.base + "/node/n0/watcher/many")
     wait_for(lambda: len(css(browser, "#procs .proc")) == 24, what="a first page of 24")
-    assert text_of(browser, "#pager .where") == "processes 1–24 of 30"
+    assert text_of(browser, "#pager .where") == "processes 1\u201324 of 30"
     first = {card.get_attribute("data-pid") for card in css(browser, "#procs .proc")}
     css(browser, '[data-testid="page-next"]')[0].click()
     wait_for(lambda: len(css(browser, "#procs .proc")) == 6, what="the last 6")

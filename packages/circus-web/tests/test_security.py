@@ -124,6 +124,8 @@ def test_admin_actions_work_and_are_audited(daemons: Any, webs: Any, users_file:
     assert status == 502 and "nosuch" in body["reason"]
     assert admin.post("/api/n0/stop", {"name": "w"})[0] == 200
     assert circusd.circusctl("status", "w") == "stopped"
+    status, body = admin.post("/api/n0/reloadconfig", {})
+    assert status == 200 and body["status"] == "ok", body
     log = web.log.read_text()
     assert "user=alice role=admin action=incr node=n0" in log
     assert "action=stop node=n0 target={\"name\": \"nosuch\"} result=error" in log

@@ -8,6 +8,7 @@ import pytest
 from circus.web import Role, hash_password, verify_password
 from circus.web._actions import ActionError, build
 from circus.web._auth import AuthConfigError, Authenticator, load_tokens, load_users
+from circus.web._hub import Hub
 from circus.web._node import NodeSpec, split_topic
 
 
@@ -87,3 +88,20 @@ def test_node_spec_and_topics() -> None:
         NodeSpec.parse("http://x")
     assert split_topic("watcher.web.v2.output", "watcher.") == ("web.v2", "output")
     assert split_topic("stat.web.v2.1234", "stat.") == ("web.v2", "1234")
+
+
+def test_hub_fans_out_drops_oldest_for_a_laggard_and_routes_output() -> None:
+    hub = Hub()
+    everyone, follower = hub.join(), hub.join(("n0", "web"))
+    for index in range(300):  # more than a stream's queue holds
+        hub.publish("node", {"i": index})
+    frames = [everyone.queue.get_nowait() for _ in range(everyone.queue.qsize())]
+    assert frames[-1] == b'event: node\ndata: {"i":299}\n\n'
+    assert len(frames) == 256 and frames[0].endswith(b'{"i":44}\n\n')
+    while not follower.queue.empty():
+        follower.queue.get_nowait()
+    hub.publish_output("n0", "web", {"lines": []})
+    assert everyone.queue.empty() and follower.queue.get_nowait().startswith(b"event: output")
+    hub.leave(follower)
+    hub.publish_output("n0", "web", {"lines": []})
+    assert follower.queue.empty()

@@ -179,7 +179,15 @@ class WatcherPage(Protected):
         if node is None:
             raise tornado.web.HTTPError(404)
         try:
-            options = (await node.call("options", name=name)).get("options", {})
+            # A page must not hang for the actions' long timeout on a dead circusd.
+            reply = await asyncio.wait_for(node.call("options", name=name), node.timeout)
+            options = reply.get("options", {})
+        except asyncio.TimeoutError:
+            self.set_status(504)
+            self.render_page("error.html", page="watcher",
+                             message=f"{node.spec.endpoint} did not answer within "
+                                     f"{node.timeout:g} s")
+            return
         except ClientError as exc:
             self.set_status(404)
             self.render_page("error.html", page="watcher", message=f"{name}: {exc}")
