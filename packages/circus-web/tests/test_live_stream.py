@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import socket
 import time
 from pathlib import Path
 from typing import Any
 
 import zmq
 
-from .conftest import EventStream, OutputRelay, wait_for
+from .conftest import EventStream, OutputRelay, free_port, wait_for
 
 
 def test_stream_carries_snapshots_and_live_stats(daemons: Any, webs: Any) -> None:
@@ -135,3 +136,23 @@ def test_relay_of_real_worker_output(daemons: Any, webs: Any) -> None:
     finally:
         stream.close()
         relay.close()
+
+
+def test_socket_hits_reach_the_stream(daemons: Any, webs: Any) -> None:
+    port = free_port()
+    circusd = daemons(f"[socket:front]\nhost = 127.0.0.1\nport = {port}\n")
+    web = webs("--endpoint", circusd.endpoint)
+    stream = EventStream(web.base)
+    try:
+        _, snap = stream.first(lambda e, d: e == "node" and d["sockets"], what="the socket")
+        fd = str(snap["sockets"][0]["fd"])
+
+        def hit() -> bool:
+            with socket.create_connection(("127.0.0.1", port)):
+                pass
+            with stream.lock:
+                return any(e == "stats" and d["sockets"].get(fd, {}).get("reads", 0) > 0
+                           for e, d in stream.events)
+        wait_for(hit, what="hits on the stats stream")
+    finally:
+        stream.close()
