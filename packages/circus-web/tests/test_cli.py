@@ -89,3 +89,16 @@ def test_a_log_file_that_cannot_be_opened(tmp_path: Path) -> None:
     out = run("--log-output", str(tmp_path / "no" / "such" / "dir.log"))
     assert out.returncode == 1
     assert out.stderr.startswith("circushttpd: error: cannot open the log file")
+
+
+def test_endpoints_file(daemons: Any, webs: Any, tmp_path: Path) -> None:
+    first, second = daemons("", name="a"), daemons("", name="b")
+    listing = tmp_path / "endpoints"
+    listing.write_text(f"# the fleet\n{first.endpoint}\n\n{second.endpoint},pubsub={second.pubsub}\n")
+    web = webs("--endpoints-file", str(listing))
+    client = Client(web.base)
+    wait_for(lambda: [n["state"] for n in client.state()["nodes"]] == ["up", "up"],
+             what="both nodes up")
+    assert [n["endpoint"] for n in client.state()["nodes"]] == [first.endpoint, second.endpoint]
+    out = run("--endpoints-file", str(tmp_path / "missing"))
+    assert out.returncode == 2 and "No such file" in out.stderr

@@ -175,3 +175,20 @@ def _watcher_section(tmp_path: Path) -> str:
             "copy_env = True\ngraceful_timeout = 2\n")
 
 
+
+
+def test_names_are_escaped(daemons: Any, webs: Any, tmp_path: Path) -> None:
+    """A watcher name is data, never markup (upstream's templates did not escape)."""
+    import sys
+    import urllib.parse
+
+    circusd = daemons("")
+    evil = "<img src=x onerror=alert(1)>"
+    reply = circusd.call("add", name=evil, cmd=sys.executable, args=["-c", "pass"])
+    web = webs("--endpoint", circusd.endpoint)
+    client = Client(web.base)
+    path = "/node/n0/watcher/" + urllib.parse.quote(evil)
+    status, _, page = client.request("GET", path)
+    assert evil not in page
+    assert reply["status"] == "ok" and status == 200, reply
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
