@@ -94,7 +94,8 @@ def test_a_log_file_that_cannot_be_opened(tmp_path: Path) -> None:
 def test_endpoints_file(daemons: Any, webs: Any, tmp_path: Path) -> None:
     first, second = daemons("", name="a"), daemons("", name="b")
     listing = tmp_path / "endpoints"
-    listing.write_text(f"# the fleet\n{first.endpoint}\n\n{second.endpoint},pubsub={second.pubsub}\n")
+    listing.write_text(f"# the fleet\n{first.endpoint}\n\n"
+                       f"{second.endpoint},pubsub={second.pubsub}\n")
     web = webs("--endpoints-file", str(listing))
     client = Client(web.base)
     wait_for(lambda: [n["state"] for n in client.state()["nodes"]] == ["up", "up"],
