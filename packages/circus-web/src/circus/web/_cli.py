@@ -67,7 +67,7 @@ def _parser() -> OneLineParser:
     add_ssh(parser)
     add_log_level(parser)
     parser.add_argument("--log-output", default="-",
-                        help="log file, or - for stderr (default: %(default)s)")
+                        help="log file, or - for stdout (default), as upstream")
     parser.add_argument("--certfile", help="serve HTTPS with this certificate (PEM)")
     parser.add_argument("--keyfile", help="the private key of --certfile (PEM)")
     parser.add_argument("--users-file", metavar="FILE",
@@ -162,11 +162,9 @@ def parse_args(argv: list[str] | None = None) -> Options | str:
 
 
 def configure_logging(options: Options) -> None:
-    """Log to stderr or ``--log-output``; OSError if that file cannot be opened."""
+    """Log to stdout or the ``--log-output`` file; OSError if that file cannot be opened."""
     handler: logging.Handler
-    if options.log_output in ("-", "stderr"):
-        handler = logging.StreamHandler(sys.stderr)
-    elif options.log_output == "stdout":
+    if options.log_output == "-":
         handler = logging.StreamHandler(sys.stdout)
     else:
         handler = logging.FileHandler(options.log_output)
