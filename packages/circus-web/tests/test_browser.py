@@ -211,3 +211,19 @@ def test_many_processes_are_paged(daemons: Any, webs: Any, browser: webdriver.Ch
     assert not first & rest
     assert first | rest == {str(pid) for pid in circusd.pids("many")}
     assert console_errors(browser) == []
+
+
+def test_a_hostile_watcher_name_stays_text(daemons: Any, webs: Any,
+                                          browser: webdriver.Chrome) -> None:
+    """Names reach the DOM through textContent only: no element, no script."""
+    import sys
+
+    circusd = daemons("")
+    evil = '<img src=x id=pwned onerror="alert(1)">'
+    assert circusd.call("add", name=evil, cmd=sys.executable,
+                        args=["-c", "import time; time.sleep(3600)"], start=True)["status"] == "ok"
+    web = webs("--endpoint", circusd.endpoint)
+    browser.get(web.base + "/watchers")
+    wait_for(lambda: any(link.text == evil for link in css(browser, "table.watchers a")),
+             what="the name shown as text")
+    assert css(browser, "#pwned") == [] and css(browser, "img") == []

@@ -105,3 +105,14 @@ def test_hub_fans_out_drops_oldest_for_a_laggard_and_routes_output() -> None:
     hub.leave(follower)
     hub.publish_output("n0", "web", {"lines": []})
     assert follower.queue.empty()
+
+
+def test_sessions_expire(tmp_path: Path) -> None:
+    from .conftest import wait_for
+
+    path = tmp_path / "users"
+    path.write_text(f"alice admin {hash_password('pw')}\n")
+    auth = Authenticator(load_users(path), {}, session_seconds=0.2)
+    sid = auth.login("127.0.0.1", "alice", "pw")
+    assert auth.session(sid) is not None
+    wait_for(lambda: auth.session(sid) is None, timeout=5, what="the session to expire")
