@@ -191,7 +191,7 @@ class Daemon:
 def terminate(daemon: Daemon) -> bool:
     """SIGTERM *daemon* and wait up to 30 s for it to exit; True if it did."""
     # Upstream 0.19 drops a SIGTERM that arrives while a start, stop or reload
-    # holds its global lock (spec README section 3), so its daemon is asked
+    # holds its global lock (an upstream bug we do not copy), so its daemon is asked
     # again; ours must obey the first one.
     tries = 15 if daemon.kind == "upstream" else 1
     for _attempt in range(tries):

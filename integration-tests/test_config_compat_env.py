@@ -7,7 +7,8 @@ env entries: nothing at all when there are none) and on, ``copy_path``,
 ``virtualenv`` (PATH, the site-packages and the paths its ``.pth`` files name),
 and which program a bare ``cmd`` runs when the child's env has no PATH.
 Upstream's ``__name__`` entry (a parser key that leaks into every child with
-an ``[env]`` section, spec §1.14) is the one difference we do not copy.
+an ``[env]`` section; see "The environment of a watcher's processes" in the
+circus-core README) is the one difference we do not copy.
 """
 
 from __future__ import annotations
@@ -153,7 +154,7 @@ def children(daemon: Daemon, watchers: list[str], root: Path) -> dict[str, Child
         time.sleep(0.05)
     for child in found.values():
         if child.env is not None:
-            child.env.pop("__name__", None)  # upstream's leak (spec §1.14)
+            child.env.pop("__name__", None)  # upstream's leak (see the docstring)
             child.env = {key: value.replace(str(root), "<venv>")
                          for key, value in child.env.items()}
     return found
@@ -169,7 +170,7 @@ def compare(run: CircusRun, sections: str, watchers: list[str]) -> dict[str, Chi
         assert terminate(daemon), f"{kind} circusd ignored SIGTERM"
         if kind == "upstream":
             # Upstream stops only each child's own pid, so grandchildren outlive
-            # it (spec README section 3); they must not be taken for ours.
+            # it (an upstream bug we do not copy); they must not be taken for ours.
             for pid in marked(run.token):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)

@@ -1,7 +1,7 @@
 """OUR circusctl drives upstream circusd 0.19 (from the throwaway peer venv).
 
 Exit codes and console output are the ones upstream's own circusctl gives
-against the same daemon (spec §1.7, §1.8).
+against the same daemon.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def test_incr_and_decr(upstream: Upstream) -> None:
     upstream.ctl("incr", "alpha", stdout="ok\n")
     upstream.daemon.wait_pids("alpha", 3)
     # Upstream's global lock may be held by its own periodic manage pass for a
-    # moment (spec §1.6), which it reports as errno 5: ask again when it does.
+    # moment, which it reports as errno 5 "arbiter is already running": ask again.
     def waiting(*args: str, expect: str) -> bool:
         result = upstream.run.ours_ctl(upstream.daemon.endpoint, *args)
         if result.returncode == 3 and "already running" in result.stderr:
@@ -82,7 +82,7 @@ def test_incr_and_decr(upstream: Upstream) -> None:
     wait_for(lambda: waiting("decr", "alpha", "--waiting", expect="4\n"), "decr")
     wait_for(lambda: waiting("decr", "alpha", expect="ok\n"), "decr")
     upstream.daemon.wait_pids("alpha", 3)
-    # Upstream counts a killed process until it reaps it (spec §1.8): poll.
+    # Upstream counts a killed process until it reaps it: poll.
     wait_for(lambda: upstream.ctl("numprocesses", "alpha") == "3\n", "numprocesses 3")
 
 

@@ -1,9 +1,10 @@
 """Upstream circus 0.19's own clients drive OUR circusd.
 
 The real ``circusctl`` 0.19 runs every one of its commands against our daemon
-(exit codes and console output as upstream's daemon gives them, spec §1.8), the
-real ``circus.client.CircusClient`` checks the reply keys (spec §1.8, §6), and
-the real ``listen`` and ``CircusConsumer`` receive our events (spec §1.9).
+(exit codes and console output as upstream's daemon gives them), the real
+``circus.client.CircusClient`` checks the reply keys, and the real ``listen``
+and ``CircusConsumer`` receive our events (see "Events" in the circus-core
+README).
 
 The expectations were taken from upstream's own daemon: setting
 ``CIRCUS_COMPAT_DAEMON=upstream`` runs this file against upstream circusd
@@ -69,7 +70,7 @@ def target(upstream_run: CircusRun) -> Iterator[Target]:
     daemon.wait_pids("alpha", 2)
     daemon.wait_pids("beta", 1)
     yield Target(upstream_run, daemon)
-    # Upstream logs tracebacks of its own global-lock bug (spec README §3); ours must not.
+    # Upstream logs tracebacks of its own global-lock bug; ours must not.
     if KIND == "ours":
         assert "Traceback" not in daemon.log_text(), daemon.log_text()
 

@@ -1,6 +1,6 @@
 """circus-core's copy of the wire vocabulary equals circus.client's, and errnos round-trip.
 
-circus-core installs alone, so it keeps one private copy (``circus._protocol``
+circus-core installs alone, so it keeps one private copy (``circus._base.protocol``
 and the errnos in ``circus.errors``) of what ``circus.client.protocol`` holds
 for every other package. This is the one place where both are installed, so
 it is where the copy is held equal: constants, the endpoint grammar and the
@@ -15,7 +15,7 @@ import json
 import re
 from typing import Any
 
-import circus._protocol as core  # the private copy this test exists to check
+import circus._base.protocol as core  # the private copy this test exists to check
 import circus.client.protocol as client
 import circus.errors
 import pytest

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from circus._crashloop import MAX_BACKOFF, backoff_delay
+from circus._watching.crashloop import MAX_BACKOFF, backoff_delay
 from circus.watcher import Watcher
 from conftest import EventLog, apoll, python_cmd
 

@@ -3,8 +3,8 @@
 A real circusd subprocess runs ten watchers. Twenty raw pyzmq DEALER clients,
 one thread each, fire 200 mixed commands between them (``waiting: true``
 wherever it applies). Upstream answers such overlap with errno 5 "arbiter is
-already running ..."; we queue per watcher (spec README §3), so every reply
-must be a success with upstream's keys. Afterwards each watcher runs exactly
+already running ..."; we queue per watcher (README, "Commands": no global
+lock), so every reply must be a success with upstream's keys. Afterwards each watcher runs exactly
 the number of processes the commands add up to, and ``list`` matches
 circusd's real children: no pid twice, none lost, no zombie.
 
@@ -118,7 +118,7 @@ def _plan(seed: int) -> list[tuple[str, dict[str, Any]]]:
 
 
 def _check_reply(command: str, props: dict[str, Any], reply: dict[str, Any]) -> None:
-    """The reply is a success with the keys upstream gives for this command (spec §1.8)."""
+    """The reply is a success with the keys upstream gives for this command."""
     assert isinstance(reply.get("time"), float), reply
     name = props.get("name")
     if command == "status" and name:

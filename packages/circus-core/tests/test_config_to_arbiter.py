@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import resource
 
-from circus import _rlimits
+from circus._watching import rlimits as _rlimits
 from circus.arbiter import Arbiter
 from circus.watcher import Watcher
 

@@ -36,7 +36,7 @@ def test_every_errno_has_a_class():
 
 def test_every_class_has_an_errno_in_range():
     # Includes subclasses defined outside errors.py (e.g. the pidfile error).
-    for module in ("circus._pidfile", "circus.config", "circus.arbiter", "circus.circusd"):
+    for module in ("circus._daemon.pidfile", "circus.config", "circus.arbiter", "circus.circusd"):
         importlib.import_module(module)
     for cls in {CircusError} | _all_subclasses(CircusError):
         assert isinstance(cls.errno, int), cls

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from circus import _hooks
-from circus._from_config import build_arbiter
+from circus._daemon.from_config import build_arbiter
+from circus._watching import hooks as _hooks
 from circus.config import ConfigError, load_config
 from circus.watcher import Watcher
 from conftest import python_cmd
@@ -129,7 +129,7 @@ def test_a_hook_module_whose_own_import_fails_says_so(tmp_path: Path) -> None:
 
 
 def test_copy_path_leaves_out_what_hook_lookup_added(tmp_path: Path) -> None:
-    from circus._spawn import build_env
+    from circus._watching.spawn import build_env
 
     name = hook_module(tmp_path / "hooks")
     Watcher("w", cmd=SLEEPER, env={"PYTHONPATH": str(tmp_path / "hooks")},

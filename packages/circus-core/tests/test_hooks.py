@@ -18,7 +18,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from circus._hooks import HOOK_NAMES, Hooks
+from circus._watching.hooks import Hooks
+from circus.config import HOOK_NAMES
 from circus.watcher import Watcher
 from conftest import ArbiterHarness, apoll, pid_exists_not_zombie, python_cmd
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from circus._states import IllegalTransition
+from circus._base.states import IllegalTransition
 from circus.process import Process, ProcessState
 from circus.watcher import Watcher
 from conftest import apoll, pid_exists_not_zombie, poll, python_cmd

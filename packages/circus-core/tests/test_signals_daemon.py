@@ -16,7 +16,7 @@ import time
 
 import psutil
 import pytest
-from circus._reaper import become_subreaper
+from circus._watching.reaper import become_subreaper
 from conftest import pid_exists_not_zombie, poll
 
 # Appends "<name> <pid>" to stopped.log when it gets SIGTERM, then exits.

@@ -10,8 +10,8 @@ import shlex
 import sys
 
 import pytest
-from circus import _statsd
-from circus._from_config import build_arbiter
+from circus._daemon.from_config import build_arbiter
+from circus._setup import statsd as _statsd
 from circus.arbiter import Arbiter
 from circus.config import parse_config_text
 from circus.errors import ConfigError

@@ -7,7 +7,7 @@ holds it equal to ``circus.client.protocol`` when both packages are installed.
 from __future__ import annotations
 
 import pytest
-from circus._protocol import EndpointError, cpu_clock, human_bytes, parse_endpoint
+from circus._base.protocol import EndpointError, cpu_clock, human_bytes, parse_endpoint
 
 
 @pytest.mark.parametrize(("seconds", "clock"), [

@@ -52,3 +52,15 @@ def test_sync_import_does_not_load_asyncio():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=30)
     assert result.stdout == "False\n", result.stderr
+
+
+def test_reply_shapes_load_on_first_use_and_describe_plain_dicts():
+    code = ("import sys, circus.circusctl, circus.client, circus.ctl._main, circus.ctl._shell; "
+            "print('circus.client._shapes' in sys.modules); "
+            "from circus.client import ListReply; "
+            "print(sorted(ListReply.__optional_keys__), sorted(ListReply.__required_keys__))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=30)
+    assert result.stdout == (
+        "False\n['errno', 'id', 'pids', 'reason', 'status', 'tb', 'time', 'watchers'] []\n"
+    ), result.stderr

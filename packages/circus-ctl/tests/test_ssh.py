@@ -8,9 +8,9 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import zmq
@@ -19,6 +19,7 @@ from circus.client import (
     CircusClient,
     ConnectionFailed,
     EventSubscriber,
+    StatusReply,
     close_ssh_tunnels,
     open_sub,
 )
@@ -121,6 +122,22 @@ def test_open_sub_with_a_bad_endpoint_raises_connection_failed():
         context.term()
 
 
+def test_a_tunnel_that_is_an_ssh_pid_is_forgotten_not_killed():
+    # Without paramiko, pyzmq hands back the pid of an ssh that went to the
+    # background, or of the user's ControlMaster: neither is ours to kill.
+    from circus.client._tunnels import track
+
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        track(other.pid)
+        close_ssh_tunnels()
+        close_ssh_tunnels()  # nothing left to end
+        assert other.poll() is None
+    finally:
+        other.kill()
+        other.wait()
+
+
 def test_clients_end_their_tunnel_when_closed(daemon, sshd, tmp_path, monkeypatch):
     # In-process clients: the tunnel (a forked process) must go with the client,
     # or a long-lived program would pile them up (the autouse check sees leftovers).
@@ -134,7 +151,7 @@ def test_clients_end_their_tunnel_when_closed(daemon, sshd, tmp_path, monkeypatc
         assert _tunnels()
     assert _tunnels() == []  # gone with the client, while sshd still serves
 
-    async def async_call() -> dict[str, Any]:
+    async def async_call() -> StatusReply:
         async with AsyncCircusClient(daemon.endpoint, timeout=20, ssh_server=server,
                                      ssh_keyfile=str(key)) as client:
             reply = await client.call("status")

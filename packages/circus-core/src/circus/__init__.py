@@ -76,7 +76,7 @@ def get_arbiter(
     """
     # Import cost: ``circus`` is shared with circus.client and the other packages,
     # which must not load the daemon (zmq channels, psutil, config) on import.
-    from circus._protocol import DEFAULT_ENDPOINT, DEFAULT_PUBSUB
+    from circus._base.protocol import DEFAULT_ENDPOINT, DEFAULT_PUBSUB
     from circus.arbiter import Arbiter
     from circus.watcher import Watcher
 

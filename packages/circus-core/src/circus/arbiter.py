@@ -19,21 +19,23 @@ import signal
 import socket
 import threading
 import typing
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any
 
-from circus import _reloadconfig
-from circus._channels import Channels
-from circus._events import EventBus
-from circus._on_demand import OnDemand
-from circus._protocol import DEFAULT_ENDPOINT, DEFAULT_PUBSUB, DEFAULT_STATS_ENDPOINT
-from circus._reaper import Reaper
-from circus._signals import SignalRouter
-from circus._states import ArbiterState as ArbiterState  # re-exported: a public path
-from circus._statsd import stats_watcher
+from circus._base.events import EventBus
+from circus._base.protocol import DEFAULT_ENDPOINT, DEFAULT_PUBSUB, DEFAULT_STATS_ENDPOINT
+from circus._base.states import ArbiterState as ArbiterState  # re-exported: a public path
+from circus._channels.channels import Channels
+from circus._channels.controller import resolve_owner
+from circus._reconfig import reload_config as _reload_config
+from circus._setup.build import build
+from circus._setup.plugins import is_active, plugin_watcher
+from circus._setup.statsd import stats_watcher
+from circus._watching.on_demand import OnDemand
+from circus._watching.reaper import Reaper
+from circus._watching.signals import SignalRouter
 from circus.config import load_config
 from circus.config._options import CIRCUS_OPTIONS, warn_inert
-from circus.controller import resolve_owner
 from circus.errors import ConflictError, UnknownWatcherError
 from circus.sockets import CircusSocket, build_sockets
 from circus.watcher import Watcher
@@ -178,6 +180,9 @@ class Arbiter:
             self.adopt_watcher(watcher)
         if statsd:
             self.adopt_watcher(stats_watcher(self))
+        for section in self.plugins:
+            if is_active(section):
+                self.adopt_watcher(plugin_watcher(self, section))
         if debug_gc:
             gc.set_debug(gc.DEBUG_LEAK)
 
@@ -187,10 +192,7 @@ class Arbiter:
     @classmethod
     def load_from_config(cls, config_file: str, loop: Any = None) -> Arbiter:
         """Build an arbiter from an INI file (raises ConfigError when it is invalid)."""
-        # A real cycle: _from_config builds Arbiters, so it imports this module.
-        from circus._from_config import build_arbiter
-
-        return build_arbiter(load_config(config_file), loop=loop)
+        return build(cls, load_config(config_file), loop=loop)
 
     @property
     def fqdn(self) -> str:
@@ -319,9 +321,13 @@ class Arbiter:
                 return watcher
         raise UnknownWatcherError(f"program {name} not found")
 
-    def iter_watchers(self, reverse: bool = True) -> list[Watcher]:
-        """Watchers by priority: highest first (``reverse``), else lowest first."""
-        return sorted(self.watchers, key=lambda w: w.priority, reverse=reverse)
+    def iter_watchers(self, reverse: bool = True) -> Iterator[Watcher]:
+        """Iterate over the watchers by priority: highest first (``reverse``), else lowest first.
+
+        The order is taken when this is called: a watcher added or removed
+        while the caller iterates (across an ``await``) does not change it.
+        """
+        return iter(sorted(self.watchers, key=lambda w: w.priority, reverse=reverse))
 
     def numwatchers(self) -> int:
         """Number of watchers."""
@@ -493,7 +499,7 @@ class Arbiter:
         Raises:
             ConfigError: the file does not load; nothing was changed.
         """
-        await _reloadconfig.reload_config(self, config)
+        await _reload_config.reload_config(self, config)
 
     # -- signals --------------------------------------------------------------------
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
 from circus import __version__
-from circus._daemon import daemonize
-from circus._from_config import build_arbiter
-from circus._logging import LEVELS, configure_logging
-from circus._pidfile import Pidfile
+from circus._daemon.daemonize import daemonize
+from circus._daemon.from_config import build_arbiter
+from circus._daemon.logs import LEVELS, configure_logging
+from circus._daemon.pidfile import Pidfile
 from circus.config import load_config
 from circus.errors import CircusError
 
@@ -35,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--pidfile", help="write circusd's pid to this file")
     parser.add_argument("--version", action="version", version=f"circusd {__version__}")
     return parser
+
+
+HELD_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -64,6 +68,10 @@ def _run(args: argparse.Namespace) -> int:
     arbiter = build_arbiter(config, reap_orphans=True, loglevel=level, logoutput=output,
                             loggerconfig=logger_config, pidfile=pidfile_path)
     pidfile = Pidfile(pidfile_path) if pidfile_path else None
+    # Held until the arbiter routes them (SignalRouter.add unblocks each): a
+    # stop signal sent once the pidfile exists must stop circusd cleanly, not
+    # kill it before its handlers exist and leave the pidfile behind.
+    signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)
     if pidfile is not None:
         pidfile.create(os.getpid())  # refuse early if another circusd holds it
     if args.daemon:

@@ -1,7 +1,7 @@
 """One running child process (``circus.process.Process``, a documented path).
 
 A ``Process`` is created by a ``Watcher`` (or directly, for library use),
-spawns through ``circus._spawn`` and records what the reaper reports. Its
+spawns through ``circus._watching.spawn`` and records what the reaper reports. Its
 ``returncode`` and ``status`` are derived from that record, never stored twice.
 """
 
@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 import psutil
 
-from circus import _spawn, _stopping
-from circus._states import PROCESS_MOVES, IllegalTransition
-from circus._states import ProcessState as ProcessState  # re-exported: a documented path
-from circus._values import signal_name
+from circus._base.parsers import signal_name
+from circus._base.states import PROCESS_MOVES, IllegalTransition
+from circus._base.states import ProcessState as ProcessState  # re-exported: a documented path
+from circus._watching import spawn as _spawn
+from circus._watching import stopping as _stopping
 
 if TYPE_CHECKING:
     from circus.watcher import Watcher
@@ -156,7 +157,9 @@ class Process:
         self.signalled = False
         self.started = 0.0  # wall-clock spawn time (time.time())
         self._started_monotonic = 0.0
-        self.exit_status: int | None = None  # raw wait status once reaped
+        # The raw wait status once reaped, not the exit code: after_reap hooks get it
+        # as upstream's process_status; returncode and exit_code derive from it.
+        self.exit_status: int | None = None
         self.stopping_since: float | None = None
         self._psutil: Any = None  # psutil.Process, made on first use (stats)
         if spawn:
@@ -409,7 +412,7 @@ class Process:
     def stop(self) -> None:
         """Stop a process used without a watcher, and close its pipes.
 
-        The watcher's stop (``circus._stopping``), blocking and with the
+        The watcher's stop (``circus._watching.stopping``), blocking and with the
         manual's values: SIGTERM to the group, SIGKILL to the group and any
         descendant that left it after 1 s, and return once no member of the
         group remains. Inside circusd the watcher stops processes.

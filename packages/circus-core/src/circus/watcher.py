@@ -19,16 +19,18 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from circus import _rlimits, _spawn, _values
-from circus._crashloop import SlotBackoff
-from circus._events import EventBus
-from circus._hooks import Hooks
-from circus._reaper import Reaper
-from circus._states import ProcessState
-from circus._states import WatcherState as WatcherState  # re-exported: a public path
-from circus._stopping import ProcessStopper
-from circus._watcher_output import WatcherOutput
-from circus._wids import WidPool
+from circus._base import parsers as _parsers
+from circus._base.events import EventBus
+from circus._base.states import ProcessState
+from circus._base.states import WatcherState as WatcherState  # re-exported: a public path
+from circus._watching import rlimits as _rlimits
+from circus._watching import spawn as _spawn
+from circus._watching.crashloop import SlotBackoff
+from circus._watching.hooks import Hooks
+from circus._watching.output import WatcherOutput
+from circus._watching.reaper import Reaper
+from circus._watching.stopping import ProcessStopper
+from circus._watching.wids import WidPool
 from circus.config._options import WATCHER_OPTIONS, warn_inert
 from circus.errors import ConfigError
 from circus.process import Process
@@ -106,47 +108,47 @@ class Watcher:
         self.name = name
         self.cmd = cmd
         self.args = args
-        self.numprocesses = _values.parse_int(numprocesses)
-        self.warmup_delay = _values.parse_duration(warmup_delay)
+        self.numprocesses = _parsers.parse_int(numprocesses)
+        self.warmup_delay = _parsers.parse_duration(warmup_delay)
         self.working_dir = working_dir
-        self.shell = _values.parse_bool(shell)
+        self.shell = _parsers.parse_bool(shell)
         self.shell_args = shell_args
         self.uid = uid
         self.gid = gid
-        self.max_retry = _values.parse_int(max_retry)
-        self.send_hup = _values.parse_bool(send_hup)
-        self.stop_signal = _values.parse_signal(stop_signal)
-        self.stop_children = _values.parse_bool(stop_children)
+        self.max_retry = _parsers.parse_int(max_retry)
+        self.send_hup = _parsers.parse_bool(send_hup)
+        self.stop_signal = _parsers.parse_signal(stop_signal)
+        self.stop_children = _parsers.parse_bool(stop_children)
         self.env = dict(env or {})
-        self.graceful_timeout = _values.parse_duration(graceful_timeout)
+        self.graceful_timeout = _parsers.parse_duration(graceful_timeout)
         self.prereload_fn = prereload_fn
         self.rlimits = dict(rlimits or {})
         self.executable = executable
         self.stdout_stream = dict(stdout_stream or {})
         self.stderr_stream = dict(stderr_stream or {})
-        self.priority = _values.parse_int(priority)
-        self.singleton = _values.parse_bool(singleton)
-        self.use_sockets = _values.parse_bool(use_sockets)
-        self.copy_env = _values.parse_bool(copy_env)
-        self.copy_path = _values.parse_bool(copy_path)
-        self.max_age = _values.parse_duration(max_age)
-        self.max_age_variance = _values.parse_duration(max_age_variance)
-        self.respawn = _values.parse_bool(respawn)
-        self.autostart = _values.parse_bool(autostart)
-        self.on_demand = _values.parse_bool(on_demand)
+        self.priority = _parsers.parse_int(priority)
+        self.singleton = _parsers.parse_bool(singleton)
+        self.use_sockets = _parsers.parse_bool(use_sockets)
+        self.copy_env = _parsers.parse_bool(copy_env)
+        self.copy_path = _parsers.parse_bool(copy_path)
+        self.max_age = _parsers.parse_duration(max_age)
+        self.max_age_variance = _parsers.parse_duration(max_age_variance)
+        self.respawn = _parsers.parse_bool(respawn)
+        self.autostart = _parsers.parse_bool(autostart)
+        self.on_demand = _parsers.parse_bool(on_demand)
         self.virtualenv = virtualenv
         self.virtualenv_py_ver = virtualenv_py_ver
-        self.close_child_stdin = _values.parse_bool(close_child_stdin)
-        self.close_child_stdout = _values.parse_bool(close_child_stdout)
-        self.close_child_stderr = _values.parse_bool(close_child_stderr)
-        self.use_papa = _values.parse_bool(use_papa)
-        self.retry_in = _values.parse_duration(retry_in)
-        self.backoff = _values.parse_bool(backoff)
-        self.min_uptime = _values.parse_duration(min_uptime)
+        self.close_child_stdin = _parsers.parse_bool(close_child_stdin)
+        self.close_child_stdout = _parsers.parse_bool(close_child_stdout)
+        self.close_child_stderr = _parsers.parse_bool(close_child_stderr)
+        self.use_papa = _parsers.parse_bool(use_papa)
+        self.retry_in = _parsers.parse_duration(retry_in)
+        self.backoff = _parsers.parse_bool(backoff)
+        self.min_uptime = _parsers.parse_duration(min_uptime)
         self.umask = umask
         self.stdin_socket = stdin_socket
-        self.socket_activation = _values.parse_bool(socket_activation)
-        self.check_flapping = _values.parse_bool(check_flapping)
+        self.socket_activation = _parsers.parse_bool(socket_activation)
+        self.check_flapping = _parsers.parse_bool(check_flapping)
         self.options = dict(options)
         if self.copy_path and not self.copy_env:
             raise ValueError(f"watcher {name}: copy_path requires copy_env")
@@ -648,7 +650,10 @@ class Watcher:
             if not self.processes:
                 self._close_output_later()
             return
-        self.notify_event("reap", {"process_pid": pid, "exit_code": proc.returncode})
+        # Ours: "commanded" tells plugins a death circus caused (a stop, kill
+        # or a user's signal) from a crash, which flapping must not count.
+        self.notify_event("reap", {"process_pid": pid, "exit_code": proc.returncode,
+                                   "commanded": expected or proc.signalled})
         if "before_reap" in self.hooks or "after_reap" in self.hooks:
             asyncio.get_running_loop().create_task(self._run_reap_hooks(proc))
         if expected:
@@ -657,7 +662,7 @@ class Watcher:
             return
         self._log_death(proc)
         # An on-demand watcher is not kept alive: once its processes are gone
-        # it stops and waits for the next connection (circus._on_demand).
+        # it stops and waits for the next connection (circus._watching.on_demand).
         respawning = self.respawn and not self.on_demand
         live = self.state in (WatcherState.ACTIVE, WatcherState.STARTING)
         # Without respawn nothing is retried, so a quick exit is no crash loop.

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from circus._from_config import build_arbiter
+from circus._daemon.from_config import build_arbiter
 from circus.arbiter import Arbiter
 from circus.commands import Dispatcher
 from circus.config import load_config

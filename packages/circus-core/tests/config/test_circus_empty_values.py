@@ -90,7 +90,7 @@ def test_a_set_multicast_endpoint_is_still_checked(tmp_path: Path) -> None:
 
 
 def test_an_empty_stats_endpoint_does_not_turn_statsd_on(tmp_path: Path) -> None:
-    from circus._from_config import build_arbiter
+    from circus._daemon.from_config import build_arbiter
 
     path = tmp_path / "circus.ini"
     path.write_text("[circus]\nstats_endpoint =\n")

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from circus._from_config import build_arbiter
-from circus._live_options import is_live, parse_set_options
+from circus._daemon.from_config import build_arbiter
+from circus._reconfig.live_options import is_live, parse_set_options
 from circus.arbiter import Arbiter
 from circus.commands import Dispatcher
 from circus.config import CIRCUS_OPTIONS, WATCHER_OPTIONS, load_config

@@ -8,7 +8,7 @@ import socket
 import struct
 from typing import Any
 
-from circus._from_config import build_arbiter
+from circus._daemon.from_config import build_arbiter
 from circus.config import parse_config_text
 
 

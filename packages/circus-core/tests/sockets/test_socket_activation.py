@@ -77,7 +77,7 @@ async def test_gunicorn_serves_through_socket_activation(
 
 
 def test_socket_activation_cannot_be_set_live() -> None:
-    from circus._live_options import parse_set_options
+    from circus._reconfig.live_options import parse_set_options
     from circus.errors import MessageError
 
     watcher = Watcher("w", "true")

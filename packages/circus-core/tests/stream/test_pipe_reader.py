@@ -8,10 +8,9 @@ import os
 import signal
 import subprocess
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import pytest
-from circus.stream import PipeReader
+from circus.stream import PipeReader, StreamMessage
 
 # Shapes of the conftest fixtures.
 Spawn = Callable[[str], tuple["subprocess.Popen[bytes]", int]]
@@ -24,7 +23,7 @@ class Collector:
     def __init__(self) -> None:
         self.chunks: list[bytes] = []
 
-    def __call__(self, data: dict[str, Any]) -> None:
+    def __call__(self, data: StreamMessage) -> None:
         assert isinstance(data["data"], bytes)
         self.chunks.append(data["data"])
 
@@ -66,7 +65,7 @@ def test_sink_receives_pid_and_name() -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
         read_fd, write_fd = os.pipe()
-        seen: list[dict[str, Any]] = []
+        seen: list[StreamMessage] = []
         reader = PipeReader(read_fd, pid=77, name="stdout", sink=seen.append, loop=loop)
         reader.start()
         os.write(write_fd, b"x\n")
@@ -220,7 +219,7 @@ def test_sink_errors_are_logged_and_reading_goes_on(
 ) -> None:
     received: list[bytes] = []
 
-    def flaky(data: dict[str, Any]) -> None:
+    def flaky(data: StreamMessage) -> None:
         if not received:
             received.append(b"")
             raise OSError("disk full")

@@ -7,12 +7,13 @@ import re
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any, Literal
 
 import pytest
-from circus.stream import FileStream, Stream, WatchedFileStream
+from circus.stream import FileStream, Stream, StreamMessage, WatchedFileStream
 
 
-def msg(data: bytes, pid: int = 42, name: str = "stdout") -> dict[str, object]:
+def msg(data: bytes, pid: int = 42, name: Literal["stdout", "stderr"] = "stdout") -> StreamMessage:
     return {"pid": pid, "name": name, "data": data}
 
 
@@ -43,7 +44,7 @@ def test_string_options_are_coerced(tmp_path: Path) -> None:
         ({"time_format": 5}, "time_format: expected a string"),
     ],
 )
-def test_bad_options(tmp_path: Path, kwargs: dict[str, object], expected: str) -> None:
+def test_bad_options(tmp_path: Path, kwargs: dict[str, Any], expected: str) -> None:
     with pytest.raises(ValueError, match=expected):
         FileStream(str(tmp_path / "a.log"), **kwargs)
 

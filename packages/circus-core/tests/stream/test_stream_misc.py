@@ -7,10 +7,10 @@ from datetime import datetime
 
 import circus.stream
 import pytest
-from circus.stream import FancyStdoutStream, QueueStream, StdoutStream, Stream
+from circus.stream import FancyStdoutStream, QueueStream, StdoutStream, Stream, StreamMessage
 
 
-def msg(data: bytes, pid: int = 42) -> dict[str, object]:
+def msg(data: bytes, pid: int = 42) -> StreamMessage:
     return {"pid": pid, "name": "stdout", "data": data}
 
 
@@ -26,6 +26,7 @@ def test_public_names() -> None:
         "PipeReader",
         "build_stream",
         "Stream",
+        "StreamMessage",
     }
 
 
@@ -95,7 +96,7 @@ def test_queue_stream_creates_a_queue() -> None:
 
 
 def test_queue_stream_uses_given_queue() -> None:
-    target: queue.Queue[object] = queue.Queue()
+    target: queue.Queue[StreamMessage] = queue.Queue()
     stream = QueueStream(target)
     stream(msg(b"y\n"))
     assert stream.queue is target

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from circus.stream import FileStream, PipeReader
+from circus.stream import FileStream, PipeReader, StreamMessage
 
 Spawn = Callable[[str], tuple["subprocess.Popen[bytes]", int]]
 
@@ -19,7 +19,7 @@ LINE_PREFIX = re.compile(rb"(?m)^" + PREFIX.pattern)
 PREFIX_TIME = re.compile(rb"(?m)^\d\d:\d\d:\d\d \[7\] \| ")
 
 
-def msg(data: bytes, pid: int = 42) -> dict[str, object]:
+def msg(data: bytes, pid: int = 42) -> StreamMessage:
     return {"pid": pid, "name": "stdout", "data": data}
 
 

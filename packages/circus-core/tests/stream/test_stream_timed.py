@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from circus.stream import TimedRotatingFileStream
@@ -23,7 +24,7 @@ def utc(year: int, month: int, day: int, hour: int, minute: int, second: int) ->
     return datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc).timestamp()
 
 
-def make(tmp_path: Path, start: float, **kwargs: object) -> tuple[TimedRotatingFileStream, Clock]:
+def make(tmp_path: Path, start: float, **kwargs: Any) -> tuple[TimedRotatingFileStream, Clock]:
     stream = TimedRotatingFileStream(str(tmp_path / "app.log"), utc=True, **kwargs)
     clock = Clock(start)
     stream._now = clock
@@ -256,7 +257,7 @@ def test_old_file_from_a_previous_period_is_rotated_first(tmp_path: Path) -> Non
         ({"backup_count": "x"}, "backup_count: expected an integer"),
     ],
 )
-def test_bad_options(tmp_path: Path, kwargs: dict[str, object], expected: str) -> None:
+def test_bad_options(tmp_path: Path, kwargs: dict[str, Any], expected: str) -> None:
     with pytest.raises(ValueError, match=expected):
         TimedRotatingFileStream(str(tmp_path / "app.log"), **kwargs)
 

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -152,7 +152,7 @@ class Harness:
         self.subs.append(sub)
         return sub
 
-    def call(self, command: str, **props: Any) -> dict[str, Any]:
+    def call(self, command: str, **props: Any) -> Mapping[str, Any]:
         from circus.client import CircusClient
 
         with CircusClient(self.endpoint, timeout=10) as client:

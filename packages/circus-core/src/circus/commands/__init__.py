@@ -2,7 +2,7 @@
 
 ``COMMANDS`` maps each wire name to its handler; :class:`Dispatcher` turns a
 raw request frame into its reply. The ZMQ transport lives in
-:mod:`circus.controller`.
+:mod:`circus._channels.controller`.
 """
 
 from __future__ import annotations

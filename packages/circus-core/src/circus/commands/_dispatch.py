@@ -13,8 +13,8 @@ import json
 import logging
 import time
 import traceback
-from collections.abc import Awaitable, Coroutine
-from typing import TYPE_CHECKING, Any, Union
+from collections.abc import Awaitable, Coroutine, Mapping
+from typing import TYPE_CHECKING, Union
 
 from circus.errors import (
     BAD_MSG_DATA_ERROR,
@@ -27,7 +27,7 @@ from circus.errors import (
 )
 
 from ._props import Props
-from ._registry import Command, ReplyFields, load_commands
+from ._registry import Command, Operation, load_commands
 
 if TYPE_CHECKING:
     from circus.arbiter import Arbiter
@@ -41,7 +41,7 @@ Outcome = Union[bytes, None, Awaitable[bytes | None]]  # noqa: UP007 (a runtime 
 """A reply to send now, no reply at all (a cast), or a reply still to come."""
 
 
-def error_reply(reason: str, errno: int, msg_id: Any = None, tb: str | None = None) -> bytes:
+def error_reply(reason: str, errno: int, msg_id: object = None, tb: str | None = None) -> bytes:
     """Encode an error reply the way upstream clients expect it."""
     return _encode({"status": "error", "reason": reason, "tb": tb, "time": time.time(),
                     "errno": errno, "id": msg_id})
@@ -56,7 +56,7 @@ class RawJSON(str):
     """
 
 
-def _encode(reply: dict[str, Any]) -> bytes:
+def _encode(reply: Mapping[str, object]) -> bytes:
     raw = {key: value for key, value in reply.items() if isinstance(value, RawJSON)}
     if not raw:
         return json.dumps(reply).encode()
@@ -65,9 +65,9 @@ def _encode(reply: dict[str, Any]) -> bytes:
     return f"{plain[:-1]}{spliced}}}".encode()
 
 
-def _ok_reply(fields: object, msg_id: Any) -> bytes:
+def _ok_reply(fields: object, msg_id: object) -> bytes:
     if fields is None:
-        reply: dict[str, Any] = {"status": "ok", "time": time.time()}
+        reply: dict[str, object] = {"status": "ok", "time": time.time()}
     elif isinstance(fields, dict):
         reply = {"status": "ok", "time": time.time(), **fields}
     elif isinstance(fields, list):
@@ -90,7 +90,7 @@ class Dispatcher:
         self.arbiter = arbiter
         self.commands: dict[str, Command] = load_commands()
         # Operations whose reply was already sent; kept so they are not garbage collected.
-        self._background: set[asyncio.Task[Any]] = set()
+        self._background: set[asyncio.Future[bytes | None]] = set()
 
     def handle(self, raw: bytes) -> Outcome:
         """Handle one request frame; see :data:`Outcome`."""
@@ -113,7 +113,7 @@ class Dispatcher:
             return None
         return outcome
 
-    def _run(self, message: dict[str, Any], msg_id: Any, raw: bytes) -> Outcome:
+    def _run(self, message: Mapping[str, object], msg_id: object, raw: bytes) -> Outcome:
         name = message.get("command")
         if not isinstance(name, str) or not name:
             return error_reply("message invalid 'command' is missing", MESSAGE_ERROR, msg_id)
@@ -139,7 +139,7 @@ class Dispatcher:
         self._in_background(self._finish(result, msg_id))
         return _ok_reply(None, msg_id)
 
-    def _failure(self, exc: BaseException, msg_id: Any, raw: bytes) -> bytes:
+    def _failure(self, exc: BaseException, msg_id: object, raw: bytes) -> bytes:
         if isinstance(exc, CircusError):
             return error_reply(str(exc), exc.errno, msg_id)
         if isinstance(exc, OSError):
@@ -148,7 +148,7 @@ class Dispatcher:
         return error_reply(f"command {raw!r}: {exc}", COMMAND_ERROR, msg_id,
                            tb=traceback.format_exc())
 
-    async def _finish(self, operation: Coroutine[Any, Any, ReplyFields], msg_id: Any) -> bytes:
+    async def _finish(self, operation: Operation, msg_id: object) -> bytes:
         try:
             fields = await operation
         except CircusError as exc:
@@ -158,7 +158,7 @@ class Dispatcher:
             return error_reply(f"server error: {exc}", BAD_MSG_DATA_ERROR, msg_id)
         return _ok_reply(fields, msg_id)
 
-    def _in_background(self, operation: Awaitable[Any]) -> None:
+    def _in_background(self, operation: Awaitable[bytes | None]) -> None:
         task = asyncio.ensure_future(operation)
         self._background.add(task)
         task.add_done_callback(self._background.discard)

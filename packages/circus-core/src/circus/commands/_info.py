@@ -9,12 +9,12 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol, TypedDict
 
 from circus.errors import MessageError
 
 from ._props import Props
-from ._registry import ReplyFields, command
+from ._registry import JSONValue, ReplyFields, command
 
 if TYPE_CHECKING:
     from circus.arbiter import Arbiter
@@ -44,12 +44,12 @@ def status(arbiter: Arbiter, props: Props) -> ReplyFields:
     some). Without it the reply is upstream's, key for key.
     """
     watchers = [props.watcher(arbiter)] if "name" in props else list(arbiter.watchers)
-    reply: dict[str, Any]
+    reply: dict[str, object]
     if "name" in props:
         reply = {"status": watchers[0].status()}
     else:
         reply = {"statuses": {w.name: w.status() for w in watchers}}
-    if props.bool("verbose", False):
+    if props.flag("verbose", False):
         reply["backoff"] = {w.name: slots for w in watchers if (slots := w.backoff_slots())}
     return reply
 
@@ -80,7 +80,7 @@ def globaloptions(arbiter: Arbiter, props: Props) -> ReplyFields:
         "multicast_endpoint": arbiter.multicast_endpoint,
     }
     if "option" in props:
-        key = props.str("option")
+        key = props.text("option")
         if key not in values:
             raise MessageError(f"{key!r} not an existing option")
         return {"options": {key: values[key]}}
@@ -99,7 +99,27 @@ def listsockets(arbiter: Arbiter, props: Props) -> ReplyFields:
     return {"sockets": sockets}
 
 
-def _socket_entry(name: str, sock: Any) -> dict[str, Any] | None:
+class _Socket(Protocol):
+    """What ``listsockets`` needs of a socket; the other attributes are optional."""
+
+    def fileno(self) -> int: ...
+
+
+class _SocketKeys(TypedDict):
+    fd: int
+    name: str
+
+
+class SocketEntry(_SocketKeys, total=False):
+    """One socket of the ``listsockets`` reply: ``path`` for unix sockets, else host/port."""
+
+    backlog: int
+    path: str
+    host: str
+    port: int
+
+
+def _socket_entry(name: str, sock: _Socket) -> SocketEntry | None:
     # Read what is there and never fail: embedders may pass any object with fileno().
     try:
         fd = int(sock.fileno())
@@ -107,7 +127,7 @@ def _socket_entry(name: str, sock: Any) -> dict[str, Any] | None:
         return None
     if fd < 0:
         return None  # not bound (the arbiter is stopped)
-    entry: dict[str, Any] = {"fd": fd, "name": str(getattr(sock, "name", name) or name).lower()}
+    entry: SocketEntry = {"fd": fd, "name": str(getattr(sock, "name", name) or name).lower()}
     backlog = getattr(sock, "backlog", None)
     if isinstance(backlog, int):
         entry["backlog"] = backlog
@@ -136,7 +156,7 @@ _EXTRA_NAMES = ("autostart", "copy_path", "retry_in", "backoff", "min_uptime", "
                 "virtualenv", "use_papa")
 
 
-def jsonable(value: Any) -> Any:
+def jsonable(value: object) -> JSONValue:
     """``value`` with everything JSON cannot carry turned into plain data or text."""
     if value is None or isinstance(value, (bool, int, str)):
         return value
@@ -156,13 +176,13 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
-def _whole(value: Any) -> Any:
+def _whole(value: object) -> object:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-def watcher_options(watcher: Watcher) -> dict[str, Any]:
+def watcher_options(watcher: Watcher) -> dict[str, JSONValue]:
     """Every option of ``watcher`` by name, as ``options`` and ``get`` report it."""
-    options: dict[str, Any] = {}
+    options: dict[str, object] = {}
     for name in (*_OPTION_NAMES, *_EXTRA_NAMES):
         if hasattr(watcher, name):
             options[name] = getattr(watcher, name)
@@ -191,9 +211,9 @@ def options(arbiter: Arbiter, props: Props) -> ReplyFields:
 def get(arbiter: Arbiter, props: Props) -> ReplyFields:
     """The values of the named options of one watcher."""
     watcher = props.watcher(arbiter)
-    keys = props.list("keys")
+    keys = props.array("keys")
     available = watcher_options(watcher)
-    result: dict[str, Any] = {}
+    result: dict[str, JSONValue] = {}
     for key in keys:
         if not isinstance(key, str):
             raise MessageError(f"property 'keys': expected a list of option names, got {key!r}")

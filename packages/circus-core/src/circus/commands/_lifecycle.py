@@ -12,20 +12,17 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from circus._reloadconfig import load_new_config
+from circus._reconfig.reload_config import load_new_config
 from circus.errors import MessageError
 
 from ._props import Props
-from ._registry import ReplyFields, command
+from ._registry import Operation, ReplyFields, command
 
 if TYPE_CHECKING:
     from circus.arbiter import Arbiter
     from circus.watcher import Watcher
-
-Operation = Coroutine[Any, Any, ReplyFields]
 
 
 def match_watchers(arbiter: Arbiter, props: Props) -> list[Watcher] | None:
@@ -36,8 +33,8 @@ def match_watchers(arbiter: Arbiter, props: Props) -> list[Watcher] | None:
     """
     if "name" not in props:
         return None
-    pattern = props.str("name")
-    method = props.str("match", "glob")
+    pattern = props.text("name")
+    method = props.text("match", "glob")
     wanted = pattern.lower()
     if method == "simple":
         found = [w for w in arbiter.watchers if w.name.lower() == wanted]
@@ -127,8 +124,8 @@ def restart(arbiter: Arbiter, props: Props) -> Operation:
 @command("reload")
 def reload(arbiter: Arbiter, props: Props) -> Operation:
     """Reload one watcher (graceful, sequential), or everything as SIGHUP does."""
-    graceful = props.bool("graceful", True)
-    sequential = props.bool("sequential", False)
+    graceful = props.flag("graceful", True)
+    sequential = props.flag("sequential", False)
     if "name" in props:
         watcher = props.watcher(arbiter)
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from circus._live_options import apply_changes, parse_new_options, parse_set_options
-from circus._spawn import resolve_uid
+from circus._reconfig.live_options import apply_changes, parse_new_options, parse_set_options
+from circus._watching.spawn import resolve_uid
 from circus.errors import ConflictError, MessageError
 
 from ._props import Props
@@ -30,14 +31,16 @@ def check_watcher_name(name: str) -> None:
                                f"would break the event topic watcher.<name>.<event>")
 
 
-def _uid(user: Any) -> int | None:
+def _uid(user: object) -> int | None:
+    if not isinstance(user, (str, int)):
+        return None  # not a user name or number: it cannot be the endpoint's owner
     try:
         return resolve_uid(user)
     except ValueError:
         return None  # no such user: it cannot be the endpoint's owner
 
 
-def _check_owner(arbiter: Arbiter, kwargs: dict[str, Any]) -> None:
+def _check_owner(arbiter: Arbiter, kwargs: Mapping[str, object]) -> None:
     """With ``endpoint_owner`` set, added watchers must run as that user (manual: Security)."""
     owner = arbiter.endpoint_owner
     if arbiter.endpoint_owner_uid is None:
@@ -49,7 +52,7 @@ def _check_owner(arbiter: Arbiter, kwargs: dict[str, Any]) -> None:
                            f"{owner!r} (got {uid!r})")
 
 
-def _args(props: Props) -> Any:
+def _args(props: Props) -> str | list[str] | None:
     value = props.raw.get("args")
     if value is None or isinstance(value, str):
         return value
@@ -61,18 +64,18 @@ def _args(props: Props) -> Any:
 @command("add")
 def add(arbiter: Arbiter, props: Props) -> HandlerResult:
     """Add a watcher (and start it with ``start``)."""
-    name = props.str("name")
-    cmd = props.str("cmd")
+    name = props.text("name")
+    cmd = props.text("cmd")
     check_watcher_name(name)
     if not cmd.strip():
         raise MessageError("property 'cmd': expected a non-empty command")
     if any(w.name.lower() == name.lower() for w in arbiter.watchers):
         raise ConflictError(f"watcher {name!r} already exists")
-    kwargs = parse_new_options(props.dict("options", {}))
+    kwargs = parse_new_options(props.mapping("options", {}))
     args = _args(props)
     if args is not None:
         kwargs["args"] = args
-    start = props.bool("start", False)
+    start = props.flag("start", False)
     _check_owner(arbiter, kwargs)
     try:
         # At once, not in the coroutine: a command right behind this one in
@@ -94,7 +97,7 @@ def add(arbiter: Arbiter, props: Props) -> HandlerResult:
 def rm(arbiter: Arbiter, props: Props) -> HandlerResult:
     """Remove a watcher; ``nostop`` leaves its processes running, unmanaged."""
     watcher = props.watcher(arbiter)
-    nostop = props.bool("nostop", False)
+    nostop = props.flag("nostop", False)
     # Gone at once, so an `add` of the same name right behind this one works.
     arbiter.remove_watcher(watcher.name, nostop=nostop)
     if nostop:
@@ -111,7 +114,7 @@ def rm(arbiter: Arbiter, props: Props) -> HandlerResult:
 def set_(arbiter: Arbiter, props: Props) -> HandlerResult:
     """Change options of a watcher; each key takes effect at once (or is refused)."""
     watcher = props.watcher(arbiter)
-    options = props.dict("options")
+    options = props.mapping("options")
     if not options:
         raise MessageError("message invalid 'options' is empty")
     changes = parse_set_options(watcher, options)

@@ -6,7 +6,6 @@ property and what was expected, so handlers never see a wrongly typed value.
 
 from __future__ import annotations
 
-import builtins
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -47,14 +46,14 @@ class Props:
         return MessageError(f"property {name!r}: expected {expected}, got {_kind(value)} "
                             f"{value!r}")
 
-    def str(self, name: builtins.str, default: Any = _MISSING) -> Any:
+    def text(self, name: str, default: Any = _MISSING) -> Any:
         """A string property (required unless ``default`` is given)."""
         value = self._get(name, default)
         if value is not default and not isinstance(value, str):
             raise self._wrong(name, value, "a string")
         return value
 
-    def bool(self, name: builtins.str, default: Any = _MISSING) -> Any:
+    def flag(self, name: str, default: Any = _MISSING) -> Any:
         """A boolean; also accepts the strings circusctl-like clients send."""
         value = self._get(name, default)
         if value is default or isinstance(value, bool):
@@ -65,9 +64,7 @@ class Props:
             return bool(value)
         raise self._wrong(name, value, "a boolean")
 
-    def int(
-        self, name: builtins.str, default: Any = _MISSING, *, coerce: builtins.bool = True
-    ) -> Any:
+    def integer(self, name: str, default: Any = _MISSING, *, coerce: bool = True) -> Any:
         """An integer; numeric strings are accepted when ``coerce``."""
         value = self._get(name, default)
         if value is default:
@@ -78,9 +75,7 @@ class Props:
             return int(value)
         raise self._wrong(name, value, "an integer")
 
-    def number(
-        self, name: builtins.str, default: Any = _MISSING, *, coerce: builtins.bool = True
-    ) -> Any:
+    def number(self, name: str, default: Any = _MISSING, *, coerce: bool = True) -> Any:
         """A float; integers and (when ``coerce``) numeric strings are accepted."""
         value = self._get(name, default)
         if value is default:
@@ -94,32 +89,32 @@ class Props:
                 pass
         raise self._wrong(name, value, "a number")
 
-    def list(self, name: builtins.str, default: Any = _MISSING) -> Any:
+    def array(self, name: str, default: Any = _MISSING) -> Any:
         """A JSON array."""
         value = self._get(name, default)
         if value is not default and not isinstance(value, list):
             raise self._wrong(name, value, "a list")
         return value
 
-    def dict(self, name: builtins.str, default: Any = _MISSING) -> Any:
+    def mapping(self, name: str, default: Any = _MISSING) -> Any:
         """A JSON object."""
         value = self._get(name, default)
         if value is not default and not isinstance(value, dict):
             raise self._wrong(name, value, "an object")
         return value
 
-    def watcher(self, arbiter: Arbiter, name: builtins.str = "name") -> Watcher:
+    def watcher(self, arbiter: Arbiter, name: str = "name") -> Watcher:
         """The watcher named by property ``name`` (errno 3 when there is none)."""
-        watcher_name = self.str(name)
+        watcher_name = self.text(name)
         for watcher in arbiter.watchers:
             if watcher.name.lower() == watcher_name.lower():
                 return watcher
         raise MessageError(f"program {watcher_name} not found")
 
     @property
-    def waiting(self) -> builtins.bool:
+    def waiting(self) -> bool:
         """Whether the client wants the reply after the operation finished."""
-        return bool(self.bool("waiting", False))
+        return bool(self.flag("waiting", False))
 
 
 _BOOLS = {"true": True, "1": True, "yes": True, "on": True,

@@ -12,17 +12,25 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Union
 
 from ._props import Props
 
 if TYPE_CHECKING:
     from circus.arbiter import Arbiter
 
-ReplyFields = Union[dict[str, Any], list[Any], None]  # noqa: UP007 (a runtime alias)
+JSONValue = Union[  # noqa: UP007 (a runtime alias)
+    str, int, float, bool, None, dict[str, "JSONValue"], list["JSONValue"]
+]
+"""Plain data that ``json.dumps`` encodes as is."""
+
+ReplyFields = Union[dict[str, object], list[object], None]  # noqa: UP007 (a runtime alias)
 """What a command answers: extra reply keys, a list (sent as ``results``) or nothing."""
 
-HandlerResult = Union[ReplyFields, Coroutine[Any, Any, ReplyFields]]  # noqa: UP007
+Operation = Coroutine[object, None, ReplyFields]
+"""A long operation: the coroutine whose result is the reply fields."""
+
+HandlerResult = Union[ReplyFields, Operation]  # noqa: UP007 (a runtime alias)
 Handler = Callable[["Arbiter", Props], HandlerResult]
 
 
@@ -47,7 +55,8 @@ _COMMAND_MODULES = (
     "circus.commands._scale",
     "circus.commands._manage",
     "circus.commands._signal",
-    "circus.commands._misc",
+    "circus.commands._declined",
+    "circus.commands._report",
 )
 
 

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 def _scale(arbiter: Arbiter, props: Props, sign: int) -> HandlerResult:
     watcher = props.watcher(arbiter)
-    nb = props.int("nb", 1)
+    nb = props.integer("nb", 1)
     if nb < 0:
         raise MessageError(f"property 'nb': expected a non-negative integer, got {nb}")
     if watcher.singleton:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from circus._values import parse_signal
+from circus._base.parsers import parse_signal
 from circus.errors import MessageError
 
 from ._props import Props
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from circus.watcher import Watcher
 
 
-def _signum(props: Props, default: Any = None) -> int | None:
+def _signum(props: Props, default: object = None) -> int | None:
     """``signum`` as an int: a number, a numeric string, ``HUP`` or ``SIGHUP``."""
     raw = props.raw.get("signum")
     if raw is None:
@@ -47,10 +47,10 @@ def signal_(arbiter: Arbiter, props: Props) -> HandlerResult:
     watcher = props.watcher(arbiter)
     signum = _signum(props)
     assert signum is not None
-    pid = props.int("pid", None)
-    childpid = props.int("childpid", None)
-    children = props.bool("children", False)
-    recursive = props.bool("recursive", False)
+    pid = props.integer("pid", None)
+    childpid = props.integer("childpid", None)
+    children = props.flag("children", False)
+    recursive = props.flag("recursive", False)
     if childpid is not None and pid is None:
         raise MessageError("property 'childpid' needs 'pid', the process it is a child of")
     targets = [_process(watcher, pid)] if pid is not None else list(watcher.processes.values())
@@ -98,7 +98,7 @@ def _send(proc: Process, signum: int, recursive: bool) -> None:
 def kill(arbiter: Arbiter, props: Props) -> HandlerResult:
     """Stop one process (or all) with the stop sequence; the watcher then respawns them."""
     watcher = props.watcher(arbiter)
-    pid = props.int("pid", None)
+    pid = props.integer("pid", None)
     signum = _signum(props, default=False)
     # circusctl sends graceful_timeout as a string: numbers in strings are accepted.
     timeout = props.number("graceful_timeout", None)

@@ -9,22 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Coroutine, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from circus._process_info import Info, daemon_info, gather_infos
+from circus._watching.process_info import Info, daemon_info, gather_infos
 from circus.errors import MessageError
 
 from ._dispatch import RawJSON
 from ._props import Props
-from ._registry import ReplyFields, command
+from ._registry import Operation, ReplyFields, command
 
 if TYPE_CHECKING:
     from circus.arbiter import Arbiter
     from circus.process import Process
     from circus.watcher import Watcher
 
-StatsResult = Coroutine[Any, Any, ReplyFields]
+StatsResult = Operation
 
 
 @command("dstats", always_wait=True)
@@ -40,14 +40,14 @@ def dstats(arbiter: Arbiter, props: Props) -> StatsResult:
 @command("stats", always_wait=True)
 def stats(arbiter: Arbiter, props: Props) -> StatsResult:
     """Statistics of every watcher's processes, one watcher's, or one process's."""
-    extended = bool(props.bool("extended", False))
+    extended = bool(props.flag("extended", False))
     if "name" not in props:
         if "process" in props:
-            props.str("name")  # a process needs its watcher: "'name' is missing"
+            props.text("name")  # a process needs its watcher: "'name' is missing"
         return _all_watchers(list(arbiter.watchers), extended)
     watcher = props.watcher(arbiter)
     if "process" in props:
-        pid = props.int("process")
+        pid = props.integer("process")
         proc = watcher.processes.get(pid)
         if proc is None or not proc.is_alive:
             raise MessageError(f"process {pid} not found in {props.raw['name']!r}")
@@ -87,7 +87,7 @@ async def _process_entry(watcher: Watcher, proc: Process, info: Info | str | Non
 _ENCODE_CHUNK = 50  # process entries JSON-encoded between two yields (~0.25 ms)
 
 
-async def _encode_chunked(entries: Mapping[str, Any]) -> RawJSON:
+async def _encode_chunked(entries: Mapping[str, object]) -> RawJSON:
     """``entries`` as a JSON object, encoded a chunk at a time so the loop keeps serving."""
     parts = []
     for index, (key, value) in enumerate(entries.items()):

@@ -16,12 +16,11 @@ from __future__ import annotations
 import re
 import resource
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
-from .._hooks import HOOK_NAMES
-from .._values import parse_bool, parse_int, parse_size
+from .._base.parsers import parse_bool, parse_int, parse_size
 from ._errors import suggestion
-from ._options import WATCHER_OPTIONS
+from ._options import HOOK_NAMES, WATCHER_OPTIONS
 
 DOTTED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
 """A dotted Python path: ``package.module.name`` (at least one dot)."""
@@ -74,7 +73,7 @@ def route_key(key: str) -> Route:
     return Route("unknown", key)
 
 
-def rlimit_value(name: str, value: Any) -> int | None:
+def rlimit_value(name: str, value: object) -> int | None:
     """The limit of ``rlimit_<name>``: a non-negative integer; nothing means unlimited."""
     if not name or not hasattr(resource, "RLIMIT_" + name.upper()):
         known = sorted(n[7:].lower() for n in dir(resource) if n.startswith("RLIMIT_"))
@@ -92,7 +91,7 @@ def rlimit_value(name: str, value: Any) -> int | None:
     return limit
 
 
-def hook_value(name: str, value: Any) -> tuple[str, bool] | None:
+def hook_value(name: str, value: object) -> tuple[str, bool] | None:
     """The ``(dotted.path, ignore_errors)`` of ``hooks.<name>``; None for an empty value.
 
     The value is ``dotted.path[, true|false]`` as text, or a 2-item list.
@@ -118,7 +117,7 @@ def hook_value(name: str, value: Any) -> tuple[str, bool] | None:
     return target, ignore_errors
 
 
-def stream_value(sub: str, value: Any) -> Any:
+def stream_value(sub: str, value: object) -> object:
     """The value of ``<stream>.<sub>``: sizes, counts, flags and ``rotate_when`` checked."""
     text = value.strip() if isinstance(value, str) else value
     if sub == "max_bytes":

@@ -10,7 +10,6 @@ import re
 from collections import ChainMap
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any
 
 from ..errors import ConfigError
 from ._errors import located, suggestion
@@ -162,9 +161,9 @@ def _load(main: IniFile, environ: Mapping[str, str]) -> CircusConfig:
     global_lookup = EnvLookup(environ, env)
 
     circus: list[SectionData] = []
-    watchers: list[Mapping[str, Any]] = []
-    sockets: list[Mapping[str, Any]] = []
-    plugins: list[Mapping[str, Any]] = []
+    watchers: list[Mapping[str, object]] = []
+    sockets: list[Mapping[str, object]] = []
+    plugins: list[Mapping[str, str]] = []
     for section, kind, name in classified:
         if kind == "watcher":
             watcher_env = dict(env)
@@ -210,7 +209,7 @@ def _pattern_envs(
 
 
 def _warn_unused_patterns(
-    classified: list[tuple[Section, str, str]], watchers: list[Mapping[str, Any]]
+    classified: list[tuple[Section, str, str]], watchers: list[Mapping[str, object]]
 ) -> None:
     names = [str(w["name"]).lower() for w in watchers]
     for section, kind, name in classified:

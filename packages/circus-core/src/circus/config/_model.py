@@ -11,15 +11,24 @@ from typing import Any
 class CircusConfig:
     """A loaded configuration: typed, defaults applied, read-only.
 
-    ``watchers`` holds one mapping per ``[watcher:NAME]`` in file order, each
-    exactly the keyword arguments of ``Watcher(**kwargs)``.
+    * ``path``: the absolute path of the main file.
+    * ``circus``: every ``[circus]`` option, parsed, defaults filled in.
+    * ``watchers``: one mapping per ``[watcher:NAME]`` in file order, each
+      exactly the keyword arguments of ``Watcher(**kwargs)``.
+    * ``sockets``: one mapping per ``[socket:NAME]``, every socket option
+      parsed (texts, integers, flags; None for "not set") plus ``name``.
+    * ``plugins``: one mapping per ``[plugin:NAME]``: ``name``, ``use`` and
+      the other keys as raw text, for the plugin to interpret.
+    * ``env``: the merged ``[env]`` sections.
     """
 
     path: str
+    # Loosely typed values: the code building arbiters and watchers passes them
+    # on by key name to typed parameters; sockets and plugins are read by field.
     circus: Mapping[str, Any]
     watchers: tuple[Mapping[str, Any], ...]
-    sockets: tuple[Mapping[str, Any], ...]
-    plugins: tuple[Mapping[str, Any], ...]
+    sockets: tuple[Mapping[str, object], ...]
+    plugins: tuple[Mapping[str, str], ...]
     env: Mapping[str, str]
 
     def watcher(self, name: str) -> Mapping[str, Any]:

@@ -17,23 +17,38 @@ import pwd
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Literal
 
-from .._hooks import HOOK_NAMES as HOOK_NAMES
-from .._protocol import DEFAULT_ENDPOINT, DEFAULT_PUBSUB, EndpointError, parse_endpoint
-from .._values import (
+from .._base.parsers import (
     parse_bool,
     parse_duration,
     parse_int,
     parse_octal,
     parse_signal,
 )
+from .._base.protocol import DEFAULT_ENDPOINT, DEFAULT_PUBSUB, EndpointError, parse_endpoint
 from ..errors import ConfigError
 from ._errors import show_value, suggestion
 
 logger = logging.getLogger("circus")
 
-Parser = Callable[[Any], Any]
+# The points of a watcher's life a hook can run at (upstream's names).
+HOOK_NAMES: tuple[str, ...] = (
+    "before_start",
+    "after_start",
+    "before_spawn",
+    "after_spawn",
+    "before_stop",
+    "after_stop",
+    "before_signal",
+    "after_signal",
+    "before_reap",
+    "after_reap",
+    "extended_stats",
+)
+
+Parser = Callable[[object], object]
+"""Turns raw input (INI text, a JSON value, a Python value) into an option value."""
 
 LiveKind = Literal["attr", "manage", "spawn", "max_age", "stream", "hooks"]
 """How a new value takes effect on a running watcher (or arbiter):
@@ -58,7 +73,7 @@ class Option:
 
     name: str
     parse: Parser
-    default: Any
+    default: object
     doc: str
     live: LiveKind | None = None
     required: bool = False
@@ -71,7 +86,7 @@ class Option:
 # -- parsers -----------------------------------------------------------------------------
 
 
-def parse_text(value: Any) -> str | None:
+def parse_text(value: object) -> str | None:
     """Free text; an empty value means "not set"."""
     if value is None:
         return None
@@ -80,7 +95,7 @@ def parse_text(value: Any) -> str | None:
 
 
 def _nonempty(what: str) -> Parser:
-    def parse(value: Any) -> str:
+    def parse(value: object) -> str:
         text = "" if value is None else str(value).strip()
         if not text:
             raise ValueError(f"expected {what}")
@@ -94,7 +109,7 @@ _host = _nonempty("a host name or address")
 
 
 def _int_range(low: int | None, high: int | None) -> Parser:
-    def parse(value: Any) -> int:
+    def parse(value: object) -> int:
         number = parse_int(value)
         if low is not None and number < low:
             raise ValueError(f"expected an integer >= {low}")
@@ -108,7 +123,7 @@ def _int_range(low: int | None, high: int | None) -> Parser:
 def _choice(*choices: str, lower: bool = False) -> Parser:
     canonical = {choice.lower(): choice for choice in choices}
 
-    def parse(value: Any) -> str:
+    def parse(value: object) -> str:
         text = str(value).strip().lower()
         if text not in canonical:
             raise ValueError("expected one of " + ", ".join(choices))
@@ -117,17 +132,19 @@ def _choice(*choices: str, lower: bool = False) -> Parser:
     return parse
 
 
-def parse_user(value: Any) -> str | int | None:
+def parse_user(value: object) -> str | int | None:
     """A user name known to the password database, or a numeric uid."""
     return _account(value, pwd.getpwnam, "user", "uid")
 
 
-def parse_group(value: Any) -> str | int | None:
+def parse_group(value: object) -> str | int | None:
     """A group name known to the group database, or a numeric gid."""
     return _account(value, grp.getgrnam, "group", "gid")
 
 
-def _account(value: Any, lookup: Callable[[str], object], kind: str, num: str) -> str | int | None:
+def _account(
+    value: object, lookup: Callable[[str], object], kind: str, num: str
+) -> str | int | None:
     if value is None:
         return None
     if isinstance(value, int) and not isinstance(value, bool):
@@ -150,7 +167,7 @@ def _account(value: Any, lookup: Callable[[str], object], kind: str, num: str) -
     return number
 
 
-def parse_directory(value: Any) -> str | None:
+def parse_directory(value: object) -> str | None:
     """An existing directory (relative paths are resolved by the caller)."""
     text = parse_text(value)
     if text is None:
@@ -160,14 +177,14 @@ def parse_directory(value: Any) -> str | None:
     return text
 
 
-def parse_optional_octal(value: Any) -> int | None:
+def parse_optional_octal(value: object) -> int | None:
     """An octal file-mode mask, or nothing."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     return parse_octal(value)
 
 
-def parse_socket_umask(value: Any) -> int | None:
+def parse_socket_umask(value: object) -> int | None:
     """A socket umask: octal text (``000``, ``0o022``), or upstream's decimal form.
 
     Upstream read this option as a decimal integer (its default was ``8``);
@@ -192,7 +209,7 @@ def _endpoint(*schemes: str, allow_path: bool = False) -> Parser:
     if allow_path:
         expected += " or a socket path"
 
-    def parse(value: Any) -> str:
+    def parse(value: object) -> str:
         text = str(value).strip()
         if allow_path and text and "://" not in text:
             return text
@@ -210,7 +227,7 @@ def _endpoint(*schemes: str, allow_path: bool = False) -> Parser:
     return parse
 
 
-def parse_host_port(value: Any) -> str:
+def parse_host_port(value: object) -> str:
     """``host:port`` (``[::1]:port`` for IPv6), as circusd-stats --prometheus takes it."""
     text = str(value).strip()
     host, colon, port = text.rpartition(":")
@@ -219,7 +236,7 @@ def parse_host_port(value: Any) -> str:
     return text
 
 
-def empty_means(default: Any, parse: Parser) -> Parser:
+def empty_means(default: object, parse: Parser) -> Parser:
     """Wrap ``parse`` so that an empty value means ``default``.
 
     Used for the ``[circus]`` options that circus 0.19 runs with when they are
@@ -227,7 +244,7 @@ def empty_means(default: Any, parse: Parser) -> Parser:
     README has the table of what upstream does with each empty option.
     """
 
-    def parse_or_default(value: Any) -> Any:
+    def parse_or_default(value: object) -> object:
         if value is None or (isinstance(value, str) and not value.strip()):
             return default
         return parse(value)
@@ -235,7 +252,14 @@ def empty_means(default: Any, parse: Parser) -> Parser:
     return parse_or_default
 
 
-def parse_stream_backend(value: Any) -> str:
+def _mapping(value: object) -> dict[object, object]:
+    """Copy a mapping: what the compound options hold once their keys are routed."""
+    if not isinstance(value, Mapping):
+        raise ValueError("expected a mapping")
+    return dict(value)
+
+
+def parse_stream_backend(value: object) -> str:
     """Only the thread backend exists here."""
     text = str(value).strip().lower()
     if text == "gevent":
@@ -245,7 +269,7 @@ def parse_stream_backend(value: Any) -> str:
     return text
 
 
-def _opt(name: str, parse: Parser, default: Any, doc: str, live: LiveKind | None = None,
+def _opt(name: str, parse: Parser, default: object, doc: str, live: LiveKind | None = None,
          inert: bool = False) -> Option:
     return Option(name=name, parse=parse, default=default, doc=doc, live=live, inert=inert)
 
@@ -311,13 +335,13 @@ WATCHER_OPTIONS: Mapping[str, Option] = _table(
 WATCHER_COMPOUND: Mapping[str, Option] = _table(
     # Options built from several keys or a section of their own; ``circus.config._keys``
     # routes their keys (the parser here only stands for "a mapping").
-    _opt("env", dict, None, "environment entries: [env:NAME] sections, or env in set/add",
+    _opt("env", _mapping, None, "environment entries: [env:NAME] sections, or env in set/add",
          "spawn"),
-    _opt("rlimits", dict, None, "resource limits: rlimit_<resource> keys", "spawn"),
-    _opt("hooks", dict, None, "hooks: hooks.<name> = dotted.path[, ignore_errors] keys",
+    _opt("rlimits", _mapping, None, "resource limits: rlimit_<resource> keys", "spawn"),
+    _opt("hooks", _mapping, None, "hooks: hooks.<name> = dotted.path[, ignore_errors] keys",
          "hooks"),
-    _opt("stdout_stream", dict, None, "stdout stream: stdout_stream.<key> keys", "stream"),
-    _opt("stderr_stream", dict, None, "stderr stream: stderr_stream.<key> keys", "stream"),
+    _opt("stdout_stream", _mapping, None, "stdout stream: stdout_stream.<key> keys", "stream"),
+    _opt("stderr_stream", _mapping, None, "stderr stream: stderr_stream.<key> keys", "stream"),
 )
 """Watcher options that are no single key; their live kinds, as :data:`WATCHER_OPTIONS`'."""
 
@@ -355,7 +379,7 @@ CIRCUS_OPTIONS: Mapping[str, Option] = _table(
         None,
         "multicast discovery address (udp://237.219.251.97:12027 upstream); unset/empty: off",
     ),
-    # None: not set. Setting it implies statsd, as upstream (see circus._statsd);
+    # None: not set. Setting it implies statsd, as upstream (see circus._setup.statsd);
     # an empty value is "not set" (upstream turned statsd on with no endpoint).
     _opt("stats_endpoint", empty_means(None, _CONTROL), None,
          "where circusd-stats publishes stats"),
@@ -411,7 +435,7 @@ CIRCUS_OPTIONS: Mapping[str, Option] = _table(
 )
 
 
-def parse_option(table: Mapping[str, Option], name: str, value: Any) -> Any:
+def parse_option(table: Mapping[str, Option], name: str, value: object) -> object:
     """Parse ``value`` for option ``name`` of ``table`` (as the ``set`` command does).
 
     Raises ConfigError("option NAME: expected ...") for unknown options and bad values.
@@ -427,7 +451,7 @@ def parse_option(table: Mapping[str, Option], name: str, value: Any) -> Any:
         raise ConfigError(f"option {key}: {exc} (got {shown})") from None
 
 
-def warn_inert(owner: str, table: Mapping[str, Option], values: Mapping[str, Any]) -> None:
+def warn_inert(owner: str, table: Mapping[str, Option], values: Mapping[str, object]) -> None:
     """Log one warning per inert option of ``table`` that ``values`` sets to a non-default.
 
     ``owner`` names who got the values (``watcher web``, ``arbiter``). As for

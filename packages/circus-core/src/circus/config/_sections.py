@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import ParamSpec, TypeVar
 
 from ..errors import ConfigError
 from ._errors import located, suggestion
@@ -15,6 +15,9 @@ from ._keys import DOTTED, STREAMS, hook_value, rlimit_value, route_key, stream_
 from ._options import CIRCUS_OPTIONS, HOOK_NAMES, SOCKET_OPTIONS, WATCHER_OPTIONS, Option
 
 logger = logging.getLogger("circus")
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 _TABLES: dict[str, tuple[str, Mapping[str, Option]]] = {
     "watcher": ("[watcher:NAME]", WATCHER_OPTIONS),
@@ -65,7 +68,7 @@ def _resolve(directory: str, value: str) -> str:
     return os.path.normpath(os.path.join(directory, os.path.expanduser(value.strip())))
 
 
-def _parse_item(sec: SectionData, item: Item, option: Option) -> Any:
+def _parse_item(sec: SectionData, item: Item, option: Option) -> object:
     value = item.value
     if item.key in _PATH_OPTIONS.get(sec.kind, ()):
         value = _resolve(sec.directory, value)
@@ -99,8 +102,8 @@ def _ignore_unknown(sec: SectionData, item: Item) -> None:
 
 def _typed_options(
     sec: SectionData, items: list[Item], table: Mapping[str, Option]
-) -> dict[str, Any]:
-    result: dict[str, Any] = {}
+) -> dict[str, object]:
+    result: dict[str, object] = {}
     for item in items:
         result[item.key] = _parse_item(sec, item, table[item.key])
     for name, option in table.items():
@@ -111,9 +114,9 @@ def _typed_options(
     return result
 
 
-def build_circus(sections: list[SectionData]) -> Mapping[str, Any]:
+def build_circus(sections: list[SectionData]) -> Mapping[str, object]:
     """Merge the ``[circus]`` sections; the first file that sets a key wins."""
-    result: dict[str, Any] = {}
+    result: dict[str, object] = {}
     for sec in sections:
         for item in sec.items:
             if item.key not in CIRCUS_OPTIONS:
@@ -125,19 +128,21 @@ def build_circus(sections: list[SectionData]) -> Mapping[str, Any]:
     return MappingProxyType(result)
 
 
-def _checked(sec: SectionData, item: Item, check: Any, *args: Any) -> Any:
+def _checked(
+    sec: SectionData, item: Item, check: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs
+) -> _T:
     try:
-        return check(*args)
+        return check(*args, **kwargs)
     except ValueError as exc:
         raise sec.error(str(exc), item) from None
 
 
-def build_watcher(sec: SectionData, env: Mapping[str, str]) -> Mapping[str, Any]:
+def build_watcher(sec: SectionData, env: Mapping[str, str]) -> Mapping[str, object]:
     """Build the ``Watcher(**kwargs)`` mapping of one ``[watcher:NAME]`` section."""
     plain: list[Item] = []
     rlimits: dict[str, int | None] = {}
     hooks: dict[str, tuple[str, bool]] = {}
-    streams: dict[str, dict[str, Any]] = {stream: {} for stream in STREAMS}
+    streams: dict[str, dict[str, object]] = {stream: {} for stream in STREAMS}
     extra: dict[str, str] = {}
     for item in sec.items:
         route = route_key(item.key)
@@ -161,7 +166,8 @@ def build_watcher(sec: SectionData, env: Mapping[str, str]) -> Mapping[str, Any]
         else:  # whole streams, hooks and env are no INI keys ([env:NAME] holds the env)
             _ignore_unknown(sec, item)
     result = _typed_options(sec, plain, WATCHER_OPTIONS)
-    if result["singleton"] and result["numprocesses"] > 1:
+    count = result["numprocesses"]
+    if result["singleton"] and isinstance(count, int) and count > 1:
         item = next(i for i in sec.items if i.key == "numprocesses")
         raise sec.error("a singleton watcher runs at most 1 process", item)
     result.update(extra)
@@ -174,7 +180,7 @@ def build_watcher(sec: SectionData, env: Mapping[str, str]) -> Mapping[str, Any]
     return MappingProxyType(result)
 
 
-def build_socket(sec: SectionData) -> Mapping[str, Any]:
+def build_socket(sec: SectionData) -> Mapping[str, object]:
     """Build the mapping of one ``[socket:NAME]`` section (name lowercased)."""
     known: list[Item] = []
     for item in sec.items:
@@ -194,9 +200,9 @@ def build_socket(sec: SectionData) -> Mapping[str, Any]:
     return MappingProxyType(result)
 
 
-def build_plugin(sec: SectionData) -> Mapping[str, Any]:
+def build_plugin(sec: SectionData) -> Mapping[str, str]:
     """Build the mapping of one ``[plugin:NAME]`` section: ``use`` plus raw strings."""
-    result: dict[str, Any] = {"name": sec.name}
+    result: dict[str, str] = {"name": sec.name}
     for item in sec.items:
         result[item.key] = item.value
     use = next((item for item in sec.items if item.key == "use"), None)

@@ -1,7 +1,8 @@
 """Output streams: where the stdout/stderr of watched processes goes.
 
-A stream is a callable receiving ``{"pid": int, "name": "stdout" | "stderr",
-"data": bytes}`` with ``close()`` and ``reopen()`` methods (see :class:`Stream`).
+A stream is a callable receiving a :class:`StreamMessage` ``{"pid": int,
+"name": "stdout" | "stderr", "data": bytes}`` with ``close()`` and ``reopen()``
+methods (see :class:`Stream`).
 :class:`PipeReader` reads a child's pipe on the event loop and feeds a stream
 whole lines; :func:`build_stream` builds a stream from the ``stdout_stream.*``
 / ``stderr_stream.*`` options of a watcher.
@@ -9,7 +10,7 @@ whole lines; :func:`build_stream` builds a stream from the ``stdout_stream.*``
 
 from __future__ import annotations
 
-from ._base import Stream
+from ._base import Stream, StreamMessage
 from ._factory import build_stream
 from ._file import FileStream, WatchedFileStream
 from ._queue import QueueStream
@@ -24,6 +25,7 @@ __all__ = [
     "QueueStream",
     "StdoutStream",
     "Stream",
+    "StreamMessage",
     "TimedRotatingFileStream",
     "WatchedFileStream",
     "build_stream",

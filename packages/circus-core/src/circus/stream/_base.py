@@ -4,23 +4,43 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import Any, Protocol, runtime_checkable
+from typing import Literal, Protocol, TypedDict, runtime_checkable
 
-from circus._values import parse_bool, parse_int, parse_size
+from circus._base.parsers import parse_bool, parse_int, parse_size
+
+#: Which pipe of a process a chunk of output comes from.
+StreamName = Literal["stdout", "stderr"]
+
+
+class StreamMessage(TypedDict):
+    """One chunk of a process's output, as handed to a :class:`Stream`.
+
+    ``data`` holds whole lines (ending in ``b"\\n"``) except for the last
+    words of a process and pieces of over-long lines.
+    """
+
+    #: The process the output comes from.
+    pid: int
+    #: The pipe it was read from.
+    name: StreamName
+    #: The raw bytes, never decoded.
+    data: bytes
 
 
 @runtime_checkable
 class Stream(Protocol):
     """What the pipe readers feed: a callable plus ``close()`` and ``reopen()``.
 
-    The callable receives ``{"pid": int, "name": "stdout" | "stderr", "data": bytes}``.
+    The callable receives a :class:`StreamMessage`, ``{"pid": int, "name":
+    "stdout" | "stderr", "data": bytes}``. Custom streams may leave their
+    ``__call__`` parameter unannotated, as upstream streams did.
     ``reopen()`` is called on SIGHUP and ``reload`` so files moved away by an
     external rotation tool are let go; ``close()`` releases every resource.
     """
 
-    def __call__(self, data: Mapping[str, Any]) -> None:
+    def __call__(self, data: StreamMessage) -> None:
         """Consume one chunk of output."""
 
     def close(self) -> None:
@@ -35,7 +55,7 @@ class Stream(Protocol):
 # helpers below accept both and name the option in the error so config errors are readable.
 
 
-def option_size(name: str, value: Any) -> int:
+def option_size(name: str, value: object) -> int:
     """Coerce a byte count (``250M``) or raise ValueError naming the option."""
     try:
         size: int = parse_size(value)
@@ -44,7 +64,7 @@ def option_size(name: str, value: Any) -> int:
     return size
 
 
-def option_count(name: str, value: Any, minimum: int = 0) -> int:
+def option_count(name: str, value: object, minimum: int = 0) -> int:
     """Coerce an integer that must be at least ``minimum``."""
     try:
         number: int = parse_int(value)
@@ -55,7 +75,7 @@ def option_count(name: str, value: Any, minimum: int = 0) -> int:
     return number
 
 
-def option_bool(name: str, value: Any) -> bool:
+def option_bool(name: str, value: object) -> bool:
     """Coerce a boolean given as ``true``/``false``/... text or a bool."""
     try:
         flag: bool = parse_bool(value)
@@ -64,7 +84,7 @@ def option_bool(name: str, value: Any) -> bool:
     return flag
 
 
-def option_text(name: str, value: Any) -> str | None:
+def option_text(name: str, value: object) -> str | None:
     """Coerce an optional text option; an empty INI value means "not set"."""
     if value is None:
         return None
@@ -73,7 +93,7 @@ def option_text(name: str, value: Any) -> str | None:
     return value or None
 
 
-def option_path(name: str, value: Any) -> str:
+def option_path(name: str, value: object) -> str:
     """Coerce a file name to an absolute path.
 
     Made absolute once, here, so a later change of the daemon's working
@@ -113,7 +133,7 @@ class TimePrefixer:
         self._second = second
         return self._stamp
 
-    def prefix(self, pid: Any, now: float) -> bytes:
+    def prefix(self, pid: object, now: float) -> bytes:
         """Return the prefix for one line of process ``pid``."""
         return f"{self.stamp(now)} [{pid}] | ".encode()
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import importlib
 import inspect
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TypeGuard
 
-from ._base import Stream
+from ._base import Stream, StreamMessage
 from ._file import FileStream, WatchedFileStream
 from ._queue import QueueStream
 from ._stdout import FancyStdoutStream, StdoutStream
 from ._timed import TimedRotatingFileStream
 
-_BUILTINS: dict[str, type[Any]] = {
+_BUILTINS: dict[str, type[Stream]] = {
     cls.__name__.lower(): cls
     for cls in (
         FileStream,
@@ -27,7 +27,7 @@ _BUILTINS: dict[str, type[Any]] = {
 _BUILTIN_NAMES = ", ".join(cls.__name__ for cls in _BUILTINS.values())
 
 
-def build_stream(spec: Mapping[str, Any]) -> Stream:
+def build_stream(spec: Mapping[str, object]) -> Stream:
     """Create the stream described by ``spec``.
 
     ``spec["class"]`` is a builtin name (``FileStream``, any case, also as
@@ -40,11 +40,11 @@ def build_stream(spec: Mapping[str, Any]) -> Stream:
     """
     options = dict(spec)
     class_path = options.pop("class", None)
-    factory: Callable[..., Any]
+    factory: Callable[..., object]
     if class_path is None or (isinstance(class_path, str) and not class_path.strip()):
         if "filename" not in options:
             raise ValueError("a stream needs a 'class' option (or a 'filename' for FileStream)")
-        factory, label = FileStream, "FileStream"
+        factory, label = _resolve("FileStream")
     elif isinstance(class_path, str):
         factory, label = _resolve(class_path.strip())
     else:
@@ -56,13 +56,21 @@ def build_stream(spec: Mapping[str, Any]) -> Stream:
         raise ValueError(f"cannot create stream {label}: {exc}") from exc
     if not callable(stream):
         raise ValueError(f"stream class {label} does not produce a callable stream")
-    if callable(getattr(stream, "close", None)) and callable(getattr(stream, "reopen", None)):
-        result: Stream = stream
-        return result
+    if _is_stream(stream):
+        return stream
     return _CallableStream(stream)
 
 
-def _resolve(class_path: str) -> tuple[Callable[..., Any], str]:
+def _is_stream(candidate: object) -> TypeGuard[Stream]:
+    """True for a callable with callable ``close`` and ``reopen`` attributes."""
+    return (
+        callable(candidate)
+        and callable(getattr(candidate, "close", None))
+        and callable(getattr(candidate, "reopen", None))
+    )
+
+
+def _resolve(class_path: str) -> tuple[Callable[..., object], str]:
     """Return (factory, label used in messages) for a class name or dotted path."""
     key = class_path.lower()
     last = key.rpartition(".")[2]
@@ -93,7 +101,9 @@ def _resolve(class_path: str) -> tuple[Callable[..., Any], str]:
     return factory, class_path
 
 
-def _check_options(factory: Callable[..., Any], label: str, options: Mapping[str, Any]) -> None:
+def _check_options(
+    factory: Callable[..., object], label: str, options: Mapping[str, object]
+) -> None:
     """Reject options the constructor does not take, before calling it.
 
     Checking the signature gives a message naming the option, where calling
@@ -118,10 +128,10 @@ def _check_options(factory: Callable[..., Any], label: str, options: Mapping[str
 class _CallableStream:
     """Give a callable-only stream the ``close``/``reopen`` of the protocol."""
 
-    def __init__(self, wrapped: Any) -> None:
+    def __init__(self, wrapped: Callable[[StreamMessage], object]) -> None:
         self.wrapped = wrapped
 
-    def __call__(self, data: Mapping[str, Any]) -> None:
+    def __call__(self, data: StreamMessage) -> None:
         self.wrapped(data)
 
     def close(self) -> None:
@@ -134,6 +144,6 @@ class _CallableStream:
         if callable(reopen):
             reopen()
 
-    def __getattr__(self, name: str) -> Any:
+    def __getattr__(self, name: str) -> object:
         # Keep custom attributes reachable (a stream exposing a queue, say).
         return getattr(self.wrapped, name)

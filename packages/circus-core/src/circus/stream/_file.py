@@ -6,11 +6,10 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Mapping
-from typing import Any
 
 from ._base import (
     Clock,
+    StreamMessage,
     TimePrefixer,
     option_count,
     option_path,
@@ -20,6 +19,9 @@ from ._base import (
     wall_clock,
     write_all,
 )
+
+#: A file name as the constructors accept it: text or a path object.
+FileName = str | os.PathLike[str]
 
 _OPEN_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
 
@@ -40,7 +42,9 @@ class BaseFileStream:
     #: Seconds between checks that the path still names our open file.
     _check_interval = 1.0
 
-    def __init__(self, filename: Any, time_format: Any = None, *, utc: bool = False) -> None:
+    def __init__(
+        self, filename: FileName, time_format: str | None = None, *, utc: bool = False
+    ) -> None:
         self.filename = option_path("filename", filename)
         fmt = option_text("time_format", time_format)
         self._prefixer = TimePrefixer(fmt, utc=utc) if fmt else None
@@ -62,7 +66,7 @@ class BaseFileStream:
         """The strftime format of line prefixes, or None when lines are not prefixed."""
         return self._prefixer.time_format if self._prefixer else None
 
-    def __call__(self, data: Mapping[str, Any]) -> None:
+    def __call__(self, data: StreamMessage) -> None:
         """Append ``data["data"]`` to the file, prefixing every line if configured."""
         chunk: bytes = data["data"]
         if not chunk:
@@ -175,10 +179,10 @@ class FileStream(BaseFileStream):
 
     def __init__(
         self,
-        filename: Any,
-        max_bytes: Any = 0,
-        backup_count: Any = 0,
-        time_format: Any = None,
+        filename: FileName,
+        max_bytes: int | str = 0,
+        backup_count: int | str = 0,
+        time_format: str | None = None,
     ) -> None:
         self.max_bytes = option_size("max_bytes", max_bytes)
         self.backup_count = option_count("backup_count", backup_count)
@@ -291,7 +295,7 @@ class WatchedFileStream(BaseFileStream):
     a new one is opened at ``filename``.
     """
 
-    def __init__(self, filename: Any, time_format: Any = None) -> None:
+    def __init__(self, filename: FileName, time_format: str | None = None) -> None:
         super().__init__(filename, time_format)
 
     def _before_write(self, nbytes: int, now: float) -> None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import queue as _queue
-from collections.abc import Mapping
-from typing import Any
+
+from ._base import StreamMessage
 
 
 class QueueStream:
@@ -14,12 +14,12 @@ class QueueStream:
     itself; the dicts are put as received, without copying.
     """
 
-    def __init__(self, queue: _queue.Queue[Any] | None = None) -> None:
+    def __init__(self, queue: _queue.Queue[StreamMessage] | None = None) -> None:
         if queue is not None and not callable(getattr(queue, "put", None)):
             raise ValueError(f"queue: expected a queue.Queue, got {queue!r}")
-        self.queue: _queue.Queue[Any] = _queue.Queue() if queue is None else queue
+        self.queue: _queue.Queue[StreamMessage] = _queue.Queue() if queue is None else queue
 
-    def __call__(self, data: Mapping[str, Any]) -> None:
+    def __call__(self, data: StreamMessage) -> None:
         """Put ``data`` on the queue."""
         self.queue.put(data)
 

@@ -9,7 +9,8 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from typing import Any
+
+from ._base import StreamMessage, StreamName
 
 logger = logging.getLogger("circus")
 
@@ -33,13 +34,24 @@ _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)  # Linux-only constant
 # must not turn every read into a traceback.
 _ERROR_LOG_INTERVAL = 10.0
 
-Sink = Callable[[dict[str, Any]], None]
+#: What a reader feeds: a :class:`~circus.stream.Stream` or any such callable.
+Sink = Callable[[StreamMessage], None]
+
+
+def _stream_name(name: str) -> StreamName:
+    """Check the pipe name a reader stamps on its messages."""
+    if name == "stdout":
+        return "stdout"
+    if name == "stderr":
+        return "stderr"
+    raise ValueError(f"name: expected 'stdout' or 'stderr', got {name!r}")
 
 
 class PipeReader:
     """Read one pipe on the event loop and feed its output to ``sink``.
 
-    ``sink`` receives ``{"pid": pid, "name": name, "data": bytes}`` and only
+    ``name`` is ``"stdout"`` or ``"stderr"``. ``sink`` receives the
+    :class:`StreamMessage` ``{"pid": pid, "name": name, "data": bytes}`` and only
     ever whole lines (data ending in ``b"\\n"``): a partial last line is kept
     until the rest arrives. Exceptions: the tail is handed over as it is at
     EOF or :meth:`close` (the last words of a crashed process are kept even
@@ -62,7 +74,7 @@ class PipeReader:
     ) -> None:
         self.fd = fd
         self.pid = pid
-        self.name = name
+        self.name: StreamName = _stream_name(name)
         self.closed = False
         self._sink = sink
         self._loop = loop

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
-from typing import Any
 
-from ._base import Clock, TimePrefixer, option_text, prefix_lines, wall_clock
+from ._base import Clock, StreamMessage, TimePrefixer, option_text, prefix_lines, wall_clock
 
 # ANSI SGR foreground colours, in the order used to pick one per pid.
 COLORS = {
@@ -38,7 +36,7 @@ def _write_stdout(data: bytes) -> None:
 class StdoutStream:
     """Copy process output verbatim to the daemon's standard output."""
 
-    def __call__(self, data: Mapping[str, Any]) -> None:
+    def __call__(self, data: StreamMessage) -> None:
         """Write ``data["data"]`` to stdout and flush."""
         chunk: bytes = data["data"]
         if chunk:
@@ -62,7 +60,9 @@ class FancyStdoutStream(StdoutStream):
     #: Clock for the prefixes; replaceable in tests.
     _now: Clock = wall_clock
 
-    def __init__(self, color: Any = None, time_format: Any = "%Y-%m-%d %H:%M:%S") -> None:
+    def __init__(
+        self, color: str | None = None, time_format: str | None = "%Y-%m-%d %H:%M:%S"
+    ) -> None:
         name = option_text("color", color)
         if name is not None:
             name = name.strip().lower()
@@ -78,14 +78,14 @@ class FancyStdoutStream(StdoutStream):
         """The strftime format of the prefixes (None: no time shown)."""
         return self._prefixer.time_format if self._prefixer else None
 
-    def color_for(self, pid: Any) -> str:
+    def color_for(self, pid: object) -> str:
         """Return the colour name used for lines of ``pid``."""
         if self.color is not None:
             return self.color
         names = list(COLORS)
         return names[pid % len(names)] if isinstance(pid, int) else names[0]
 
-    def __call__(self, data: Mapping[str, Any]) -> None:
+    def __call__(self, data: StreamMessage) -> None:
         """Write every line of ``data["data"]`` coloured and prefixed."""
         chunk: bytes = data["data"]
         if not chunk:

@@ -6,10 +6,9 @@ import contextlib
 import os
 import re
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
 from ._base import option_bool, option_count, option_text
-from ._file import BaseFileStream
+from ._file import BaseFileStream, FileName
 
 # Seconds per unit for the units that are plain multiples of a second.
 _UNIT_SECONDS = {"S": 1, "M": 60, "H": 3600}
@@ -58,12 +57,12 @@ class TimedRotatingFileStream(BaseFileStream):
 
     def __init__(
         self,
-        filename: Any,
-        backup_count: Any = 0,
-        time_format: Any = None,
-        rotate_when: Any = "H",
-        rotate_interval: Any = 1,
-        utc: Any = False,
+        filename: FileName,
+        backup_count: int | str = 0,
+        time_format: str | None = None,
+        rotate_when: str = "H",
+        rotate_interval: int | str = 1,
+        utc: bool | str = False,
     ) -> None:
         self.backup_count = option_count("backup_count", backup_count)
         self.rotate_interval = option_count("rotate_interval", rotate_interval, minimum=1)

@@ -7,18 +7,21 @@
 * :func:`close_ssh_tunnels` — end the ssh tunnels those sockets opened;
 * the exceptions, rooted at :class:`ClientError`; an error reply raises the
   :class:`CallError` subclass of its errno (:data:`ERRNO_CLASSES`);
+* the JSON shapes of requests, replies and events, as ``TypedDict`` classes: :class:`Reply`
+  and one per command family (:class:`ListReply`, :class:`StatusReply`...),
+  :class:`EventPayload`; ``call`` returns the shape of its command's reply;
 * :mod:`circus.client.protocol` — the wire vocabulary all packages share
   (default endpoints, endpoint parsing, human formats, errnos);
 * :mod:`circus.client.cli` — the command-line options the Circus tools share.
 
-The subscriber and asyncio names load on first use so that ``import
-circus.client`` (and with it ``circusctl``) does not pay for importing
-pyzmq or asyncio.
+The subscriber and asyncio names, and the shapes, load on first use so that
+``import circus.client`` (and with it ``circusctl``) does not pay for
+importing pyzmq or asyncio, nor for creating the shape classes.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from circus.client._errors import (
     ERRNO_CLASSES,
@@ -45,14 +48,42 @@ if TYPE_CHECKING:
     from circus.client._async import AsyncCircusClient
     from circus.client._async_events import AsyncEventSubscriber
     from circus.client._events import EventSubscriber, open_sub
+    from circus.client._shapes import (
+        ActionInfo,
+        ActionReply,
+        BackoffSlot,
+        DStatsReply,
+        Event,
+        EventPayload,
+        IPythonReply,
+        JSONObject,
+        JSONValue,
+        ListReply,
+        NumProcessesReply,
+        NumWatchersReply,
+        OptionsReply,
+        ProcessInfo,
+        ProcessStatsReply,
+        Reply,
+        Request,
+        ScaleReply,
+        SocketInfo,
+        SocketsReply,
+        StatsReply,
+        StatusReply,
+        WatcherStatsReply,
+    )
 
 __all__ = [
     "DEFAULT_ENDPOINT",
     "DEFAULT_PUBSUB",
     "DEFAULT_STATS_ENDPOINT",
     "ERRNO_CLASSES",
+    "ActionInfo",
+    "ActionReply",
     "AsyncCircusClient",
     "AsyncEventSubscriber",
+    "BackoffSlot",
     "BadMessageDataError",
     "CallError",
     "CallTimeout",
@@ -61,11 +92,31 @@ __all__ = [
     "ClientError",
     "CommandError",
     "ConnectionFailed",
+    "DStatsReply",
+    "Event",
+    "EventPayload",
     "EventSubscriber",
+    "IPythonReply",
     "InvalidJSONError",
+    "JSONObject",
+    "JSONValue",
+    "ListReply",
     "MessageError",
+    "NumProcessesReply",
+    "NumWatchersReply",
+    "OptionsReply",
+    "ProcessInfo",
+    "ProcessStatsReply",
     "ProtocolError",
+    "Reply",
+    "Request",
+    "ScaleReply",
+    "SocketInfo",
+    "SocketsReply",
+    "StatsReply",
+    "StatusReply",
     "UnknownCommandError",
+    "WatcherStatsReply",
     "close_ssh_tunnels",
     "error_for_reply",
     "make_message",
@@ -74,22 +125,31 @@ __all__ = [
     "raise_for_status",
 ]
 
-# Loaded on first use: each imports pyzmq (and the async ones asyncio), which
-# one-shot tools like circusctl must not pay for.
+# Loaded on first use: each imports pyzmq (and the async ones asyncio), or
+# creates two dozen classes, which one-shot tools like circusctl must not pay for.
 _LAZY = {
     "EventSubscriber": "circus.client._events",
     "open_sub": "circus.client._events",
     "AsyncCircusClient": "circus.client._async",
     "AsyncEventSubscriber": "circus.client._async_events",
+    **dict.fromkeys(
+        ("ActionInfo", "ActionReply", "BackoffSlot", "DStatsReply", "Event", "EventPayload",
+         "IPythonReply", "JSONObject", "JSONValue", "ListReply", "NumProcessesReply",
+         "NumWatchersReply", "OptionsReply", "ProcessInfo", "ProcessStatsReply", "Reply",
+         "Request", "ScaleReply", "SocketInfo", "SocketsReply", "StatsReply", "StatusReply",
+         "WatcherStatsReply"),
+        "circus.client._shapes"),
 }
 
+# Hidden from type checkers, which see the lazy names through the imports
+# above: a module __getattr__ would make them accept any misspelt name.
+if not TYPE_CHECKING:
+    def __getattr__(name: str) -> object:
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module 'circus.client' has no attribute {name!r}")
+        import importlib
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'circus.client' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value
+        return value

@@ -9,15 +9,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Literal, overload
 
 import zmq
 import zmq.asyncio
 from circus.client._dealer import open_dealer
 from circus.client._errors import CallTimeout, ClientError, raise_for_status
 from circus.client._message import Message, decode_reply, encode, normalise
-from circus.client._tunnels import end_tunnel
+from circus.client._tunnels import Tunnel, end_tunnel
 from circus.client.protocol import DEFAULT_ENDPOINT
+
+if TYPE_CHECKING:
+    from circus.client._shapes import (
+        ActionReply,
+        DStatsReply,
+        IPythonReply,
+        ListReply,
+        NumProcessesReply,
+        NumWatchersReply,
+        OptionsReply,
+        ProcessStatsReply,
+        Reply,
+        ScaleReply,
+        SocketsReply,
+        StatsReply,
+        StatusReply,
+        WatcherStatsReply,
+    )
 
 
 class AsyncCircusClient:
@@ -48,9 +66,9 @@ class AsyncCircusClient:
         self._own_context = context is None
         self._context = context
         self._socket: zmq.asyncio.Socket | None = None
-        self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._pending: dict[str, asyncio.Future[Reply]] = {}
         self._reader: asyncio.Task[None] | None = None
-        self._tunnel: Any = None
+        self._tunnel: Tunnel | None = None
 
     def _connected(self) -> zmq.asyncio.Socket:
         if self._socket is None:
@@ -65,16 +83,50 @@ class AsyncCircusClient:
                     self._context.term()
                     self._context = None
                 raise
-            assert isinstance(sock, zmq.asyncio.Socket)
             self._socket = sock
         return self._socket
 
-    async def call(self, command: str | Message, **props: Any) -> dict[str, Any]:
+    # As CircusClient.call: the reply's type follows a literal command name.
+    @overload
+    async def call(self, command: Literal["list"], **props: object) -> ListReply: ...
+    @overload
+    async def call(self, command: Literal["status"], **props: object) -> StatusReply: ...
+    @overload
+    async def call(self, command: Literal["numprocesses"],
+                   **props: object) -> NumProcessesReply: ...
+    @overload
+    async def call(self, command: Literal["numwatchers"], **props: object) -> NumWatchersReply: ...
+    @overload
+    async def call(self, command: Literal["options", "get", "globaloptions"],
+                   **props: object) -> OptionsReply: ...
+    @overload
+    async def call(self, command: Literal["listsockets"], **props: object) -> SocketsReply: ...
+    @overload
+    async def call(self, command: Literal["dstats"], **props: object) -> DStatsReply: ...
+    @overload
+    async def call(self, command: Literal["stats"], *, name: str, process: int,
+                   extended: bool = ...) -> ProcessStatsReply: ...
+    @overload
+    async def call(self, command: Literal["stats"], *, name: str,
+                   extended: bool = ...) -> WatcherStatsReply: ...
+    @overload
+    async def call(self, command: Literal["stats"], *, extended: bool = ...) -> StatsReply: ...
+    @overload
+    async def call(self, command: Literal["incr", "decr"], **props: object) -> ScaleReply: ...
+    @overload
+    async def call(self, command: Literal["start", "stop", "restart", "reload"],
+                   **props: object) -> ActionReply: ...
+    @overload
+    async def call(self, command: Literal["ipython"], **props: object) -> IPythonReply: ...
+    @overload
+    async def call(self, command: str | Message, **props: object) -> Reply: ...
+
+    async def call(self, command: str | Message, **props: object) -> Reply:
         """Send one command and return its reply; see :meth:`CircusClient.call`."""
         message = normalise(command, props)
         sock = self._connected()
         msg_id = str(message["id"])
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self._pending[msg_id] = future
         try:
             await sock.send(encode(message))
@@ -90,7 +142,7 @@ class AsyncCircusClient:
 
     send_message = call
 
-    async def cast(self, command: str | Message, **props: Any) -> None:
+    async def cast(self, command: str | Message, **props: object) -> None:
         """Send a command the daemon runs without replying."""
         message = normalise(command, props)
         message.pop("id", None)

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import zmq.asyncio
-from circus.client._events import Event, _open_sub, decode_event
+from circus.client._events import _open_sub, decode_event
 from circus.client._tunnels import end_tunnel
 from circus.client.protocol import DEFAULT_PUBSUB
+
+if TYPE_CHECKING:
+    from circus.client._shapes import Event
 
 
 class AsyncEventSubscriber:
@@ -33,7 +37,6 @@ class AsyncEventSubscriber:
             if self._own_context:
                 self._context.term()
             raise
-        assert isinstance(sock, zmq.asyncio.Socket)
         self._socket: zmq.asyncio.Socket | None = sock
 
     async def recv(self) -> Event:

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TypeVar
 
 import zmq
 from circus.client._errors import ConnectionFailed
 from circus.client._probe import probe
-from circus.client._tunnels import track
+from circus.client._tunnels import Tunnel, track
+
+SocketT = TypeVar("SocketT", bound="zmq.Socket[object]")
+"""The socket class of a context: ``zmq.SyncSocket``, or ``zmq.asyncio.Socket``."""
 
 
 def open_dealer(
-    context: zmq.Context[Any], endpoint: str, ssh_server: str | None, ssh_keyfile: str | None,
-    timeout: float,
-) -> tuple[zmq.Socket[Any], Any]:
+    context: zmq.Context[SocketT], endpoint: str, ssh_server: str | None,
+    ssh_keyfile: str | None, timeout: float,
+) -> tuple[SocketT, Tunnel | None]:
     """A DEALER socket with a random identity, connected (maybe through ssh) to ``endpoint``.
 
     Also returns the ssh tunnel it opened (None without ssh), for the owner to
@@ -22,10 +25,10 @@ def open_dealer(
     """
     if ssh_server is None:
         probe(endpoint)
-    sock: zmq.Socket[Any] = context.socket(zmq.DEALER)
+    sock = context.socket(zmq.DEALER)
     sock.setsockopt(zmq.IDENTITY, uuid.uuid4().hex.encode())
     sock.setsockopt(zmq.LINGER, 0)
-    tunnel = None
+    tunnel: Tunnel | None = None
     try:
         if ssh_server is None:
             sock.connect(endpoint)
@@ -44,8 +47,8 @@ def open_dealer(
 
 
 def connect_ssh(
-    sock: zmq.Socket[Any], endpoint: str, server: str, keyfile: str | None, timeout: float
-) -> Any:
+    sock: zmq.Socket[object], endpoint: str, server: str, keyfile: str | None, timeout: float
+) -> Tunnel:
     """Connect ``sock`` to ``endpoint`` as seen from ``server`` (``user@host:port``).
 
     Returns the tunnel, tracked for :func:`~circus.client.close_ssh_tunnels`.

@@ -24,7 +24,8 @@ circusd's ``ConflictError`` and ``ConfigError`` (errno 5, subclasses of its
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TypeVar
 
 from circus.client.protocol import (
     BAD_MSG_DATA_ERROR,
@@ -78,13 +79,16 @@ class CallError(ClientError):
     Attributes:
         errno: the wire error number (1 invalid JSON ... 6 bad message data).
         reason: the daemon's explanation.
-        reply: the whole reply dict.
+        reply: the whole reply dict (a :class:`~circus.client.Reply`), as received.
     """
 
     errno: int = NOT_SPECIFIED
     """The errno the class stands for; an instance holds the one its reply carried."""
 
-    def __init__(self, reply: dict[str, Any]) -> None:
+    reply: Mapping[str, object]
+    """The error reply, as received."""
+
+    def __init__(self, reply: Mapping[str, object]) -> None:
         self.reply = reply
         self.reason = str(reply.get("reason", "unknown error"))
         errno = reply.get("errno", 0)
@@ -136,7 +140,7 @@ ERRNO_CLASSES: dict[int, type[CallError]] = {
 """Each wire errno and the :class:`CallError` class an error reply carrying it raises."""
 
 
-def error_for_reply(reply: dict[str, Any]) -> CallError:
+def error_for_reply(reply: Mapping[str, object]) -> CallError:
     """The exception for an error reply: the :class:`CallError` subclass of its errno."""
     errno = reply.get("errno")
     cls = ERRNO_CLASSES.get(errno, CallError) if type(errno) is int else CallError
@@ -147,8 +151,14 @@ class ProtocolError(ClientError):
     """The daemon sent a frame that is not a JSON object."""
 
 
-def raise_for_status(reply: dict[str, Any]) -> dict[str, Any]:
-    """Return ``reply`` unchanged, or raise the :class:`CallError` of its errno for an error."""
+_ReplyT = TypeVar("_ReplyT", bound=Mapping[str, object])
+
+
+def raise_for_status(reply: _ReplyT) -> _ReplyT:
+    """Return ``reply`` unchanged, or raise the :class:`CallError` of its errno for an error.
+
+    The reply keeps its type: ``raise_for_status(client.call("list"))["pids"]``.
+    """
     if reply.get("status") == "error":
         raise error_for_reply(reply)
     return reply

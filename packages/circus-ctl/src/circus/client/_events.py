@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 import zmq
-from circus.client._dealer import connect_ssh
+from circus.client._dealer import SocketT, connect_ssh
 from circus.client._errors import ConnectionFailed
-from circus.client._tunnels import end_tunnel
+from circus.client._tunnels import Tunnel, end_tunnel
 from circus.client.protocol import DEFAULT_PUBSUB
 
-Event = tuple[str, dict[str, Any]]
+if TYPE_CHECKING:
+    from circus.client._shapes import Event, EventPayload
 
 
 def decode_event(frames: list[bytes]) -> Event:
@@ -26,18 +27,20 @@ def decode_event(frames: list[bytes]) -> Event:
         payload = body.decode("utf-8", "replace")
     if not isinstance(payload, dict):
         payload = {"data": payload}
-    return topic, payload
+    # Not checked key by key: the payload is what circusd published.
+    return topic, cast("EventPayload", payload)
 
 
 def open_sub(
-    context: zmq.Context[Any], endpoint: str, topics: Iterable[str],
+    context: zmq.Context[SocketT], endpoint: str, topics: Iterable[str],
     ssh_server: str | None = None, ssh_keyfile: str | None = None, timeout: float = 5.0,
-) -> zmq.Socket[Any]:
+) -> SocketT:
     """A SUB socket connected to ``endpoint``, subscribed to every prefix in ``topics``.
 
-    For any PUB endpoint: circusd's events, circusd-stats's stats. With an
-    asyncio context the socket is an asyncio one. An ssh tunnel lasts as long
-    as the program (see :class:`EventSubscriber` for one that ends with it).
+    For any PUB endpoint: circusd's events, circusd-stats's stats. The socket
+    is of the context's class: a ``zmq.asyncio.Socket`` for an asyncio
+    context. An ssh tunnel lasts as long as the program (see
+    :class:`EventSubscriber` for one that ends with it).
 
     Args:
         ssh_server: ``user@host:port`` to reach ``endpoint`` through an ssh tunnel.
@@ -51,13 +54,13 @@ def open_sub(
 
 
 def _open_sub(
-    context: zmq.Context[Any], endpoint: str, topics: Iterable[str],
+    context: zmq.Context[SocketT], endpoint: str, topics: Iterable[str],
     ssh_server: str | None, ssh_keyfile: str | None, timeout: float = 5.0,
-) -> tuple[zmq.Socket[Any], Any]:
+) -> tuple[SocketT, Tunnel | None]:
     """:func:`open_sub`, plus the ssh tunnel it opened (None without ssh)."""
-    sock: zmq.Socket[Any] = context.socket(zmq.SUB)
+    sock = context.socket(zmq.SUB)
     sock.setsockopt(zmq.LINGER, 0)
-    tunnel = None
+    tunnel: Tunnel | None = None
     try:
         for topic in topics:
             sock.setsockopt(zmq.SUBSCRIBE, topic.encode("utf-8"))
@@ -95,7 +98,7 @@ class EventSubscriber:
         self,
         endpoint: str = DEFAULT_PUBSUB,
         topics: Iterable[str] = ("watcher.",),
-        context: zmq.Context[Any] | None = None,
+        context: zmq.SyncContext | None = None,
         ssh_server: str | None = None,
         ssh_keyfile: str | None = None,
     ) -> None:
@@ -104,7 +107,7 @@ class EventSubscriber:
         self._own_context = context is None
         self._context = context if context is not None else zmq.Context()
         try:
-            self._socket: zmq.Socket[Any] | None
+            self._socket: zmq.SyncSocket | None
             self._socket, self._tunnel = _open_sub(
                 self._context, endpoint, self.topics, ssh_server, ssh_keyfile)
         except BaseException:

@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, TypeAlias, cast
 
 from circus.client._errors import ProtocolError
 
-Message = Mapping[str, Any]
+if TYPE_CHECKING:
+    from circus.client._shapes import JSONObject, Reply, Request
+
+Message: TypeAlias = Mapping[str, object]
+"""A whole request, as ``call`` also takes one (a :class:`Request` or any mapping)."""
 
 
-def parse_published(frames: Sequence[bytes]) -> tuple[str, dict[str, Any]] | None:
+def parse_published(frames: Sequence[bytes]) -> tuple[str, JSONObject] | None:
     """``(topic, payload)`` of a published ``[topic, json]`` message, or None if malformed.
 
     For any PUB channel (events, stats). Strict, unlike the subscribers'
@@ -28,12 +32,12 @@ def parse_published(frames: Sequence[bytes]) -> tuple[str, dict[str, Any]] | Non
     return (topic, payload) if isinstance(payload, dict) else None
 
 
-def make_message(command: str, **props: Any) -> dict[str, Any]:
+def make_message(command: str, **props: object) -> Request:
     """A request body ``{"command": ..., "properties": {...}}`` (no id yet)."""
     return {"command": command, "properties": props}
 
 
-def normalise(command: str | Message, props: dict[str, Any]) -> dict[str, Any]:
+def normalise(command: str | Message, props: dict[str, object]) -> dict[str, object]:
     """Turn ``call``'s arguments into a request dict with a fresh ``id``.
 
     ``command`` may be a command name (then ``props`` are its properties), a
@@ -45,12 +49,16 @@ def normalise(command: str | Message, props: dict[str, Any]) -> dict[str, Any]:
         except ValueError as exc:
             raise ValueError(f"the message is not valid JSON: {exc}") from None
     if isinstance(command, str):
-        message: dict[str, Any] = make_message(command, **props)
+        message: dict[str, object] = {"command": command, "properties": props}
     elif isinstance(command, Mapping):
         if "command" not in command:
             raise ValueError("the message has no 'command' key")
         message = dict(command)
-        message["properties"] = {**dict(message.get("properties") or {}), **props}
+        given = message.get("properties") or {}
+        if not isinstance(given, Mapping):
+            raise TypeError("the message's 'properties' must be a mapping, "
+                            f"not {type(given).__name__}")
+        message["properties"] = {**given, **props}
     else:
         raise TypeError(f"command must be a str or a mapping, not {type(command).__name__}")
     message["id"] = os.urandom(16).hex()  # a uuid4-sized random id, without importing uuid
@@ -62,12 +70,16 @@ def encode(message: Message) -> bytes:
     return json.dumps(message).encode("utf-8")
 
 
-def decode_reply(frame: bytes) -> dict[str, Any]:
-    """Parse a reply frame; raise :class:`ProtocolError` if it is not a JSON object."""
+def decode_reply(frame: bytes) -> Reply:
+    """Parse a reply frame; raise :class:`ProtocolError` if it is not a JSON object.
+
+    The object is returned as the daemon sent it: its keys are not checked
+    against the :class:`Reply` shapes, which describe what circusd sends.
+    """
     try:
         reply = json.loads(frame)
     except ValueError as exc:
         raise ProtocolError(f"the daemon sent a frame that is not JSON: {frame[:80]!r}") from exc
     if not isinstance(reply, dict):
         raise ProtocolError(f"the daemon sent a reply that is not an object: {frame[:80]!r}")
-    return reply
+    return cast("Reply", reply)

@@ -12,15 +12,31 @@ from __future__ import annotations
 import os
 import time
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, overload
 
 from circus.client._errors import CallTimeout, ConnectionFailed, raise_for_status
 from circus.client._message import Message, decode_reply, encode, normalise
-from circus.client._tunnels import end_tunnel
+from circus.client._tunnels import Tunnel, end_tunnel
 from circus.client.protocol import DEFAULT_ENDPOINT
 
 if TYPE_CHECKING:
     import zmq
+    from circus.client._shapes import (
+        ActionReply,
+        DStatsReply,
+        IPythonReply,
+        ListReply,
+        NumProcessesReply,
+        NumWatchersReply,
+        OptionsReply,
+        ProcessStatsReply,
+        Reply,
+        ScaleReply,
+        SocketsReply,
+        StatsReply,
+        StatusReply,
+        WatcherStatsReply,
+    )
 
 Transport = Literal["pyzmq", "builtin"]
 
@@ -35,7 +51,7 @@ class _Connection(Protocol):
 class _ZmqConnection:
     """A pyzmq DEALER behind the :class:`_Connection` interface."""
 
-    def __init__(self, sock: zmq.Socket[Any], tunnel: Any = None) -> None:
+    def __init__(self, sock: zmq.SyncSocket, tunnel: Tunnel | None = None) -> None:
         self.sock = sock
         self.tunnel = tunnel
 
@@ -83,7 +99,7 @@ class CircusClient:
         self,
         endpoint: str = DEFAULT_ENDPOINT,
         timeout: float = 5.0,
-        context: zmq.Context[Any] | None = None,
+        context: zmq.SyncContext | None = None,
         ssh_server: str | None = None,
         ssh_keyfile: str | None = None,
         check: bool = False,
@@ -133,7 +149,42 @@ class CircusClient:
         return _ZmqConnection(*open_dealer(self._context, self.endpoint, self.ssh_server,
                                            self.ssh_keyfile, self.timeout))
 
-    def call(self, command: str | Message, **props: Any) -> dict[str, Any]:
+    # The reply's type follows the command name when it is a literal, so
+    # `client.call("list", name="web")["pids"]` is a list[int] to a type checker.
+    @overload
+    def call(self, command: Literal["list"], **props: object) -> ListReply: ...
+    @overload
+    def call(self, command: Literal["status"], **props: object) -> StatusReply: ...
+    @overload
+    def call(self, command: Literal["numprocesses"], **props: object) -> NumProcessesReply: ...
+    @overload
+    def call(self, command: Literal["numwatchers"], **props: object) -> NumWatchersReply: ...
+    @overload
+    def call(self, command: Literal["options", "get", "globaloptions"],
+             **props: object) -> OptionsReply: ...
+    @overload
+    def call(self, command: Literal["listsockets"], **props: object) -> SocketsReply: ...
+    @overload
+    def call(self, command: Literal["dstats"], **props: object) -> DStatsReply: ...
+    @overload
+    def call(self, command: Literal["stats"], *, name: str, process: int,
+             extended: bool = ...) -> ProcessStatsReply: ...
+    @overload
+    def call(self, command: Literal["stats"], *, name: str,
+             extended: bool = ...) -> WatcherStatsReply: ...
+    @overload
+    def call(self, command: Literal["stats"], *, extended: bool = ...) -> StatsReply: ...
+    @overload
+    def call(self, command: Literal["incr", "decr"], **props: object) -> ScaleReply: ...
+    @overload
+    def call(self, command: Literal["start", "stop", "restart", "reload"],
+             **props: object) -> ActionReply: ...
+    @overload
+    def call(self, command: Literal["ipython"], **props: object) -> IPythonReply: ...
+    @overload
+    def call(self, command: str | Message, **props: object) -> Reply: ...
+
+    def call(self, command: str | Message, **props: object) -> Reply:
         """Send one command and return the daemon's reply dict.
 
         Args:
@@ -143,7 +194,9 @@ class CircusClient:
 
         Returns:
             The reply, error replies included unless the client was made with
-            ``check=True``.
+            ``check=True``: a plain dict, typed as the command's reply shape
+            (:class:`~circus.client.ListReply` for ``"list"``...), or as
+            :class:`~circus.client.Reply` for other commands and whole requests.
 
         Raises:
             ConnectionFailed: nothing answers at the endpoint.
@@ -155,7 +208,7 @@ class CircusClient:
         connection = self._connected()
         try:
             connection.send(encode(message))
-            reply = self._wait_for(connection, message["id"], str(message["command"]))
+            reply = self._wait_for(connection, str(message["id"]), str(message["command"]))
         except OSError as exc:  # the builtin transport's socket broke
             self._drop_connection()
             raise ConnectionFailed(self.endpoint, "refused",
@@ -165,7 +218,7 @@ class CircusClient:
 
     send_message = call
 
-    def cast(self, command: str | Message, **props: Any) -> None:
+    def cast(self, command: str | Message, **props: object) -> None:
         """Send a command the daemon runs without replying (``msg_type: cast``)."""
         message = normalise(command, props)
         message.pop("id", None)
@@ -173,7 +226,7 @@ class CircusClient:
         self._connected().send(encode(message))
         self._casts_pending = True
 
-    def _wait_for(self, connection: _Connection, msg_id: str, command: str) -> dict[str, Any]:
+    def _wait_for(self, connection: _Connection, msg_id: str, command: str) -> Reply:
         deadline = time.monotonic() + self.timeout
         while True:
             left = deadline - time.monotonic()

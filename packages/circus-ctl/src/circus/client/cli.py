@@ -34,6 +34,7 @@ LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 class Container(Protocol):
     """Where options are added: an ``ArgumentParser`` or one of its argument groups."""
 
+    # Untyped as in argparse's own signature: its keyword arguments share no type.
     def add_argument(self, *name_or_flags: str, **kwargs: Any) -> argparse.Action:
         """Add one option, as ``argparse`` does."""
 
@@ -71,7 +72,7 @@ def endpoint_type(schemes: tuple[str, ...] = CONTROL_SCHEMES) -> Callable[[str],
 
 
 def add_endpoint(
-    container: Container, flag: str = "--endpoint", *, default: Any, help: str,
+    container: Container, flag: str = "--endpoint", *, default: str | None, help: str,
     schemes: tuple[str, ...] | None = CONTROL_SCHEMES,
 ) -> None:
     """Add an endpoint option, checked while parsing.
@@ -125,7 +126,7 @@ def add_log_level(container: Container, flag: str = "--log-level", default: str 
 
 def add_ssh(
     container: Container, *, keyfile_flags: tuple[str, ...] = ("--ssh-keyfile", "--ssh_keyfile"),
-    default: Any = None, show_help: bool = True,
+    default: str | None = None, show_help: bool = True,
 ) -> None:
     """Add ``--ssh USER@HOST:PORT`` and its key file option (dests ``ssh`` and ``ssh_keyfile``).
 

@@ -2,22 +2,52 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Literal
 
 from circus.ctl._style import Style
 
-Reply = dict[str, Any]
+# For type checkers only: circusctl's start-up creates no reply classes.
+if TYPE_CHECKING:
+    from circus.client import (
+        IPythonReply,
+        JSONValue,
+        ListReply,
+        NumProcessesReply,
+        NumWatchersReply,
+        OptionsReply,
+        ProcessInfo,
+        ScaleReply,
+        SocketsReply,
+        StatusReply,
+    )
+
+    class ConsoleReply(ListReply, StatusReply, NumProcessesReply, NumWatchersReply, OptionsReply,
+                       SocketsReply, ScaleReply, IPythonReply, total=False):
+        """A reply as circusctl renders it: the keys of every command it prints.
+
+        ``info`` is ``dstats``'s process, ``stats NAME``'s processes by pid, or
+        ``stats NAME PID``'s one process (a string if it vanished).
+        """
+
+        infos: dict[str, dict[str, ProcessInfo | str]]
+        name: str
+        process: int
+        info: ProcessInfo | dict[str, ProcessInfo | str] | str
+
+Renderer = Callable[["ConsoleReply", Style], str]
+"""How a command prints its reply."""
 
 _INFOLINE_KEYS = ("pid", "cmdline", "username", "nice", "mem_info1", "mem_info2", "cpu", "mem",
                   "ctime")
 
 
-def ok(reply: Reply, style: Style) -> str:
+def ok(reply: ConsoleReply, style: Style) -> str:
     """The bare acknowledgement most commands print."""
     return "ok"
 
 
-def render_list(reply: Reply, style: Style) -> str:
+def render_list(reply: ConsoleReply, style: Style) -> str:
     """Watcher names or pids, comma-joined (a table of names on a TTY)."""
     if "pids" in reply:
         return ",".join(str(pid) for pid in reply["pids"])
@@ -27,7 +57,7 @@ def render_list(reply: Reply, style: Style) -> str:
     return ",".join(names)
 
 
-def render_status(reply: Reply, style: Style) -> str:
+def render_status(reply: ConsoleReply, style: Style) -> str:
     """One state, or ``name: state`` lines sorted by name (a table on a TTY).
 
     A ``backoff`` key (``status --verbose``) adds one indented line per slot
@@ -51,7 +81,8 @@ def render_status(reply: Reply, style: Style) -> str:
     return "\n".join(lines)
 
 
-def _backoff_lines(slots: Any, style: Style) -> list[str]:
+def _backoff_lines(slots: object, style: Style) -> list[str]:
+    # Defensive: the keys are ours, and only our circusd sends them.
     lines = []
     for slot in slots if isinstance(slots, list) else []:
         if not isinstance(slot, dict):
@@ -67,14 +98,14 @@ def _backoff_lines(slots: Any, style: Style) -> list[str]:
     return lines
 
 
-def render_number(key: str) -> Any:
+def render_number(key: Literal["numprocesses", "numwatchers"]) -> Renderer:
     """A renderer printing ``reply[key]``."""
-    def render(reply: Reply, style: Style) -> str:
+    def render(reply: ConsoleReply, style: Style) -> str:
         return str(reply.get(key))
     return render
 
 
-def option_value(key: str, value: Any) -> str:
+def option_value(key: str, value: JSONValue) -> str:
     """An option value as upstream prints it: env as ``k=v,...``, None as nothing."""
     if value is None:
         return ""
@@ -83,19 +114,19 @@ def option_value(key: str, value: Any) -> str:
     return str(value)
 
 
-def render_options(reply: Reply, style: Style) -> str:
+def render_options(reply: ConsoleReply, style: Style) -> str:
     """``key: value`` lines sorted by key (the ``options`` command)."""
     options = reply.get("options") or {}
     return "\n".join(f"{k}: {option_value(k, v)}" for k, v in sorted(options.items()))
 
 
-def render_keys(reply: Reply, style: Style) -> str:
+def render_keys(reply: ConsoleReply, style: Style) -> str:
     """``key: value`` lines in reply order (``get`` and ``globaloptions``)."""
     options = reply.get("options") or {}
     return "\n".join(f"{k}: {option_value(k, v)}" for k, v in options.items())
 
 
-def render_sockets(reply: Reply, style: Style) -> str:
+def render_sockets(reply: ConsoleReply, style: Style) -> str:
     """``<fd>:socket '<name>' at <host>:<port>`` (or ``at <path>``) per socket."""
     lines = []
     for sock in reply.get("sockets", []):
@@ -104,7 +135,7 @@ def render_sockets(reply: Reply, style: Style) -> str:
     return "\n".join(lines)
 
 
-def infoline(info: Any) -> str:
+def infoline(info: object) -> str:
     """The nine process fields upstream prints for ``stats``/``dstats``."""
     if not isinstance(info, dict):
         return str(info)
@@ -112,14 +143,14 @@ def infoline(info: Any) -> str:
     return first + " ".join(str(info.get(key, "N/A")) for key in _INFOLINE_KEYS[1:])
 
 
-def _process_lines(pid: Any, info: Any) -> list[str]:
+def _process_lines(pid: object, info: object) -> list[str]:
     lines = [f"{pid}: {infoline(info)}"]
     if isinstance(info, dict):
         lines += [f"   {infoline(child)}" for child in info.get("children") or []]
     return lines
 
 
-def render_stats(reply: Reply, style: Style) -> str:
+def render_stats(reply: ConsoleReply, style: Style) -> str:
     """Per watcher ``name:`` then ``pid: <infoline>`` with children indented."""
     lines: list[str] = []
     if "infos" in reply:
@@ -132,17 +163,18 @@ def render_stats(reply: Reply, style: Style) -> str:
         lines.append("")  # upstream ends a single-process answer with a blank line
     else:
         lines.append(f"{reply.get('name')}:")
-        for pid, info in (reply.get("info") or {}).items():
-            lines += _process_lines(pid, info)
+        by_pid = reply.get("info") or {}
+        for pid, entry in by_pid.items() if isinstance(by_pid, dict) else ():
+            lines += _process_lines(pid, entry)
     return "\n".join(lines)
 
 
-def render_dstats(reply: Reply, style: Style) -> str:
+def render_dstats(reply: ConsoleReply, style: Style) -> str:
     """``Main Process:`` and circusd's own infoline."""
     return "Main Process:\n    " + infoline(reply.get("info"))
 
 
-def render_scale(reply: Reply, style: Style) -> str:
+def render_scale(reply: ConsoleReply, style: Style) -> str:
     """``incr``/``decr``: the new count, ``ok``, or the singleton notice."""
     if reply.get("singleton"):
         return "This watcher is a Singleton - not changing the number of processes"

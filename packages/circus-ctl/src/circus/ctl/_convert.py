@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import signal
-from typing import Any
+from typing import TypeAlias
+
+OptionValue: TypeAlias = "int | float | str | dict[str, str] | None"
+"""A watcher option's value as ``set`` sends it (bools are ints here)."""
 
 
 class UsageError(Exception):
@@ -84,7 +87,7 @@ def to_mapping(key: str, text: str, sep: str) -> dict[str, str]:
     return result
 
 
-def convert_option(key: str, text: str) -> Any:
+def convert_option(key: str, text: str) -> OptionValue:
     """The typed value ``set`` sends for watcher option ``key`` given as ``text``."""
     if key in _INT_KEYS:
         return to_int(key, text)
@@ -107,7 +110,7 @@ def convert_option(key: str, text: str) -> Any:
     return text
 
 
-def option_pairs(words: list[str]) -> dict[str, Any]:
+def option_pairs(words: list[str]) -> dict[str, OptionValue]:
     """``k1 v1 k2 v2`` as a dict of converted values."""
     if len(words) % 2:
         raise UsageError("expected option names and values in pairs: KEY VALUE [KEY VALUE ...]")

@@ -9,7 +9,7 @@ program's. Global options are accepted after the command too.
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TypeVar
 
 from circus.client import DEFAULT_ENDPOINT
 from circus.client.cli import add_endpoint, add_ssh, seconds_type
@@ -22,10 +22,12 @@ USAGE = "circusctl [options] command [args]"
 
 _timeout = seconds_type(not_positive="must be more than 0, got {text!r}")
 
+_T = TypeVar("_T")
+
 
 def add_globals(parser: argparse.ArgumentParser, suppress: bool) -> None:
     """The options every invocation accepts; ``suppress`` leaves unset ones out."""
-    def default(value: Any) -> Any:
+    def default(value: _T) -> _T | str:
         return argparse.SUPPRESS if suppress else value
 
     def helptext(text: str) -> str:

@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import sys
 from argparse import Namespace
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, cast
 
 from circus.client import CircusClient, ClientError
 from circus.ctl._convert import UsageError
 from circus.ctl._spec import Command
 from circus.ctl._style import Style
+
+if TYPE_CHECKING:
+    from circus.ctl._console import ConsoleReply
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # timeout, connection failure, client-side problem
@@ -24,7 +28,7 @@ def print_error(message: str) -> None:
     print(style.paint(message, "red"), file=sys.stderr)
 
 
-def dump_json(reply: dict[str, Any], pretty: bool) -> str:
+def dump_json(reply: Mapping[str, object], pretty: bool) -> str:
     """The reply as ``--json`` prints it."""
     if pretty:
         return json.dumps(reply, indent=2, sort_keys=True)
@@ -39,7 +43,9 @@ def execute(cmd: Command, ns: Namespace, client: CircusClient, style: Style) -> 
     """
     props = cmd.build(ns)
     try:
-        reply = client.call(cmd.name, **props)
+        # The command name is only known at run time, so the reply is typed as
+        # the keys all replies share; each renderer reads its own command's.
+        reply = cast("ConsoleReply", client.call(cmd.name, **props))
     except ClientError as exc:
         print_error(f"error: {exc}")
         return EXIT_FAILED
@@ -55,7 +61,7 @@ def execute(cmd: Command, ns: Namespace, client: CircusClient, style: Style) -> 
     return EXIT_OK
 
 
-def _ipython(reply: dict[str, Any]) -> int:
+def _ipython(reply: ConsoleReply) -> int:
     shell = reply.get("shell")
     if not shell:
         why = reply.get("msg")

@@ -9,7 +9,8 @@ import shlex
 import sys
 from argparse import Namespace
 from collections.abc import Callable
-from typing import Any
+from types import ModuleType
+from typing import IO
 
 from circus.client import CircusClient, ClientError
 from circus.ctl import __version__
@@ -29,7 +30,7 @@ class CircusShell(cmd.Cmd):
     prompt = "(circusctl) "
 
     def __init__(self, client: CircusClient, options: Namespace,
-                 stdin: Any = None, stdout: Any = None) -> None:
+                 stdin: IO[str] | None = None, stdout: IO[str] | None = None) -> None:
         super().__init__(stdin=stdin, stdout=stdout)
         self.client = client
         self.options = options
@@ -105,7 +106,7 @@ for _command in COMMANDS.values():
     _install(_command)
 
 
-def _history() -> tuple[Any, str] | None:
+def _history() -> tuple[ModuleType, str] | None:
     try:
         import readline
     except ImportError:

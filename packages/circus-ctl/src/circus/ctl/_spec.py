@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from argparse import Namespace
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from circus.ctl._style import Style
+from circus.ctl._console import Renderer
 
 
 class Arg(NamedTuple):
@@ -27,7 +27,7 @@ class Flag(NamedTuple):
     name: str
     help: str
     metavar: str | None = None
-    default: Any = None
+    default: str | None = None
 
 
 class Command(NamedTuple):
@@ -36,8 +36,8 @@ class Command(NamedTuple):
     name: str
     summary: str
     description: str
-    build: Callable[[Namespace], dict[str, Any]]
-    render: Callable[[dict[str, Any], Style], str]
+    build: Callable[[Namespace], dict[str, object]]
+    render: Renderer
     args: tuple[Arg, ...] = ()
     flags: tuple[Flag, ...] = ()
     # Whether the shell completes watcher names for the first argument.

@@ -2,8 +2,9 @@
 
 It follows a circusd through its control and event endpoints only (it never
 imports circus-core), samples the processes of every watcher once per
-interval and publishes upstream's stats channel (spec §1.10) on an XPUB
-socket, plus, with ``--prometheus``, a Prometheus endpoint.
+interval and publishes upstream's stats channel on an XPUB socket (its
+topics and payloads are listed under "circusd-stats" in the circus-stats
+README), plus, with ``--prometheus``, a Prometheus endpoint.
 """
 
 from __future__ import annotations

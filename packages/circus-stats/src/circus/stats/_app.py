@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import zmq
 import zmq.asyncio
@@ -67,7 +67,7 @@ async def _tick_forever(reporter: Reporter, interval: float) -> None:
 
 async def run(options: Options) -> None:
     """Publish stats until SIGTERM/SIGINT; raises :class:`StartupError` on a bind failure."""
-    sync_context: zmq.Context[Any] = zmq.Context()
+    sync_context = zmq.Context()
     async_context = zmq.asyncio.Context()
     publisher: StatsPublisher | None = None
     prometheus: PrometheusServer | None = None

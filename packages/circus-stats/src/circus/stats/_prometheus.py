@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Mapping
 
 from circus.stats._snapshot import MetricsSnapshot
 from prometheus_client import CollectorRegistry, start_http_server
@@ -82,7 +81,7 @@ class StatsCollector(Collector):
                   fds: dict[str, float], uptime: dict[str, float],
                   count: dict[str, int]) -> Iterator[Metric]:
         label = ["watcher"]
-        families: list[tuple[Any, dict[str, Any]]] = [
+        families: list[tuple[CounterMetricFamily | GaugeMetricFamily, Mapping[str, float]]] = [
             (CounterMetricFamily("circus_watcher_cpu_seconds",
                                  "CPU time of a watcher's processes, past ones included",
                                  labels=label), cpu),

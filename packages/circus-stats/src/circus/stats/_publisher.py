@@ -10,8 +10,6 @@ from the next tick on.
 
 from __future__ import annotations
 
-from typing import Any
-
 import zmq
 
 # Plain ints: or-ing the flag enums on every send costs more than the send.
@@ -26,9 +24,9 @@ class BindError(Exception):
 class StatsPublisher:
     """Binds the statspoint and sends ``[topic, json]`` frames without ever blocking."""
 
-    def __init__(self, context: zmq.Context[Any], endpoint: str) -> None:
+    def __init__(self, context: zmq.SyncContext, endpoint: str) -> None:
         self.endpoint = endpoint
-        sock: zmq.Socket[Any] = context.socket(zmq.XPUB)
+        sock = context.socket(zmq.XPUB)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.SNDHWM, 10_000)
         try:

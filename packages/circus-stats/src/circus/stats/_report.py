@@ -1,4 +1,7 @@
-"""One tick: sample the tracked processes, publish spec §1.10's messages, refresh metrics.
+"""One tick: sample the tracked processes, publish the stats messages, refresh metrics.
+
+The messages are upstream's ``stat.*`` topics and payloads, listed under
+"circusd-stats" in the circus-stats README.
 
 Groups nobody subscribed to are not sampled at all (unless Prometheus needs
 them), so with no subscriber and no ``--prometheus`` a tick costs a few
@@ -13,7 +16,7 @@ import json
 import os
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from circus.stats._circusd import CircusdLink
 from circus.stats._publisher import StatsPublisher
@@ -35,10 +38,11 @@ _NAMES = {None: "null", "circusd": '"circusd"', "circusd-stats": '"circusd-stats
           "circushttpd": '"circushttpd"'}
 
 
-def aggregate(pids: list[int], samples: list[ProcessSample]) -> dict[str, Any]:
+def aggregate(pids: list[int], samples: list[ProcessSample]) -> dict[str, list[int] | float | str]:
     """The ``stat.<group>`` payload: pids, mean cpu, summed mem, max age (N/A wins)."""
-    def column(values: list[Any]) -> list[Any] | None:
-        return None if NA in values else values
+    def column(values: list[float | str]) -> list[float] | None:
+        numbers = [value for value in values if not isinstance(value, str)]
+        return None if len(numbers) < len(values) else numbers  # a str is NA
 
     cpu = column([s.cpu for s in samples])
     mem = column([s.mem for s in samples])

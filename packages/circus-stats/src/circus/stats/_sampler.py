@@ -1,4 +1,7 @@
-"""Per-process samples: the dstats keys of spec §1.8, cheap enough for 1000 pids a second.
+"""Per-process samples: the ``dstats`` reply's keys, cheap enough for 1000 pids a second.
+
+The keys are the ones circusd's ``stats`` and ``dstats`` commands report per
+process (listed under "Control and event channels" in the circus-core README).
 
 On Linux one ``pread`` of ``/proc/<pid>/stat`` gives everything that changes
 (utime, stime, nice, vsize, rss, starttime); the kernel constants (clock
@@ -16,9 +19,13 @@ import json
 import os
 import pwd
 import resource
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from circus.client.protocol import cpu_clock, human_bytes
+
+if TYPE_CHECKING:
+    import psutil
+    from circus.client import ProcessInfo
 
 NA = "N/A"
 """What a field holds when it cannot be read (upstream's marker)."""
@@ -27,7 +34,7 @@ NA = "N/A"
 class ProcessSample(NamedTuple):
     """One process at one tick: its wire payload plus the numbers aggregates need.
 
-    ``body`` is the JSON object of spec §1.8's dstats keys *without* its closing
+    ``body`` is the JSON object of the ``dstats`` keys *without* its closing
     brace, so the publisher appends ``subtopic`` and ``name`` without decoding.
     """
 
@@ -50,7 +57,7 @@ class Sampler(Protocol):
     def close(self) -> None: ...
 
 
-def from_info(info: dict[str, Any], cpu_seconds: float | None, rss_bytes: int | None,
+def from_info(info: ProcessInfo, cpu_seconds: float | None, rss_bytes: int | None,
               create_time: float | None) -> ProcessSample:
     """A sample from a dstats-shaped ``info`` dict (the slow, general path)."""
     body = json.dumps(info, separators=(",", ":"))[:-1]
@@ -60,7 +67,7 @@ def from_info(info: dict[str, Any], cpu_seconds: float | None, rss_bytes: int | 
 
 def unreadable(pid: int) -> ProcessSample:
     """The sample of a process that exists but may not be read (another user's)."""
-    info: dict[str, Any] = {
+    info: ProcessInfo = {
         "pid": pid, "cmdline": NA, "username": NA, "nice": NA, "mem_info1": NA,
         "mem_info2": NA, "cpu": NA, "mem": NA, "ctime": NA, "create_time": NA, "age": NA,
         "children": [],
@@ -249,7 +256,7 @@ class PsutilSampler:
         import psutil
 
         self._psutil = psutil
-        self._procs: dict[int, Any] = {}
+        self._procs: dict[int, psutil.Process] = {}
         self._last: dict[int, tuple[float, float]] = {}
 
     def forget(self, pid: int) -> None:
@@ -274,7 +281,7 @@ class PsutilSampler:
                 memory = proc.memory_info()
                 create_time = proc.create_time()
                 argv = proc.cmdline()
-                info: dict[str, Any] = {
+                info: ProcessInfo = {
                     "pid": pid,
                     "cmdline": os.path.basename(argv[0]) if argv else proc.name(),
                     "username": proc.username(),

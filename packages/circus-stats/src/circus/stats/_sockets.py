@@ -20,8 +20,8 @@ import ipaddress
 import logging
 import select
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 log = logging.getLogger("circus.stats")
 
@@ -38,7 +38,7 @@ class ListenSocket:
     path: str | None
 
     @classmethod
-    def from_reply(cls, entry: dict[str, Any]) -> ListenSocket | None:
+    def from_reply(cls, entry: Mapping[str, object]) -> ListenSocket | None:
         """Parse one reply entry; ``None`` if it lacks a usable fd."""
         fd, name = entry.get("fd"), entry.get("name")
         if not isinstance(fd, int) or isinstance(fd, bool) or not isinstance(name, str):
@@ -52,13 +52,20 @@ class ListenSocket:
         return cls(fd, name, f"{host}:{port}", host, port, None)
 
 
-def _bound_address(fd: int) -> Any:
-    """``getsockname()`` of a listening socket at ``fd``; raises ``OSError`` otherwise."""
+_Address = str | bytes | tuple[str, int] | tuple[str, int, int, int]
+
+
+def _bound_address(fd: int) -> _Address:
+    """``getsockname()`` of a listening socket at ``fd``; raises ``OSError`` otherwise.
+
+    A path (``bytes`` in the abstract namespace), or an IPv4 or IPv6 address.
+    """
     sock = socket.socket(fileno=fd)
     try:
         if not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
             raise OSError("it is not a listening socket")
-        return sock.getsockname()
+        address: _Address = sock.getsockname()
+        return address
     finally:
         sock.detach()  # the fd is circusd's (inherited), never ours to close
 

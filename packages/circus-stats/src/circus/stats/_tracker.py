@@ -7,8 +7,7 @@ the SUB socket was reconnecting.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
 
 _PREFIX = "watcher."
 _KILLED_MEMORY = 10_000  # kills whose reap never comes (decr, kill) must not grow forever
@@ -43,7 +42,7 @@ class PidTracker:
         self._killed: dict[int, None] = {}
         self._journals: dict[str, list[tuple[int, bool]]] = {}
 
-    def apply(self, topic: str, payload: dict[str, Any]) -> bool:
+    def apply(self, topic: str, payload: Mapping[str, object]) -> bool:
         """Update from one event; ``False`` if the topic or payload was malformed."""
         parsed = parse_topic(topic)
         if parsed is None:

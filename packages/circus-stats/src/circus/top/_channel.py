@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import zmq
 from circus.client import ConnectionFailed, open_sub
 from circus.top._topics import PREFIX
@@ -14,16 +12,16 @@ class ChannelError(Exception):
 
 
 def open_stats_socket(
-    context: zmq.Context[Any], endpoint: str, ssh_server: str | None = None,
+    context: zmq.SyncContext, endpoint: str, ssh_server: str | None = None,
     ssh_keyfile: str | None = None,
-) -> zmq.Socket[Any]:
+) -> zmq.SyncSocket:
     """A SUB socket subscribed to ``stat.`` and connected to ``endpoint``.
 
     Raises:
         ChannelError: the endpoint is refused by ZeroMQ or the ssh tunnel fails.
     """
     try:
-        sock: zmq.Socket[Any] = open_sub(context, endpoint, [PREFIX], ssh_server, ssh_keyfile)
+        sock = open_sub(context, endpoint, [PREFIX], ssh_server, ssh_keyfile)
     except ConnectionFailed as exc:
         raise ChannelError(str(exc)) from exc
     return sock

@@ -7,7 +7,6 @@ import curses
 import locale
 import os
 import sys
-from typing import Any
 
 import zmq
 from circus.client import DEFAULT_STATS_ENDPOINT, close_ssh_tunnels
@@ -51,7 +50,7 @@ def run(argv: list[str]) -> int:
     # So curses draws non-ASCII watcher names; a broken LANG only costs that.
     with contextlib.suppress(locale.Error):
         locale.setlocale(locale.LC_ALL, "")
-    context: zmq.Context[Any] = zmq.Context()
+    context = zmq.Context()
     try:
         sock = open_stats_socket(context, ns.endpoint, ns.ssh, ns.ssh_keyfile)
     except ChannelError as exc:

@@ -10,11 +10,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from circus.client import parse_published
 from circus.top._topics import SOCKETS, parse_topic
 from circus.top._units import parse_size, to_number
+
+if TYPE_CHECKING:
+    from circus.client import JSONObject
 
 
 @dataclass(frozen=True)
@@ -91,8 +94,9 @@ class StatsModel:
         if topic.owner == SOCKETS:
             self._ingest_socket(topic.ident, payload, now)
         elif topic.ident is None:
+            pids = payload.get("pid")
             self.aggregates[topic.owner] = Aggregate(
-                pids=tuple(p for p in payload.get("pid") or () if isinstance(p, int)),
+                pids=tuple(p for p in pids if isinstance(p, int)) if isinstance(pids, list) else (),
                 cpu=to_number(payload.get("cpu")),
                 mem=to_number(payload.get("mem")),
                 age=to_number(payload.get("age")),
@@ -112,7 +116,7 @@ class StatsModel:
         self.last_message_at = now
         return True
 
-    def _ingest_socket(self, fd: int | None, payload: dict[str, Any], now: float) -> None:
+    def _ingest_socket(self, fd: int | None, payload: JSONObject, now: float) -> None:
         reads = to_number(payload.get("reads"))
         count = None if reads is None else int(reads)
         if fd is None:

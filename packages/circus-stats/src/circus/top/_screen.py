@@ -19,7 +19,6 @@ import sys
 import time
 from collections.abc import Callable
 from types import FrameType
-from typing import Any
 
 import zmq
 from circus.top._keys import Outcome, handle_key
@@ -60,7 +59,7 @@ class Console:
     """
 
     def __init__(
-        self, window: curses.window, sock: zmq.Socket[Any], model: StatsModel, endpoint: str,
+        self, window: curses.window, sock: zmq.SyncSocket, model: StatsModel, endpoint: str,
         wakeup_fd: int,
     ) -> None:
         self.window = window
@@ -192,7 +191,7 @@ def _in_curses(body: Callable[[curses.window], int]) -> int:
                 restore()
 
 
-def run_console(sock: zmq.Socket[Any], model: StatsModel, endpoint: str) -> int:
+def run_console(sock: zmq.SyncSocket, model: StatsModel, endpoint: str) -> int:
     """Take over the terminal, run the console, and restore the terminal; return the exit code."""
     read_fd, write_fd = os.pipe()
     os.set_blocking(read_fd, False)

@@ -10,7 +10,8 @@ the last field is an integer; otherwise the whole rest is an aggregate topic.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from collections.abc import Mapping
+from typing import NamedTuple
 
 PREFIX = "stat."
 """The prefix every stats topic starts with (and what circus-top subscribes to)."""
@@ -31,7 +32,7 @@ class Topic(NamedTuple):
     ident: int | None
 
 
-def parse_topic(topic: str, payload: dict[str, Any]) -> Topic | None:
+def parse_topic(topic: str, payload: Mapping[str, object]) -> Topic | None:
     """The :class:`Topic` of a message, or ``None`` if the topic is not a stats topic."""
     if not topic.startswith(PREFIX):
         return None

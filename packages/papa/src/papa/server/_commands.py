@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from . import _help
 from ._errors import CommandError
+from ._kernel import Kernel
 from ._lexer import match_word, tokenize
-from ._state import Kernel
 from ._version import PROTOCOL_VERSION, __version__
 from ._watch import WatchSession
 

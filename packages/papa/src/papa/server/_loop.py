@@ -21,8 +21,8 @@ from typing import Any
 from ._children import Children
 from ._commands import Reply, execute
 from ._conn import HIGH_WATER, Connection, TooLong
+from ._kernel import Kernel
 from ._processes import Process
-from ._state import Kernel
 from ._watch import NOTHING_LEFT, STOPPED
 
 log = logging.getLogger("papa.server")

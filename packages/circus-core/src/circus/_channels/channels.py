@@ -1,0 +1,92 @@
+"""The arbiter's network channels: control (ROUTER), events (PUB), discovery (UDP).
+
+Opened before the watchers start, so a client can already talk to a starting
+daemon; closed after they stopped. An endpoint of ``None`` means "no such
+channel" (embedding programs and tests that need none).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+import zmq
+
+from circus._channels.controller import Controller
+from circus._channels.multicast import MulticastResponder
+from circus._channels.publisher import Publisher
+
+if TYPE_CHECKING:
+    from circus.arbiter import Arbiter
+
+logger = logging.getLogger("circus")
+
+
+class Channels:
+    """Opens and closes the channels configured on one arbiter."""
+
+    def __init__(self, arbiter: Arbiter) -> None:
+        self.arbiter = arbiter
+        self.controller: Controller | None = None
+        self.publisher: Publisher | None = None
+        self.multicast: MulticastResponder | None = None
+        self._context: zmq.Context[Any] | None = None
+        self._own_context = False
+
+    @property
+    def is_open(self) -> bool:
+        """Whether any channel is open."""
+        return any((self.controller, self.publisher, self.multicast))
+
+    def _zmq_context(self) -> zmq.Context[Any]:
+        if self._context is None:
+            given = self.arbiter.context
+            if isinstance(given, zmq.Context):
+                self._context = given
+            else:
+                self._context = zmq.Context()
+                self._own_context = True
+        return self._context
+
+    async def open(self) -> None:
+        """Open every configured channel (a no-op for those already open).
+
+        Raises:
+            CircusError: an endpoint cannot be bound; nothing stays open.
+        """
+        arbiter = self.arbiter
+        try:
+            if arbiter.pubsub_endpoint and self.publisher is None:
+                publisher = Publisher(arbiter.pubsub_endpoint, arbiter.events,
+                                      self._zmq_context())
+                publisher.start()
+                self.publisher = publisher
+            if arbiter.endpoint and self.controller is None:
+                controller = Controller(arbiter, arbiter.endpoint, self._zmq_context(),
+                                        arbiter.endpoint_owner_uid)
+                controller.start(asyncio.get_running_loop())
+                self.controller = controller
+        except BaseException:
+            self.close()
+            raise
+        if arbiter.multicast_endpoint and arbiter.endpoint and self.multicast is None:
+            self.multicast = MulticastResponder(arbiter.multicast_endpoint, arbiter.endpoint)
+            await self.multicast.start()
+
+    def close(self, flush: bool = False) -> None:
+        """Close every channel; ``flush`` lets the last replies (``quit``'s) leave first."""
+        if self.multicast is not None:
+            self.multicast.close()
+            self.multicast = None
+        if self.controller is not None:
+            self.controller.close(flush=flush)
+            self.controller = None
+        if self.publisher is not None:
+            self.publisher.close()
+            self.publisher = None
+        if self._context is not None and self._own_context:
+            # Waits at most the flush linger for a reply still in flight.
+            self._context.term()
+        self._context = None
+        self._own_context = False

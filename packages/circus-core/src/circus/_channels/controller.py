@@ -1,0 +1,191 @@
+"""The control channel: a ZMQ ROUTER that feeds requests to the dispatcher.
+
+Why a plain ``zmq.Socket`` driven by ``loop.add_reader`` and not zmq.asyncio:
+a reply known at once (``status``, ``list``) is sent from inside the reader
+callback, with no task or future per request, which keeps a round trip close
+to raw pyzmq's. Only long operations become tasks.
+
+The socket's FD is edge-triggered: it only signals a *change* of
+``zmq.EVENTS``. So the reader drains while ``EVENTS & POLLIN``, and every
+send made outside the reader (a late reply) is followed by a re-check, since
+a send may consume the edge that announced a new request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any
+
+import zmq
+
+from circus._watching.spawn import resolve_uid
+from circus.commands import Dispatcher
+from circus.errors import CircusError
+
+if TYPE_CHECKING:
+    from circus.arbiter import Arbiter
+
+logger = logging.getLogger("circus")
+
+MAX_FRAME_SIZE = 16 * 1024 * 1024
+"""ZMQ drops (and disconnects) senders of larger frames; smaller ones above the
+dispatcher's 1 MiB limit still get its error reply."""
+
+# Requests handled per reader callback before yielding to the rest of the loop,
+# so a flood from some clients never starves timers, reaping or other clients.
+_BATCH = 64
+# How long a closing socket may keep trying to deliver the reply to ``quit``.
+_QUIT_LINGER_MS = 1000
+
+
+def resolve_owner(owner: str | int | None) -> int | None:
+    """The uid of ``endpoint_owner`` (a user name or uid), or None when unset.
+
+    Raises:
+        CircusError: the user does not exist.
+    """
+    try:
+        return resolve_uid(owner)
+    except ValueError:
+        raise CircusError(f"endpoint_owner {owner!r}: no such user") from None
+
+
+def bind(sock: zmq.Socket[Any], endpoint: str, what: str) -> None:
+    """Bind ``sock`` to ``endpoint``; a failure is a CircusError naming both."""
+    try:
+        sock.bind(endpoint)
+    except zmq.ZMQError as exc:
+        raise CircusError(f"cannot bind the {what} on {endpoint}: {exc}") from exc
+
+
+class Controller:
+    """Serves control requests on ``endpoint`` for one arbiter.
+
+    Args:
+        arbiter: the arbiter the commands act on.
+        endpoint: a ``tcp://`` or ``ipc://`` ZMQ endpoint.
+        context: the ZMQ context to use (a private one when None).
+        owner_uid: chown an ``ipc://`` socket file to this uid after binding.
+    """
+
+    def __init__(self, arbiter: Arbiter, endpoint: str, context: zmq.Context[Any],
+                 owner_uid: int | None = None) -> None:
+        self.arbiter = arbiter
+        self.endpoint = endpoint
+        self.dispatcher = Dispatcher(arbiter)
+        self._context = context
+        self._owner_uid = owner_uid
+        self._sock: zmq.Socket[Any] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._fd = -1
+        self._pending: set[asyncio.Task[None]] = set()
+
+    def __repr__(self) -> str:
+        state = "open" if self._sock is not None else "closed"
+        return f"<Controller {self.endpoint} {state}>"
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Bind the ROUTER and start serving on ``loop``.
+
+        Raises:
+            CircusError: the endpoint cannot be bound or its owner set.
+        """
+        sock = self._context.socket(zmq.ROUTER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_SIZE)
+        try:
+            bind(sock, self.endpoint, "control channel")
+            self._chown()
+        except CircusError:
+            sock.close()
+            raise
+        self._sock = sock
+        self._loop = loop
+        self._fd = sock.getsockopt(zmq.FD)
+        loop.add_reader(self._fd, self._on_readable)
+        # Requests may already be queued: the edge that announced them is gone.
+        loop.call_soon(self._on_readable)
+        logger.info("control channel listening on %s", self.endpoint)
+
+    def _chown(self) -> None:
+        if self._owner_uid is None or not self.endpoint.startswith("ipc://"):
+            return
+        path = self.endpoint[len("ipc://"):]
+        try:
+            os.chown(path, self._owner_uid, -1)
+        except OSError as exc:
+            raise CircusError(f"cannot give {self.endpoint} to uid {self._owner_uid}: "
+                              f"{exc.strerror}") from exc
+
+    def close(self, flush: bool = False) -> None:
+        """Stop serving; with ``flush`` give replies already sent a moment to leave."""
+        if self._sock is None:
+            return
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.remove_reader(self._fd)
+        for task in self._pending:
+            task.cancel()
+        self._sock.close(linger=_QUIT_LINGER_MS if flush else 0)
+        self._sock = None
+        logger.debug("control channel %s closed", self.endpoint)
+
+    # -- the reader -----------------------------------------------------------------
+
+    def _on_readable(self) -> None:
+        sock = self._sock
+        if sock is None:
+            return
+        for _ in range(_BATCH):
+            try:
+                if not int(sock.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
+                    return
+                frames = sock.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            except zmq.ZMQError as exc:
+                logger.warning("control channel %s: receive failed: %s", self.endpoint, exc)
+                return
+            self._serve(frames)
+            if self._sock is None:  # a command closed the channel
+                return
+        # More may be queued: carry on after other callbacks had their turn.
+        if self._loop is not None:
+            self._loop.call_soon(self._on_readable)
+
+    def _serve(self, frames: list[bytes]) -> None:
+        if len(frames) != 2:
+            logger.debug("control channel: dropped a message of %d frames (expected 2)",
+                         len(frames))
+            return
+        identity, payload = frames
+        outcome = self.dispatcher.handle(payload)
+        if outcome is None:
+            return
+        if isinstance(outcome, bytes):
+            self._send(identity, outcome)
+            return
+        task = asyncio.ensure_future(self._reply_later(identity, outcome))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _reply_later(self, identity: bytes, outcome: Awaitable[bytes | None]) -> None:
+        reply = await outcome
+        if reply is not None and self._send(identity, reply) and self._loop is not None:
+            # The send may have eaten the edge of a request that arrived meanwhile.
+            self._loop.call_soon(self._on_readable)
+
+    def _send(self, identity: bytes, reply: bytes) -> bool:
+        sock = self._sock
+        if sock is None:
+            logger.debug("control channel closed; reply dropped")
+            return False
+        try:
+            sock.send_multipart([identity, reply], zmq.NOBLOCK)
+        except zmq.ZMQError as exc:
+            # The client is gone or not reading (high-water mark): nothing to do.
+            logger.debug("control channel: reply dropped: %s", exc)
+            return False
+        return True

@@ -1,0 +1,143 @@
+"""The output side of a watcher: its two streams and one pipe reader per pipe.
+
+Streams are built when the watcher starts and closed when it stops, after
+every pipe was drained to EOF, so the last words of a dying process are kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from circus.stream import PipeReader, build_stream
+
+logger = logging.getLogger("circus")
+
+# A pipe still open this long after the stop belongs to a process that escaped
+# (a daemonised grandchild holding the fd); we stop waiting for it.
+_DRAIN_TIMEOUT = 5.0
+
+
+class StreamOwner(Protocol):
+    """What :class:`WatcherOutput` needs of its watcher (a :class:`~circus.watcher.Watcher`)."""
+
+    @property
+    def name(self) -> str:
+        """The watcher's name."""
+        ...
+
+    @property
+    def stdout_stream(self) -> Mapping[str, Any]:
+        """The ``stdout_stream.*`` options (empty: no stream)."""
+        ...
+
+    @property
+    def stderr_stream(self) -> Mapping[str, Any]:
+        """The ``stderr_stream.*`` options (empty: no stream)."""
+        ...
+
+
+class Piped(Protocol):
+    """What reading a child's output needs of it (a :class:`~circus.process.Process`).
+
+    Its pipe fds are taken over: :meth:`WatcherOutput.attach` sets them to None.
+    """
+
+    stdout_fd: int | None
+    stderr_fd: int | None
+
+    @property
+    def pid(self) -> int:
+        """The child's pid."""
+        ...
+
+
+class WatcherOutput:
+    """Streams and readers of one watcher."""
+
+    def __init__(self, watcher: StreamOwner) -> None:
+        self._watcher = watcher
+        self._streams: dict[str, Any] = {}
+        self._readers: set[PipeReader] = set()
+        self._opened = False  # between open() and close(): the watcher runs
+
+    @property
+    def pipe_stdout(self) -> bool:
+        """Whether children get a stdout pipe (a stream is configured)."""
+        return "stdout" in self._streams
+
+    @property
+    def pipe_stderr(self) -> bool:
+        """Whether children get a stderr pipe (a stream is configured)."""
+        return "stderr" in self._streams
+
+    def open(self) -> None:
+        """Build the configured streams (no-op for those already open)."""
+        self._opened = True
+        for name, spec in (("stdout", self._watcher.stdout_stream),
+                           ("stderr", self._watcher.stderr_stream)):
+            if spec and name not in self._streams:
+                self._streams[name] = build_stream(spec)
+
+    def reopen(self) -> None:
+        """Reopen stream files (SIGHUP, reload, external rotation)."""
+        for stream in self._streams.values():
+            reopen = getattr(stream, "reopen", None)
+            if reopen is not None:
+                reopen()
+
+    def attach(self, proc: Piped) -> None:
+        """Start reading the pipes of a freshly spawned process."""
+        loop = asyncio.get_running_loop()
+        for name, fd in (("stdout", proc.stdout_fd), ("stderr", proc.stderr_fd)):
+            if fd is None:
+                continue
+            # The sink looks the stream up at each write, so ``swap`` redirects
+            # the pipes of running processes too.
+            reader = PipeReader(fd, pid=proc.pid, name=name, sink=functools.partial(
+                self._write, name), loop=loop, on_closed=self._readers.discard)
+            self._readers.add(reader)
+            reader.start()
+        proc.stdout_fd = proc.stderr_fd = None
+
+    def _write(self, name: str, data: dict[str, Any]) -> None:
+        stream = self._streams.get(name)
+        if stream is not None:
+            stream(data)
+
+    def swap(self, name: str, stream: Any) -> None:
+        """Replace stream ``name`` (stdout/stderr) by ``stream`` (None: remove it).
+
+        Only while the watcher runs; otherwise ``stream`` is closed and the
+        next start builds the stream from the watcher's option.
+        """
+        if not self._opened:
+            if stream is not None:
+                stream.close()
+            return
+        old = self._streams.pop(name, None)
+        if stream is not None:
+            self._streams[name] = stream
+        close = getattr(old, "close", None)
+        if close is not None:
+            close()
+
+    async def close(self) -> None:
+        """Drain every pipe to EOF (bounded), then close the streams."""
+        deadline = time.monotonic() + _DRAIN_TIMEOUT
+        for reader in list(self._readers):
+            if not await reader.wait_closed(max(deadline - time.monotonic(), 0)):
+                logger.warning("watcher %s: output of pid %d still open; closing it",
+                               self._watcher.name, reader.pid)
+                reader.close()
+        self._readers.clear()
+        for stream in self._streams.values():
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
+        self._streams.clear()
+        self._opened = False

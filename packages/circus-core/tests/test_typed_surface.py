@@ -1,0 +1,193 @@
+"""The typed public surface, as a downstream project sees it.
+
+A small program using the stream classes and ``circus.config.load_config`` is
+checked with ``mypy --strict`` against the *installed* package (its py.typed
+and annotations), with no casts; a second program with typing mistakes must be
+refused, which shows the annotations are precise rather than ``Any``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from circus.stream import PipeReader, Stream, StreamMessage, build_stream
+
+GOOD = '''
+"""A downstream program using circus-core's typed public surface."""
+
+from __future__ import annotations
+
+import os
+import queue
+import sys
+from pathlib import Path
+
+from circus.config import CircusConfig, load_config
+from circus.stream import (
+    FancyStdoutStream,
+    FileStream,
+    QueueStream,
+    StdoutStream,
+    Stream,
+    StreamMessage,
+    TimedRotatingFileStream,
+    WatchedFileStream,
+    build_stream,
+)
+
+
+class Shouting:
+    """A custom stream written against the protocol."""
+
+    def __init__(self) -> None:
+        self.seen: list[bytes] = []
+
+    def __call__(self, data: StreamMessage) -> None:
+        self.seen.append(data["data"].upper())
+
+    def close(self) -> None:
+        self.seen.append(b"closed")
+
+    def reopen(self) -> None:
+        self.seen.append(b"reopened")
+
+
+def main(directory: Path) -> None:
+    message: StreamMessage = {"pid": os.getpid(), "name": "stdout", "data": b"hello\\n"}
+    shouting = Shouting()
+    streams: list[Stream] = [
+        FileStream(directory / "size.log", max_bytes="1M", backup_count=3, time_format="%H"),
+        WatchedFileStream(str(directory / "watched.log")),
+        TimedRotatingFileStream(
+            directory / "timed.log", rotate_when="MIDNIGHT", rotate_interval="2", utc=True
+        ),
+        StdoutStream(),
+        FancyStdoutStream(color="green", time_format=None),
+        shouting,
+        build_stream({"class": "FileStream", "filename": str(directory / "built.log")}),
+    ]
+    for stream in streams:
+        stream(message)
+        stream.reopen()
+        stream.close()
+    inbox: queue.Queue[StreamMessage] = queue.Queue()
+    QueueStream(inbox)(message)
+    received = inbox.get_nowait()
+    pid: int = received["pid"]
+    data: bytes = received["data"]
+    config: CircusConfig = load_config(directory / "circus.ini")
+    names = [str(watcher["name"]) for watcher in config.watchers]
+    ports = [socket["port"] for socket in config.sockets]
+    uses = [plugin["use"] for plugin in config.plugins]
+    print(pid == os.getpid(), data.decode().strip(), names, ports, uses, shouting.seen)
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
+'''
+
+# Each line is a mistake the annotations must catch: (code, text of mypy's error).
+MISTAKES = [
+    ("FileStream(42)", 'incompatible type "int"; expected "str | PathLike[str]"'),
+    ('FileStream("a.log", max_bytes=1.5)', 'incompatible type "float"; expected "int | str"'),
+    ('text: str = QueueStream().queue.get()["data"]', 'expression has type "bytes"'),
+    ('msg: StreamMessage = {"pid": 1, "name": "stdin", "data": b""}', 'item "name"'),
+    ('port: int = load_config("c.ini").sockets[0]["port"]', 'expression has type "object"'),
+    ('build_stream({"class": "FileStream"}).flush()', '"Stream" has no attribute "flush"'),
+]
+
+BAD_HEADER = """\
+from __future__ import annotations
+
+from circus.config import load_config
+from circus.stream import FileStream, QueueStream, StreamMessage, build_stream
+"""
+
+CONFIG = """\
+[watcher:web]
+cmd = sleep 60
+
+[socket:front]
+host = 127.0.0.1
+port = 8765
+
+[plugin:audit]
+use = mypkg.plugins.Audit
+"""
+
+
+def _mypy(tmp_path: Path, program: str) -> subprocess.CompletedProcess[str]:
+    """Run ``mypy --strict`` on ``program`` the way a downstream project would."""
+    source = tmp_path / "program.py"
+    source.write_text(program)
+    env = {key: value for key, value in os.environ.items() if key != "MYPYPATH"}
+    return subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--config-file", "",
+         "--cache-dir", str(tmp_path / "mypy-cache"), "--python-version", "3.10", str(source)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )
+
+
+def test_downstream_program_passes_mypy_strict_and_runs(tmp_path: Path) -> None:
+    program = textwrap.dedent(GOOD)
+    checked = _mypy(tmp_path, program)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "Success: no issues found in 1 source file" in checked.stdout
+
+    (tmp_path / "circus.ini").write_text(CONFIG)
+    ran = subprocess.run([sys.executable, str(tmp_path / "program.py"), str(tmp_path)],
+                         cwd=tmp_path, capture_output=True, timeout=60, check=False)
+    assert ran.returncode == 0, ran.stderr.decode()
+    last = ran.stdout.decode().splitlines()[-1]
+    assert last == ("True hello ['web'] [8765] ['mypkg.plugins.Audit'] "
+                    "[b'HELLO\\n', b'reopened', b'closed']")
+    for name in ("size.log", "watched.log", "timed.log", "built.log"):
+        assert (tmp_path / name).read_bytes().endswith(b"hello\n"), name
+
+
+def test_typing_mistakes_are_reported(tmp_path: Path) -> None:
+    program = BAD_HEADER + "".join(f"{code}\n" for code, _ in MISTAKES)
+    checked = _mypy(tmp_path, program)
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    first = BAD_HEADER.count("\n") + 1
+    for line, (code, expected) in enumerate(MISTAKES, start=first):
+        errors = [out for out in checked.stdout.splitlines() if f"program.py:{line}: error" in out]
+        assert any(expected in out for out in errors), (code, checked.stdout)
+
+
+class UpstreamStyle:
+    """A custom stream as upstream's documentation wrote them: untyped, callable only."""
+
+    def __init__(self):
+        self.seen = []
+
+    def __call__(self, data):
+        self.seen.append(data["data"])
+
+
+def test_untyped_upstream_stream_still_works() -> None:
+    stream = build_stream({"class": f"{__name__}.UpstreamStyle"})
+    assert isinstance(stream, Stream)
+    message: StreamMessage = {"pid": 7, "name": "stderr", "data": b"late\n"}
+    stream(message)
+    stream.reopen()
+    stream.close()
+    assert getattr(stream, "seen", None) == [b"late\n"]
+
+
+def test_pipe_reader_refuses_an_unknown_pipe_name() -> None:
+    loop = asyncio.new_event_loop()
+    read_fd, write_fd = os.pipe()
+    try:
+        with pytest.raises(ValueError, match="name: expected 'stdout' or 'stderr', got 'stdin'"):
+            PipeReader(read_fd, pid=1, name="stdin", sink=print, loop=loop)
+    finally:
+        os.close(read_fd)
+        os.close(write_fd)
+        loop.close()
