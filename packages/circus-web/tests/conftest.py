@@ -118,7 +118,7 @@ class Circusd:
         from circus.client import CircusClient
 
         with CircusClient(self.endpoint, timeout=15) as client:
-            return client.call(command, **props)
+            return dict(client.call(command, **props))
 
     def pids(self, watcher: str) -> list[int]:
         return sorted(int(p) for p in self.call("list", name=watcher).get("pids", []))

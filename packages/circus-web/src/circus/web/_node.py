@@ -17,6 +17,7 @@ import contextlib
 import logging
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -149,7 +150,7 @@ class Node:
             raise
         finally:
             self._wake.set()
-        return raise_for_status(reply)
+        return dict(raise_for_status(reply))
 
     def recent_output(self, watcher: str) -> list[dict[str, Any]]:
         """The output lines of ``watcher`` kept so far, oldest first."""
@@ -216,19 +217,19 @@ class Node:
         status = await client.call("status")
         statuses: dict[str, str] = dict(status.get("statuses", {}))
         names = sorted(statuses)
-        replies = await asyncio.gather(
-            *(client.call("list", name=name) for name in names),
-            *(client.call("numprocesses", name=name) for name in names),
+        # All in flight at once on the one DEALER: one round trip, not 2N + 1.
+        lists, counts, sockets = await asyncio.gather(
+            asyncio.gather(*(client.call("list", name=name) for name in names)),
+            asyncio.gather(*(client.call("numprocesses", name=name) for name in names)),
             client.call("listsockets"),
         )
         watchers: dict[str, dict[str, Any]] = {}
-        for index, name in enumerate(names):
-            listed, counted = replies[index], replies[len(names) + index]
+        for name, listed, counted in zip(names, lists, counts, strict=True):
             pids = sorted(int(pid) for pid in listed.get("pids", []) or [])
             watchers[name] = {"status": statuses[name], "pids": pids,
                               "numprocesses": counted.get("numprocesses", len(pids))}
         self.watchers = watchers
-        self.sockets = list(replies[-1].get("sockets", []))
+        self.sockets = [dict(entry) for entry in sockets.get("sockets", [])]
         self.state, self.error = "up", ""
         self._send_snapshot()
 
@@ -248,7 +249,7 @@ class Node:
             else:
                 self._wake.set()
 
-    def _add_output(self, watcher: str, payload: dict[str, Any]) -> None:
+    def _add_output(self, watcher: str, payload: Mapping[str, object]) -> None:
         line = {"watcher": watcher, "pid": payload.get("pid"),
                 "stream": payload.get("stream", "stdout"),
                 "data": str(payload.get("data", "")), "time": payload.get("time", time.time())}
