@@ -192,3 +192,37 @@ def test_names_are_escaped(daemons: Any, webs: Any, tmp_path: Path) -> None:
     assert evil not in page
     assert reply["status"] == "ok" and status == 200, reply
     assert "&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+def test_actions_are_published_on_the_nodes_event_channel(daemons: Any, webs: Any,
+                                                         users_file: Path,
+                                                         tmp_path: Path) -> None:
+    circusd = daemons(_watcher_section(tmp_path))
+    web = webs("--endpoint", circusd.endpoint, "--users-file", str(users_file))
+    context = zmq.Context()
+    sub = context.socket(zmq.SUB)
+    sub.setsockopt(zmq.LINGER, 0)
+    sub.connect(circusd.pubsub)
+    sub.setsockopt(zmq.SUBSCRIBE, b"watcher.w.action")
+    heard: list[dict[str, Any]] = []
+
+    def drain() -> list[dict[str, Any]]:
+        while sub.poll(50):
+            heard.append(json.loads(sub.recv_multipart()[1]))
+        return heard
+
+    try:
+        # Subscribed once a ping of our own comes back.
+        wait_for(lambda: circusd.call("publish_action", name="w", source="test",
+                                      action="ping")["status"] == "ok" and drain(),
+                 what="the subscription")
+        admin = Client(web.base)
+        assert admin.login("alice", "wonderland") == 302
+        assert admin.post("/api/n0/incr", {"name": "w"})[0] == 200
+        wait_for(lambda: any(e["source"] == "circushttpd:alice" for e in drain()),
+                 what="the action on circusd's event channel")
+        [event] = [e for e in heard if e["source"] == "circushttpd:alice"]
+        assert event["action"] == "incr"
+    finally:
+        sub.close()
+        context.term()

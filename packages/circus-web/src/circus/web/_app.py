@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,8 @@ from circus.web._auth import Authenticator, Role, Session
 from circus.web._hub import Hub, sse_frame
 from circus.web._node import Node
 from tornado.iostream import StreamClosedError
+
+logger = logging.getLogger("circus.web")
 
 HERE = Path(__file__).parent
 SESSION_COOKIE = "circushttpd_session"
@@ -221,6 +224,21 @@ class StateHandler(Protected):
                                "nodes": [n.snapshot() for n in self.console.nodes.values()]}))
 
 
+async def _announce(node: Node, user: str, action: str, props: dict[str, Any]) -> None:
+    """Put the action on the node's own event channel (``watcher.<name>.action``).
+
+    circusd's ``publish_action`` (ours) carries it; a node-wide action is
+    published for the watcher name ``*``. Upstream's circusd has no such
+    command: there the audit log and the browsers' audit list stand alone.
+    """
+    name = props.get("name")
+    try:
+        await node.call("publish_action", name=name if isinstance(name, str) else "*",
+                        source=f"circushttpd:{user}", action=action, reason="web console")
+    except ClientError as exc:
+        logger.debug("action not published on %s: %s", node.id, exc)
+
+
 class ActionHandler(Protected):
     """``POST /api/<node>/<action>``: one circusd command, for admins only."""
 
@@ -251,6 +269,7 @@ class ActionHandler(Protected):
             self._reply(502, {"status": "error", "reason": str(exc)})
             return
         audit.record(session.user, session.role.value, action, node_id, target, "ok")
+        await _announce(node, session.user, action, props)
         self._reply(200, reply)
 
     def _fields(self) -> dict[str, str]:
