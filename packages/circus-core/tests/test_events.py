@@ -12,10 +12,11 @@ from conftest import EventLog, apoll, python_cmd
 
 SLEEPER = python_cmd("import time; time.sleep(60)")
 
-# Upstream's payload keys, per event.
+# Upstream's payload keys, per event, plus the ones we add (documented in the
+# README: reap's "commanded").
 KEYS = {
     "spawn": {"process_pid", "time"},
-    "reap": {"process_pid", "time", "exit_code"},
+    "reap": {"process_pid", "time", "exit_code", "commanded"},
     "kill": {"process_pid", "time"},
     "start": {"time"},
     "stop": {"time"},

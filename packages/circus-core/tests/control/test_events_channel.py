@@ -70,7 +70,9 @@ async def test_events_arrive_as_two_frames_with_upstream_payloads(make_arbiter):
     spawn = json.loads(messages[b"watcher.my_sleeper.spawn"][1])
     assert spawn["process_pid"] == pid and isinstance(spawn["time"], float)
     reap = json.loads(messages[b"watcher.my_sleeper.reap"][1])
-    assert set(reap) == {"process_pid", "time", "exit_code"} and reap["process_pid"] == pid
+    # Upstream's keys, plus our documented "commanded" (this stop caused the death).
+    assert set(reap) == {"process_pid", "time", "exit_code", "commanded"}
+    assert reap["process_pid"] == pid and reap["commanded"] is True
     kill = json.loads(messages[b"watcher.my_sleeper.kill"][1])
     assert set(kill) == {"process_pid", "time"}
     assert set(json.loads(messages[b"watcher.my_sleeper.stop"][1])) == {"time"}
