@@ -251,14 +251,51 @@ def _paced(session: _Session, watcher: str, rate: float, seconds: float, nb: int
 
 # -- plugin-cpu ------------------------------------------------------------------------------
 
+# The floor: what any Python process pays to receive each event and send one
+# counter, with no plugin runtime. Both get the endpoint and the UDP port as
+# arguments; one blocks in recv, the other runs tornado's ZMQStream as both
+# plugin runtimes do.
+_FLOOR_BARE = """\
+import json, socket, sys, zmq
+sub = zmq.Context().socket(zmq.SUB)
+sub.setsockopt(zmq.SUBSCRIBE, b"watcher.")
+sub.connect(sys.argv[1])
+udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+while True:
+    topic, body = sub.recv_multipart()
+    json.loads(body)
+    udp.sendto(b"floor." + topic + b":1|c", ("127.0.0.1", int(sys.argv[2])))
+"""
+_FLOOR_TORNADO = """\
+import json, socket, sys, zmq
+from tornado.ioloop import IOLoop
+from zmq.eventloop.zmqstream import ZMQStream
+sub = zmq.Context().socket(zmq.SUB)
+sub.setsockopt(zmq.SUBSCRIBE, b"watcher.")
+sub.connect(sys.argv[1])
+udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 
-def run_cpu(spec: DaemonSpec, n: int, *, seconds: float = 20.0,
-            rate: float = EVENTS_PER_S) -> Result:
-    """CPU % of the flapping and statsd plugin processes: ``n`` sleepers, 10 events/s."""
+def received(msg):
+    json.loads(msg[1])
+    udp.sendto(b"floor." + msg[0] + b":1|c", ("127.0.0.1", int(sys.argv[2])))
+
+ZMQStream(sub).on_recv(received)
+IOLoop.current().start()
+"""
+FLOORS = {"floor_bare": _FLOOR_BARE, "floor_tornado": _FLOOR_TORNADO}
+
+
+def run_cpu(spec: DaemonSpec, n: int, *, seconds: float = 20.0, rate: float = EVENTS_PER_S,
+            floor: bool = False) -> Result:
+    """CPU % of the flapping and statsd plugin processes: ``n`` sleepers, 10 events/s.
+
+    With ``floor``, the FLOORS processes follow the same events meanwhile.
+    """
     sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sink.bind(("127.0.0.1", 0))
     sink.setblocking(False)
     packets = 0
+    floors: list[subprocess.Popen[bytes]] = []
 
     def drain() -> None:
         nonlocal packets
@@ -288,6 +325,11 @@ def run_cpu(spec: DaemonSpec, n: int, *, seconds: float = 20.0,
                                       "loadavg_1m": os.getloadavg()[0]}
                     procs = {"flapping": session.plugin(FLAPPING_CLASS),
                              "statsd": session.plugin(STATSD_CLASS)}
+                    for name, script in (FLOORS.items() if floor else ()):
+                        floors.append(subprocess.Popen(
+                            [sys.executable, "-c", script, f"ipc://{wd / 'pub.sock'}",
+                             str(sink.getsockname()[1])], start_new_session=True))
+                        procs[name] = psutil.Process(floors[-1].pid)
                     _paced(session, "ticker", rate, SETTLE, 1, drain)
                     before = {k: _cpu_s(p) for k, p in procs.items()}
                     packets = 0
@@ -299,10 +341,12 @@ def run_cpu(spec: DaemonSpec, n: int, *, seconds: float = 20.0,
                         result[f"{name}_rss_mb"] = proc.memory_info().rss / 2**20
                     result["sum_cpu_pct"] = result["flapping_cpu_pct"] + result["statsd_cpu_pct"]
                     result["events_per_s"] = events / elapsed
-                    result["statsd_packets_per_s"] = packets / elapsed
+                    result["udp_packets_per_s"] = packets / elapsed
                 finally:
                     session.close()
     finally:
+        for floor_proc in floors:
+            _proc.kill_and_reap(floor_proc)
         sink.close()
     return result
 
@@ -482,9 +526,9 @@ def run_statsd(spec: DaemonSpec, *, plugin_runner: Path | None = None) -> Result
                 finally:
                     session.close()
         finally:
+            statsd.close()
             if runner is not None:
                 _proc.kill_and_reap(runner)
-            statsd.close()
 
 
 def _run_plugin(runner: Path, wd: Path, options: dict[str, object]) -> subprocess.Popen[bytes]:

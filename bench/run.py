@@ -237,6 +237,10 @@ def _plugin_metrics(n: int) -> list[Metric]:
                higher_is_better=True, digits=2, compare=False),
         Metric(cpu, cpu, "  events/s seen by the bench", "events_per_s", "/s", None, digits=1,
                compare=False),
+        Metric(cpu, cpu, "  floor, one process: pyzmq SUB + json + UDP send, blocking recv",
+               "floor_bare_cpu_pct", "%", None, digits=3, compare=False),
+        Metric(cpu, cpu, "  floor, one process: the same on tornado's ZMQStream",
+               "floor_tornado_cpu_pct", "%", None, digits=3, compare=False),
         Metric(flap, flap, "flapping: reap that trips it -> `stop` event, p50",
                "reaction_p50_ms", "ms", 50.0, digits=2),
         Metric(flap, flap, "  same, max", "reaction_max_ms", "ms", None, digits=2),
@@ -546,7 +550,7 @@ def _run_plugins(args: argparse.Namespace, specs: list[DaemonSpec],
               f"{ps.EVENTS_PER_S:g} events/s, {args.plugin_seconds:g} s", flush=True)
         cpu = runs[ps.CPU] = {
             spec.kind: _attempt(spec.label, "plugins", lambda spec=spec: ps.run_cpu(
-                spec, args.n, seconds=args.plugin_seconds))
+                spec, args.n, seconds=args.plugin_seconds, floor=spec.kind == "ours"))
             for spec in circus_specs}
         mine, theirs = (cpu.get(k, {}).get("sum_cpu_pct") for k in ("ours", "circus"))
         if isinstance(mine, float) and isinstance(theirs, float) and mine > 0:
