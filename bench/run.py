@@ -7,6 +7,7 @@ channel against circus 0.19's, our papa kernel against papa 1.0.6.
     .venv/bin/python bench/run.py --only ctl-rtt,ctl-stats,ctl-floor --ours-src
     .venv/bin/python bench/run.py --only sock-rps,sock-ondemand --ours-src   # ~1 min
     .venv/bin/python bench/run.py --only stats-cpu --ours-src                # ~1 min
+    .venv/bin/python bench/run.py --only plugin-cpu,plugin-flapping,plugin-watchdog,plugin-statsd
     .venv/bin/python bench/run.py --check    # exit 1 if one of our numbers misses its target
 
 Scenarios: start, stop, idle, rss (one daemon run of N sleepers serves all
@@ -14,10 +15,11 @@ four), respawn, log, big (1,000 then 10,000 processes); ctl-rtt, ctl-list, ctl-c
 ctl-circusctl, ctl-stats (one daemon run of N sleepers serves all five) and
 ctl-floor for the control channel; sock-rps, sock-ondemand for sockets (HTTP
 through a circus socket, on-demand start); stats-cpu (circusd-stats with N
-processes); recovery, backoff (crash loops); papa-throughput, papa-latency,
-papa-idle for the papa kernels. See bench/README.md for what each number means
-exactly. Results are printed as a table and written to
-bench/results/latest.json. With --check (`make bench-check`) the exit status
+processes); recovery, backoff (crash loops); plugin-cpu, plugin-flapping,
+plugin-watchdog, plugin-statsd (circus-plugins against circus 0.19's plugins);
+papa-throughput, papa-latency, papa-idle for the papa kernels. See
+bench/README.md for what each number means exactly. Results are printed as a
+table and written to bench/results/latest.json. With --check (`make bench-check`) the exit status
 is 1 when a row of ours misses its target, or was not measured, and the
 missed rows are listed last.
 """
@@ -40,6 +42,7 @@ import _proc
 import crashloop_scenarios
 import ctl_scenarios
 import papa_scenarios
+import plugin_scenarios
 import scenarios
 import socket_scenarios
 import stats_scenarios
@@ -56,7 +59,8 @@ STATS = stats_scenarios.STATS
 PAPA = ("papa-throughput", "papa-latency", "papa-idle")
 CRASHLOOP = crashloop_scenarios.SCENARIOS
 WEB = web_scenarios.WEB
-ALL = CIRCUSD + CTL + SOCKETS + STATS + CRASHLOOP + PAPA + WEB
+PLUGINS = plugin_scenarios.SCENARIOS
+ALL = CIRCUSD + CTL + SOCKETS + STATS + CRASHLOOP + PLUGINS + PAPA + WEB
 SLEEPER_METRICS = {"start", "stop", "idle", "rss"}
 PAPA_PROCS = 4  # writers in papa-throughput
 PAPA_IDLE_PROCS = 100
@@ -218,6 +222,51 @@ def _crashloop_metrics() -> list[Metric]:
     ]
 
 
+def _plugin_metrics(n: int) -> list[Metric]:
+    cpu, flap = plugin_scenarios.CPU, plugin_scenarios.FLAPPING
+    dog, statsd = plugin_scenarios.WATCHDOG, plugin_scenarios.STATSD
+    ps_peer = plugin_scenarios.STATSD_PEER
+    rate = f"{plugin_scenarios.EVENTS_PER_S:g}"
+    interval_ms = 1000 * plugin_scenarios.WATCHDOG_LOOP_RATE
+    return [
+        Metric(cpu, cpu, f"plugins flapping + statsd, CPU, {n} processes, {rate} events/s",
+               "sum_cpu_pct", "%", None, digits=3),
+        Metric(cpu, cpu, "  flapping plugin process", "flapping_cpu_pct", "%", None, digits=3),
+        Metric(cpu, cpu, "  statsd plugin process", "statsd_cpu_pct", "%", None, digits=3),
+        # The issue's target is relative (ours <= 1/3 of circus 0.19's): this row
+        # holds circus 0.19's sum over ours, so ">= 3" is that target.
+        Metric(cpu, cpu, "  circus 0.19's sum / ours", "upstream_over_ours", "x", 3.0,
+               higher_is_better=True, digits=2, compare=False),
+        Metric(cpu, cpu, "  events/s seen by the bench", "events_per_s", "/s", None, digits=1,
+               compare=False),
+        Metric(cpu, cpu, "  floor, one process: pyzmq SUB + json + UDP send, blocking recv",
+               "floor_bare_cpu_pct", "%", None, digits=3, compare=False),
+        Metric(cpu, cpu, "  floor, one process: the same on tornado's ZMQStream",
+               "floor_tornado_cpu_pct", "%", None, digits=3, compare=False),
+        Metric(flap, flap, "flapping: reap that trips it -> `stop` event, p50",
+               "reaction_p50_ms", "ms", 50.0, digits=2),
+        Metric(flap, flap, "  same, max", "reaction_max_ms", "ms", None, digits=2),
+        Metric(dog, dog, f"watchdog: overdue heartbeat -> kill, max (check every "
+               f"{plugin_scenarios.WATCHDOG_LOOP_RATE:g} s)", "reaction_max_ms", "ms",
+               interval_ms + 50.0, digits=0),
+        Metric(dog, dog, "  same, p50", "reaction_p50_ms", "ms", None, digits=0),
+        Metric(statsd, statsd, f"statsd: events lost at a real statsd, "
+               f"{plugin_scenarios.BURST_RATE:g} events/s burst", "lost", "", 0.0, digits=0),
+        Metric(statsd, statsd, "  events published in the burst", "published", "", None,
+               digits=0, compare=False),
+        Metric(statsd, statsd, "  counted by statsd", "counted", "", None, digits=0,
+               compare=False),
+        Metric(statsd, statsd, "  burst rate achieved", "events_per_s", "/s", None,
+               higher_is_better=True, digits=0, compare=False),
+        Metric(statsd, ps_peer, "  circus 0.19's StatsdEmitter fed by our circusd: lost",
+               "lost", "", None, digits=0, compare=False),
+        Metric(statsd, ps_peer, "    events published in that burst", "published", "", None,
+               digits=0, compare=False),
+        Metric(statsd, ps_peer, "    burst rate achieved", "events_per_s", "/s", None,
+               digits=0, compare=False),
+    ]
+
+
 def _papa_metrics(papa_mb: int) -> list[Metric]:
     # The issue sets targets only for bytes lost (0) and for the push latency
     # (under 50 ms from write to watcher); the other rows are for comparison.
@@ -267,6 +316,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="sock-rps: load generator processes")
     parser.add_argument("--stats-seconds", type=float, default=10.0,
                         help="stats-cpu: seconds over which circusd-stats CPU is measured")
+    parser.add_argument("--plugin-seconds", type=float, default=20.0,
+                        help="plugin-cpu: seconds over which the plugins' CPU is measured")
+    parser.add_argument("--plugin-samples", type=int, default=8,
+                        help="plugin-flapping: trips measured per daemon")
     parser.add_argument("--ondemand-runs", type=int, default=3,
                         help="sock-ondemand: fresh daemons per circus daemon")
     parser.add_argument("--ours-src", action="store_true",
@@ -290,7 +343,7 @@ def _daemons(args: argparse.Namespace) -> tuple[list[DaemonSpec], dict[str, str]
     problems: dict[str, str] = {}
     only = set(args.only)
     if args.skip_peers or not only & set(CIRCUSD + ctl_scenarios.CTL + SOCKETS + STATS
-                                         + (crashloop_scenarios.RECOVERY,)):
+                                         + (crashloop_scenarios.RECOVERY,) + PLUGINS):
         return specs, problems  # no circusd scenario: no need to check those peers
     circus_peer = ensure_peer(PEERS["circus"])
     if circus_peer.daemon is not None:
@@ -393,6 +446,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     _run_sockets(args, specs, runs)
     _run_stats(args, specs, runs)
     _run_crashloop(args, specs, runs)
+    _run_plugins(args, specs, runs)
     _run_papa(args, kernels, runs)
     _run_web(args, specs, runs)
     return {"machine": machine, "daemons": {s.kind: s.label for s in specs},
@@ -515,6 +569,51 @@ def _web_metrics(n: int) -> list[Metric]:
                digits=1),
         Metric(spawn, "web", "  same, max", "spawn_max_ms", "ms", None, digits=1),
     ]
+
+
+def _run_plugins(args: argparse.Namespace, specs: list[DaemonSpec],
+                 runs: dict[str, dict[str, dict[str, Any]]]) -> None:
+    """The plugin scenarios: each circus daemon runs its own plugins from [plugin:NAME]."""
+    only = set(args.only)
+    circus_specs = [plugin_scenarios.for_plugins(spec, from_src=args.ours_src)
+                    for spec in specs if spec.kind in ("ours", "circus")]
+    ps = plugin_scenarios
+    if ps.CPU in only:
+        print(f"== plugins: CPU of flapping + statsd, {args.n} sleepers, "
+              f"{ps.EVENTS_PER_S:g} events/s, {args.plugin_seconds:g} s", flush=True)
+        cpu = runs[ps.CPU] = {
+            spec.kind: _attempt(spec.label, "plugins", lambda spec=spec: ps.run_cpu(
+                spec, args.n, seconds=args.plugin_seconds, floor=spec.kind == "ours"))
+            for spec in circus_specs}
+        mine, theirs = (cpu.get(k, {}).get("sum_cpu_pct") for k in ("ours", "circus"))
+        if isinstance(mine, float) and isinstance(theirs, float) and mine > 0:
+            cpu["ours"]["upstream_over_ours"] = theirs / mine
+    if ps.FLAPPING in only:
+        print(f"== plugins: flapping reaction, {args.plugin_samples} trips", flush=True)
+        runs[ps.FLAPPING] = {
+            spec.kind: _attempt(spec.label, "flapping", lambda spec=spec: ps.run_flapping(
+                spec, samples=args.plugin_samples))
+            for spec in circus_specs}
+    if ps.WATCHDOG in only:
+        print(f"== plugins: watchdog reaction, {ps.WATCHDOG_PROCS} processes silenced",
+              flush=True)
+        runs[ps.WATCHDOG] = {
+            spec.kind: _attempt(spec.label, "watchdog", lambda spec=spec: ps.run_watchdog(spec))
+            for spec in circus_specs}
+    if ps.STATSD in only:
+        print(f"== plugins: statsd, {ps.BURST_RATE:g} events/s for {ps.BURST_SECONDS:g} s",
+              flush=True)
+        runs[ps.STATSD] = {
+            spec.kind: _attempt(spec.label, "statsd", lambda spec=spec: ps.run_statsd(spec))
+            for spec in circus_specs}
+        # circus 0.19's circusd publishes far fewer than 1000 events/s under this
+        # driver: its own StatsdEmitter is also fed by our circusd.
+        by_kind = {spec.kind: spec for spec in circus_specs}
+        if "circus" in by_kind and "ours" in by_kind:
+            runner = Path(by_kind["circus"].command[0]).parent / "circus-plugin"
+            runs[ps.STATSD_PEER] = {"circus": _attempt(
+                "0.19 on ours", "statsd", lambda: ps.run_statsd(by_kind["ours"],
+                                                                 plugin_runner=runner))}
 
 
 def _run_papa(args: argparse.Namespace, kernels: list[KernelSpec],
@@ -670,6 +769,7 @@ def table(report: dict[str, Any], n: int, big_n: int, papa_mb: int = 32) -> str:
         _section(runs, _socket_metrics(), circus_labels, only),
         _section(runs, _stats_metrics(n), circus_labels, only),
         _section(runs, _crashloop_metrics(), circus_labels, only),
+        _section(runs, _plugin_metrics(n), circus_labels, only),
         _section(runs, _papa_metrics(papa_mb), kernel_labels, only),
         _section(runs, _web_metrics(n), {"ours": "ours"}, only),
     ]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import http.client
 import os
+import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -21,21 +23,41 @@ from prometheus_client.parser import text_string_to_metric_families
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 DEMO_PORT = "port = 8080\n"
+STATSD_PORT = "port = 8125\n"
+PLUGINS = {"plugin:flapping": "circus.plugins.flapping.Flapping",
+           "plugin:statsd": "circus.plugins.statsd.StatsdEmitter"}
 
 
-def _private_demo(tmp_path: Path) -> tuple[Path, int]:
+def _private_demo(tmp_path: Path, statsd_port: int) -> tuple[Path, int]:
     """A copy of examples/ whose web socket listens on a free port, not 8080.
 
-    The copy also keeps the demo's log files out of the repository.
+    Its statsd plugin sends to ``statsd_port`` instead of 8125. The copy also
+    keeps the demo's log files out of the repository.
     """
     copy = tmp_path / "examples"
     shutil.copytree(EXAMPLES, copy, ignore=shutil.ignore_patterns("logs", "__pycache__"))
     (copy / "logs").mkdir()
     demo = (copy / "circus.ini").read_text()
     assert demo.count(DEMO_PORT) == 1, "the demo's [socket:web] port moved"
+    assert demo.count(STATSD_PORT) == 1, "the demo's [plugin:statsd] port moved"
     port = free_port()
-    (copy / "circus.ini").write_text(demo.replace(DEMO_PORT, f"port = {port}\n"))
+    demo = demo.replace(DEMO_PORT, f"port = {port}\n")
+    (copy / "circus.ini").write_text(demo.replace(STATSD_PORT, f"port = {statsd_port}\n"))
     return copy / "circus.ini", port
+
+
+def _counters(sock: socket.socket) -> set[str]:
+    """Names of the statsd counters that arrived on ``sock`` so far."""
+    names: set[str] = set()
+    while True:
+        try:
+            datagram = sock.recv(65536)
+        except BlockingIOError:
+            return names
+        for line in datagram.decode().splitlines():
+            name, _, value = line.partition(":")
+            assert value.endswith("|c"), line
+            names.add(name)
 
 
 def _cmdline(process: psutil.Process) -> str:
@@ -85,8 +107,11 @@ def test_demo_config_runs_its_watchers_and_stops_cleanly(tmp_path: Path) -> None
     # keys win), and a copy of it whose socket uses a free port.
     ipc_dir = Path(tempfile.mkdtemp(prefix="circus-demo-", dir="/tmp"))
     config = tmp_path / "demo.ini"
-    demo, port = _private_demo(tmp_path)
     metrics_port = free_port()
+    statsd = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    statsd.bind(("127.0.0.1", 0))
+    statsd.setblocking(False)
+    demo, port = _private_demo(tmp_path, statsd.getsockname()[1])
     config.write_text(f"[circus]\nendpoint = ipc://{ipc_dir}/ctl\n"
                       f"pubsub_endpoint = ipc://{ipc_dir}/pub\n"
                       f"stats_endpoint = ipc://{ipc_dir}/stats\n"
@@ -98,14 +123,14 @@ def test_demo_config_runs_its_watchers_and_stops_cleanly(tmp_path: Path) -> None
     try:
         # Ten processes and a page on a busy machine: a generous deadline.
         deadline = time.monotonic() + 60
-        # clock, web, worker, flaky and circusd-stats (statsd = True).
-        while "arbiter running 5 watchers" not in out.read_text():
+        # clock, web, worker, flaky, circusd-stats (statsd = True) and the plugins.
+        while "arbiter running 7 watchers" not in out.read_text():
             assert proc.poll() is None, out.read_text()
             assert time.monotonic() < deadline, out.read_text()
             time.sleep(0.05)
-        # clock (1) + web (4) + worker (3) + circusd-stats (1) + flaky (1); flaky
-        # may be between two lives.
-        while len(_children(proc.pid)) < 9:
+        # clock (1) + web (4) + worker (3) + circusd-stats (1) + plugins (2) +
+        # flaky (1); flaky may be between two lives.
+        while len(_children(proc.pid)) < 11:
             assert time.monotonic() < deadline, out.read_text()
             time.sleep(0.05)
         # The page is served on circusd's socket by the web workers, each
@@ -128,6 +153,21 @@ def test_demo_config_runs_its_watchers_and_stops_cleanly(tmp_path: Path) -> None
             feed.close()
         wait_for(lambda: _web_processes(metrics_port) == 4,
                  "4 web processes in the Prometheus metrics")
+        # Each plugin is one process of circus-plugin running its class, and the
+        # statsd one counts flaky's crashes (one every 3 to 8 s).
+        plugins = {name: [c for c in children if _cmdline(c).endswith(" " + cls)]
+                   for name, cls in PLUGINS.items()}
+        assert all(len(found) == 1 for found in plugins.values()), plugins
+        wanted = {"circus.demo.watcher.flaky.spawn", "circus.demo.watcher.flaky.reap"}
+        seen: set[str] = set()
+
+        def counted() -> bool:
+            seen.update(_counters(statsd))
+            return wanted <= seen
+
+        wait_for(counted, "flaky's spawn and reap counters at the statsd port", timeout=30)
+        # Neither plugin crashed meanwhile (the flapping one followed those crashes).
+        assert all(found[0].is_running() for found in plugins.values()), plugins
         proc.send_signal(signal.SIGINT)  # what Ctrl-C on `make run` sends
         assert proc.wait(timeout=20) == 0
     finally:
@@ -135,8 +175,15 @@ def test_demo_config_runs_its_watchers_and_stops_cleanly(tmp_path: Path) -> None
             proc.kill()
             proc.wait()
         shutil.rmtree(ipc_dir, ignore_errors=True)
+        statsd.close()
     text = out.read_text()
-    assert "Traceback" not in text
-    for watcher in ("clock", "web", "worker", "flaky", "circusd-stats"):
+    # flaky's own tracebacks (its simulated crashes, on its stderr) are the demo;
+    # any other one is a bug.
+    flaky = set(re.findall(r"flaky \(pid (\d+)\): up", text))
+    assert flaky, text
+    own = tuple(f"[{pid}] | " for pid in flaky)
+    assert not [line for line in text.splitlines()
+                if "Traceback" in line and not any(tag in line for tag in own)]
+    for watcher in ("clock", "web", "worker", "flaky", "circusd-stats", *PLUGINS):
         assert f"watcher {watcher} stopped" in text
     assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
