@@ -11,9 +11,9 @@ removes: that is refused before anything changes.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from circus.errors import CircusError, MessageError
 from circus.sockets import CircusSocket, referenced_sockets
@@ -42,7 +42,7 @@ class SocketPlan:
         return bool(self.close or self.bind)
 
 
-def _by_name(items: Any) -> dict[str, Mapping[str, Any]]:
+def _by_name(items: Iterable[Mapping[str, object]]) -> dict[str, Mapping[str, object]]:
     return {str(item["name"]).lower(): item for item in items}
 
 
