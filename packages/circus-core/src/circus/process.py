@@ -13,7 +13,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, TypedDict, final
 
 import psutil
 
@@ -33,6 +33,8 @@ UNEXISTING = 2
 OTHER = 3
 
 
+# Final, so that ``"error" in info`` tells the two shapes apart to a type checker.
+@final
 class ProcessInfo(TypedDict):
     """What :meth:`Process.info` returns for a live process (upstream's keys)."""
 
@@ -49,6 +51,7 @@ class ProcessInfo(TypedDict):
     children: list[int]  # pids of the direct children
 
 
+@final
 class ProcessGone(TypedDict):
     """What :meth:`Process.info` returns once the process is gone."""
 
