@@ -46,6 +46,15 @@ def _by_name(items: Iterable[Mapping[str, object]]) -> dict[str, Mapping[str, ob
     return {str(item["name"]).lower(): item for item in items}
 
 
+def _template(value: object) -> str | list[str] | None:
+    """A watcher's cmd, args or shell_args as ``referenced_sockets`` reads it."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [str(item) for item in value]
+    return str(value)
+
+
 def plan_sockets(old: CircusConfig | None, new: CircusConfig) -> SocketPlan:
     """Compare the sockets of both configs; refuse a watcher left on a removed socket.
 
@@ -66,8 +75,8 @@ def plan_sockets(old: CircusConfig | None, new: CircusConfig) -> SocketPlan:
             except ValueError as exc:
                 raise MessageError(f"reloadconfig: [socket:{name}]: {exc}") from None
     for watcher in new.watchers:
-        for used in referenced_sockets(watcher.get("cmd"), watcher.get("args"),
-                                       watcher.get("shell_args")):
+        templates = (_template(watcher.get(key)) for key in ("cmd", "args", "shell_args"))
+        for used in referenced_sockets(*templates):
             if used not in new_socks:
                 raise MessageError(f"reloadconfig: watcher {watcher['name']} uses socket "
                                    f"{used!r}, which {new.path} does not declare")
