@@ -11,19 +11,32 @@ removes: that is refused before anything changes.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from circus.errors import CircusError, MessageError
-from circus.sockets import CircusSocket, referenced_sockets
+from circus.sockets import CircusSocket, SocketLike, referenced_sockets
 
 if TYPE_CHECKING:
-    from circus.arbiter import Arbiter
     from circus.config import CircusConfig
     from circus.watcher import Watcher
 
 logger = logging.getLogger("circus")
+
+
+class SocketHolder(Protocol):
+    """What swapping sockets needs of the arbiter (a :class:`~circus.arbiter.Arbiter`)."""
+
+    @property
+    def watchers(self) -> Sequence[Watcher]:
+        """The arbiter's watchers."""
+        ...
+
+    @property
+    def sockets(self) -> MutableMapping[str, SocketLike]:
+        """The arbiter's sockets by name; changed in place."""
+        ...
 
 
 @dataclass
@@ -83,12 +96,12 @@ def plan_sockets(old: CircusConfig | None, new: CircusConfig) -> SocketPlan:
     return result
 
 
-def users(arbiter: Arbiter, names: set[str]) -> list[Watcher]:
+def users(arbiter: SocketHolder, names: set[str]) -> list[Watcher]:
     """The arbiter's watchers whose processes get one of the sockets ``names``."""
     return [w for w in arbiter.watchers if names & set(w.socket_names())]
 
 
-def swap_sockets(arbiter: Arbiter, steps: SocketPlan) -> list[str]:
+def swap_sockets(arbiter: SocketHolder, steps: SocketPlan) -> list[str]:
     """Close the old sockets and bind the new ones; returns the errors (one per socket).
 
     Call it with every process that holds a closed socket stopped. A socket
