@@ -242,6 +242,7 @@ LIBRARY_MISTAKES = [
     ("name: int = Arbiter([]).get_watcher('w').name", 'expression has type "str"'),
     ("Arbiter([], sockets={'web': 8080})", '"str": "SocketLike | Mapping[str, object]"'),
     ("get_arbiter([], context='zmq')", 'incompatible type "str"'),
+    ("get_arbiter([], warmup_delay='soon')", 'incompatible type "str"; expected "float"'),
 ]
 
 LIBRARY_HEADER = """\\

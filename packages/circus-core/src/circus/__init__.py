@@ -16,7 +16,10 @@ if typing.TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
     from typing import Any
 
+    from typing_extensions import Unpack
+
     from circus._channels.controller import ZmqContext
+    from circus._setup.build import ArbiterExtras
     from circus.arbiter import Arbiter
 
 
@@ -56,7 +59,7 @@ def get_arbiter(
     debug: bool = False,
     proc_name: str = "circusd",
     loop: object = None,
-    **arbiter_options: Any,
+    **arbiter_options: Unpack[ArbiterExtras],
 ) -> Arbiter:
     """Build an :class:`~circus.arbiter.Arbiter` running the given watchers.
 
@@ -71,7 +74,7 @@ def get_arbiter(
         stream_backend: only ``thread`` exists (gevent is not supported).
         loop: an asyncio loop or tornado IOLoop; see ``Arbiter.start``.
         arbiter_options: the other keyword arguments of
-            :class:`~circus.arbiter.Arbiter` (checked there, at run time).
+            :class:`~circus.arbiter.Arbiter` (``warmup_delay``, ``sockets``...).
 
     Returns:
         The arbiter; call ``start()`` to run it.

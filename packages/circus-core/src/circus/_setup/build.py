@@ -32,34 +32,22 @@ logger = logging.getLogger("circus")
 _T = TypeVar("_T")
 
 
-class ArbiterOptions(TypedDict, total=False):
-    """The keyword arguments of :class:`~circus.arbiter.Arbiter` after ``watchers``.
+class ArbiterExtras(TypedDict, total=False):
+    """The Arbiter keyword arguments :func:`circus.get_arbiter` passes through as they are."""
 
-    Those that are ``[circus]`` options carry the same name; a test holds
-    this list equal to the constructor's parameters.
-    """
-
-    endpoint: str | None
-    pubsub_endpoint: str | None
     check_delay: float
     prereload_fn: Callable[[Arbiter], object] | None
-    context: ZmqContext | None
-    loop: object
     statsd: bool
-    stats_endpoint: str | None
     statsd_close_outputs: bool
     multicast_endpoint: str | None
-    plugins: Iterable[Mapping[str, object]] | None
     sockets: Mapping[str, SocketSpec] | Sequence[SocketSpec] | None
     warmup_delay: float
     httpd: bool
     httpd_host: str
     httpd_port: int
     httpd_close_outputs: bool
-    debug: bool
     debug_gc: bool
     ssh_server: str | None
-    proc_name: str
     pidfile: str | None
     loglevel: str | None
     logoutput: str | None
@@ -70,6 +58,23 @@ class ArbiterOptions(TypedDict, total=False):
     papa_endpoint: str | None
     reap_orphans: bool
     prometheus: str | None
+
+
+class ArbiterOptions(ArbiterExtras, total=False):
+    """The keyword arguments of :class:`~circus.arbiter.Arbiter` after ``watchers``.
+
+    Those that are ``[circus]`` options carry the same name; a test holds
+    this list equal to the constructor's parameters.
+    """
+
+    endpoint: str | None
+    pubsub_endpoint: str | None
+    context: ZmqContext | None
+    loop: object
+    stats_endpoint: str | None
+    plugins: Iterable[Mapping[str, object]] | None
+    debug: bool
+    proc_name: str
 
 
 def option_value(circus: Mapping[str, object], key: str, kind: type[_T]) -> _T:
