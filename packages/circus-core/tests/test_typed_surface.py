@@ -199,6 +199,8 @@ async def callers_loop() -> tuple[int, int]:
     \"\"\"Arbiter on the caller's loop: start() and stop() return Tasks to await.\"\"\"
     watcher = Watcher("w", SLEEP[0], args=SLEEP[1:], numprocesses=3, graceful_timeout=2.0)
     arbiter = Arbiter([watcher], None, None, loop=asyncio.get_running_loop())
+    idle = arbiter.create_watcher("idle", SLEEP[0], args=SLEEP[1:], autostart=False)
+    assert idle.status() == "stopped"
     starting = arbiter.start()
     if isinstance(starting, asyncio.Task):
         await starting
@@ -243,6 +245,8 @@ LIBRARY_MISTAKES = [
     ("Arbiter([], sockets={'web': 8080})", '"str": "SocketLike | Mapping[str, object]"'),
     ("get_arbiter([], context='zmq')", 'incompatible type "str"'),
     ("get_arbiter([], warmup_delay='soon')", 'incompatible type "str"; expected "float"'),
+    ("Arbiter([]).create_watcher('w', 'cmd', numprocesses='2')",
+     'incompatible type "str"; expected "int"'),
 ]
 
 LIBRARY_HEADER = """\\

@@ -21,7 +21,7 @@ import socket
 import threading
 import typing
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from circus._base.events import EventBus
 from circus._base.protocol import DEFAULT_ENDPOINT, DEFAULT_PUBSUB, DEFAULT_STATS_ENDPOINT
@@ -39,9 +39,11 @@ from circus.config import load_config
 from circus.config._options import CIRCUS_OPTIONS, warn_inert
 from circus.errors import ConflictError, UnknownWatcherError
 from circus.sockets import CircusSocket, SocketLike, SocketSpec, build_sockets
-from circus.watcher import Watcher
+from circus.watcher import Watcher, WatcherOptions
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from circus.config import CircusConfig
 
 logger = logging.getLogger("circus")
@@ -341,7 +343,7 @@ class Arbiter:
         """Number of live processes across every watcher."""
         return sum(len(w.processes) for w in self.watchers)
 
-    def create_watcher(self, name: str, cmd: str, **options: Any) -> Watcher:
+    def create_watcher(self, name: str, cmd: str, **options: Unpack[WatcherOptions]) -> Watcher:
         """Create a watcher (not started) and emit ``add``; it is visible at once."""
         watcher = Watcher(name, cmd, **options)
         self.adopt_watcher(watcher)
@@ -349,7 +351,7 @@ class Arbiter:
         return watcher
 
     async def add_watcher(
-        self, name: str, cmd: str, start: bool = False, **options: Any
+        self, name: str, cmd: str, start: bool = False, **options: Unpack[WatcherOptions]
     ) -> Watcher:
         """Create a watcher (optionally starting it) and emit ``add``."""
         watcher = self.create_watcher(name, cmd, **options)

@@ -17,7 +17,7 @@ import random
 import signal
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from circus._base import parsers as _parsers
 from circus._base.events import EventBus, EventPayload
@@ -44,6 +44,62 @@ logger = logging.getLogger("circus")
 
 # Spawning many processes yields to the loop this often so commands stay fast.
 _SPAWN_BATCH = 32
+
+
+class WatcherOptions(TypedDict, total=False):
+    """The keyword options of :class:`Watcher` (those after ``name`` and ``cmd``).
+
+    What ``Arbiter.add_watcher``/``create_watcher`` accept as keywords; a test
+    holds it equal to the constructor's parameters. Free-form keys of plugins
+    (``flapping.max_retry``) are not in it: they still pass at run time, and
+    typed code gives them to ``Watcher(name, cmd, **options)``.
+    """
+
+    args: str | Sequence[str] | None
+    numprocesses: int
+    warmup_delay: float
+    working_dir: str | None
+    shell: bool
+    shell_args: str | None
+    uid: str | int | None
+    max_retry: int
+    gid: str | int | None
+    send_hup: bool
+    stop_signal: int | str
+    stop_children: bool
+    env: Mapping[str, str] | None
+    graceful_timeout: float
+    prereload_fn: Callable[..., object] | None
+    rlimits: Mapping[str, int | None] | None
+    executable: str | None
+    stdout_stream: Mapping[str, object] | None
+    stderr_stream: Mapping[str, object] | None
+    priority: int
+    loop: object
+    singleton: bool
+    use_sockets: bool
+    copy_env: bool
+    copy_path: bool
+    max_age: float
+    max_age_variance: float
+    hooks: Mapping[str, HookSpec | HookCallable | str] | None
+    respawn: bool
+    autostart: bool
+    on_demand: bool
+    virtualenv: str | None
+    close_child_stdout: bool
+    close_child_stderr: bool
+    virtualenv_py_ver: str | None
+    use_papa: bool
+    close_child_stdin: bool
+    retry_in: float
+    backoff: bool
+    min_uptime: float
+    umask: int | None
+    stdin_socket: str | None
+    hook_timeout: float
+    check_flapping: bool
+    socket_activation: bool
 
 
 class Watcher:

@@ -23,7 +23,7 @@ from circus.config import CIRCUS_OPTIONS, WATCHER_OPTIONS, load_config
 from circus.config._options import WATCHER_COMPOUND
 from circus.errors import MessageError
 from circus.process import Process
-from circus.watcher import Watcher
+from circus.watcher import Watcher, WatcherOptions
 
 # The manual's Arbiter signature gives these None, meaning "not given": the
 # arbiter then leaves logging to circusd (loglevel, logoutput: circusd-stats
@@ -76,6 +76,12 @@ def test_arbiter_options_name_every_arbiter_parameter() -> None:
     read = set(arbiter_options({}))
     assert read == set(CIRCUS_OPTIONS) & parameters
     assert set(CIRCUS_OPTIONS) - read == {"include", "include_dir", "stream_backend"}
+
+
+def test_watcher_options_name_every_watcher_keyword() -> None:
+    # Arbiter.add_watcher(name, cmd, **options: Unpack[WatcherOptions]).
+    parameters = set(inspect.signature(Watcher).parameters) - {"name", "cmd", "options"}
+    assert set(WatcherOptions.__annotations__) == parameters
 
 
 def test_globaloptions_is_the_same_however_the_arbiter_was_built(tmp_path: Path) -> None:
