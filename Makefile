@@ -37,10 +37,13 @@ LINT_PATHS := $(wildcard $(addsuffix /src,$(PACKAGES)) $(addsuffix /tests,$(PACK
 #   ip, unshare:      socket tests run in a network namespace of their own, with
 #                     a dummy interface (SO_BINDTODEVICE, the `interface` option).
 #   ensurepip:        `python3 -m venv` (the .venv, and the peers' throwaway venvs).
+#   chromium, chromedriver: circus-web's real-browser tests (selenium drives them);
+#                     circus-web's wheel build runs npm (uPlot, fetched and checked).
 # Later issues add e.g. `redis-server:redis-server` (redis observer plugin).
 SYSTEM_DEPS := /usr/sbin/sshd:openssh-server ssh-keygen:openssh-client \
                ip:iproute2 unshare:util-linux python:ensurepip:python3-venv \
-               redis-server:redis-server node:nodejs npm:npm
+               redis-server:redis-server node:nodejs npm:npm \
+               chromium:chromium chromedriver:chromium-driver
 
 # Never let the source tree leak onto sys.path: no cwd / script dir entry
 # (3.11+, ignored by 3.10), and no user-site packages.

@@ -43,6 +43,7 @@ import papa_scenarios
 import scenarios
 import socket_scenarios
 import stats_scenarios
+import web_scenarios
 from _daemons import REPO, DaemonSpec, ours, supervisor, upstream_circus
 from _peers import PEERS, ensure_peer
 from papa_scenarios import KernelSpec
@@ -54,7 +55,8 @@ SOCKETS = socket_scenarios.SOCKETS
 STATS = stats_scenarios.STATS
 PAPA = ("papa-throughput", "papa-latency", "papa-idle")
 CRASHLOOP = crashloop_scenarios.SCENARIOS
-ALL = CIRCUSD + CTL + SOCKETS + STATS + CRASHLOOP + PAPA
+WEB = web_scenarios.WEB
+ALL = CIRCUSD + CTL + SOCKETS + STATS + CRASHLOOP + PAPA + WEB
 SLEEPER_METRICS = {"start", "stop", "idle", "rss"}
 PAPA_PROCS = 4  # writers in papa-throughput
 PAPA_IDLE_PROCS = 100
@@ -392,6 +394,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     _run_stats(args, specs, runs)
     _run_crashloop(args, specs, runs)
     _run_papa(args, kernels, runs)
+    _run_web(args, specs, runs)
     return {"machine": machine, "daemons": {s.kind: s.label for s in specs},
             "kernels": {k.kind: k.label for k in kernels}, "peer_problems": problems,
             "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
@@ -482,6 +485,36 @@ def _run_crashloop(args: argparse.Namespace, specs: list[DaemonSpec],
             spec.kind: _attempt(spec.label, "backoff",
                                 lambda spec=spec: crashloop_scenarios.run_backoff(spec))
             for spec in specs if spec.kind == "ours"}
+
+
+def _run_web(args: argparse.Namespace, specs: list[DaemonSpec],
+             runs: dict[str, dict[str, dict[str, Any]]]) -> None:
+    """The web console scenarios: one run of N sleepers behind circushttpd (ours only)."""
+    if not set(args.only) & set(WEB):
+        return
+    print(f"== web console: circushttpd, {args.n} sleepers, 20 streams", flush=True)
+    spec = ctl_scenarios.for_ctl(specs[0], from_src=args.ours_src)[0]
+    runs["web"] = {"ours": _attempt(spec.label, "web", lambda: web_scenarios.run_web(
+        spec, args.n))}
+
+
+def _web_metrics(n: int) -> list[Metric]:
+    page, cpu, spawn = WEB
+    return [
+        Metric(page, "web", f"watcher page load in chromium, {n} processes", "page_ms",
+               "ms", 200.0, digits=1),
+        Metric(page, "web", "  same, slowest of 5", "page_max_ms", "ms", None, digits=1),
+        Metric(page, "web", "  HTML + first snapshot, no browser", "page_http_ms", "ms", None,
+               digits=1),
+        Metric(cpu, "web", f"circushttpd CPU, 20 open streams, {n} processes", "cpu_pct",
+               "%", 5.0, digits=2),
+        Metric(cpu, "web", "  stream bytes per session", "stream_kib_per_s", "KiB/s", None,
+               digits=1),
+        Metric(cpu, "web", "  circushttpd RSS", "rss_mb", "MiB", None, digits=1),
+        Metric(spawn, "web", "spawn -> its pid on a stream, p50", "spawn_p50_ms", "ms", 1000.0,
+               digits=1),
+        Metric(spawn, "web", "  same, max", "spawn_max_ms", "ms", None, digits=1),
+    ]
 
 
 def _run_papa(args: argparse.Namespace, kernels: list[KernelSpec],
@@ -638,6 +671,7 @@ def table(report: dict[str, Any], n: int, big_n: int, papa_mb: int = 32) -> str:
         _section(runs, _stats_metrics(n), circus_labels, only),
         _section(runs, _crashloop_metrics(), circus_labels, only),
         _section(runs, _papa_metrics(papa_mb), kernel_labels, only),
+        _section(runs, _web_metrics(n), {"ours": "ours"}, only),
     ]
     lines: list[str] = []
     for section in filter(None, sections):

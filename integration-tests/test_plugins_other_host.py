@@ -14,29 +14,18 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _circus_run import wait_for
 
 REPO = Path(__file__).resolve().parent.parent
 WHEELS = REPO / "build" / "wheels"
 BIN = Path(sys.executable).parent
 SERVER_IP, PLUGIN_IP = "169.254.77.1", "169.254.77.2"
-
-
-def _wait_for(predicate: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
 
 
 def _ip(*args: str) -> None:
@@ -121,28 +110,28 @@ def test_flapping_across_the_link_and_a_cut_link(
     plugin = None
     log = tmp_path / "plugin.log"
     try:
-        _wait_for(lambda: _ask(server_ns, endpoint, "numwatchers")["status"] == "ok",
-                  "circusd in its namespace")
+        wait_for(lambda: _ask(server_ns, endpoint, "numwatchers")["status"] == "ok",
+                  "circusd in its namespace", timeout=30)
         plugin = _in(plugin_ns, [str(plugins_venv / "bin" / "circus-plugin"), "--endpoint",
                                  endpoint, "--pubsub", pubsub, "--check-delay", "0.5",
                                  "--log-output", str(log), "--config",
                                  "window:5:::retry_in:3:::max_retry:-1",
                                  "circus.plugins.flapping.Flapping"],
                      tmp_path / "plugin.out", env=_env())
-        _wait_for(lambda: log.exists() and "crasher: flapping detected" in log.read_text(),
-                  "flapping across the link")
-        _wait_for(lambda: _ask(server_ns, endpoint, "status", name="crasher")["status"]
-                  == "stopped", "crasher stopped by the remote plugin")
+        wait_for(lambda: log.exists() and "crasher: flapping detected" in log.read_text(),
+                  "flapping across the link", timeout=30)
+        wait_for(lambda: _ask(server_ns, endpoint, "status", name="crasher")["status"]
+                  == "stopped", "crasher stopped by the remote plugin", timeout=30)
         _ip("-n", server_ns, "link", "set", veth, "down")
-        _wait_for(lambda: "lost contact with circusd at " + endpoint in log.read_text(),
-                  "the cut link to be reported")
+        wait_for(lambda: "lost contact with circusd at " + endpoint in log.read_text(),
+                  "the cut link to be reported", timeout=30)
         _ip("-n", server_ns, "link", "set", veth, "up")
-        _wait_for(lambda: f"circusd at {endpoint} answers again" in log.read_text(),
+        wait_for(lambda: f"circusd at {endpoint} answers again" in log.read_text(),
                   "the link to recover", timeout=60)
         # Still working after the cut: the retried crasher flaps and is stopped again.
         seen = log.read_text().count("flapping detected")
         _ask(server_ns, endpoint, "start", name="crasher")
-        _wait_for(lambda: log.read_text().count("flapping detected") > seen,
+        wait_for(lambda: log.read_text().count("flapping detected") > seen,
                   "flapping after the link came back", timeout=60)
         assert plugin.poll() is None
     finally:

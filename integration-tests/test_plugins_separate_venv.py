@@ -15,11 +15,11 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _circus_run import wait_for
 from circus.client import CircusClient, ClientError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -48,17 +48,6 @@ def plugins_only_venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path
         capture_output=True, text=True, env=_env(), timeout=600, check=False)
     assert result.returncode == 0, f"cannot build the plugins-only venv:\n{result.stderr}"
     yield root
-
-
-def _wait_for(predicate, what: str, timeout: float = 20.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
 
 
 def test_circus_plugins_imports_without_circus_core(plugins_only_venv: Path) -> None:
@@ -106,14 +95,14 @@ def test_flapping_from_the_venv_stops_a_crashing_watcher(plugins_only_venv: Path
                 except ClientError:
                     return False
 
-            _wait_for(answers, "circusd")
+            wait_for(answers, "circusd", timeout=30)
             plugin = subprocess.Popen(
                 [str(plugins_only_venv / "bin" / "circus-plugin"), "--endpoint", endpoint,
                  "--pubsub", pubsub, "--log-output", str(log), "--config",
                  "window:5:::max_retry:0", "circus.plugins.flapping.Flapping"],
                 env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            _wait_for(lambda: client.call("status", name="crasher")["status"] == "stopped",
-                      "the venv's flapping plugin to stop crasher")
+            wait_for(lambda: client.call("status", name="crasher")["status"] == "stopped",
+                      "the venv's flapping plugin to stop crasher", timeout=30)
         assert "crasher: flapping detected" in log.read_text()
     finally:
         for proc in (plugin, daemon):

@@ -13,27 +13,14 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
+from _circus_run import wait_for
 from _sshd import running_sshd
 from circus.client import CircusClient, ClientError
 from conftest import free_port
 
 BIN = Path(sys.executable).parent
-
-
-def _wait_for(predicate: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
 
 
 def test_flapping_through_an_ssh_tunnel(tmp_path: Path) -> None:
@@ -63,7 +50,7 @@ def test_flapping_through_an_ssh_tunnel(tmp_path: Path) -> None:
                 except ClientError:
                     return False
 
-            _wait_for(answers, "circusd")
+            wait_for(answers, "circusd", timeout=30)
             shutil.copy(sshd.key, sshd.home / ".ssh" / "id_ed25519")
             env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
             env["HOME"] = str(sshd.home)
@@ -72,8 +59,8 @@ def test_flapping_through_an_ssh_tunnel(tmp_path: Path) -> None:
                  "--ssh", sshd.server, "--log-output", str(log), "--config",
                  "window:5:::max_retry:0", "circus.plugins.flapping.Flapping"],
                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            _wait_for(lambda: client.call("status", name="crasher")["status"] == "stopped",
-                      "the tunnelled flapping plugin to stop crasher")
+            wait_for(lambda: client.call("status", name="crasher")["status"] == "stopped",
+                      "the tunnelled flapping plugin to stop crasher", timeout=30)
             assert "crasher: flapping detected" in log.read_text()
             plugin.send_signal(signal.SIGTERM)
             assert plugin.wait(30) == 0, log.read_text()

@@ -10,27 +10,16 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from _circus_peer import circus_peer_root, peer_env
+from _circus_run import wait_for
 from circus.client import CircusClient, ClientError
 
 BIN = Path(sys.executable).parent
 CRASH = "import sys, time; time.sleep(0.05); sys.exit(2)\n"
-
-
-def _wait_for(predicate: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
 
 
 class _Procs:
@@ -92,7 +81,7 @@ def _client_ready(endpoint: str) -> CircusClient:
         except ClientError:
             return False
 
-    _wait_for(answers, "circusd to answer")
+    wait_for(answers, "circusd to answer", timeout=30)
     return client
 
 
@@ -111,8 +100,8 @@ def test_upstream_plugins_against_our_circusd(tmp_path: Path, procs: _Procs) -> 
                          "--pubsub", pubsub, "--config", config, cls],
                         tmp_path / f"{cls}.log", env=peer_env())
         # Upstream's flapping stops our crash loop.
-        _wait_for(lambda: client.call("status", name="crasher")["status"] == "stopped",
-                  "upstream's flapping plugin to stop crasher")
+        wait_for(lambda: client.call("status", name="crasher")["status"] == "stopped",
+                  "upstream's flapping plugin to stop crasher", timeout=30)
         received: list[str] = []
 
         def counted() -> bool:
@@ -124,7 +113,7 @@ def test_upstream_plugins_against_our_circusd(tmp_path: Path, procs: _Procs) -> 
             return any(line.startswith("circus.app.watcher.sleeper.spawn:1|c")
                        for line in received)
 
-        _wait_for(counted, "upstream's statsd plugin to count our events")
+        wait_for(counted, "upstream's statsd plugin to count our events", timeout=30)
     client.close()
 
 
@@ -138,8 +127,8 @@ def test_our_plugins_against_upstream_circusd(tmp_path: Path, procs: _Procs) -> 
     procs.start([str(BIN / "circus-plugin"), "--endpoint", endpoint, "--pubsub", pubsub,
                  "--log-output", str(log), "--config", "window:10:::max_retry:0",
                  "circus.plugins.flapping.Flapping"], tmp_path / "plugin.out")
-    _wait_for(lambda: client.call("status", name="crasher")["status"] == "stopped",
-              "our flapping plugin to stop upstream's crasher")
+    wait_for(lambda: client.call("status", name="crasher")["status"] == "stopped",
+              "our flapping plugin to stop upstream's crasher", timeout=30)
     assert "crasher: flapping detected" in log.read_text()
     # A stop commanded on upstream's circusd is not taken for flapping either.
     assert client.call("stop", name="sleeper", waiting=True)["status"] == "ok"

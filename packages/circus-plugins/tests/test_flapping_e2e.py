@@ -63,6 +63,28 @@ def test_a_commanded_stop_is_not_flapping(tmp_path: Path, peers) -> None:
     assert "flapping detected" not in plugin.output()
 
 
+def test_deaths_from_a_signal_command_are_not_flapping(tmp_path: Path, peers) -> None:
+    """`circusctl signal w KILL` is commanded: circusd flags those reaps ``commanded``."""
+    sleeper = script(tmp_path, "sleep.py", "import time\nwhile True: time.sleep(1)\n")
+    daemon = _daemon(tmp_path, peers, f"""
+        [watcher:sleeper]
+        cmd = {PYTHON} {sleeper}
+        numprocesses = 2
+    """)
+    plugin = Plugin(tmp_path, daemon, FLAPPING, "attempts:2:::window:30:::retry_in:0.5")
+    peers["plugins"].append(plugin)
+    plugin.started()
+    for _ in range(3):
+        before = set(wait_for(lambda: len(daemon.pids("sleeper")) == 2 and daemon.pids(
+            "sleeper"), "2 sleepers"))
+        assert daemon.call("signal", name="sleeper", signum="KILL")["status"] == "ok"
+        wait_for(lambda before=before: not before & set(daemon.pids("sleeper")),
+                 "the killed sleepers to be replaced")
+    wait_for(lambda: len(daemon.pids("sleeper")) == 2, "2 sleepers again")
+    assert daemon.status("sleeper") == "active"
+    assert "flapping detected" not in plugin.output()
+
+
 def test_the_window_is_not_shortened_by_check_delay(tmp_path: Path, peers) -> None:
     """Upstream subtracted check_delay (5 s) from the span: deaths 2 s apart flapped."""
     slow = script(tmp_path, "slow.py", "import sys, time; time.sleep(2); sys.exit(1)\n")

@@ -30,6 +30,7 @@ from circus._channels.channels import Channels
 from circus._channels.controller import ZmqContext, resolve_owner
 from circus._reconfig import reload_config as _reload_config
 from circus._setup.build import build
+from circus._setup.httpd import HTTPD, httpd_socket, httpd_watcher
 from circus._setup.plugins import is_active, plugin_watcher
 from circus._setup.statsd import stats_watcher
 from circus._watching.on_demand import OnDemand
@@ -80,7 +81,7 @@ class Arbiter:
             children of their own should leave it off).
         Other arguments are the manual's and are kept for the channels,
         sockets, stats, plugins and papa that attach to the arbiter. Those not
-        acted on yet (``httpd*``, ``papa_endpoint``, ``proc_name``) log a
+        acted on yet (``papa_endpoint``, ``proc_name``) log a
         warning when given a value other than their default.
 
     Attributes:
@@ -186,6 +187,10 @@ class Arbiter:
             self.adopt_watcher(watcher)
         if statsd:
             self.adopt_watcher(stats_watcher(self))
+        if httpd:
+            watcher = httpd_watcher(self)  # refuses before the socket is made
+            self.sockets[HTTPD] = httpd_socket(self)
+            self.adopt_watcher(watcher)
         for section in self.plugins:
             if is_active(section):
                 self.adopt_watcher(plugin_watcher(self, section))

@@ -707,7 +707,10 @@ class Watcher:
             if not self.processes:
                 self._close_output_later()
             return
-        self.notify_event("reap", {"process_pid": pid, "exit_code": proc.returncode})
+        # Ours: "commanded" tells plugins a death circus caused (a stop, kill
+        # or a user's signal) from a crash, which flapping must not count.
+        self.notify_event("reap", {"process_pid": pid, "exit_code": proc.returncode,
+                                   "commanded": expected or proc.signalled})
         if "before_reap" in self.hooks or "after_reap" in self.hooks:
             asyncio.get_running_loop().create_task(self._run_reap_hooks(proc))
         if expected:

@@ -122,10 +122,10 @@ def test_compound_options_are_live_and_free_keys_too() -> None:
     assert not is_live("name")
 
 
-INERT_WATCHER: dict[str, Any] = {"check_flapping": False, "use_papa": True}
-INERT_ARBITER: dict[str, Any] = {"httpd": True, "httpd_host": "0.0.0.0", "httpd_port": 9090,
-                 "httpd_close_outputs": True, "papa_endpoint": "ipc:///tmp/papa.sock",
-                 "proc_name": "mydaemon"}
+# httpd* (circus-web) and check_flapping (the flapping plugin) are acted on now.
+INERT_WATCHER: dict[str, Any] = {"use_papa": True}
+INERT_ARBITER: dict[str, Any] = {"papa_endpoint": "ipc:///tmp/papa.sock",
+                                 "proc_name": "mydaemon"}
 
 
 def _inert_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -140,7 +140,7 @@ def test_the_inert_options_are_those_of_the_issue() -> None:
 
 def test_inert_watcher_options_warn_once_when_set(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="circus")
-    Watcher("quiet", "sleep 60", check_flapping=True, use_papa=False)
+    Watcher("quiet", "sleep 60", check_flapping=False, use_papa=False)
     assert _inert_lines(caplog) == []
     Watcher("loud", "sleep 60", **INERT_WATCHER)
     lines = _inert_lines(caplog)
@@ -163,12 +163,12 @@ def test_inert_arbiter_options_warn_once_when_set(caplog: pytest.LogCaptureFixtu
 def test_inert_options_from_a_file_warn(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="circus")
     path = tmp_path / "circus.ini"
-    path.write_text("[circus]\nhttpd = true\n\n[watcher:app]\ncmd = sleep 60\n"
-                    "check_flapping = false\n")
+    path.write_text("[circus]\npapa_endpoint = ipc:///tmp/papa.sock\n\n[watcher:app]\n"
+                    "cmd = sleep 60\nuse_papa = true\n")
     build_arbiter(load_config(path)).close()
     assert sorted(_inert_lines(caplog)) == [
-        "arbiter: httpd = True is accepted but not acted on: run circushttpd (not supported "
-        "yet)",
-        "watcher app: check_flapping = False is accepted but not acted on: let the flapping "
-        "plugin watch this watcher (no flapping plugin runs yet)",
+        "arbiter: papa_endpoint = 'ipc:///tmp/papa.sock' is accepted but not acted on: papa "
+        "server address (papa is not supported yet)",
+        "watcher app: use_papa = True is accepted but not acted on: run processes under papa "
+        "(not supported yet)",
     ]

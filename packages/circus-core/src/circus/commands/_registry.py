@@ -56,6 +56,7 @@ _COMMAND_MODULES = (
     "circus.commands._manage",
     "circus.commands._signal",
     "circus.commands._declined",
+    "circus.commands._report",
 )
 
 

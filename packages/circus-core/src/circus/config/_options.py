@@ -328,8 +328,7 @@ WATCHER_OPTIONS: Mapping[str, Option] = _table(
     _opt("use_papa", _bool, False, "run processes under papa (not supported yet)", inert=True),
     _opt("umask", parse_optional_octal, None, "umask of the processes", "spawn"),
     _opt("check_flapping", _bool, True,
-         "let the flapping plugin watch this watcher (no flapping plugin runs yet)", "attr",
-         inert=True),
+         "let the flapping plugin watch this watcher (it reads this option)", "attr"),
 )
 
 WATCHER_COMPOUND: Mapping[str, Option] = _table(
@@ -398,13 +397,13 @@ CIRCUS_OPTIONS: Mapping[str, Option] = _table(
     _opt("stream_backend", empty_means("thread", parse_stream_backend), "thread",
          "stream backend (thread only)"),
     _opt("warmup_delay", _dur, 0.0, "seconds between starting two watchers", "attr"),
-    # circushttpd comes with circus-web, which circusd does not run (yet).
-    _opt("httpd", _bool, False, "run circushttpd (not supported yet)", inert=True),
-    _opt("httpd_host", empty_means("localhost", _host), "localhost", "host circushttpd binds",
-         inert=True),
-    _opt("httpd_port", _int_range(1, 65535), 8080, "port circushttpd binds", inert=True),
+    # circushttpd comes with circus-web; circusd runs it as a watcher (_setup/httpd.py).
+    _opt("httpd", _bool, False, "run circushttpd (circus-web) as the watcher circushttpd"),
+    _opt("httpd_host", empty_means("localhost", _host), "localhost",
+         "host circushttpd listens on (loopback unless it has authentication)"),
+    _opt("httpd_port", _int_range(1, 65535), 8080, "port circushttpd listens on"),
     _opt("httpd_close_outputs", empty_means(False, _bool), False,
-         "send circushttpd output to /dev/null", inert=True),
+         "send circushttpd output to /dev/null"),
     _opt("debug", _bool, False, "keep daemon output on circusd's stdout/stderr"),
     _opt("debug_gc", _bool, False, "log garbage collector details"),
     _opt("pidfile", parse_text, None, "file holding circusd's pid"),

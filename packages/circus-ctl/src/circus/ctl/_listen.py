@@ -19,15 +19,18 @@ def listen(endpoint: str | None, topics: list[str], as_json: bool,
     """
     # Upstream ignores CIRCUSCTL_ENDPOINT here: that names the control endpoint.
     endpoint = endpoint or DEFAULT_PUBSUB
+    subscriber: EventSubscriber | None = None
+    # Ctrl-C is how listen ends, whenever it comes: also while connecting,
+    # after the subscription already reached the publisher.
     try:
-        if ssh_server is None:
-            probe(endpoint)  # through ssh, the endpoint is the server's to reach
-        subscriber = EventSubscriber(endpoint, topics or [""], ssh_server=ssh_server,
-                                     ssh_keyfile=ssh_keyfile)
-    except ClientError as exc:
-        print_error(f"error: {exc}".replace("circusd at", "circusd's pubsub endpoint at"))
-        return EXIT_FAILED
-    try:
+        try:
+            if ssh_server is None:
+                probe(endpoint)  # through ssh, the endpoint is the server's to reach
+            subscriber = EventSubscriber(endpoint, topics or [""], ssh_server=ssh_server,
+                                         ssh_keyfile=ssh_keyfile)
+        except ClientError as exc:
+            print_error(f"error: {exc}".replace("circusd at", "circusd's pubsub endpoint at"))
+            return EXIT_FAILED
         for topic, payload in subscriber:
             if as_json:
                 line = json.dumps({"topic": topic, "event": payload})
@@ -37,6 +40,7 @@ def listen(endpoint: str | None, topics: list[str], as_json: bool,
     except KeyboardInterrupt:
         pass
     finally:
-        subscriber.close()
+        if subscriber is not None:
+            subscriber.close()
     sys.stdout.flush()
     return EXIT_OK

@@ -17,11 +17,13 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from circus.client import DEFAULT_ENDPOINT, DEFAULT_PUBSUB
+from circus.client import DEFAULT_ENDPOINT, DEFAULT_PUBSUB, CircusClient
 from circus.plugins._base import CircusPlugin
 from circus.plugins._options import PluginError, parse_config
 
 log = logging.getLogger("circus.plugins")
+
+FAILURE_REPORT_TIMEOUT = 2.0  # seconds; a failing plugin must not hang on its way out
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 LOG_FORMAT = "%(asctime)s %(name)s[%(process)d] [%(levelname)s] %(message)s"
@@ -112,31 +114,57 @@ def main(argv: Sequence[str] | None = None) -> None:
     sys.exit(run(args))
 
 
-def _fail(message: str) -> int:
+def _fail(message: str, args: argparse.Namespace | None = None,
+          name: str | None = None) -> int:
     # Always one line on stderr; also in the log when the log is a file.
     if any(isinstance(h, logging.FileHandler) for h in logging.getLogger().handlers):
         log.error("%s", message)
     print(f"circus-plugin: {message}", file=sys.stderr)
+    if args is not None:
+        _announce_failure(args, name or _default_name(args.plugin), message)
     return 1
+
+
+def _default_name(dotted: str | None) -> str:
+    # A valid watcher name for the event topic: no dots.
+    return "plugin:" + (dotted or "unknown").rpartition(".")[2]
+
+
+def _announce_failure(args: argparse.Namespace, name: str, message: str) -> None:
+    """Publish the failure on circusd's event channel, as ``watcher.<name>.action``.
+
+    Best effort and quick: with no circusd (or upstream's, which has no
+    ``publish_action``) the line on stderr and the exit status stand alone,
+    and the plugin's watcher backs off before the next try.
+    """
+    try:
+        with CircusClient(args.endpoint, timeout=FAILURE_REPORT_TIMEOUT,
+                          ssh_server=args.ssh) as client:
+            client.call("publish_action", name=name, source=name, action="failed",
+                        reason=message)
+    except Exception as exc:  # the failure itself was already reported above
+        log.debug("failure not published on the event channel: %s", exc)
 
 
 def run(args: argparse.Namespace) -> int:
     """Load, start and run the plugin; the process's exit status."""
+    config: dict[str, str] = {}
     try:
         configure_logging(args.loglevel, args.logoutput)
         config = parse_config(args.config)
         factory = resolve_class(args.plugin)
     except PluginError as exc:
-        return _fail(str(exc))
+        return _fail(str(exc), args, config.get("name"))
     log.info("Loading the plugin...")
     log.info("Endpoint: %r", args.endpoint)
     log.info("Pub/sub: %r", args.pubsub)
     try:
         plugin = factory(args.endpoint, args.pubsub, args.check_delay, args.ssh, **config)
     except PluginError as exc:
-        return _fail(str(exc))
+        return _fail(str(exc), args, config.get("name"))
     except Exception as exc:
-        return _fail(f"plugin {args.plugin} failed to load: {type(exc).__name__}: {exc}")
+        return _fail(f"plugin {args.plugin} failed to load: {type(exc).__name__}: {exc}",
+                     args, config.get("name"))
     if not plugin.active:
         log.info("plugin %s is inactive (active = false): not starting", args.plugin)
         plugin.stop()
@@ -145,8 +173,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         plugin.start()
     except PluginError as exc:
-        return _fail(str(exc))
+        return _fail(str(exc), args, config.get("name"))
     except Exception as exc:
-        return _fail(f"plugin {args.plugin} failed to start: {type(exc).__name__}: {exc}")
+        return _fail(f"plugin {args.plugin} failed to start: {type(exc).__name__}: {exc}",
+                     args, config.get("name"))
     log.info("Stopping")
     return 0

@@ -103,4 +103,4 @@ class CommandReloader(CircusPlugin):
             self.infos[name] = current
             if previous is not None and previous != current:
                 log.info("%s: %s modified: restarting the watcher", name, current[0])
-                act(self, "restart", name=name)
+                act(self, "restart", name=name, reason=f"{current[0]} changed")

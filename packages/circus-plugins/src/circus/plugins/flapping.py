@@ -161,7 +161,9 @@ class Flapping(CircusPlugin):
             log.info("%s: flapping detected (%d deaths within %gs): stopping it, retry in "
                      "%gs (attempt %d)", watcher_name, settings.attempts, settings.window,
                      settings.retry_in, state.tries)
-            self.command("stop", watcher_name)
+            self.command("stop", watcher_name,
+                         f"flapping: {settings.attempts} deaths within {settings.window:g}s, "
+                         f"retry in {settings.retry_in:g}s")
             if state.retry is not None:
                 self.loop.remove_timeout(state.retry)
             state.retry = self.loop.call_later(settings.retry_in, self._retry, watcher_name)
@@ -169,7 +171,9 @@ class Flapping(CircusPlugin):
             log.info("%s: flapping detected and the max retry limit (%d) is reached: "
                      "stopping it for good", watcher_name, settings.max_retry)
             state.tries = 0
-            self.command("stop", watcher_name)
+            self.command("stop", watcher_name,
+                         f"flapping: {settings.attempts} deaths within {settings.window:g}s, "
+                         f"max_retry ({settings.max_retry}) reached")
 
     def _retry(self, watcher_name: str) -> None:
         state = self.watchers.get(watcher_name)
@@ -177,11 +181,11 @@ class Flapping(CircusPlugin):
             return
         state.retry = None
         log.info("%s: starting it again after flapping", watcher_name)
-        self.command("start", watcher_name)
+        self.command("start", watcher_name, "flapping: retry after the pause")
 
-    def command(self, command: str, watcher_name: str) -> None:
+    def command(self, command: str, watcher_name: str, reason: str = "") -> None:
         """Send ``stop``/``start`` for a watcher (a call, retried while circusd is busy)."""
-        act(self, command, name=watcher_name)
+        act(self, command, name=watcher_name, reason=reason)
 
     def _forget(self, watcher_name: str) -> None:
         state = self.watchers.pop(watcher_name, None)

@@ -77,7 +77,8 @@ class HttpObserver(BaseObserver):
         if self.restart_on_error:
             log.info("restarting watcher %s after the failed check of %s",
                      self.restart_on_error, self.check_url)
-            act(self, "restart", name=self.restart_on_error)
+            act(self, "restart", name=self.restart_on_error,
+                reason=f"check of {self.check_url} failed: {error}")
             self.statsd.increment("http_stats.restart_on_error")
 
     def handle_stop(self) -> None:

@@ -81,7 +81,8 @@ class RedisObserver(BaseObserver):
             if self.restart_on_timeout:
                 log.info("restarting watcher %s: %s does not answer",
                          self.restart_on_timeout, self.redis_url)
-                act(self, "restart", name=self.restart_on_timeout)
+                act(self, "restart", name=self.restart_on_timeout,
+                    reason=f"{self.redis_url} does not answer")
                 self.statsd.increment("redis_stats.restart_on_error")
             return
         for key in INFO_KEYS:

@@ -148,7 +148,8 @@ class ResourceWatcher(BaseObserver):
                      "(cpu %s%%, mem %s%%): restarting that process", self.watcher, pid,
                      ", ".join(sorted(over)), self.max_count, sample.cpu, sample.mem_pct)
             del self.counts[pid]
-            act(self, "kill", name=self.watcher, pid=pid)
+            act(self, "kill", name=self.watcher, pid=pid,
+                reason=f"broke {', '.join(sorted(over))} more than {self.max_count} times")
 
 
 def _zero_is_off(value: float | None) -> float | None:

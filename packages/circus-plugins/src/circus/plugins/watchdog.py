@@ -187,4 +187,5 @@ class WatchDog(CircusPlugin):
                 props["graceful_timeout"] = self.graceful_timeout
             log.info("%s: pid %d sent no heartbeat for %gs: killing it", watcher_name, pid,
                      self.loop_rate * self.max_count)
-            act(self, "kill", **props)
+            act(self, "kill", reason=f"no heartbeat for {self.loop_rate * self.max_count:g}s",
+                **props)

@@ -1,0 +1,286 @@
+"""One circusd as the console sees it: shared polling, events, stats, output.
+
+However many browsers are open, each circusd is asked once per interval
+(``status``, then ``list`` of every watcher in one burst on one DEALER), and
+sooner when its event channel says something changed. Its event channel
+(``watcher.``) and circusd-stats' channel (``stat.``) are each read by one
+SUB socket. Everything goes out through the :class:`~circus.web._hub.Hub`.
+
+Only the public ``circus.client`` API is used: any circusd speaking the
+protocol works, ours or upstream's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from circus.client import (
+    AsyncCircusClient,
+    AsyncEventSubscriber,
+    ClientError,
+    raise_for_status,
+)
+from circus.client.protocol import EndpointError, parse_endpoint
+from circus.web._hub import Hub
+
+logger = logging.getLogger("circus.web")
+
+OUTPUT_LINES = 500
+"""Lines of output kept per watcher, for a tail opened later."""
+
+_STATS_PERIOD = 1.0
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """Where one circusd is: its control endpoint, maybe its channels' too.
+
+    ``pubsub`` and ``stats`` override what ``globaloptions`` reports (for an
+    endpoint reached through a tunnel or NAT, or a relay).
+    """
+
+    endpoint: str
+    pubsub: str | None = None
+    stats: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> NodeSpec:
+        """``CTL[,pubsub=EP][,stats=EP]``; ValueError naming the bad part."""
+        head, *rest = [part.strip() for part in text.split(",")]
+        fields: dict[str, str] = {}
+        try:
+            endpoint = parse_endpoint(head).text
+            for part in rest:
+                key, sep, value = part.partition("=")
+                if not sep or key not in ("pubsub", "stats"):
+                    raise ValueError(f"endpoint {text!r}: unknown part {part!r} "
+                                     "(expected pubsub=ENDPOINT or stats=ENDPOINT)")
+                fields[key] = parse_endpoint(value).text
+        except EndpointError as exc:
+            raise ValueError(str(exc)) from None
+        return cls(endpoint, fields.get("pubsub"), fields.get("stats"))
+
+
+def split_topic(topic: str, prefix: str) -> tuple[str, str]:
+    """``prefix<name>.<last>`` → ``(name, last)``; names may contain dots."""
+    name, _, last = topic[len(prefix):].rpartition(".")
+    return name, last
+
+
+class Node:
+    """The console's link to one circusd."""
+
+    def __init__(self, node_id: str, spec: NodeSpec, hub: Hub, *, interval: float = 1.0,
+                 timeout: float = 5.0, action_timeout: float = 60.0, ssh_server: str | None = None,
+                 ssh_keyfile: str | None = None) -> None:
+        self.id = node_id
+        self.spec = spec
+        self.hub = hub
+        self.interval = interval
+        self.timeout = timeout
+        self.action_timeout = action_timeout
+        self.ssh_server = ssh_server
+        self.ssh_keyfile = ssh_keyfile
+        self.state = "connecting"
+        self.error = ""
+        self.watchers: dict[str, dict[str, Any]] = {}
+        self.sockets: list[dict[str, Any]] = []
+        self.options: dict[str, Any] = {}
+        self.output: dict[str, deque[dict[str, Any]]] = {}
+        self.stats: dict[str, Any] = {"watchers": {}, "pids": {}, "sockets": {}, "circus": {}}
+        self._client: AsyncCircusClient | None = None
+        # Actions wait for circusd (a graceful stop may take a while) on a
+        # client of their own, so they never delay the poller.
+        self._actions: AsyncCircusClient | None = None
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._subs: list[AsyncEventSubscriber] = []
+        self._last_sent: Any = None
+
+    # -- public -------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start polling in the background."""
+        self._tasks.append(asyncio.create_task(self._poll_forever()))
+
+    async def close(self) -> None:
+        """Stop every task and close every socket."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        for sub in self._subs:
+            sub.close()
+        self._subs.clear()
+        await self._drop_client()
+        if self._actions is not None:
+            await self._actions.close()
+            self._actions = None
+
+    def snapshot(self) -> dict[str, Any]:
+        """What the pages show of this circusd, as JSON-able data."""
+        return {"id": self.id, "endpoint": self.spec.endpoint, "state": self.state,
+                "error": self.error, "watchers": self.watchers, "sockets": self.sockets,
+                "options": self.options}
+
+    async def call(self, command: str, **props: Any) -> dict[str, Any]:
+        """Run one command on this circusd; wakes the poller so pages follow at once.
+
+        Raises:
+            ClientError: unreachable, timed out, or an error reply (``CallError``).
+        """
+        if self._actions is None:
+            self._actions = AsyncCircusClient(self.spec.endpoint, timeout=self.action_timeout,
+                                              ssh_server=self.ssh_server,
+                                              ssh_keyfile=self.ssh_keyfile)
+        try:
+            reply = await self._actions.call(command, **props)
+        except ClientError:
+            await self._actions.close()
+            self._actions = None
+            raise
+        finally:
+            self._wake.set()
+        return dict(raise_for_status(reply))
+
+    def recent_output(self, watcher: str) -> list[dict[str, Any]]:
+        """The output lines of ``watcher`` kept so far, oldest first."""
+        return list(self.output.get(watcher, ()))
+
+    # -- polling ------------------------------------------------------------
+
+    def _connect(self) -> AsyncCircusClient:
+        if self._client is None:
+            self._client = AsyncCircusClient(self.spec.endpoint, timeout=self.timeout,
+                                             ssh_server=self.ssh_server,
+                                             ssh_keyfile=self.ssh_keyfile)
+        return self._client
+
+    async def _drop_client(self) -> None:
+        if self._client is not None:
+            with contextlib.suppress(Exception):
+                await self._client.close()
+            self._client = None
+
+    async def _poll_forever(self) -> None:
+        backoff = self.interval
+        while True:
+            try:
+                if not self._subs:
+                    await self._open_channels()
+                await self._poll_once()
+                backoff = self.interval
+            except ClientError as exc:
+                self._mark_down(str(exc))
+                await self._drop_client()  # a fresh socket drops stale requests
+                backoff = min(backoff * 2, 10.0)
+            self._wake.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), backoff)
+            # Events come in bursts (a stop reaps every process): gather them.
+            await asyncio.sleep(0.05)
+
+    def _mark_down(self, error: str) -> None:
+        if self.state != "down" or self.error != error:
+            logger.warning("circusd %s: %s", self.spec.endpoint, error)
+        self.state, self.error = "down", error
+        self._send_snapshot()
+
+    async def _open_channels(self) -> None:
+        reply = await self._connect().call("globaloptions")
+        self.options = dict(reply.get("options", {}))
+        pubsub = self.spec.pubsub or self.options.get("pubsub_endpoint")
+        stats = self.spec.stats or self.options.get("stats_endpoint")
+        if pubsub:
+            events = AsyncEventSubscriber(pubsub, ("watcher.",), ssh_server=self.ssh_server,
+                                          ssh_keyfile=self.ssh_keyfile)
+            self._subs.append(events)
+            self._tasks.append(asyncio.create_task(self._read_events(events)))
+        if stats:
+            stat_sub = AsyncEventSubscriber(stats, ("stat.",), ssh_server=self.ssh_server,
+                                            ssh_keyfile=self.ssh_keyfile)
+            self._subs.append(stat_sub)
+            self._tasks.append(asyncio.create_task(self._read_stats(stat_sub)))
+            self._tasks.append(asyncio.create_task(self._send_stats()))
+
+    async def _poll_once(self) -> None:
+        client = self._connect()
+        status = await client.call("status")
+        statuses: dict[str, str] = dict(status.get("statuses", {}))
+        names = sorted(statuses)
+        # All in flight at once on the one DEALER: one round trip, not 2N + 1.
+        lists, counts, sockets = await asyncio.gather(
+            asyncio.gather(*(client.call("list", name=name) for name in names)),
+            asyncio.gather(*(client.call("numprocesses", name=name) for name in names)),
+            client.call("listsockets"),
+        )
+        watchers: dict[str, dict[str, Any]] = {}
+        for name, listed, counted in zip(names, lists, counts, strict=True):
+            pids = sorted(int(pid) for pid in listed.get("pids", []) or [])
+            watchers[name] = {"status": statuses[name], "pids": pids,
+                              "numprocesses": counted.get("numprocesses", len(pids))}
+        self.watchers = watchers
+        self.sockets = [dict(entry) for entry in sockets.get("sockets", [])]
+        self.state, self.error = "up", ""
+        self._send_snapshot()
+
+    def _send_snapshot(self) -> None:
+        snap = self.snapshot()
+        if snap != self._last_sent:
+            self._last_sent = snap
+            self.hub.publish("node", snap)
+
+    # -- channels -----------------------------------------------------------
+
+    async def _read_events(self, events: AsyncEventSubscriber) -> None:
+        async for topic, payload in events:
+            name, action = split_topic(topic, "watcher.")
+            if action == "output":
+                self._add_output(name, payload)
+            else:
+                self._wake.set()
+
+    def _add_output(self, watcher: str, payload: Mapping[str, object]) -> None:
+        line = {"watcher": watcher, "pid": payload.get("pid"),
+                "stream": payload.get("stream", "stdout"),
+                "data": str(payload.get("data", "")), "time": payload.get("time", time.time())}
+        kept = self.output.setdefault(watcher, deque(maxlen=OUTPUT_LINES))
+        kept.append(line)
+        self.hub.publish_output(self.id, watcher, {"node": self.id, "lines": [line]})
+
+    async def _read_stats(self, sub: AsyncEventSubscriber) -> None:
+        async for topic, payload in sub:
+            stats = self.stats  # replaced by each tick of _send_stats
+            if topic == "stat.sockets":
+                continue
+            if topic.startswith("stat.sockets."):
+                stats["sockets"][str(payload.get("fd"))] = {
+                    "reads": payload.get("reads", 0), "address": payload.get("address", "")}
+                continue
+            name, last = split_topic(topic, "stat.")
+            if last.isdigit() and name:
+                stats["pids"][last] = {"watcher": name, "cpu": payload.get("cpu"),
+                                       "mem": payload.get("mem"), "age": payload.get("age"),
+                                       "mem_info1": payload.get("mem_info1")}
+            else:
+                whole = f"{name}.{last}" if name else last
+                stats["watchers"][whole] = {"cpu": payload.get("cpu"),
+                                            "mem": payload.get("mem")}
+
+    async def _send_stats(self) -> None:
+        while True:
+            await asyncio.sleep(_STATS_PERIOD)
+            stats = self.stats
+            if stats["watchers"] or stats["pids"] or stats["sockets"]:
+                self.hub.publish("stats", {"node": self.id, "time": time.time(), **stats})
+            # Only what arrived since the last tick: a dead pid stops being shown.
+            self.stats = {"watchers": {}, "pids": {}, "sockets": {}, "circus": {}}
