@@ -35,6 +35,7 @@ RULES = [
     pytest.param("rlimit_nofile", "-5", "expected a non-negative integer", id="rlimit_value"),
 ]
 
+
 def _mapping(value: object) -> dict[str, object]:
     """A mapping value of a loaded watcher (env, streams, rlimits), as a dict."""
     assert isinstance(value, Mapping), value
