@@ -168,12 +168,16 @@ async def make_arbiter(ipc_dir: Path) -> AsyncIterator[Callable[..., Any]]:
         harness = ArbiterHarness(arbiter)
         started.append(arbiter)
         if start:
-            await arbiter.start()
+            starting = arbiter.start()  # on the loop's thread: an asyncio.Task
+            assert isinstance(starting, asyncio.Task)
+            await starting
         return harness
 
     yield factory
     for arbiter in started:
-        await arbiter.stop()
+        stopping = arbiter.stop()  # a loop was given: a Task, never None
+        assert stopping is not None
+        await stopping
         arbiter.close()
 
 

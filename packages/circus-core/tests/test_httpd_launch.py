@@ -16,6 +16,7 @@ from circus._setup import httpd as _httpd
 from circus.arbiter import Arbiter
 from circus.config import parse_config_text
 from circus.errors import ConfigError
+from circus.sockets import CircusSocket
 
 
 @pytest.fixture
@@ -34,6 +35,7 @@ def test_httpd_adds_the_socket_and_the_watcher(web_available: None, tmp_path: Pa
     assert watcher.singleton and watcher.use_sockets and watcher.copy_env
     assert watcher.close_child_stdout and watcher.close_child_stderr
     socket = arbiter.sockets["circushttpd"]
+    assert isinstance(socket, CircusSocket)
     assert (socket.host, socket.port) == ("127.0.0.1", 8181)
     assert shlex.split(watcher.cmd) == [
         sys.executable, "-c", "from circus.web import main; main()",

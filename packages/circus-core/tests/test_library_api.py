@@ -116,12 +116,16 @@ def test_start_callback_may_be_a_coroutine():
 
 
 async def _run_on_callers_loop(arbiter: Arbiter, watcher: Watcher) -> None:
-    await arbiter.start()
+    starting = arbiter.start()  # on the loop's thread: an asyncio.Task
+    assert isinstance(starting, asyncio.Task)
+    await starting
     assert watcher.status() == "active"
     assert arbiter.numprocesses() == 3
     pids = watcher.pids
     assert all(pid_exists_not_zombie(pid) for pid in pids)
-    await arbiter.stop()
+    stopping = arbiter.stop()  # a loop was given: a Task, never None
+    assert stopping is not None
+    await stopping
     assert arbiter.numprocesses() == 0
     assert watcher.status() == "stopped"
     assert all(not pid_exists_not_zombie(pid) for pid in pids)
@@ -150,9 +154,13 @@ async def test_start_callback_on_the_callers_loop():
     watcher = Watcher("w", python_cmd(SLEEPER), graceful_timeout=2)
     arbiter = Arbiter([watcher], None, None, loop=asyncio.get_running_loop())
     calls = []
-    await arbiter.start(lambda arb: calls.append(arb.numprocesses()))
+    starting = arbiter.start(lambda arb: calls.append(arb.numprocesses()))
+    assert isinstance(starting, asyncio.Task)
+    await starting
     assert calls == [1]
-    await arbiter.stop()
+    stopping = arbiter.stop()
+    assert stopping is not None
+    await stopping
 
 
 def test_a_loop_of_another_kind_is_refused():
@@ -176,9 +184,13 @@ async def test_load_from_config(tmp_path):
     assert arbiter.get_watcher("HIGH").numprocesses == 2
     assert arbiter.check_delay == 2
     assert arbiter.numwatchers() == 2
-    await arbiter.start()
+    starting = arbiter.start()  # on the loop's thread: an asyncio.Task
+    assert isinstance(starting, asyncio.Task)
+    await starting
     assert arbiter.numprocesses() == 3
-    await arbiter.stop()
+    stopping = arbiter.stop()  # a loop was given: a Task, never None
+    assert stopping is not None
+    await stopping
     assert arbiter.numprocesses() == 0
 
 
@@ -359,6 +371,7 @@ def test_process_api(tmp_path):
         for key in ("mem_info1", "mem_info2", "cpu", "mem", "ctime", "pid", "username",
                     "nice", "cmdline"):
             assert key in info, key
+        assert "error" not in info
         assert info["pid"] == process.pid
         assert info["cmdline"].startswith(sys.executable)
         assert info["username"] == psutil.Process().username()

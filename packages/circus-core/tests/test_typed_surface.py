@@ -1,9 +1,11 @@
 """The typed public surface, as a downstream project sees it.
 
-A small program using the stream classes and ``circus.config.load_config`` is
-checked with ``mypy --strict`` against the *installed* package (its py.typed
-and annotations), with no casts; a second program with typing mistakes must be
-refused, which shows the annotations are precise rather than ``Any``.
+Small programs using the stream classes and ``circus.config.load_config``,
+and the library API (``get_arbiter``, ``Arbiter``, ``Watcher``, ``Process``),
+are checked with ``mypy --strict`` against the *installed* package (its
+py.typed and annotations), with no casts, then run; programs with typing
+mistakes must be refused, which shows the annotations are precise rather than
+``Any``.
 """
 
 from __future__ import annotations
@@ -157,6 +159,128 @@ def test_typing_mistakes_are_reported(tmp_path: Path) -> None:
     assert checked.returncode == 1, checked.stdout + checked.stderr
     first = BAD_HEADER.count("\n") + 1
     for line, (code, expected) in enumerate(MISTAKES, start=first):
+        errors = [out for out in checked.stdout.splitlines() if f"program.py:{line}: error" in out]
+        assert any(expected in out for out in errors), (code, checked.stdout)
+
+
+LIBRARY = """
+\"\"\"A downstream program embedding circus through its library API.\"\"\"
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+from circus import get_arbiter
+from circus.arbiter import Arbiter
+from circus.process import Process, ProcessGone, ProcessInfo
+from circus.watcher import Watcher
+
+SLEEP = [sys.executable, "-c", "import time; time.sleep(60)"]
+
+
+def owned_loop(directory: str) -> list[int]:
+    \"\"\"get_arbiter: start() runs its own loop, blocks, and returns None.\"\"\"
+    seen: list[int] = []
+
+    def started(arbiter: Arbiter) -> None:
+        seen.extend(arbiter.get_watcher("sleeper").pids)
+        arbiter.stop()  # ends the blocked start() below
+
+    arbiter: Arbiter = get_arbiter(
+        [{"cmd": SLEEP[0], "args": SLEEP[1:], "name": "sleeper", "numprocesses": 2}],
+        controller=f"ipc://{directory}/ctl", pubsub_endpoint=f"ipc://{directory}/pub",
+    )
+    result = arbiter.start(started)
+    return seen if result is None else []
+
+
+async def callers_loop() -> tuple[int, int]:
+    \"\"\"Arbiter on the caller's loop: start() and stop() return Tasks to await.\"\"\"
+    watcher = Watcher("w", SLEEP[0], args=SLEEP[1:], numprocesses=3, graceful_timeout=2.0)
+    arbiter = Arbiter([watcher], None, None, loop=asyncio.get_running_loop())
+    idle = arbiter.create_watcher("idle", SLEEP[0], args=SLEEP[1:], autostart=False)
+    assert idle.status() == "stopped"
+    starting = arbiter.start()
+    if isinstance(starting, asyncio.Task):
+        await starting
+    running: int = arbiter.numprocesses()
+    stopping = arbiter.stop()
+    if stopping is not None:
+        await stopping
+    return running, arbiter.numprocesses()
+
+
+def describe(info: ProcessInfo | ProcessGone) -> str:
+    if "error" in info:
+        return info["error"]
+    rss: int = info["mem_info1"]
+    return f"{info['pid']} {rss > 0}"
+
+
+def standalone() -> tuple[str, float, int]:
+    \"\"\"A Process without a watcher.\"\"\"
+    process = Process("p", 1, SLEEP[0], args=SLEEP[1:], pipe_stdout=False, pipe_stderr=False)
+    try:
+        alive = describe(process.info())
+        age: float = process.age()
+    finally:
+        process.stop()
+    return alive.split()[1], age, process.status
+
+
+if __name__ == "__main__":
+    print(len(owned_loop(sys.argv[1])), asyncio.run(callers_loop()), standalone()[::2])
+"""
+
+# Mistakes against the library API: (code, text of mypy's error).
+LIBRARY_MISTAKES = [
+    ("get_arbiter([{'cmd': 'x'}]).start().result()",
+     'Item "None" of "Task[None] | Future[None] | None" has no attribute "result"'),
+    ("asyncio.run(Arbiter([]).stop())", 'incompatible type "Task[None] | None"'),
+    ("Watcher('w', 'cmd', numprocesses=2.5)", 'incompatible type "float"; expected "int"'),
+    ("Process('p', '1', 'cmd')", 'incompatible type "str"; expected "int"'),
+    ("Process('p', 1, 'cmd').info()['cmdline']", 'TypedDict "ProcessGone" has no key "cmdline"'),
+    ("name: int = Arbiter([]).get_watcher('w').name", 'expression has type "str"'),
+    ("Arbiter([], sockets={'web': 8080})", '"str": "SocketLike | Mapping[str, object]"'),
+    ("get_arbiter([], context='zmq')", 'incompatible type "str"'),
+    ("get_arbiter([], warmup_delay='soon')", 'incompatible type "str"; expected "float"'),
+    ("Arbiter([]).create_watcher('w', 'cmd', numprocesses='2')",
+     'incompatible type "str"; expected "int"'),
+]
+
+LIBRARY_HEADER = """\\
+from __future__ import annotations
+
+import asyncio
+
+from circus import get_arbiter
+from circus.arbiter import Arbiter
+from circus.process import Process
+from circus.watcher import Watcher
+"""
+
+
+def test_library_program_passes_mypy_strict_and_runs(tmp_path: Path) -> None:
+    program = textwrap.dedent(LIBRARY)
+    checked = _mypy(tmp_path, program)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "Success: no issues found in 1 source file" in checked.stdout
+
+    ran = subprocess.run([sys.executable, str(tmp_path / "program.py"), str(tmp_path)],
+                         cwd=tmp_path, capture_output=True, timeout=120, check=False)
+    assert ran.returncode == 0, ran.stderr.decode()
+    # 2 pids seen by the owned loop's callback; 3 running then 0 on the
+    # caller's loop; the stand-alone process had RSS and is UNEXISTING (2) after stop.
+    assert ran.stdout.decode().splitlines()[-1] == "2 (3, 0) ('True', 2)"
+
+
+def test_library_typing_mistakes_are_reported(tmp_path: Path) -> None:
+    program = LIBRARY_HEADER + "".join(f"{code}\n" for code, _ in LIBRARY_MISTAKES)
+    checked = _mypy(tmp_path, program)
+    assert checked.returncode == 1, checked.stdout + checked.stderr
+    first = LIBRARY_HEADER.count("\n") + 1
+    for line, (code, expected) in enumerate(LIBRARY_MISTAKES, start=first):
         errors = [out for out in checked.stdout.splitlines() if f"program.py:{line}: error" in out]
         assert any(expected in out for out in errors), (code, checked.stdout)
 

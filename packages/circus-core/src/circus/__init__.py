@@ -16,6 +16,12 @@ if typing.TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
     from typing import Any
 
+    from typing_extensions import Unpack
+
+    from circus._channels.controller import ZmqContext
+    from circus._setup.build import ArbiterExtras
+    from circus.arbiter import Arbiter
+
 
 def _extend_namespace(path: list[str]) -> list[str]:
     """Add every other ``circus`` directory on sys.path to this package's path.
@@ -46,15 +52,15 @@ def get_arbiter(
     stats_endpoint: str | None = None,
     env: Mapping[str, str] | None = None,
     name: str | None = None,
-    context: Any = None,
+    context: ZmqContext | None = None,
     background: bool = False,
     stream_backend: str = "thread",
-    plugins: Iterable[Mapping[str, Any]] | None = None,
+    plugins: Iterable[Mapping[str, object]] | None = None,
     debug: bool = False,
     proc_name: str = "circusd",
-    loop: Any = None,
-    **arbiter_options: Any,
-) -> Any:
+    loop: object = None,
+    **arbiter_options: Unpack[ArbiterExtras],
+) -> Arbiter:
     """Build an :class:`~circus.arbiter.Arbiter` running the given watchers.
 
     Args:
@@ -67,6 +73,8 @@ def get_arbiter(
             of your own to run the arbiter in the background.
         stream_backend: only ``thread`` exists (gevent is not supported).
         loop: an asyncio loop or tornado IOLoop; see ``Arbiter.start``.
+        arbiter_options: the other keyword arguments of
+            :class:`~circus.arbiter.Arbiter` (``warmup_delay``, ``sockets``...).
 
     Returns:
         The arbiter; call ``start()`` to run it.

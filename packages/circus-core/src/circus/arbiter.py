@@ -9,6 +9,7 @@ channel, sockets, stats and plugins attach to it in their own modules.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
 import gc
 import io
@@ -19,14 +20,14 @@ import signal
 import socket
 import threading
 import typing
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from circus._base.events import EventBus
 from circus._base.protocol import DEFAULT_ENDPOINT, DEFAULT_PUBSUB, DEFAULT_STATS_ENDPOINT
 from circus._base.states import ArbiterState as ArbiterState  # re-exported: a public path
 from circus._channels.channels import Channels
-from circus._channels.controller import resolve_owner
+from circus._channels.controller import ZmqContext, resolve_owner
 from circus._reconfig import reload_config as _reload_config
 from circus._setup.build import build
 from circus._setup.httpd import HTTPD, httpd_socket, httpd_watcher
@@ -38,8 +39,13 @@ from circus._watching.signals import SignalRouter
 from circus.config import load_config
 from circus.config._options import CIRCUS_OPTIONS, warn_inert
 from circus.errors import ConflictError, UnknownWatcherError
-from circus.sockets import CircusSocket, build_sockets
-from circus.watcher import Watcher
+from circus.sockets import CircusSocket, SocketLike, SocketSpec, build_sockets
+from circus.watcher import Watcher, WatcherOptions
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from circus.config import CircusConfig
 
 logger = logging.getLogger("circus")
 
@@ -89,15 +95,15 @@ class Arbiter:
         endpoint: str | None = DEFAULT_ENDPOINT,
         pubsub_endpoint: str | None = DEFAULT_PUBSUB,
         check_delay: float = 1.0,
-        prereload_fn: Callable[[Arbiter], Any] | None = None,
-        context: Any = None,
-        loop: Any = None,
+        prereload_fn: Callable[[Arbiter], object] | None = None,
+        context: ZmqContext | None = None,
+        loop: object = None,
         statsd: bool = False,
         stats_endpoint: str | None = None,
         statsd_close_outputs: bool = False,
         multicast_endpoint: str | None = None,
-        plugins: Iterable[Mapping[str, Any]] | None = None,
-        sockets: Mapping[str, Any] | None = None,
+        plugins: Iterable[Mapping[str, object]] | None = None,
+        sockets: Mapping[str, SocketSpec] | Sequence[SocketSpec] | None = None,
         warmup_delay: float = 0,
         httpd: bool = False,
         httpd_host: str = "localhost",
@@ -132,7 +138,7 @@ class Arbiter:
         self.multicast_endpoint = multicast_endpoint
         self.plugins = [dict(p) for p in plugins or ()]
         # name → CircusSocket (mappings of socket options are turned into ones).
-        self.sockets: dict[str, Any] = build_sockets(sockets)
+        self.sockets: dict[str, SocketLike] = build_sockets(sockets)
         self._on_demand: OnDemand | None = None
         self.warmup_delay = float(warmup_delay)
         self.httpd = httpd
@@ -154,7 +160,7 @@ class Arbiter:
         self.endpoint_owner_uid = resolve_owner(endpoint_owner)
         self.papa_endpoint = papa_endpoint
         self.reap_orphans = reap_orphans
-        self.config: Any = None  # the CircusConfig this arbiter was built from, if any
+        self.config: CircusConfig | None = None  # the config this arbiter was built from
         self.lock = asyncio.Lock()
         warn_inert("arbiter", CIRCUS_OPTIONS,
                    {key: getattr(self, key) for key, opt in CIRCUS_OPTIONS.items() if opt.inert})
@@ -195,7 +201,7 @@ class Arbiter:
         return f"<Arbiter {self.state.value} {len(self.watchers)} watchers>"
 
     @classmethod
-    def load_from_config(cls, config_file: str, loop: Any = None) -> Arbiter:
+    def load_from_config(cls, config_file: str, loop: object = None) -> Arbiter:
         """Build an arbiter from an INI file (raises ConfigError when it is invalid)."""
         return build(cls, load_config(config_file), loop=loop)
 
@@ -342,7 +348,7 @@ class Arbiter:
         """Number of live processes across every watcher."""
         return sum(len(w.processes) for w in self.watchers)
 
-    def create_watcher(self, name: str, cmd: str, **options: Any) -> Watcher:
+    def create_watcher(self, name: str, cmd: str, **options: Unpack[WatcherOptions]) -> Watcher:
         """Create a watcher (not started) and emit ``add``; it is visible at once."""
         watcher = Watcher(name, cmd, **options)
         self.adopt_watcher(watcher)
@@ -350,7 +356,7 @@ class Arbiter:
         return watcher
 
     async def add_watcher(
-        self, name: str, cmd: str, start: bool = False, **options: Any
+        self, name: str, cmd: str, start: bool = False, **options: Unpack[WatcherOptions]
     ) -> Watcher:
         """Create a watcher (optionally starting it) and emit ``add``."""
         watcher = self.create_watcher(name, cmd, **options)
@@ -379,12 +385,23 @@ class Arbiter:
 
     # -- lifecycle ----------------------------------------------------------------
 
-    def start(self, cb: Callable[[Arbiter], Any] | None = None) -> Any:
+    def start(
+        self, cb: Callable[[Arbiter], object] | None = None
+    ) -> asyncio.Task[None] | concurrent.futures.Future[None] | None:
         """Start every autostart watcher, in priority order.
 
-        Without a loop given at construction this runs the loop and blocks
-        until ``stop()`` (or SIGINT/SIGTERM/SIGQUIT); ``cb`` is called once
-        all watchers are started. With a loop it returns a future.
+        Args:
+            cb: called with the arbiter once every watcher started; when it
+                returns an awaitable, that is awaited too.
+
+        Returns:
+            None when the arbiter owns its loop (no ``loop`` given at
+            construction): the call runs the loop and blocks until ``stop()``
+            (or SIGINT/SIGTERM/SIGQUIT). With a loop given, it does not block
+            and returns what completes once the watchers started: an
+            ``asyncio.Task`` when called on that loop's thread (await it), a
+            ``concurrent.futures.Future`` when called from another thread
+            (``.result()`` it).
         """
         self.quitting = False
         if self._owns_loop:
@@ -394,15 +411,21 @@ class Arbiter:
             _other_thread(self.loop)
         ) else asyncio.ensure_future(self._start_all(cb), loop=self.loop)
 
-    def stop(self) -> Any:
-        """Stop every watcher, lowest priority first; ends ``start()``'s loop if it owns it."""
+    def stop(self) -> asyncio.Task[None] | None:
+        """Stop every watcher, lowest priority first; ends ``start()``'s loop if it owns it.
+
+        Returns:
+            None when the arbiter owns its loop (the blocked ``start()`` call
+            stops the watchers and returns); with a loop given at
+            construction, the ``asyncio.Task`` stopping them (await it).
+        """
         if self._owns_loop:
             if self._stopped is not None and self._loop is not None and self._loop.is_running():
                 self._loop.call_soon_threadsafe(self._stopped.set)
             return None
         return asyncio.ensure_future(self._stop_all(), loop=self.loop)
 
-    async def _serve(self, cb: Callable[[Arbiter], Any] | None) -> None:
+    async def _serve(self, cb: Callable[[Arbiter], object] | None) -> None:
         self._loop = asyncio.get_running_loop()
         self._stopped = asyncio.Event()
         self._install_signals()
@@ -416,7 +439,7 @@ class Arbiter:
             self._stopped = None
             self._loop = None
 
-    async def _start_all(self, cb: Callable[[Arbiter], Any] | None = None) -> None:
+    async def _start_all(self, cb: Callable[[Arbiter], object] | None = None) -> None:
         self.state = ArbiterState.STARTING
         if self.umask is not None:
             os.umask(self.umask)
@@ -494,7 +517,7 @@ class Arbiter:
                 watcher.reopen_streams()
                 await watcher.reload(graceful=graceful, sequential=sequential)
 
-    async def reload_config(self, config: Any = None) -> None:
+    async def reload_config(self, config: CircusConfig | None = None) -> None:
         """Re-read the config file and apply only what changed.
 
         Args:
@@ -556,7 +579,7 @@ def reopen_log_files() -> None:
                 handler.release()
 
 
-def _asyncio_loop(loop: Any) -> asyncio.AbstractEventLoop | None:
+def _asyncio_loop(loop: object) -> asyncio.AbstractEventLoop | None:
     """Accept an asyncio loop or a tornado IOLoop (which wraps one)."""
     if loop is None:
         return None

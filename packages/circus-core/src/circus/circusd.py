@@ -14,6 +14,7 @@ from circus._daemon.daemonize import daemonize
 from circus._daemon.from_config import build_arbiter
 from circus._daemon.logs import LEVELS, configure_logging
 from circus._daemon.pidfile import Pidfile
+from circus._setup.build import option_value, optional_value
 from circus.config import load_config
 from circus.errors import CircusError
 
@@ -60,10 +61,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     settings = config.circus
-    level = args.loglevel or ("debug" if settings["debug"] else settings["loglevel"])
-    output = args.logoutput or settings["logoutput"]
-    logger_config = args.loggerconfig or settings["loggerconfig"]
-    pidfile_path = args.pidfile or settings["pidfile"]
+    debug = option_value(settings, "debug", bool)
+    level = args.loglevel or ("debug" if debug else option_value(settings, "loglevel", str))
+    output = args.logoutput or option_value(settings, "logoutput", str)
+    logger_config = args.loggerconfig or optional_value(settings, "loggerconfig", str)
+    pidfile_path = args.pidfile or optional_value(settings, "pidfile", str)
     # Build everything first so a bad config fails on the terminal, not after detaching.
     arbiter = build_arbiter(config, reap_orphans=True, loglevel=level, logoutput=output,
                             loggerconfig=logger_config, pidfile=pidfile_path)

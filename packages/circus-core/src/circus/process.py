@@ -13,7 +13,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypedDict, final
 
 import psutil
 
@@ -31,6 +31,32 @@ RUNNING = 0
 DEAD_OR_ZOMBIE = 1
 UNEXISTING = 2
 OTHER = 3
+
+
+# Final, so that ``"error" in info`` tells the two shapes apart to a type checker.
+@final
+class ProcessInfo(TypedDict):
+    """What :meth:`Process.info` returns for a live process (upstream's keys)."""
+
+    pid: int
+    cmdline: str  # the command line, space-joined
+    username: str
+    nice: int
+    mem_info1: int  # RSS, bytes
+    mem_info2: int  # VMS, bytes
+    cpu: float  # percent since the previous call
+    mem: float  # percent of the host's memory
+    ctime: float  # CPU time (user + system), seconds
+    age: float  # seconds since the spawn
+    children: list[int]  # pids of the direct children
+
+
+@final
+class ProcessGone(TypedDict):
+    """What :meth:`Process.info` returns once the process is gone."""
+
+    pid: int
+    error: str  # "No such process (stopped?)"
 
 
 class Process:
@@ -120,7 +146,7 @@ class Process:
         shell_args: str | None = None,
         umask: int | None = None,
         pass_fds: Sequence[int] = (),
-        variables: Mapping[str, Any] | None = None,
+        variables: Mapping[str, object] | None = None,
         stdin_fd: int | None = None,
         listen_fds: Sequence[tuple[str, int]] = (),
     ) -> None:
@@ -161,7 +187,7 @@ class Process:
         # as upstream's process_status; returncode and exit_code derive from it.
         self.exit_status: int | None = None
         self.stopping_since: float | None = None
-        self._psutil: Any = None  # psutil.Process, made on first use (stats)
+        self._psutil: psutil.Process | None = None  # made on first use (stats)
         if spawn:
             self.spawn()
 
@@ -174,9 +200,9 @@ class Process:
 
     # -- spawning -----------------------------------------------------------
 
-    def variables(self) -> dict[str, Any]:
+    def variables(self) -> dict[str, object]:
         """The values ``$(circus.X)`` expands to for this process."""
-        values: dict[str, Any] = {}
+        values: dict[str, object] = {}
         if self.watcher is not None:
             values.update(self.watcher.format_variables())
         values.update(self._variables)
@@ -386,7 +412,7 @@ class Process:
         proc: psutil.Process = self._psutil
         return proc
 
-    def info(self) -> dict[str, Any]:
+    def info(self) -> ProcessInfo | ProcessGone:
         """Upstream's info mapping: pid, cmdline, username, nice, mem_info1/2, cpu, mem, ctime."""
         try:
             proc = psutil.Process(self.pid)

@@ -21,7 +21,7 @@ import socket
 import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from circus.errors import CircusError
 
@@ -39,7 +39,7 @@ _TYPES = {
 _LISTENING_TYPES = (socket.SOCK_STREAM, socket.SOCK_SEQPACKET)
 
 
-def _constant(value: Any, table: Mapping[str, int], what: str) -> int:
+def _constant(value: object, table: Mapping[str, int], what: str) -> int:
     if isinstance(value, int):
         return value
     text = str(value).strip().upper()
@@ -48,15 +48,33 @@ def _constant(value: Any, table: Mapping[str, int], what: str) -> int:
     raise ValueError(f"unknown socket {what} {value!r}; expected one of {', '.join(table)}")
 
 
-def _protocol(proto: Any) -> int:
+def _protocol(proto: object) -> int:
     if proto is None or proto == "":
         return 0
-    if isinstance(proto, int) or str(proto).isdigit():
+    if isinstance(proto, int):
         return int(proto)
+    if str(proto).isdigit():
+        return int(str(proto))
     try:
         return socket.getprotobyname(str(proto))
     except OSError:
         raise ValueError(f"unknown socket protocol {proto!r}") from None
+
+
+@runtime_checkable
+class SocketLike(Protocol):
+    """What an arbiter needs of a socket it hands to processes: its fd.
+
+    :class:`CircusSocket` is one; so is a plain :class:`socket.socket`.
+    """
+
+    def fileno(self) -> int:
+        """The file descriptor processes inherit (negative: not open)."""
+        ...
+
+
+SocketSpec = SocketLike | Mapping[str, object]
+"""One entry of ``Arbiter(sockets=...)``: a socket, or the options of a ``CircusSocket``."""
 
 
 class CircusSocket:
@@ -231,7 +249,7 @@ class CircusSocket:
                             self.interface.encode() + b"\0")
         sock.setblocking(self.blocking)
 
-    def _address(self) -> tuple[Any, ...]:
+    def _address(self) -> tuple[object, ...]:
         infos = socket.getaddrinfo(self._host, self._port, self.family, self.type)
         if not infos:
             raise OSError(f"cannot resolve {self._host!r}")
@@ -265,27 +283,32 @@ class CircusSocket:
         raise OSError(f"{path} is a live socket another process listens on; not replacing it")
 
 
-def build_sockets(specs: Any) -> dict[str, Any]:
+def build_sockets(
+    specs: Mapping[str, SocketSpec] | Sequence[SocketSpec] | None,
+) -> dict[str, SocketLike]:
     """Normalise ``Arbiter(sockets=...)``: name → socket.
 
     Accepts a mapping of names to :class:`CircusSocket` objects or option
-    mappings, or an iterable of either; other objects with ``fileno()`` are
+    mappings, or a sequence of either; other objects with ``fileno()`` are
     kept as they are.
     """
-    items: list[tuple[str | None, Any]]
+    items: list[tuple[str | None, SocketSpec]]
     if specs is None:
         return {}
     items = list(specs.items()) if isinstance(specs, Mapping) else [(None, s) for s in specs]
-    result: dict[str, Any] = {}
+    result: dict[str, SocketLike] = {}
     for key, spec in items:
+        sock: SocketLike
         if isinstance(spec, Mapping):
             options = dict(spec)
             options.setdefault("name", key or "")
-            spec = CircusSocket.load_from_config(options)
-        name = str(key if key is not None else getattr(spec, "name", "")).lower()
+            sock = CircusSocket.load_from_config(options)
+        else:
+            sock = spec
+        name = str(key if key is not None else getattr(sock, "name", "")).lower()
         if not name:
             raise ValueError("a socket needs a name")
-        result[name] = spec
+        result[name] = sock
     return result
 
 
@@ -324,7 +347,7 @@ class SpawnSockets:
 
 
 def spawn_sockets(
-    sockets: Mapping[str, Any],
+    sockets: Mapping[str, SocketLike],
     names: Sequence[str],
     stdin_socket: str | None = None,
     activation: bool = False,
@@ -366,10 +389,9 @@ def spawn_sockets(
     return plan
 
 
-def _fd_for(sock: Any, plan: SpawnSockets) -> int:
+def _fd_for(sock: SocketLike, plan: SpawnSockets) -> int:
     if isinstance(sock, CircusSocket) and sock.so_reuseport:
         fresh = sock.fresh_reuseport()
         plan.fresh.append(fresh)
         return fresh.fileno()
-    fd: int = sock.fileno()
-    return fd
+    return sock.fileno()

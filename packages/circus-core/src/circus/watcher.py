@@ -17,16 +17,16 @@ import random
 import signal
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from circus._base import parsers as _parsers
-from circus._base.events import EventBus
+from circus._base.events import EventBus, EventPayload
 from circus._base.states import ProcessState
 from circus._base.states import WatcherState as WatcherState  # re-exported: a public path
 from circus._watching import rlimits as _rlimits
 from circus._watching import spawn as _spawn
-from circus._watching.crashloop import SlotBackoff
-from circus._watching.hooks import Hooks
+from circus._watching.crashloop import SlotBackoff, SlotDescription
+from circus._watching.hooks import HookCallable, Hooks, HookSpec
 from circus._watching.output import WatcherOutput
 from circus._watching.reaper import Reaper
 from circus._watching.stopping import ProcessStopper
@@ -35,6 +35,7 @@ from circus.config._options import WATCHER_OPTIONS, warn_inert
 from circus.errors import ConfigError
 from circus.process import Process
 from circus.sockets import SpawnSockets, referenced_sockets, spawn_sockets
+from circus.stream import Stream
 
 if TYPE_CHECKING:
     from circus.arbiter import Arbiter
@@ -43,6 +44,62 @@ logger = logging.getLogger("circus")
 
 # Spawning many processes yields to the loop this often so commands stay fast.
 _SPAWN_BATCH = 32
+
+
+class WatcherOptions(TypedDict, total=False):
+    """The keyword options of :class:`Watcher` (those after ``name`` and ``cmd``).
+
+    What ``Arbiter.add_watcher``/``create_watcher`` accept as keywords; a test
+    holds it equal to the constructor's parameters. Free-form keys of plugins
+    (``flapping.max_retry``) are not in it: they still pass at run time, and
+    typed code gives them to ``Watcher(name, cmd, **options)``.
+    """
+
+    args: str | Sequence[str] | None
+    numprocesses: int
+    warmup_delay: float
+    working_dir: str | None
+    shell: bool
+    shell_args: str | None
+    uid: str | int | None
+    max_retry: int
+    gid: str | int | None
+    send_hup: bool
+    stop_signal: int | str
+    stop_children: bool
+    env: Mapping[str, str] | None
+    graceful_timeout: float
+    prereload_fn: Callable[..., object] | None
+    rlimits: Mapping[str, int | None] | None
+    executable: str | None
+    stdout_stream: Mapping[str, object] | None
+    stderr_stream: Mapping[str, object] | None
+    priority: int
+    loop: object
+    singleton: bool
+    use_sockets: bool
+    copy_env: bool
+    copy_path: bool
+    max_age: float
+    max_age_variance: float
+    hooks: Mapping[str, HookSpec | HookCallable | str] | None
+    respawn: bool
+    autostart: bool
+    on_demand: bool
+    virtualenv: str | None
+    close_child_stdout: bool
+    close_child_stderr: bool
+    virtualenv_py_ver: str | None
+    use_papa: bool
+    close_child_stdin: bool
+    retry_in: float
+    backoff: bool
+    min_uptime: float
+    umask: int | None
+    stdin_socket: str | None
+    hook_timeout: float
+    check_flapping: bool
+    socket_activation: bool
 
 
 class Watcher:
@@ -71,20 +128,20 @@ class Watcher:
         stop_children: bool = False,
         env: Mapping[str, str] | None = None,
         graceful_timeout: float = 30.0,
-        prereload_fn: Callable[..., Any] | None = None,
+        prereload_fn: Callable[..., object] | None = None,
         rlimits: Mapping[str, int | None] | None = None,
         executable: str | None = None,
-        stdout_stream: Mapping[str, Any] | None = None,
-        stderr_stream: Mapping[str, Any] | None = None,
+        stdout_stream: Mapping[str, object] | None = None,
+        stderr_stream: Mapping[str, object] | None = None,
         priority: int = 0,
-        loop: Any = None,
+        loop: object = None,
         singleton: bool = False,
         use_sockets: bool = False,
         copy_env: bool = False,
         copy_path: bool = False,
         max_age: float = 0,
         max_age_variance: float = 30,
-        hooks: Mapping[str, Any] | None = None,
+        hooks: Mapping[str, HookSpec | HookCallable | str] | None = None,
         respawn: bool = True,
         autostart: bool = True,
         on_demand: bool = False,
@@ -103,7 +160,7 @@ class Watcher:
         hook_timeout: float = 30.0,
         check_flapping: bool = True,
         socket_activation: bool = False,
-        **options: Any,
+        **options: object,
     ) -> None:
         self.name = name
         self.cmd = cmd
@@ -219,7 +276,7 @@ class Watcher:
     def hook_timeout(self, seconds: float) -> None:
         self.hooks.timeout = seconds
 
-    def notify_event(self, topic: str, msg: dict[str, Any]) -> None:
+    def notify_event(self, topic: str, msg: EventPayload) -> None:
         """Publish event ``topic`` for this watcher on the event bus."""
         self.events.publish(self.name, topic, msg)
 
@@ -236,7 +293,7 @@ class Watcher:
         """Pids of the live processes, oldest first."""
         return [p.pid for p in self._by_age()]
 
-    def backoff_slots(self) -> list[dict[str, Any]]:
+    def backoff_slots(self) -> list[SlotDescription]:
         """The slots waiting out a crash-loop backoff, soonest retry first."""
         return self._slots.describe()
 
@@ -250,9 +307,9 @@ class Watcher:
             virtualenv_py_ver=self.virtualenv_py_ver,
         )
 
-    def format_variables(self) -> dict[str, Any]:
+    def format_variables(self) -> dict[str, object]:
         """Option values available to ``$(circus.X)`` in cmd and args."""
-        values: dict[str, Any] = {
+        values: dict[str, object] = {
             key: value
             for key, value in vars(self).items()
             if not key.startswith("_") and isinstance(value, (str, int, float, bool, type(None)))
@@ -401,7 +458,7 @@ class Watcher:
                         self.send_hup = send_hup
             await self._manage()
 
-    def swap_stream(self, attr: str, spec: Mapping[str, Any], stream: Any) -> bool:
+    def swap_stream(self, attr: str, spec: Mapping[str, object], stream: Stream | None) -> bool:
         """Replace ``stdout_stream`` or ``stderr_stream`` (``attr``) by ``stream``.
 
         For :meth:`reconfigure`'s ``apply``. Pipes keep flowing into the new

@@ -68,10 +68,14 @@ async def config_arbiter(
                                 reap_orphans=True, endpoint=None, pubsub_endpoint=None)
         harness = ArbiterHarness(arbiter)
         started.append(arbiter)
-        await arbiter.start()
+        starting = arbiter.start()  # on the loop's thread: an asyncio.Task
+        assert isinstance(starting, asyncio.Task)
+        await starting
         return harness
 
     yield factory
     for arbiter in started:
-        await arbiter.stop()
+        stopping = arbiter.stop()  # a loop was given: a Task, never None
+        assert stopping is not None
+        await stopping
         arbiter.close()

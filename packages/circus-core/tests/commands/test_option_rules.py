@@ -8,6 +8,7 @@ each must refuse the value at once (``add`` too, not at the watcher's start).
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,12 @@ RULES = [
     pytest.param("rlimit_nofiles", "100", "unknown resource limit 'nofiles'", id="rlimit_name"),
     pytest.param("rlimit_nofile", "-5", "expected a non-negative integer", id="rlimit_value"),
 ]
+
+
+def _mapping(value: object) -> dict[str, object]:
+    """A mapping value of a loaded watcher (env, streams, rlimits), as a dict."""
+    assert isinstance(value, Mapping), value
+    return dict(value)
 
 
 @pytest.mark.parametrize(("key", "value", "expected"), RULES)
@@ -88,13 +95,13 @@ async def test_set_and_add_take_what_the_file_takes(make_arbiter: Any, ctl: Any,
                                options=options)
     assert reply["status"] == "ok", reply
     added = harness.watcher("added")
-    assert added.stdout_stream == dict(loaded["stdout_stream"])
-    assert added.rlimits == dict(loaded["rlimits"]) == {"nofile": 512}
+    assert added.stdout_stream == _mapping(loaded["stdout_stream"])
+    assert added.rlimits == _mapping(loaded["rlimits"]) == {"nofile": 512}
     await harness.arbiter.add_watcher("changed", "sleep 60")
     reply = await ctl(harness)("set", name="changed", waiting=True, options=options)
     assert reply["status"] == "ok", reply
     changed = harness.watcher("changed")
-    assert changed.stdout_stream == dict(loaded["stdout_stream"])
+    assert changed.stdout_stream == _mapping(loaded["stdout_stream"])
     assert changed.rlimits == {"nofile": 512}
 
 

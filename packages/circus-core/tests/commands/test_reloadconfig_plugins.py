@@ -41,7 +41,9 @@ async def test_reloadconfig_follows_each_plugin_section(
     path.write_text(HEAD.format(d=ipc_dir) + BASE)
     arbiter = build_arbiter(load_config(path), loop=asyncio.get_running_loop(),
                             reap_orphans=True)
-    await arbiter.start()
+    starting = arbiter.start()  # on the loop's thread: an asyncio.Task
+    assert isinstance(starting, asyncio.Task)
+    await starting
     try:
         before = {w.name: w for w in arbiter.watchers}
         assert sorted(before) == ["plugin:changed", "plugin:gone", "plugin:same"]
@@ -56,5 +58,7 @@ async def test_reloadconfig_follows_each_plugin_section(
         assert before["plugin:gone"].status() == "stopped"
         assert after["plugin:fresh"].status() == "active"
     finally:
-        await arbiter.stop()
+        stopping = arbiter.stop()  # a loop was given: a Task, never None
+        assert stopping is not None
+        await stopping
         arbiter.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pwd
 import signal
+from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 
@@ -13,6 +14,11 @@ from circus.config import CIRCUS_OPTIONS, WATCHER_OPTIONS, CircusConfig, load_co
 
 FIXTURES = Path(__file__).parent / "fixtures"
 USER = pwd.getpwuid(os.getuid()).pw_name
+
+def _mapping(value: object) -> dict[str, object]:
+    """A mapping value of a loaded watcher (env, streams, rlimits), as a dict."""
+    assert isinstance(value, Mapping), value
+    return dict(value)
 
 
 @pytest.fixture
@@ -96,9 +102,9 @@ def test_web_watcher(config: CircusConfig) -> None:
 def test_worker_env_layers(config: CircusConfig) -> None:
     worker = config.watcher("worker-low")
     # [env:worker-low] comes after [env:worker-*, beat], so it wins.
-    assert worker["env"]["QUEUE"] == "urgent"
-    assert worker["env"]["CAKE"] == "lie"
-    assert worker["env"]["Mixed_Case"] == "kept"
+    assert _mapping(worker["env"])["QUEUE"] == "urgent"
+    assert _mapping(worker["env"])["CAKE"] == "lie"
+    assert _mapping(worker["env"])["Mixed_Case"] == "kept"
     # ((circus.env.python)) falls back to a case-insensitive match; QUEUE comes
     # from the watcher's own env, which beats [env] and os.environ.
     assert worker["cmd"] == "/opt/venv/bin/python worker.py --queue urgent"
@@ -114,7 +120,7 @@ def test_included_watcher(config: CircusConfig) -> None:
     assert beat["singleton"] is True
     assert beat["autostart"] is False
     assert beat["stdin_socket"] == "admin"
-    assert beat["env"]["QUEUE"] == "low"
+    assert _mapping(beat["env"])["QUEUE"] == "low"
 
 
 def test_sockets(config: CircusConfig) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+from collections.abc import Mapping
 from pathlib import Path
 
 import circus.config
@@ -19,6 +20,12 @@ from circus.config import (
     parse_config_text,
 )
 from circus.config._options import parse_option
+
+
+def _mapping(value: object) -> dict[str, object]:
+    """A mapping value of a loaded watcher (env, streams, rlimits), as a dict."""
+    assert isinstance(value, Mapping), value
+    return dict(value)
 
 
 def write(path: Path, text: str) -> Path:
@@ -262,10 +269,10 @@ def test_env_section_expansion(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     worker1, worker2 = config.watchers
     # As in the manual: $PATH comes from circusd's environment, not from the
     # [env:worker1,worker2] section.
-    assert worker1["env"]["PATH"] == "/usr/bin"
-    assert worker2["env"]["PATH"] == "/bin"
-    assert worker2["env"]["CAKE"] == "lie"
-    assert worker2["env"]["PATH2"] == "/srv:lie"
+    assert _mapping(worker1["env"])["PATH"] == "/usr/bin"
+    assert _mapping(worker2["env"])["PATH"] == "/bin"
+    assert _mapping(worker2["env"])["CAKE"] == "lie"
+    assert _mapping(worker2["env"])["PATH2"] == "/srv:lie"
 
 
 def test_env_patterns_use_wildcards_and_ignore_case(tmp_path: Path) -> None:

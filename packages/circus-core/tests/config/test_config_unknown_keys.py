@@ -9,6 +9,7 @@ error used to give, and the key changes nothing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,11 @@ CASES: dict[str, tuple[int, tuple[str, ...]]] = {
     ),
 }
 
+def _mapping(value: object) -> dict[str, object]:
+    """A mapping value of a loaded watcher (env, streams, rlimits), as a dict."""
+    assert isinstance(value, Mapping), value
+    return dict(value)
+
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_unknown_key_loads_with_one_warning(name: str, caplog: pytest.LogCaptureFixture) -> None:
@@ -60,7 +66,7 @@ def test_an_unknown_key_changes_nothing() -> None:
     watcher = config.watcher("web")
     assert watcher["numprocesses"] == 1
     assert "numprocess" not in watcher
-    assert dict(watcher["env"]) == {}
+    assert _mapping(watcher["env"]) == {}
     assert "numprocesses" not in load_config(FIXTURES / "option_of_watcher_in_circus.ini").circus
     socket = load_config(FIXTURES / "unknown_socket_option.ini").sockets[0]
     assert (socket["port"], socket["so_reuseport"]) == (8080, False)

@@ -16,13 +16,14 @@ from typing import Any
 import pytest
 from circus._daemon.from_config import build_arbiter
 from circus._reconfig.live_options import is_live, parse_set_options
+from circus._setup.build import ArbiterOptions, arbiter_options
 from circus.arbiter import Arbiter
 from circus.commands import Dispatcher
 from circus.config import CIRCUS_OPTIONS, WATCHER_OPTIONS, load_config
 from circus.config._options import WATCHER_COMPOUND
 from circus.errors import MessageError
 from circus.process import Process
-from circus.watcher import Watcher
+from circus.watcher import Watcher, WatcherOptions
 
 # The manual's Arbiter signature gives these None, meaning "not given": the
 # arbiter then leaves logging to circusd (loglevel, logoutput: circusd-stats
@@ -64,6 +65,23 @@ def _globaloptions(arbiter: Arbiter) -> dict[str, Any]:
     assert isinstance(reply, bytes)
     options: dict[str, Any] = json.loads(reply)["options"]
     return options
+
+
+def test_arbiter_options_name_every_arbiter_parameter() -> None:
+    # build() passes a typed ArbiterOptions to Arbiter(**options): its keys must
+    # be exactly the constructor's, and the [circus] reader must fill every
+    # [circus] option the constructor takes (the loader's own keys aside).
+    parameters = set(inspect.signature(Arbiter).parameters) - {"watchers"}
+    assert set(ArbiterOptions.__annotations__) == parameters
+    read = set(arbiter_options({}))
+    assert read == set(CIRCUS_OPTIONS) & parameters
+    assert set(CIRCUS_OPTIONS) - read == {"include", "include_dir", "stream_backend"}
+
+
+def test_watcher_options_name_every_watcher_keyword() -> None:
+    # Arbiter.add_watcher(name, cmd, **options: Unpack[WatcherOptions]).
+    parameters = set(inspect.signature(Watcher).parameters) - {"name", "cmd", "options"}
+    assert set(WatcherOptions.__annotations__) == parameters
 
 
 def test_globaloptions_is_the_same_however_the_arbiter_was_built(tmp_path: Path) -> None:

@@ -53,12 +53,16 @@ async def from_file(tmp_path: Path) -> AsyncIterator[Callable[[str], Any]]:
         arbiter = build_arbiter(load_config(path), loop=asyncio.get_running_loop(),
                                 reap_orphans=True, endpoint=None, pubsub_endpoint=None)
         started.append(arbiter)
-        await arbiter.start()
+        starting = arbiter.start()  # on the loop's thread: an asyncio.Task
+        assert isinstance(starting, asyncio.Task)
+        await starting
         return ArbiterHarness(arbiter), path
 
     yield factory
     for arbiter in started:
-        await arbiter.stop()
+        stopping = arbiter.stop()  # a loop was given: a Task, never None
+        assert stopping is not None
+        await stopping
         arbiter.close()
 
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
 
 logger = logging.getLogger("circus")
 
-EventHandler = Callable[[str, dict[str, Any]], None]
+EventPayload = dict[str, object]
+"""An event's payload: JSON-ready values (pids, times, names, exit codes)."""
+
+EventHandler = Callable[[str, EventPayload], None]
 """A subscriber: called with the topic (``watcher.<name>.<event>``) and the payload."""
 
 
@@ -40,7 +42,7 @@ class EventBus:
 
         return unsubscribe
 
-    def publish(self, watcher_name: str, event: str, payload: dict[str, Any]) -> None:
+    def publish(self, watcher_name: str, event: str, payload: EventPayload) -> None:
         """Send ``payload`` (a ``time`` key is added if absent) to every handler."""
         payload.setdefault("time", time.time())
         topic = event_topic(watcher_name, event)

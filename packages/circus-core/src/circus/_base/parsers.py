@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import re
 import signal
-from typing import Any
 
 _TRUE = {"1", "yes", "true", "on", "y"}
 _FALSE = {"0", "no", "false", "off", "n"}
 
 
-def parse_bool(value: Any) -> bool:
+def parse_bool(value: object) -> bool:
     """Parse true/false/yes/no/on/off/1/0 (any case) into a bool."""
     if isinstance(value, bool):
         return value
@@ -29,7 +28,7 @@ def parse_bool(value: Any) -> bool:
     raise ValueError("expected a boolean (true/false, yes/no, on/off, 1/0)")
 
 
-def parse_int(value: Any) -> int:
+def parse_int(value: object) -> int:
     """Parse a decimal integer."""
     if isinstance(value, bool):
         raise ValueError("expected an integer")
@@ -41,7 +40,7 @@ def parse_int(value: Any) -> int:
         raise ValueError("expected an integer") from None
 
 
-def parse_duration(value: Any) -> float:
+def parse_duration(value: object) -> float:
     """Parse a non-negative number of seconds; floats are allowed."""
     if isinstance(value, bool):
         raise ValueError("expected a number of seconds")
@@ -58,7 +57,7 @@ _SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(?:I?B)?\s*$", re.IGNORECASE)
 
 
-def parse_size(value: Any) -> int:
+def parse_size(value: object) -> int:
     """Parse a byte count such as ``1048576``, ``250M`` or ``1G``."""
     if isinstance(value, int) and not isinstance(value, bool):
         if value < 0:
@@ -71,7 +70,7 @@ def parse_size(value: Any) -> int:
     return int(float(number) * _SIZE_UNITS[unit.upper()])
 
 
-def parse_octal(value: Any) -> int:
+def parse_octal(value: object) -> int:
     """Parse a file-mode mask such as ``022`` or ``0o022`` (always octal)."""
     if isinstance(value, int) and not isinstance(value, bool):
         return value
@@ -87,7 +86,7 @@ def parse_octal(value: Any) -> int:
     return mask
 
 
-def parse_signal(value: Any) -> int:
+def parse_signal(value: object) -> int:
     """Parse a signal given as a number or a name.
 
     Names are case-insensitive, the ``SIG`` prefix is optional and real-time

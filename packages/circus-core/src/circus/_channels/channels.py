@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import zmq
 
-from circus._channels.controller import Controller
+from circus._channels.controller import Controller, ZmqContext
 from circus._channels.multicast import MulticastResponder
 from circus._channels.publisher import Publisher
 
@@ -31,7 +31,7 @@ class Channels:
         self.controller: Controller | None = None
         self.publisher: Publisher | None = None
         self.multicast: MulticastResponder | None = None
-        self._context: zmq.Context[Any] | None = None
+        self._context: ZmqContext | None = None
         self._own_context = False
 
     @property
@@ -39,7 +39,7 @@ class Channels:
         """Whether any channel is open."""
         return any((self.controller, self.publisher, self.multicast))
 
-    def _zmq_context(self) -> zmq.Context[Any]:
+    def _zmq_context(self) -> ZmqContext:
         if self._context is None:
             given = self.arbiter.context
             if isinstance(given, zmq.Context):

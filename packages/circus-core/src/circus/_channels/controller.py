@@ -17,7 +17,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Awaitable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import zmq
 
@@ -29,6 +29,9 @@ if TYPE_CHECKING:
     from circus.arbiter import Arbiter
 
 logger = logging.getLogger("circus")
+
+ZmqContext = zmq.Context[zmq.Socket[bytes]]
+"""The ZMQ context the channels create their sockets in (frames are bytes)."""
 
 MAX_FRAME_SIZE = 16 * 1024 * 1024
 """ZMQ drops (and disconnects) senders of larger frames; smaller ones above the
@@ -53,7 +56,7 @@ def resolve_owner(owner: str | int | None) -> int | None:
         raise CircusError(f"endpoint_owner {owner!r}: no such user") from None
 
 
-def bind(sock: zmq.Socket[Any], endpoint: str, what: str) -> None:
+def bind(sock: zmq.Socket[bytes], endpoint: str, what: str) -> None:
     """Bind ``sock`` to ``endpoint``; a failure is a CircusError naming both."""
     try:
         sock.bind(endpoint)
@@ -71,14 +74,14 @@ class Controller:
         owner_uid: chown an ``ipc://`` socket file to this uid after binding.
     """
 
-    def __init__(self, arbiter: Arbiter, endpoint: str, context: zmq.Context[Any],
+    def __init__(self, arbiter: Arbiter, endpoint: str, context: ZmqContext,
                  owner_uid: int | None = None) -> None:
         self.arbiter = arbiter
         self.endpoint = endpoint
         self.dispatcher = Dispatcher(arbiter)
         self._context = context
         self._owner_uid = owner_uid
-        self._sock: zmq.Socket[Any] | None = None
+        self._sock: zmq.Socket[bytes] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._fd = -1
         self._pending: set[asyncio.Task[None]] = set()
@@ -104,7 +107,7 @@ class Controller:
             raise
         self._sock = sock
         self._loop = loop
-        self._fd = sock.getsockopt(zmq.FD)
+        self._fd = int(sock.getsockopt(zmq.FD))
         loop.add_reader(self._fd, self._on_readable)
         # Requests may already be queued: the edge that announced them is gone.
         loop.call_soon(self._on_readable)

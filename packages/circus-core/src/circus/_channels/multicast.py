@@ -1,6 +1,6 @@
 """Opt-in multicast discovery: answer "where is your control channel?".
 
-Any datagram received on the multicast group gets the UDP reply
+Every datagram received on the multicast group gets the UDP reply
 ``{"endpoint": "<control endpoint>"}``, as upstream's circus-web expects.
 Unlike upstream this is off unless ``multicast_endpoint`` is set in the
 configuration (an open discovery service should be a deliberate choice).
@@ -15,7 +15,7 @@ import json
 import logging
 import socket
 import struct
-from typing import Any, cast
+from typing import cast
 
 from circus._base.protocol import EndpointError, parse_endpoint
 
@@ -61,7 +61,7 @@ class _Responder(asyncio.DatagramProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)
 
-    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+    def datagram_received(self, data: bytes, addr: tuple[str | object, int]) -> None:
         if self.transport is not None:
             self.transport.sendto(self.reply, addr)
 

@@ -12,12 +12,11 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from typing import Any
 
 import zmq
 
-from circus._base.events import EventBus
-from circus._channels.controller import bind
+from circus._base.events import EventBus, EventPayload
+from circus._channels.controller import ZmqContext, bind
 
 logger = logging.getLogger("circus")
 
@@ -34,13 +33,13 @@ class Publisher:
         context: the ZMQ context to create the socket in.
     """
 
-    def __init__(self, endpoint: str, bus: EventBus, context: zmq.Context[Any]) -> None:
+    def __init__(self, endpoint: str, bus: EventBus, context: ZmqContext) -> None:
         self.endpoint = endpoint
         self.bus = bus
         self.dropped = 0
         self.sent = 0
         self._context = context
-        self._sock: zmq.Socket[Any] | None = None
+        self._sock: zmq.Socket[bytes] | None = None
         self._unsubscribe: Callable[[], None] | None = None
 
     def __repr__(self) -> str:
@@ -65,7 +64,7 @@ class Publisher:
         self._unsubscribe = self.bus.subscribe(self.publish)
         logger.info("events published on %s", self.endpoint)
 
-    def publish(self, topic: str, payload: dict[str, Any]) -> None:
+    def publish(self, topic: str, payload: EventPayload) -> None:
         """Send one event; dropped (and counted) if it cannot leave at once."""
         sock = self._sock
         if sock is None:

@@ -18,19 +18,55 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from circus._watching.hooks import Hooks
+from circus._watching.hooks import Hooks, HookSpec
 from circus._watching.spawn import build_env
 from circus.config._keys import STREAMS, Route, hook_value, rlimit_value, route_key, stream_value
 from circus.config._options import WATCHER_COMPOUND, WATCHER_OPTIONS, Option, warn_inert
 from circus.errors import CommandError, MessageError
-from circus.stream import build_stream
+from circus.stream import Stream, build_stream
 
 if TYPE_CHECKING:
     from circus.watcher import Watcher
 
 logger = logging.getLogger("circus")
+
+_T = TypeVar("_T")
+
+
+def _mapping(value: object) -> Mapping[str, object]:
+    """A parsed compound value (stream spec, hooks, rlimits, env): always a mapping."""
+    if not isinstance(value, Mapping):
+        raise TypeError(f"expected a mapping, got {value!r}")  # the parsers make one
+    return value
+
+
+def _text(value: object) -> str | None:
+    """A parsed text option (None: not set)."""
+    return value if value is None or isinstance(value, str) else str(value)
+
+
+def _env(value: object) -> dict[str, str]:
+    return {str(key): str(text) for key, text in _mapping(value).items()}
+
+
+def _number(value: object) -> float:
+    """A parsed duration."""
+    if not isinstance(value, (int, float)):
+        raise TypeError(f"expected a number, got {value!r}")  # the parser makes one
+    return float(value)
+
+
+def _hook_specs(value: object) -> dict[str, HookSpec]:
+    """Hooks as ``hook_value`` parsed them, or as the watcher holds them: name → (target, flag)."""
+    specs: dict[str, HookSpec] = {}
+    for name, spec in _mapping(value).items():
+        if not (isinstance(spec, tuple) and len(spec) == 2
+                and (isinstance(spec[0], str) or callable(spec[0]))):
+            raise TypeError(f"hook {name}: expected (target, flag), got {spec!r}")
+        specs[name] = (spec[0], bool(spec[1]))
+    return specs
 
 
 def _option(attr: str) -> Option | None:
@@ -54,16 +90,16 @@ class Change:
     """One validated change: the attribute, its new value, the request keys behind it."""
 
     attr: str
-    value: Any
+    value: object  # as the option's parser made it (a dict for streams, hooks, rlimits, env)
     keys: list[str]
-    prepared: Any = None  # a built stream or Hooks object, ready to swap in
+    prepared: Hooks | Stream | None = None  # built before anything changes, ready to swap in
 
 
 def _refuse(key: str, reason: str) -> MessageError:
     return MessageError(f"cannot set {key!r}: {reason}")
 
 
-def _parse_plain(key: str, value: Any) -> Any:
+def _parse_plain(key: str, value: object) -> object:
     option = WATCHER_OPTIONS[key]
     if isinstance(value, (dict, list)) and key != "args":
         raise _refuse(key, f"expected a single value, got {type(value).__name__}")
@@ -77,7 +113,7 @@ def _parse_plain(key: str, value: Any) -> Any:
         raise _refuse(key, f"{exc} (got {value!r})") from None
 
 
-def _parse_env(key: str, value: Any) -> dict[str, str]:
+def _parse_env(key: str, value: object) -> dict[str, str]:
     if isinstance(value, str):
         # circusctl-style text: A=1,B=2
         pairs = [part for part in value.split(",") if part.strip()]
@@ -96,22 +132,22 @@ def _parse_env(key: str, value: Any) -> dict[str, str]:
     return {str(var): str(text) for var, text in value.items()}
 
 
-def _checked(key: str, check: Callable[..., Any], *args: Any, got: Any = None,
-             show: bool = False) -> Any:
+def _checked(key: str, check: Callable[..., _T], *args: object, got: object = None,
+             show: bool = False) -> _T:
     try:
         return check(*args)
     except ValueError as exc:
         raise _refuse(key, f"{exc} (got {got!r})" if show else str(exc)) from None
 
 
-def _stream_spec(key: str, value: Any) -> dict[str, Any]:
+def _stream_spec(key: str, value: object) -> dict[str, object]:
     if not isinstance(value, dict):
         raise _refuse(key, "expected an object with a 'class' key")
     return {str(sub): _checked(key, stream_value, str(sub), item, got=item, show=True)
             for sub, item in value.items()}
 
 
-def _routed_value(key: str, route: Route, value: Any) -> Any:
+def _routed_value(key: str, route: Route, value: object) -> object:
     """The checked value of a routed key, for set and add alike."""
     if route.kind == "stream_key":
         return _checked(key, stream_value, route.sub, value, got=value, show=True)
@@ -129,7 +165,7 @@ class _Collector:
         self.watcher = watcher
         self.changes: dict[str, Change] = {}
 
-    def put(self, attr: str, value: Any, key: str) -> Change:
+    def put(self, attr: str, value: object, key: str) -> Change:
         change = self.changes.get(attr)
         if change is None:
             change = self.changes[attr] = Change(attr, value, [key])
@@ -138,15 +174,15 @@ class _Collector:
             change.keys.append(key)
         return change
 
-    def merged(self, attr: str) -> dict[str, Any]:
+    def merged(self, attr: str) -> dict[str, object]:
         change = self.changes.get(attr)
         if change is not None:
-            return dict(change.value)
+            return dict(_mapping(change.value))
         if attr == "hooks":
             return dict(self.watcher.hooks.specs())
         return dict(getattr(self.watcher, attr) or {})
 
-    def add(self, key: str, value: Any) -> None:
+    def add(self, key: str, value: object) -> None:
         route = route_key(key)
         if route.kind == "stream":
             self.put(key, _stream_spec(key, value), key)
@@ -178,7 +214,7 @@ class _Collector:
             raise MessageError(f"unknown option {key!r}")
 
 
-def parse_set_options(watcher: Watcher, options: Mapping[str, Any]) -> list[Change]:
+def parse_set_options(watcher: Watcher, options: Mapping[str, object]) -> list[Change]:
     """Validate the ``options`` of a ``set`` request for ``watcher``.
 
     Raises:
@@ -199,7 +235,7 @@ def prepare(watcher: Watcher, changes: list[Change]) -> None:
     final = {change.attr: change.value for change in changes}
     singleton = final.get("singleton", watcher.singleton)
     count = final.get("numprocesses", watcher.numprocesses)
-    if singleton and count > 1:
+    if singleton and isinstance(count, int) and count > 1:
         raise CommandError(f"watcher {watcher.name} is a singleton: numprocesses cannot be "
                            f"{count}")
     copy_env = final.get("copy_env", watcher.copy_env)
@@ -208,21 +244,24 @@ def prepare(watcher: Watcher, changes: list[Change]) -> None:
     if "virtualenv" in final or "virtualenv_py_ver" in final:
         try:  # the next spawn would fail on a virtualenv without site-packages
             build_env(None, copy_env=False, copy_path=False,
-                      virtualenv=final.get("virtualenv", watcher.virtualenv),
-                      virtualenv_py_ver=final.get("virtualenv_py_ver", watcher.virtualenv_py_ver))
+                      virtualenv=_text(final.get("virtualenv", watcher.virtualenv)),
+                      virtualenv_py_ver=_text(final.get("virtualenv_py_ver",
+                                                        watcher.virtualenv_py_ver)))
         except ValueError as exc:
             raise MessageError(f"cannot set 'virtualenv': {exc}") from None
     for change in changes:
         if change.attr == "hooks":
             try:
-                change.prepared = Hooks(change.value, working_dir=final.get(
-                    "working_dir", watcher.working_dir), timeout=final.get(
-                    "hook_timeout", watcher.hooks.timeout), env=final.get("env", watcher.env))
+                change.prepared = Hooks(
+                    _hook_specs(change.value),
+                    working_dir=_text(final.get("working_dir", watcher.working_dir)),
+                    timeout=_number(final.get("hook_timeout", watcher.hooks.timeout)),
+                    env=_env(final.get("env", watcher.env)))
             except ValueError as exc:
                 raise _refuse(change.keys[0], str(exc)) from None
         elif change.attr in STREAMS and change.value:
             try:
-                change.prepared = build_stream(change.value)
+                change.prepared = build_stream(_mapping(change.value))
             except (ValueError, OSError) as exc:
                 raise _refuse(change.keys[0], str(exc)) from None
 
@@ -230,9 +269,9 @@ def prepare(watcher: Watcher, changes: list[Change]) -> None:
 def discard(changes: list[Change]) -> None:
     """Close streams built by :func:`prepare` for changes that will not be applied."""
     for change in changes:
-        close = getattr(change.prepared, "close", None)
-        if change.attr in STREAMS and close is not None:
-            close()
+        prepared = change.prepared
+        if change.attr in STREAMS and prepared is not None and not isinstance(prepared, Hooks):
+            prepared.close()
 
 
 async def apply_changes(watcher: Watcher, changes: list[Change], *, notify: bool = True) -> None:
@@ -253,10 +292,11 @@ def _assign(watcher: Watcher, changes: list[Change], *, notify: bool) -> set[str
             continue
         assert option.live is not None  # parsing refused the others
         kinds.add(option.live)
-        if option.live == "hooks":
+        if option.live == "hooks" and isinstance(change.prepared, Hooks):
             watcher.hooks = change.prepared
         elif option.live == "stream":
-            if watcher.swap_stream(change.attr, change.value, change.prepared):
+            stream = change.prepared if not isinstance(change.prepared, Hooks) else None
+            if watcher.swap_stream(change.attr, _mapping(change.value), stream):
                 kinds.add("spawn")  # running processes have no pipe to the new stream
         else:
             value = change.value
@@ -269,7 +309,7 @@ def _assign(watcher: Watcher, changes: list[Change], *, notify: bool) -> set[str
     return kinds
 
 
-def parse_new_options(options: Mapping[str, Any]) -> dict[str, Any]:
+def parse_new_options(options: Mapping[str, object]) -> dict[str, Any]:
     """Validate the ``options`` of an ``add`` request into ``Watcher`` keyword arguments.
 
     Every watcher option is accepted (a new watcher has nothing to change
@@ -286,7 +326,7 @@ def parse_new_options(options: Mapping[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
-def _add_new(kwargs: dict[str, Any], key: str, value: Any) -> None:
+def _add_new(kwargs: dict[str, Any], key: str, value: object) -> None:
     route = route_key(key)
     if route.kind == "stream":
         kwargs.setdefault(key, {}).update(_stream_spec(key, value))

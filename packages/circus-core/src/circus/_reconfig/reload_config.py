@@ -28,10 +28,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from circus._base.parsers import parse_int
 from circus._reconfig.live_options import Change, apply_changes, discard, is_live, prepare
 from circus._reconfig.reload_sockets import plan_sockets, swap_sockets, users
 from circus._setup.plugins import is_active, plugin_watcher, watcher_name
@@ -76,15 +77,15 @@ class Plan:
     live: list[tuple[Watcher, list[Change]]] = field(default_factory=list)
 
 
-def _by_name(items: Any) -> dict[str, Mapping[str, Any]]:
+def _by_name(items: Iterable[Mapping[str, object]]) -> dict[str, Mapping[str, object]]:
     return {str(item["name"]).lower(): item for item in items}
 
 
-def _differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> set[str]:
+def _differences(old: Mapping[str, object], new: Mapping[str, object]) -> set[str]:
     return {key for key in set(old) | set(new) if old.get(key) != new.get(key)}
 
 
-def _build(options: Mapping[str, Any], path: str) -> Watcher:
+def _build(options: Mapping[str, object], path: str) -> Watcher:
     return Watcher.load_from_config(options, path)
 
 
@@ -108,7 +109,7 @@ def plan(arbiter: Arbiter, new: CircusConfig) -> Plan:
             if not changed:
                 continue
             if changed == {"numprocesses"}:
-                result.resize.append((watcher, int(new_conf[name]["numprocesses"])))
+                result.resize.append((watcher, parse_int(new_conf[name]["numprocesses"])))
             elif all(is_live(key) for key in changed):
                 changes = [Change(key, new_conf[name].get(key), [key]) for key in sorted(changed)]
                 try:
@@ -130,7 +131,7 @@ def plan(arbiter: Arbiter, new: CircusConfig) -> Plan:
     return result
 
 
-def _active_plugins(config: CircusConfig | None) -> dict[str, Mapping[str, Any]]:
+def _active_plugins(config: CircusConfig | None) -> dict[str, Mapping[str, object]]:
     sections = config.plugins if config is not None else ()
     return {watcher_name(s).lower(): s for s in sections if is_active(s)}
 
@@ -157,7 +158,8 @@ def _plan_plugins(arbiter: Arbiter, new: CircusConfig, running: Mapping[str, Wat
             result.create.append(plugin_watcher(arbiter, section))
 
 
-def _apply_circus(arbiter: Arbiter, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
+def _apply_circus(arbiter: Arbiter, old: Mapping[str, object],
+                  new: Mapping[str, object]) -> None:
     for key in sorted(_differences(old, new)):
         option = CIRCUS_OPTIONS.get(key)
         if option is not None and option.live is not None:

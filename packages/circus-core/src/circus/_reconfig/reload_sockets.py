@@ -11,19 +11,32 @@ removes: that is refused before anything changes.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Protocol
 
 from circus.errors import CircusError, MessageError
-from circus.sockets import CircusSocket, referenced_sockets
+from circus.sockets import CircusSocket, SocketLike, referenced_sockets
 
 if TYPE_CHECKING:
-    from circus.arbiter import Arbiter
     from circus.config import CircusConfig
     from circus.watcher import Watcher
 
 logger = logging.getLogger("circus")
+
+
+class SocketHolder(Protocol):
+    """What swapping sockets needs of the arbiter (a :class:`~circus.arbiter.Arbiter`)."""
+
+    @property
+    def watchers(self) -> Sequence[Watcher]:
+        """The arbiter's watchers."""
+        ...
+
+    @property
+    def sockets(self) -> MutableMapping[str, SocketLike]:
+        """The arbiter's sockets by name; changed in place."""
+        ...
 
 
 @dataclass
@@ -42,8 +55,17 @@ class SocketPlan:
         return bool(self.close or self.bind)
 
 
-def _by_name(items: Any) -> dict[str, Mapping[str, Any]]:
+def _by_name(items: Iterable[Mapping[str, object]]) -> dict[str, Mapping[str, object]]:
     return {str(item["name"]).lower(): item for item in items}
+
+
+def _template(value: object) -> str | list[str] | None:
+    """A watcher's cmd, args or shell_args as ``referenced_sockets`` reads it."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [str(item) for item in value]
+    return str(value)
 
 
 def plan_sockets(old: CircusConfig | None, new: CircusConfig) -> SocketPlan:
@@ -66,20 +88,20 @@ def plan_sockets(old: CircusConfig | None, new: CircusConfig) -> SocketPlan:
             except ValueError as exc:
                 raise MessageError(f"reloadconfig: [socket:{name}]: {exc}") from None
     for watcher in new.watchers:
-        for used in referenced_sockets(watcher.get("cmd"), watcher.get("args"),
-                                       watcher.get("shell_args")):
+        templates = (_template(watcher.get(key)) for key in ("cmd", "args", "shell_args"))
+        for used in referenced_sockets(*templates):
             if used not in new_socks:
                 raise MessageError(f"reloadconfig: watcher {watcher['name']} uses socket "
                                    f"{used!r}, which {new.path} does not declare")
     return result
 
 
-def users(arbiter: Arbiter, names: set[str]) -> list[Watcher]:
+def users(arbiter: SocketHolder, names: set[str]) -> list[Watcher]:
     """The arbiter's watchers whose processes get one of the sockets ``names``."""
     return [w for w in arbiter.watchers if names & set(w.socket_names())]
 
 
-def swap_sockets(arbiter: Arbiter, steps: SocketPlan) -> list[str]:
+def swap_sockets(arbiter: SocketHolder, steps: SocketPlan) -> list[str]:
     """Close the old sockets and bind the new ones; returns the errors (one per socket).
 
     Call it with every process that holds a closed socket stopped. A socket

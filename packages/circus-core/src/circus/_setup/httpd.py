@@ -13,18 +13,60 @@ from __future__ import annotations
 import importlib.util
 import shlex
 import sys
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import Protocol
 
 from circus.errors import ConfigError
-from circus.sockets import CircusSocket
+from circus.sockets import CircusSocket, SocketLike
 from circus.watcher import Watcher
-
-if TYPE_CHECKING:
-    from circus.arbiter import Arbiter
 
 HTTPD = "circushttpd"
 """The name of both the socket and the watcher, as upstream."""
 _LAUNCH = "from circus.web import main; main()"
+
+
+class HttpdHost(Protocol):
+    """What launching circushttpd needs of the arbiter (a :class:`~circus.arbiter.Arbiter`)."""
+
+    @property
+    def endpoint(self) -> str | None:
+        """The control endpoint."""
+        ...
+
+    @property
+    def ssh_server(self) -> str | None:
+        """The ssh server to tunnel through, if any."""
+        ...
+
+    @property
+    def loglevel(self) -> str | None:
+        """circusd's log level, if set."""
+        ...
+
+    @property
+    def logoutput(self) -> str | None:
+        """circusd's log destination, if set."""
+        ...
+
+    @property
+    def sockets(self) -> Mapping[str, SocketLike]:
+        """The arbiter's sockets, by name."""
+        ...
+
+    @property
+    def httpd_host(self) -> str:
+        """The host circushttpd binds."""
+        ...
+
+    @property
+    def httpd_port(self) -> int:
+        """The port circushttpd binds."""
+        ...
+
+    @property
+    def httpd_close_outputs(self) -> bool:
+        """Whether circushttpd's output goes to /dev/null."""
+        ...
 
 
 def httpd_installed() -> bool:
@@ -35,7 +77,7 @@ def httpd_installed() -> bool:
         return False
 
 
-def httpd_command(arbiter: Arbiter) -> str:
+def httpd_command(arbiter: HttpdHost) -> str:
     """The circushttpd command line for ``arbiter``'s endpoint and options."""
     argv = [sys.executable, "-c", _LAUNCH,
             "--fd", f"$(circus.sockets.{HTTPD})",
@@ -51,7 +93,7 @@ def httpd_command(arbiter: Arbiter) -> str:
     return shlex.join(argv)
 
 
-def httpd_socket(arbiter: Arbiter) -> CircusSocket:
+def httpd_socket(arbiter: HttpdHost) -> CircusSocket:
     """The listening socket circushttpd serves on.
 
     Raises:
@@ -63,7 +105,7 @@ def httpd_socket(arbiter: Arbiter) -> CircusSocket:
     return CircusSocket(HTTPD, host=arbiter.httpd_host, port=arbiter.httpd_port)
 
 
-def httpd_watcher(arbiter: Arbiter) -> Watcher:
+def httpd_watcher(arbiter: HttpdHost) -> Watcher:
     """The ``circushttpd`` watcher.
 
     Raises:

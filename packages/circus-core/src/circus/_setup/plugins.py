@@ -15,14 +15,11 @@ import importlib.util
 import shlex
 import sys
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Protocol
 
 from circus._base.parsers import parse_bool, parse_int
 from circus.errors import ConfigError
 from circus.watcher import Watcher
-
-if TYPE_CHECKING:
-    from circus.arbiter import Arbiter
 
 PLUGIN_PREFIX = "plugin:"
 _LAUNCH = "from circus import plugins;plugins.main()"
@@ -30,6 +27,40 @@ _LAUNCH = "from circus import plugins;plugins.main()"
 # every other key is the plugin's own and goes to it through --config.
 _NOT_FORWARDED = ("use", "active", "name")
 _DEFAULT_PRIORITY = 1
+
+
+class PluginHost(Protocol):
+    """What launching a plugin needs of the arbiter (a :class:`~circus.arbiter.Arbiter`)."""
+
+    @property
+    def endpoint(self) -> str | None:
+        """The control endpoint."""
+        ...
+
+    @property
+    def pubsub_endpoint(self) -> str | None:
+        """The event endpoint."""
+        ...
+
+    @property
+    def ssh_server(self) -> str | None:
+        """The ssh server to tunnel through, if any."""
+        ...
+
+    @property
+    def loglevel(self) -> str | None:
+        """circusd's log level, if set."""
+        ...
+
+    @property
+    def logoutput(self) -> str | None:
+        """circusd's log destination, if set."""
+        ...
+
+    @property
+    def check_delay(self) -> float:
+        """circusd's check_delay, handed to the plugin."""
+        ...
 
 
 def plugins_installed() -> bool:
@@ -40,12 +71,12 @@ def plugins_installed() -> bool:
         return False
 
 
-def watcher_name(section: Mapping[str, Any]) -> str:
+def watcher_name(section: Mapping[str, object]) -> str:
     """The watcher that runs the plugin of ``section``: ``plugin:NAME``, as upstream."""
     return PLUGIN_PREFIX + str(section["name"])
 
 
-def is_active(section: Mapping[str, Any]) -> bool:
+def is_active(section: Mapping[str, object]) -> bool:
     """False when the section says ``active = false``: no watcher is made for it.
 
     Raises:
@@ -57,7 +88,7 @@ def is_active(section: Mapping[str, Any]) -> bool:
         raise ConfigError(f"[plugin:{section['name']}] active: {exc}") from None
 
 
-def config_argument(section: Mapping[str, Any]) -> str:
+def config_argument(section: Mapping[str, object]) -> str:
     """The ``--config`` value: the plugin's keys as ``key:value`` joined by ``:::``.
 
     Sorted by key, with ``name`` set to the watcher's name, as upstream sends it.
@@ -67,7 +98,7 @@ def config_argument(section: Mapping[str, Any]) -> str:
     return ":::".join(f"{key}:{items[key]}" for key in sorted(items))
 
 
-def plugin_command(arbiter: Arbiter, section: Mapping[str, Any]) -> str:
+def plugin_command(arbiter: PluginHost, section: Mapping[str, object]) -> str:
     """The command line of the plugin of ``section``, for ``arbiter``'s endpoints."""
     argv = [sys.executable, "-c", _LAUNCH,
             "--endpoint", str(arbiter.endpoint),
@@ -87,14 +118,14 @@ def plugin_command(arbiter: Arbiter, section: Mapping[str, Any]) -> str:
     return shlex.join(argv)
 
 
-def _priority(section: Mapping[str, Any]) -> int:
+def _priority(section: Mapping[str, object]) -> int:
     try:
         return parse_int(section.get("priority", _DEFAULT_PRIORITY))
     except ValueError as exc:
         raise ConfigError(f"[plugin:{section['name']}] priority: {exc}") from None
 
 
-def plugin_watcher(arbiter: Arbiter, section: Mapping[str, Any]) -> Watcher:
+def plugin_watcher(arbiter: PluginHost, section: Mapping[str, object]) -> Watcher:
     """The singleton watcher ``plugin:NAME`` that runs the plugin of ``section``.
 
     Raises:

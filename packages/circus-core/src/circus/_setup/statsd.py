@@ -10,16 +10,57 @@ from __future__ import annotations
 import importlib.util
 import shlex
 import sys
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from circus.errors import ConfigError
 from circus.watcher import Watcher
 
-if TYPE_CHECKING:
-    from circus.arbiter import Arbiter
-
 STATS_WATCHER = "circusd-stats"
 _LAUNCH = "from circus import stats; stats.main()"
+
+
+class StatsHost(Protocol):
+    """What launching circusd-stats needs of the arbiter (a :class:`~circus.arbiter.Arbiter`)."""
+
+    @property
+    def endpoint(self) -> str | None:
+        """The control endpoint."""
+        ...
+
+    @property
+    def pubsub_endpoint(self) -> str | None:
+        """The event endpoint."""
+        ...
+
+    @property
+    def ssh_server(self) -> str | None:
+        """The ssh server to tunnel through, if any."""
+        ...
+
+    @property
+    def loglevel(self) -> str | None:
+        """circusd's log level, if set."""
+        ...
+
+    @property
+    def logoutput(self) -> str | None:
+        """circusd's log destination, if set."""
+        ...
+
+    @property
+    def stats_endpoint(self) -> str | None:
+        """Where circusd-stats publishes."""
+        ...
+
+    @property
+    def prometheus(self) -> str | None:
+        """``host:port`` of the Prometheus endpoint, if any."""
+        ...
+
+    @property
+    def statsd_close_outputs(self) -> bool:
+        """Whether circusd-stats' output goes to /dev/null."""
+        ...
 
 
 def stats_installed() -> bool:
@@ -30,7 +71,7 @@ def stats_installed() -> bool:
         return False
 
 
-def stats_command(arbiter: Arbiter) -> str:
+def stats_command(arbiter: StatsHost) -> str:
     """The circusd-stats command line for ``arbiter``'s endpoints and options."""
     argv = [sys.executable, "-c", _LAUNCH,
             "--endpoint", str(arbiter.endpoint),
@@ -49,7 +90,7 @@ def stats_command(arbiter: Arbiter) -> str:
     return shlex.join(argv)
 
 
-def stats_watcher(arbiter: Arbiter) -> Watcher:
+def stats_watcher(arbiter: StatsHost) -> Watcher:
     """The ``circusd-stats`` watcher.
 
     Raises:

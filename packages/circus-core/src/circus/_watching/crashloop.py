@@ -31,7 +31,7 @@ import asyncio
 import heapq
 import random
 from collections.abc import Callable
-from typing import Any
+from typing import TypedDict
 
 MAX_BACKOFF = 60.0  # seconds: a broken slot is retried at least this often
 _JITTER = (0.75, 1.0)  # fraction of the nominal delay actually waited
@@ -43,6 +43,16 @@ def backoff_delay(retry_in: float, troubles: int, jitter: bool = True) -> float:
         return 0.0
     base = min(retry_in * 2.0 ** (troubles - 1), MAX_BACKOFF)
     return base * random.uniform(*_JITTER) if jitter else base
+
+
+class SlotDescription(TypedDict):
+    """A waiting slot as ``status --verbose`` shows it."""
+
+    wid: int
+    quick_exits: int  # in a row
+    spawn_failures: int  # in a row
+    delay: float  # seconds, the wait chosen
+    retry_in: float  # seconds left before the retry
 
 
 class SlotRecord:
@@ -63,7 +73,7 @@ class SlotRecord:
         """Quick exits and failed spawns in a row: what the delay doubles on."""
         return self.quick_exits + self.spawn_failures
 
-    def describe(self, now: float) -> dict[str, Any]:
+    def describe(self, now: float) -> SlotDescription:
         """What ``status --verbose`` shows of a waiting slot."""
         remaining = max(0.0, (self.retry_at or now) - now)
         return {
@@ -168,7 +178,7 @@ class SlotBackoff:
             self._drop(record)
         return released
 
-    def describe(self) -> list[dict[str, Any]]:
+    def describe(self) -> list[SlotDescription]:
         """The waiting slots, soonest retry first (for ``status --verbose``)."""
         now = asyncio.get_running_loop().time()
         waiting = [r for r in self._records.values() if r.timer is not None]

@@ -32,8 +32,9 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from types import ModuleType
-from typing import Any, Protocol
+from typing import Protocol
 
+from circus._base.events import EventPayload
 from circus.config import HOOK_NAMES
 
 logger = logging.getLogger("circus")
@@ -46,7 +47,10 @@ _RESULT_IGNORED = frozenset(
 # a crashing before_signal must not block a stop.
 _ERRORS_IGNORED = _RESULT_IGNORED | {"before_signal"}
 
-HookSpec = tuple[Callable[..., Any] | str, bool]
+HookCallable = Callable[..., object]
+"""A hook: called with ``watcher``, ``arbiter``, ``hook_name`` and the hook's own keywords."""
+
+HookSpec = tuple[HookCallable | str, bool]
 
 
 class HookOwner(Protocol):
@@ -65,7 +69,7 @@ class HookOwner(Protocol):
         """The arbiter the watcher belongs to, or None."""
         ...
 
-    def notify_event(self, topic: str, msg: dict[str, Any]) -> None:
+    def notify_event(self, topic: str, msg: EventPayload) -> None:
         """Publish event ``topic`` for the watcher."""
         ...
 
@@ -164,7 +168,7 @@ def _import_from(module_name: str, dirs: Iterable[str]) -> ModuleType | None:
     return None
 
 
-def resolve_callable(path: str, working_dir: str | None = None) -> Callable[..., Any]:
+def resolve_callable(path: str, working_dir: str | None = None) -> HookCallable:
     """Import ``package.module.function``: ``working_dir`` first, then ``sys.path``,
     then :func:`search_dirs`.
 
@@ -176,16 +180,16 @@ def resolve_callable(path: str, working_dir: str | None = None) -> Callable[...,
     module_name, _, attr = path.rpartition(".")
     if not module_name or not attr:
         raise ValueError(f"hook {path!r} is not a dotted path such as mypkg.hooks.check")
-    added = working_dir is not None and working_dir not in sys.path
+    added = working_dir if working_dir is not None and working_dir not in sys.path else None
     module: ModuleType | None
     try:
-        if added:
-            sys.path.insert(0, working_dir)  # type: ignore[arg-type]
+        if added is not None:
+            sys.path.insert(0, added)
         try:
             module = importlib.import_module(module_name)
         finally:
-            if added:
-                sys.path.remove(working_dir)  # type: ignore[arg-type]
+            if added is not None:
+                sys.path.remove(added)
     except ModuleNotFoundError as exc:
         if not _not_found(exc, module_name):
             raise ValueError(f"cannot import hook {path!r}: {exc}") from exc
@@ -203,13 +207,14 @@ def resolve_callable(path: str, working_dir: str | None = None) -> Callable[...,
             ) from exc
     except Exception as exc:
         raise ValueError(f"cannot import hook {path!r}: {exc}") from exc
+    target: object
     try:
         target = getattr(module, attr)
     except AttributeError:
         raise ValueError(f"hook {path!r}: module {module_name!r} has no {attr!r}") from None
     if not callable(target):
         raise ValueError(f"hook {path!r} is not callable")
-    return target  # type: ignore[no-any-return]
+    return target
 
 
 class Hooks:
@@ -217,7 +222,7 @@ class Hooks:
 
     def __init__(
         self,
-        specs: Mapping[str, HookSpec | Callable[..., Any] | str] | None,
+        specs: Mapping[str, HookSpec | HookCallable | str] | None,
         *,
         working_dir: str | None,
         timeout: float,
@@ -234,7 +239,7 @@ class Hooks:
         if env is not None:
             add_import_paths(env.get("PYTHONPATH"), working_dir)
         self.timeout = timeout
-        self._hooks: dict[str, tuple[Callable[..., Any], bool]] = {}
+        self._hooks: dict[str, tuple[HookCallable, bool]] = {}
         for name, spec in (specs or {}).items():
             if name not in HOOK_NAMES:
                 raise ValueError(f"unknown hook {name!r}; valid hooks: {', '.join(HOOK_NAMES)}")
@@ -252,11 +257,11 @@ class Hooks:
     def __contains__(self, name: object) -> bool:
         return name in self._hooks
 
-    def specs(self) -> dict[str, tuple[Callable[..., Any], bool]]:
+    def specs(self) -> dict[str, tuple[HookCallable, bool]]:
         """The resolved hooks, by name."""
         return dict(self._hooks)
 
-    async def run(self, watcher: HookOwner, name: str, **extra: Any) -> bool:
+    async def run(self, watcher: HookOwner, name: str, **extra: object) -> bool:
         """Run hook ``name``; return whether the caller should go on.
 
         No hook means True. A raising or timed-out hook emits ``hook_failure``

@@ -17,10 +17,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
-from circus._base.events import EventBus
-from circus.sockets import CircusSocket
+from circus._base.events import EventBus, EventPayload
+from circus.sockets import CircusSocket, SocketLike
 
 logger = logging.getLogger("circus")
 
@@ -65,7 +65,7 @@ class OnDemandArbiter(Protocol):
         ...
 
     @property
-    def sockets(self) -> Mapping[str, Any]:
+    def sockets(self) -> Mapping[str, SocketLike]:
         """The arbiter's sockets, by name."""
         ...
 
@@ -129,7 +129,7 @@ class OnDemand:
             self.disarm(name)
         self._unsubscribe()
 
-    def _sockets(self, watcher: OnDemandWatcher) -> list[Any]:
+    def _sockets(self, watcher: OnDemandWatcher) -> list[SocketLike]:
         sockets = self._arbiter.sockets
         found = []
         for name in watcher.socket_names():
@@ -157,7 +157,7 @@ class OnDemand:
             if watcher.status() == "stopped" and watcher in self._arbiter.watchers:
                 self.arm(watcher)
 
-    def _on_event(self, topic: str, payload: dict[str, Any]) -> None:
+    def _on_event(self, topic: str, payload: EventPayload) -> None:
         parts = topic.split(".")
         if len(parts) < 3 or parts[0] != "watcher":
             return

@@ -11,9 +11,9 @@ import functools
 import logging
 import time
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Protocol
 
-from circus.stream import PipeReader, build_stream
+from circus.stream import PipeReader, Stream, StreamMessage, build_stream
 
 logger = logging.getLogger("circus")
 
@@ -31,12 +31,12 @@ class StreamOwner(Protocol):
         ...
 
     @property
-    def stdout_stream(self) -> Mapping[str, Any]:
+    def stdout_stream(self) -> Mapping[str, object]:
         """The ``stdout_stream.*`` options (empty: no stream)."""
         ...
 
     @property
-    def stderr_stream(self) -> Mapping[str, Any]:
+    def stderr_stream(self) -> Mapping[str, object]:
         """The ``stderr_stream.*`` options (empty: no stream)."""
         ...
 
@@ -61,7 +61,7 @@ class WatcherOutput:
 
     def __init__(self, watcher: StreamOwner) -> None:
         self._watcher = watcher
-        self._streams: dict[str, Any] = {}
+        self._streams: dict[str, Stream] = {}
         self._readers: set[PipeReader] = set()
         self._opened = False  # between open() and close(): the watcher runs
 
@@ -86,9 +86,7 @@ class WatcherOutput:
     def reopen(self) -> None:
         """Reopen stream files (SIGHUP, reload, external rotation)."""
         for stream in self._streams.values():
-            reopen = getattr(stream, "reopen", None)
-            if reopen is not None:
-                reopen()
+            stream.reopen()
 
     def attach(self, proc: Piped) -> None:
         """Start reading the pipes of a freshly spawned process."""
@@ -104,12 +102,12 @@ class WatcherOutput:
             reader.start()
         proc.stdout_fd = proc.stderr_fd = None
 
-    def _write(self, name: str, data: dict[str, Any]) -> None:
+    def _write(self, name: str, data: StreamMessage) -> None:
         stream = self._streams.get(name)
         if stream is not None:
             stream(data)
 
-    def swap(self, name: str, stream: Any) -> None:
+    def swap(self, name: str, stream: Stream | None) -> None:
         """Replace stream ``name`` (stdout/stderr) by ``stream`` (None: remove it).
 
         Only while the watcher runs; otherwise ``stream`` is closed and the
@@ -122,9 +120,8 @@ class WatcherOutput:
         old = self._streams.pop(name, None)
         if stream is not None:
             self._streams[name] = stream
-        close = getattr(old, "close", None)
-        if close is not None:
-            close()
+        if old is not None:
+            old.close()
 
     async def close(self) -> None:
         """Drain every pipe to EOF (bounded), then close the streams."""
@@ -136,8 +133,6 @@ class WatcherOutput:
                 reader.close()
         self._readers.clear()
         for stream in self._streams.values():
-            close = getattr(stream, "close", None)
-            if close is not None:
-                close()
+            stream.close()
         self._streams.clear()
         self._opened = False

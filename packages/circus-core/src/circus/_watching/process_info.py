@@ -15,8 +15,8 @@ import asyncio
 import os
 import pwd
 import time
-from collections.abc import Iterable, Mapping
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable, Mapping
+from typing import Protocol, TypedDict, TypeVar
 
 import psutil
 
@@ -33,7 +33,30 @@ _PROC_SCAN_CHUNK = 60  # /proc/PID/stat reads while mapping parents to children
 NA = "N/A"
 GONE = "No such process (stopped?)"
 
-Info = dict[str, Any]
+_T = TypeVar("_T")
+_D = TypeVar("_D")
+
+
+class _InfoFields(TypedDict):
+    pid: int
+    cmdline: str  # the program's base name
+    username: str
+    nice: int | str  # NA when unreadable
+    mem_info1: str  # RSS, human (``12M``), or NA
+    mem_info2: str  # VMS, human, or NA
+    cpu: float  # percent over the sampling interval
+    mem: float | str  # percent of the host's memory, or NA
+    ctime: str  # CPU time as ``M:SS.ss``, or NA
+    create_time: float | str  # epoch seconds, or NA
+    age: float | str  # seconds, or NA
+    children: list[Info]  # the direct children (whose own ``children`` are empty)
+
+
+class Info(_InfoFields, total=False):
+    """Upstream's info mapping of one process, as ``stats`` and ``dstats`` reply it."""
+
+    started: float  # the spawn time, for circusd's own processes
+    wid: int  # the worker id, for circusd's own processes
 
 
 class Tracked(Protocol):
@@ -149,7 +172,7 @@ class _Sampler:
         return info
 
 
-def _field(read: Any, default: Any = NA) -> Any:
+def _field(read: Callable[[], _T], default: _D) -> _T | _D:
     try:
         return read()
     except psutil.AccessDenied:
@@ -160,12 +183,12 @@ def _read(proc: psutil.Process, sampler: _Sampler) -> Info:
     mem = _field(proc.memory_info, None)
     times = _field(proc.cpu_times, None)
     cmdline = _field(proc.cmdline, None)
-    create_time = _field(proc.create_time)
+    create_time = _field(proc.create_time, NA)
     return {
         "pid": proc.pid,
-        "cmdline": os.path.basename(cmdline[0]) if cmdline else _field(proc.name),
-        "username": _field(lambda: sampler.username(proc)),
-        "nice": _field(proc.nice),
+        "cmdline": os.path.basename(cmdline[0]) if cmdline else _field(proc.name, NA),
+        "username": _field(lambda: sampler.username(proc), NA),
+        "nice": _field(proc.nice, NA),
         "mem_info1": human_bytes(mem.rss) if mem else NA,
         "mem_info2": human_bytes(mem.vms) if mem else NA,
         "cpu": 0.0,

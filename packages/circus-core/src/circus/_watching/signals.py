@@ -22,7 +22,9 @@ import signal
 import threading
 from collections.abc import Callable
 from types import FrameType
-from typing import Any
+
+# What signal.getsignal returns: a handler, SIG_DFL/SIG_IGN, or None (set outside Python).
+_Disposition = Callable[[int, FrameType | None], object] | int | signal.Handlers | None
 
 
 class SignalRouter:
@@ -37,7 +39,7 @@ class SignalRouter:
             raise RuntimeError("signal handlers can only be installed from the main thread")
         self._loop = loop
         self._callbacks: dict[int, Callable[[], None]] = {}
-        self._previous: dict[int, Any] = {}
+        self._previous: dict[int, _Disposition] = {}
         self._pending: set[int] = set()
         self._wakeup: tuple[int, int] | None = None
         self._previous_wakeup = -1

@@ -24,9 +24,8 @@ import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from circus._watching.hooks import daemon_sys_path
 
@@ -42,7 +41,7 @@ _LEGACY_WID = re.compile(r"\$WID\b")
 _warned_legacy: set[str] = set()
 
 
-def expand_variables(template: str, variables: Mapping[str, Any], env: Mapping[str, str]) -> str:
+def expand_variables(template: str, variables: Mapping[str, object], env: Mapping[str, str]) -> str:
     """Replace ``$(circus.X)`` and ``((circus.X))`` in ``template``.
 
     ``X`` is a watcher option (``wid``, ``numprocesses``, ``sockets.web``...),
@@ -67,8 +66,8 @@ def expand_variables(template: str, variables: Mapping[str, Any], env: Mapping[s
                     return value
             return match.group(0)
         if lowered in variables:
-            value = variables[lowered]
-            return "" if value is None else str(value)
+            found = variables[lowered]
+            return "" if found is None else str(found)
         return match.group(0)
 
     return _VARIABLE.sub(replace, template)
@@ -98,7 +97,7 @@ def build_argv(
     *,
     shell: bool,
     shell_args: str | None,
-    variables: Mapping[str, Any],
+    variables: Mapping[str, object],
     env: Mapping[str, str],
 ) -> list[str]:
     """Return the argv for one spawn, with every variable expanded."""
@@ -277,7 +276,7 @@ def _child_groups(uid: int | None, gid: int | None) -> tuple[int | None, list[in
     return primary, groups
 
 
-def _rlimit_setter(limits: dict[int, int | None]) -> Any:
+def _rlimit_setter(limits: dict[int, int | None]) -> Callable[[], None]:
     def apply() -> None:
         for res, value in limits.items():
             if value is None:
@@ -321,7 +320,8 @@ def spawn(spec: SpawnSpec) -> Spawned:
     err_r, stderr = _output_target(spec.close_stderr, spec.pipe_stderr)
     env = spec.env
     pass_fds = spec.pass_fds
-    preexec = _rlimit_setter(spec.rlimits) if spec.rlimits else None
+    preexec: Callable[[], None] | None = (
+        _rlimit_setter(spec.rlimits) if spec.rlimits else None)
     if spec.listen_fds:
         argv, executable, env, preexec = _socket_activation(
             argv, executable, env, spec.listen_fds, preexec)
@@ -367,8 +367,8 @@ def _socket_activation(
     executable: str | None,
     env: dict[str, str] | None,
     listen_fds: tuple[tuple[str, int], ...],
-    then: Any,
-) -> tuple[list[str], str, dict[str, str], Any]:
+    then: Callable[[], None] | None,
+) -> tuple[list[str], str, dict[str, str], Callable[[], None]]:
     """Wrap a spawn for systemd socket activation (``sd_listen_fds``).
 
     Returns the argv, executable, env and preexec function to spawn with.

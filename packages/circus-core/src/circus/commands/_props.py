@@ -6,8 +6,9 @@ property and what was expected, so handlers never see a wrongly typed value.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeVar, overload
 
 from circus.errors import MessageError
 
@@ -15,10 +16,19 @@ if TYPE_CHECKING:
     from circus.arbiter import Arbiter
     from circus.watcher import Watcher
 
-_MISSING: Any = object()
+_D = TypeVar("_D")
 
 
-def _kind(value: Any) -> str:
+class _Missing(enum.Enum):
+    """"No default given": the property is required (None is a valid default)."""
+
+    MISSING = enum.auto()
+
+
+_MISSING = _Missing.MISSING
+
+
+def _kind(value: object) -> str:
     if value is None:
         return "null"
     return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
@@ -26,34 +36,47 @@ def _kind(value: Any) -> str:
 
 
 class Props:
-    """The ``properties`` object of one request."""
+    """The ``properties`` object of one request.
 
-    def __init__(self, raw: Mapping[str, Any]) -> None:
+    Each accessor returns the property with its type, or ``default`` (of
+    whatever type the caller gives) when it is absent or null; without a
+    default the property is required.
+    """
+
+    def __init__(self, raw: Mapping[str, object]) -> None:
         self.raw = raw
 
     def __contains__(self, name: str) -> bool:
         return name in self.raw and self.raw[name] is not None
 
-    def _get(self, name: str, default: Any) -> Any:
+    def _get(self, name: str, default: _D | _Missing) -> object | _D:
         value = self.raw.get(name)
         if value is None:
-            if default is _MISSING:
+            if isinstance(default, _Missing):
                 raise MessageError(f"message invalid {name!r} is missing")
             return default
         return value
 
-    def _wrong(self, name: str, value: Any, expected: str) -> MessageError:
+    def _wrong(self, name: str, value: object, expected: str) -> MessageError:
         return MessageError(f"property {name!r}: expected {expected}, got {_kind(value)} "
                             f"{value!r}")
 
-    def text(self, name: str, default: Any = _MISSING) -> Any:
+    @overload
+    def text(self, name: str) -> str: ...
+    @overload
+    def text(self, name: str, default: _D) -> str | _D: ...
+    def text(self, name: str, default: object = _MISSING) -> object:
         """A string property (required unless ``default`` is given)."""
         value = self._get(name, default)
         if value is not default and not isinstance(value, str):
             raise self._wrong(name, value, "a string")
         return value
 
-    def flag(self, name: str, default: Any = _MISSING) -> Any:
+    @overload
+    def flag(self, name: str) -> bool: ...
+    @overload
+    def flag(self, name: str, default: _D) -> bool | _D: ...
+    def flag(self, name: str, default: object = _MISSING) -> object:
         """A boolean; also accepts the strings circusctl-like clients send."""
         value = self._get(name, default)
         if value is default or isinstance(value, bool):
@@ -64,7 +87,11 @@ class Props:
             return bool(value)
         raise self._wrong(name, value, "a boolean")
 
-    def integer(self, name: str, default: Any = _MISSING, *, coerce: bool = True) -> Any:
+    @overload
+    def integer(self, name: str, *, coerce: bool = ...) -> int: ...
+    @overload
+    def integer(self, name: str, default: _D, *, coerce: bool = ...) -> int | _D: ...
+    def integer(self, name: str, default: object = _MISSING, *, coerce: bool = True) -> object:
         """An integer; numeric strings are accepted when ``coerce``."""
         value = self._get(name, default)
         if value is default:
@@ -75,7 +102,11 @@ class Props:
             return int(value)
         raise self._wrong(name, value, "an integer")
 
-    def number(self, name: str, default: Any = _MISSING, *, coerce: bool = True) -> Any:
+    @overload
+    def number(self, name: str, *, coerce: bool = ...) -> float: ...
+    @overload
+    def number(self, name: str, default: _D, *, coerce: bool = ...) -> float | _D: ...
+    def number(self, name: str, default: object = _MISSING, *, coerce: bool = True) -> object:
         """A float; integers and (when ``coerce``) numeric strings are accepted."""
         value = self._get(name, default)
         if value is default:
@@ -89,14 +120,22 @@ class Props:
                 pass
         raise self._wrong(name, value, "a number")
 
-    def array(self, name: str, default: Any = _MISSING) -> Any:
+    @overload
+    def array(self, name: str) -> list[object]: ...
+    @overload
+    def array(self, name: str, default: _D) -> list[object] | _D: ...
+    def array(self, name: str, default: object = _MISSING) -> object:
         """A JSON array."""
         value = self._get(name, default)
         if value is not default and not isinstance(value, list):
             raise self._wrong(name, value, "a list")
         return value
 
-    def mapping(self, name: str, default: Any = _MISSING) -> Any:
+    @overload
+    def mapping(self, name: str) -> dict[str, object]: ...
+    @overload
+    def mapping(self, name: str, default: _D) -> dict[str, object] | _D: ...
+    def mapping(self, name: str, default: object = _MISSING) -> object:
         """A JSON object."""
         value = self._get(name, default)
         if value is not default and not isinstance(value, dict):

@@ -52,7 +52,7 @@ def stats(arbiter: Arbiter, props: Props) -> StatsResult:
         if proc is None or not proc.is_alive:
             raise MessageError(f"process {pid} not found in {props.raw['name']!r}")
         return _one_process(watcher, proc, extended)
-    return _one_watcher(watcher, props.raw["name"], extended)
+    return _one_watcher(watcher, props.text("name"), extended)
 
 
 async def _watcher_infos(

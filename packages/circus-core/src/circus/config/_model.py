@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 
 @dataclass(frozen=True)
@@ -23,15 +22,15 @@ class CircusConfig:
     """
 
     path: str
-    # Loosely typed values: the code building arbiters and watchers passes them
-    # on by key name to typed parameters; sockets and plugins are read by field.
-    circus: Mapping[str, Any]
-    watchers: tuple[Mapping[str, Any], ...]
+    # Values as the option table's parsers made them; readers narrow them by
+    # literal key (circus._setup.build) or hand them to Watcher.load_from_config.
+    circus: Mapping[str, object]
+    watchers: tuple[Mapping[str, object], ...]
     sockets: tuple[Mapping[str, object], ...]
     plugins: tuple[Mapping[str, str], ...]
     env: Mapping[str, str]
 
-    def watcher(self, name: str) -> Mapping[str, Any]:
+    def watcher(self, name: str) -> Mapping[str, object]:
         """Return the watcher called ``name`` (case-insensitive); KeyError if none."""
         wanted = name.lower()
         for watcher in self.watchers:
