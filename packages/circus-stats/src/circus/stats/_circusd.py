@@ -11,7 +11,6 @@ circusd may start later than us or restart under us.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 import zmq
@@ -112,8 +111,14 @@ class CircusdLink:
                 if failures:
                     log.info("circusd at %s answers again", self.endpoint)
                 failures = 0
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._poke.wait(), RESYNC_PERIOD)
+                # Not asyncio.wait_for: before Python 3.12 it can swallow the
+                # cancellation that stops circusd-stats when a poke lands with it.
+                poked = asyncio.ensure_future(self._poke.wait())
+                try:
+                    await asyncio.wait({poked}, timeout=RESYNC_PERIOD)
+                finally:
+                    poked.cancel()
+                if self._poke.is_set():
                     self._poke.clear()
                     continue
                 self._full_wanted = True

@@ -322,10 +322,7 @@ class EventsHandler(Protected):
                                                 "lines": node.recent_output(tail[1])}))
             await self.flush()
             while True:
-                try:
-                    frame = await asyncio.wait_for(listener.queue.get(), _KEEPALIVE)
-                except asyncio.TimeoutError:
-                    frame = b": keepalive\n\n"
+                frame = await _next_frame(listener.queue)
                 self.write(frame)
                 while not listener.queue.empty():  # one write for a burst
                     self.write(listener.queue.get_nowait())
@@ -334,6 +331,21 @@ class EventsHandler(Protected):
             pass
         finally:
             console.hub.leave(listener)
+
+
+async def _next_frame(queue: asyncio.Queue[bytes]) -> bytes:
+    """The next queued frame, or a keepalive after ``_KEEPALIVE`` seconds.
+
+    Not ``asyncio.wait_for``, which before Python 3.12 can swallow the
+    cancellation of a stream being closed at shutdown.
+    """
+    getter = asyncio.ensure_future(queue.get())
+    try:
+        done, _ = await asyncio.wait({getter}, timeout=_KEEPALIVE)
+    finally:
+        if not getter.done():
+            getter.cancel()
+    return getter.result() if getter in done else b": keepalive\n\n"
 
 
 def make_app(console: Console, cookie_secret: bytes | None = None) -> tornado.web.Application:

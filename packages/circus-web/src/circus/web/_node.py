@@ -32,6 +32,22 @@ from circus.web._hub import Hub
 
 logger = logging.getLogger("circus.web")
 
+CLOSE_TIMEOUT = 5.0  # seconds close() waits for the node's tasks to end
+
+
+async def wait_event(event: asyncio.Event, timeout: float) -> None:
+    """Wait until ``event`` is set or ``timeout`` seconds pass.
+
+    Not ``asyncio.wait_for``: before Python 3.12 it can swallow a cancellation
+    that lands as the event is set, and a cancelled poller would run on and
+    keep circushttpd from exiting on SIGTERM.
+    """
+    waiter = asyncio.ensure_future(event.wait())
+    try:
+        await asyncio.wait({waiter}, timeout=timeout)
+    finally:
+        waiter.cancel()
+
 OUTPUT_LINES = 500
 """Lines of output kept per watcher, for a tail opened later."""
 
@@ -114,9 +130,9 @@ class Node:
         """Stop every task and close every socket."""
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self._tasks:
+            # Bounded: a task that swallowed its cancel must not hold the exit.
+            await asyncio.wait(self._tasks, timeout=CLOSE_TIMEOUT)
         self._tasks.clear()
         for sub in self._subs:
             sub.close()
@@ -184,8 +200,7 @@ class Node:
                 await self._drop_client()  # a fresh socket drops stale requests
                 backoff = min(backoff * 2, 10.0)
             self._wake.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), backoff)
+            await wait_event(self._wake, backoff)
             # Events come in bursts (a stop reaps every process): gather them.
             await asyncio.sleep(0.05)
 
