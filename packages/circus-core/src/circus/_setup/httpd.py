@@ -10,12 +10,12 @@ its own, with ``--users-file`` or ``--token-file``.
 
 from __future__ import annotations
 
-import importlib.util
 import shlex
 import sys
 from collections.abc import Mapping
 from typing import Protocol
 
+from circus._setup.launch import LaunchHost, log_args, package_installed, ssh_args
 from circus.errors import ConfigError
 from circus.sockets import CircusSocket, SocketLike
 from circus.watcher import Watcher
@@ -25,28 +25,8 @@ HTTPD = "circushttpd"
 _LAUNCH = "from circus.web import main; main()"
 
 
-class HttpdHost(Protocol):
+class HttpdHost(LaunchHost, Protocol):
     """What launching circushttpd needs of the arbiter (a :class:`~circus.arbiter.Arbiter`)."""
-
-    @property
-    def endpoint(self) -> str | None:
-        """The control endpoint."""
-        ...
-
-    @property
-    def ssh_server(self) -> str | None:
-        """The ssh server to tunnel through, if any."""
-        ...
-
-    @property
-    def loglevel(self) -> str | None:
-        """circusd's log level, if set."""
-        ...
-
-    @property
-    def logoutput(self) -> str | None:
-        """circusd's log destination, if set."""
-        ...
 
     @property
     def sockets(self) -> Mapping[str, SocketLike]:
@@ -71,10 +51,7 @@ class HttpdHost(Protocol):
 
 def httpd_installed() -> bool:
     """True if the circus-web package (``circus.web``) can be imported."""
-    try:
-        return importlib.util.find_spec("circus.web") is not None
-    except (ImportError, ValueError):
-        return False
+    return package_installed("circus.web")
 
 
 def httpd_command(arbiter: HttpdHost) -> str:
@@ -82,14 +59,7 @@ def httpd_command(arbiter: HttpdHost) -> str:
     argv = [sys.executable, "-c", _LAUNCH,
             "--fd", f"$(circus.sockets.{HTTPD})",
             "--endpoint", str(arbiter.endpoint)]
-    if arbiter.ssh_server:
-        argv += ["--ssh", arbiter.ssh_server]
-    if arbiter.loglevel:
-        argv += ["--log-level", arbiter.loglevel]
-    output = arbiter.logoutput
-    # circushttpd writes to stdout or a plain file; syslog stays circusd's.
-    if output and output not in ("-", "stdout", "stderr") and "://" not in output:
-        argv += ["--log-output", output]
+    argv += ssh_args(arbiter) + log_args(arbiter)
     return shlex.join(argv)
 
 

@@ -11,13 +11,13 @@ reaches the plugin whole.
 
 from __future__ import annotations
 
-import importlib.util
 import shlex
 import sys
 from collections.abc import Mapping
 from typing import Protocol
 
 from circus._base.parsers import parse_bool, parse_int
+from circus._setup.launch import LaunchHost, log_args, package_installed, ssh_args
 from circus.errors import ConfigError
 from circus.watcher import Watcher
 
@@ -29,32 +29,12 @@ _NOT_FORWARDED = ("use", "active", "name")
 _DEFAULT_PRIORITY = 1
 
 
-class PluginHost(Protocol):
+class PluginHost(LaunchHost, Protocol):
     """What launching a plugin needs of the arbiter (a :class:`~circus.arbiter.Arbiter`)."""
-
-    @property
-    def endpoint(self) -> str | None:
-        """The control endpoint."""
-        ...
 
     @property
     def pubsub_endpoint(self) -> str | None:
         """The event endpoint."""
-        ...
-
-    @property
-    def ssh_server(self) -> str | None:
-        """The ssh server to tunnel through, if any."""
-        ...
-
-    @property
-    def loglevel(self) -> str | None:
-        """circusd's log level, if set."""
-        ...
-
-    @property
-    def logoutput(self) -> str | None:
-        """circusd's log destination, if set."""
         ...
 
     @property
@@ -65,10 +45,7 @@ class PluginHost(Protocol):
 
 def plugins_installed() -> bool:
     """True if the circus-plugins package (``circus.plugins``) can be imported."""
-    try:
-        return importlib.util.find_spec("circus.plugins") is not None
-    except (ImportError, ValueError):
-        return False
+    return package_installed("circus.plugins")
 
 
 def watcher_name(section: Mapping[str, object]) -> str:
@@ -105,15 +82,9 @@ def plugin_command(arbiter: PluginHost, section: Mapping[str, object]) -> str:
             "--pubsub", str(arbiter.pubsub_endpoint),
             # Upstream dropped circusd's check_delay; the plugin gets it here.
             "--check-delay", str(arbiter.check_delay)]
-    if arbiter.ssh_server:
-        argv += ["--ssh", arbiter.ssh_server]
+    argv += ssh_args(arbiter)
     argv += ["--config", config_argument(section)]
-    if arbiter.loglevel:
-        argv += ["--log-level", arbiter.loglevel]
-    output = arbiter.logoutput
-    # The runner writes to stdout or a plain file; syslog stays circusd's.
-    if output and output not in ("-", "stdout", "stderr") and "://" not in output:
-        argv += ["--log-output", output]
+    argv += log_args(arbiter)
     argv.append(str(section["use"]))
     return shlex.join(argv)
 

@@ -7,11 +7,11 @@ the command line upstream uses, so either side can be swapped for upstream's.
 
 from __future__ import annotations
 
-import importlib.util
 import shlex
 import sys
 from typing import Protocol
 
+from circus._setup.launch import LaunchHost, log_args, package_installed, ssh_args
 from circus.errors import ConfigError
 from circus.watcher import Watcher
 
@@ -19,32 +19,12 @@ STATS_WATCHER = "circusd-stats"
 _LAUNCH = "from circus import stats; stats.main()"
 
 
-class StatsHost(Protocol):
+class StatsHost(LaunchHost, Protocol):
     """What launching circusd-stats needs of the arbiter (a :class:`~circus.arbiter.Arbiter`)."""
-
-    @property
-    def endpoint(self) -> str | None:
-        """The control endpoint."""
-        ...
 
     @property
     def pubsub_endpoint(self) -> str | None:
         """The event endpoint."""
-        ...
-
-    @property
-    def ssh_server(self) -> str | None:
-        """The ssh server to tunnel through, if any."""
-        ...
-
-    @property
-    def loglevel(self) -> str | None:
-        """circusd's log level, if set."""
-        ...
-
-    @property
-    def logoutput(self) -> str | None:
-        """circusd's log destination, if set."""
         ...
 
     @property
@@ -65,10 +45,7 @@ class StatsHost(Protocol):
 
 def stats_installed() -> bool:
     """True if the circus-stats package (``circus.stats``) can be imported."""
-    try:
-        return importlib.util.find_spec("circus.stats") is not None
-    except (ImportError, ValueError):
-        return False
+    return package_installed("circus.stats")
 
 
 def stats_command(arbiter: StatsHost) -> str:
@@ -79,14 +56,7 @@ def stats_command(arbiter: StatsHost) -> str:
             "--statspoint", str(arbiter.stats_endpoint)]
     if arbiter.prometheus:
         argv += ["--prometheus", arbiter.prometheus]
-    if arbiter.ssh_server:
-        argv += ["--ssh", arbiter.ssh_server]
-    if arbiter.loglevel:
-        argv += ["--log-level", arbiter.loglevel]
-    output = arbiter.logoutput
-    # circusd-stats writes to stdout or a plain file; syslog stays circusd's.
-    if output and output not in ("-", "stdout", "stderr") and "://" not in output:
-        argv += ["--log-output", output]
+    argv += ssh_args(arbiter) + log_args(arbiter)
     return shlex.join(argv)
 
 
