@@ -56,6 +56,11 @@ def test_quit_leaves_papa_processes_and_the_next_circusd_adopts_them(
 
     second = start(circus_run, config)
     assert sorted(second.wait_pids("web", 2)) == pids
+    # Status and psutil's stats work by pid on adopted processes.
+    assert second.call("status", name="web")["status"] == "active"
+    stats = second.call("stats", name="web")
+    assert set(stats["info"]) == {str(pid) for pid in pids}, stats
+    assert all(info["pid"] == int(pid) and "cpu" in info for pid, info in stats["info"].items())
     # Adopting is no start: neither hook ran again.
     assert hooks.read_text().split() == ["before_start", "before_spawn", "before_spawn"]
     # The wids came from the names: the next process is wid 3.

@@ -561,7 +561,12 @@ class Watcher:
         if missing <= 0:
             return
         per_child = self.reaper.fds_per_child + self._output.pipe_stdout + self._output.pipe_stderr
-        _rlimits.ensure_nofile(self.reaper.tracked + missing, per_child)
+        children = self.reaper.tracked + missing
+        if self._papa is not None:
+            # No pipes or reaper fds, but one papa watch connection per process.
+            children += self._papa.watches
+            per_child = max(per_child, 1)
+        _rlimits.ensure_nofile(children, per_child)
         for spawned in range(1, missing + 1):
             if self.state not in (WatcherState.ACTIVE, WatcherState.STARTING):
                 return
@@ -722,6 +727,10 @@ class Watcher:
         if papa is None and self.use_papa and self.arbiter is not None:
             host = self.arbiter.papa
             papa = self._papa = host.watching(self) if host is not None else None
+            if papa is None:
+                logger.warning("watcher %s: use_papa is set but papa is not in use (it died, "
+                               "or no use_papa was configured at start); running plain "
+                               "processes", self.name)
         if papa is None:
             return []
         try:

@@ -135,6 +135,15 @@ def check_config(arbiter: Arbiter) -> None:
         ConfigError: naming the watcher, the socket and the fix.
     """
     for watcher in arbiter.watchers:
+        if watcher.use_papa:
+            for option in ("stdin_socket", "socket_activation"):
+                if getattr(watcher, option):
+                    raise ConfigError(f"[watcher:{watcher.name}]: {option} cannot be used with "
+                                      "use_papa (papa only hands sockets over as "
+                                      "$(circus.sockets.NAME))")
+            if watcher.umask is not None:
+                logger.warning("watcher %s: umask is not applied to papa processes (papa has "
+                               "no such option)", watcher.name)
         used = referenced_sockets(watcher.cmd, watcher.args, watcher.shell_args)
         if watcher.stdin_socket:
             used.append(watcher.stdin_socket.lower())

@@ -57,6 +57,11 @@ class PapaWatching:
         self._configured = watcher.numprocesses
 
     @property
+    def watches(self) -> int:
+        """Watch connections open to papa (of every watcher): one fd each."""
+        return self._host.pump.watches
+
+    @property
     def endpoint(self) -> str:
         """papa's endpoint, for messages."""
         return self._host.endpoint
