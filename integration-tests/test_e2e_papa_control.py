@@ -221,3 +221,29 @@ def test_an_incompatible_papa_is_refused_clearly(
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith(f"circusd: error: papa at ipc://{path} is not compatible: "), last
     assert expected in last
+
+
+def test_when_papa_dies_circusd_binds_its_sockets_and_serves_with_plain_processes(
+        circus_run: CircusRun, kernel: PapaKernel, tmp_path: Path) -> None:
+    port = free_port()
+    server = script(circus_run, tmp_path, "pidserver", PID_SERVER, "$(circus.sockets.web)")
+    config = papa_config(circus_run, kernel, "socket-outage", (
+        f"[socket:web]\nhost = 127.0.0.1\nport = {port}\nuse_papa = true\n"
+        f"[watcher:web]\ncmd = {server}\nuse_papa = true\n"))
+    daemon = start(circus_run, config)
+    [stranded] = daemon.wait_pids("web", 1)
+    assert ask(port) == stranded
+    kernel.kill()
+
+    def plain_server() -> int | None:
+        pids = daemon.pids("web")
+        if len(pids) != 1 or pids[0] == stranded:
+            return None
+        try:
+            return ask(port)
+        except OSError:
+            return None
+
+    served_by = wait_for(plain_server, "a plain process serving on circusd's socket")
+    assert served_by in children_of(daemon.process.pid)
+    assert not alive(stranded)

@@ -754,8 +754,8 @@ class Watcher:
         logger.error("watcher %s: %s", self.name, exc)
         if self.arbiter is not None and self.arbiter.papa is not None:
             self.arbiter.papa.kernel_lost(str(exc))
-        else:
-            self.papa_lost()
+        elif self.papa_lost():
+            self._manage_now()
 
     async def _spawn_papa(self, wid: int | None) -> Process | None:
         """Start slot ``wid`` (or a new slot) in papa."""
@@ -765,8 +765,16 @@ class Watcher:
             wid = self._wids.take()
         try:
             proc = await papa.spawn(wid)
-        except (PapaError, OSError, ValueError) as exc:
+        except PapaError as exc:
+            if exc.lost:  # papa is gone: the watcher falls back, this slot is no failure
+                self._wids.release(wid)
+                self._papa_failed(exc)
+                return None
             logger.error("watcher %s: cannot start %r in papa: %s", self.name, self.cmd, exc)
+            self._spawn_failed(wid)
+            return None
+        except (OSError, ValueError) as exc:
+            logger.error("watcher %s: cannot start %r: %s", self.name, self.cmd, exc)
             self._spawn_failed(wid)
             return None
         if self._papa is not papa or self.state not in (WatcherState.ACTIVE,
@@ -784,20 +792,25 @@ class Watcher:
         if self.processes.get(proc.pid) is proc:
             self._on_exit(proc.pid, wait_status)
 
-    def papa_lost(self) -> None:
-        """papa is gone: kill its stranded processes by pid and respawn plain ones."""
+    def papa_lost(self) -> list[int]:
+        """papa is gone: kill its stranded processes by pid and reap them; returns their pids.
+
+        From now on the watcher runs plain processes; the caller (``PapaHost``)
+        has it converge once the killed ones are gone.
+        """
         papa, self._papa = self._papa, None
         if papa is None:
-            return
+            return []
+        killed = []
         for proc in papa.forget():
             if self.processes.get(proc.pid) is not proc:
                 continue
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
+            killed.append(proc.pid)
             self.mark_stopping(proc)  # a death we caused: no backoff, no crash
             self._on_exit(proc.pid, signal.SIGKILL)
-        if self.state in (WatcherState.ACTIVE, WatcherState.STARTING):
-            self._manage_now()
+        return killed
 
     async def _leave_to_papa(self) -> None:
         """circusd quits: papa keeps the processes; stop watching them, write what came."""
