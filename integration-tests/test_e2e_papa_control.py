@@ -7,6 +7,7 @@ about papa being absent or foreign.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import threading
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 from _circus_run import PYTHON, CircusRun, alive, check, children_of, wait_for
 from _papa_run import PapaKernel, papa_config, quit_daemon, sleeper, start, start_kernel
-from conftest import free_port
+from conftest import free_port, kill_group
 
 
 @pytest.fixture
@@ -247,3 +248,46 @@ def test_when_papa_dies_circusd_binds_its_sockets_and_serves_with_plain_processe
     served_by = wait_for(plain_server, "a plain process serving on circusd's socket")
     assert served_by in children_of(daemon.process.pid)
     assert not alive(stranded)
+
+
+def papa_kernels(path: Path) -> list[int]:
+    """Pids of papa kernels listening on *path* (retitled if setproctitle is installed)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            title = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if b"papa" in title and str(path).encode() in title and alive(int(entry)):
+            found.append(int(entry))
+    return found
+
+
+def test_without_papa_circusd_starts_one_that_outlives_it(
+        circus_run: CircusRun, tmp_path: Path) -> None:
+    path = circus_run.sockdir / "auto-papa.sock"
+    config, _, _ = circus_run.config("autostart", (
+        f"[watcher:web]\ncmd = {sleeper(circus_run)}\nuse_papa = true\n"),
+        f"papa_endpoint = ipc://{path}\n")
+    workers: list[int] = []
+    try:
+        daemon = start(circus_run, config)
+        workers = daemon.wait_pids("web", 1)
+        [papa_pid] = papa_kernels(path)
+        assert os.getsid(papa_pid) not in (os.getsid(0), os.getsid(daemon.process.pid))
+        quit_daemon(circus_run, daemon)
+        assert alive(papa_pid) and alive(workers[0])
+
+        again = start(circus_run, config)
+        assert again.wait_pids("web", 1) == workers
+        assert papa_kernels(path) == [papa_pid]  # found, not started again
+        quit_daemon(circus_run, again)
+    finally:
+        for pid in workers:
+            kill_group(pid)
+        for pid in papa_kernels(path):
+            os.kill(pid, signal.SIGTERM)
+        wait_for(lambda: not papa_kernels(path) and not any(map(alive, workers)),
+                 "the auto-started papa and its process to end")
