@@ -40,6 +40,10 @@ class LineJoiner:
             self._pending[key] = _Pending(data[cut:], latest if cut else timestamp)
         return data[:cut], timestamp
 
+    def seed(self, key: tuple[str, str], data: bytes, timestamp: float) -> None:
+        """Start ``key`` with an unfinished line a previous circusd kept in papa."""
+        self._pending[key] = _Pending(data, timestamp)
+
     def flush(self, name: str | None = None) -> list[tuple[tuple[str, str], bytes, float]]:
         """Take the unfinished lines of process ``name`` (None: of all processes)."""
         keys = [key for key in self._pending if name is None or key[0] == name]
