@@ -93,10 +93,19 @@ class WatchPump:
         await future
 
     async def stop(self) -> None:
-        """Detach every connection and end the thread."""
+        """Detach every connection and end the thread.
+
+        A batch the loop never acknowledges (a bug) is waited for at most
+        ``_JOIN_TIMEOUT``; then its connection is closed anyway, and papa sends
+        that batch again to the next circusd.
+        """
         future = self._loop.create_future()
         self._send(lambda: self._stop(future))
-        await future
+        try:
+            await asyncio.wait_for(asyncio.shield(future), _JOIN_TIMEOUT)
+        except asyncio.TimeoutError:
+            logger.error("papa watch: a batch was never written; closing its connection")
+            self._send(self._abort)
         # Bounded: a read stuck on a hung papa must not keep circusd from exiting.
         await self._loop.run_in_executor(None, self._thread.join, _JOIN_TIMEOUT)
         self._selector.close()
@@ -152,6 +161,11 @@ class WatchPump:
             self._maybe_close(entry)
         if not self._entries:
             self._resolve(future)
+
+    def _abort(self) -> None:
+        for entry in list(self._entries.values()):
+            entry.in_flight = False
+            self._maybe_close(entry)
 
     def _maybe_close(self, entry: _Entry) -> None:
         """Close a detaching connection unless its batch awaits being written."""
