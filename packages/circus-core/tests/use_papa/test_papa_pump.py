@@ -103,8 +103,11 @@ def start_two_lines(path: str, go: Path) -> tuple[papa.Papa, int]:
 
 
 def kill(pid: int) -> None:
+    """SIGKILL papa's process; reap it if it was re-parented to us (a subreaper)."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
 
 
 async def test_papa_sends_nothing_more_until_the_loop_has_written_the_batch(
