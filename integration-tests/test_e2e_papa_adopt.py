@@ -190,7 +190,7 @@ def test_output_written_while_circusd_was_down_is_replayed_once_in_order_with_pa
     assert stamps == sorted(stamps)
 
 
-def test_numprocesses_set_by_incr_survives_a_restart(
+def test_numprocesses_set_by_incr_decr_and_set_survives_a_restart(
         circus_run: CircusRun, kernel: PapaKernel) -> None:
     config = papa_config(circus_run, kernel, "count", (
         f"[watcher:web]\ncmd = {sleeper(circus_run)}\nnumprocesses = 1\nuse_papa = true\n"))
@@ -210,6 +210,12 @@ def test_numprocesses_set_by_incr_survives_a_restart(
 
     third = start(circus_run, config)
     assert sorted(third.wait_pids("web", 2)) == sorted(two)
+    check(circus_run.ours_ctl(third.endpoint, "set", "web", "numprocesses", "4"))
+    four = third.wait_pids("web", 4)
+    quit_daemon(circus_run, third)
+
+    fourth = start(circus_run, config)
+    assert sorted(fourth.wait_pids("web", 4)) == sorted(four)
 
 
 def test_papa_and_plain_watchers_mix_and_quit_stops_only_the_plain_ones(
