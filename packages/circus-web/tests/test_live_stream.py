@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import socket
 import time
 from pathlib import Path
 from typing import Any
 
 import zmq
 
-from .conftest import EventStream, OutputRelay, free_port, wait_for
+from .conftest import EventStream, wait_for
 
 
 def test_stream_carries_snapshots_and_live_stats(daemons: Any, webs: Any) -> None:
@@ -118,41 +117,20 @@ def test_tail_streams_output_published_on_the_output_topic(daemons: Any, webs: A
         context.term()
 
 
-def test_relay_of_real_worker_output(daemons: Any, webs: Any) -> None:
-    """End to end with a real worker: its log file, relayed on the output topic."""
+def test_real_worker_output_published_by_circusd(daemons: Any, webs: Any) -> None:
+    """End to end: circusd publishes a real worker's lines (publish_output); the tab follows."""
     circusd = daemons("")
-    log = circusd.dir / "w.log"
     circusd.call("add", name="w", cmd="python3", args=["-u", str(circusd.dir / "worker.py")],
-                 start=True, options={"working_dir": str(circusd.dir),
-                                      "stdout_stream.class": "FileStream",
-                                      "stdout_stream.filename": str(log)})
-    relay = OutputRelay(circusd.pubsub, f"ipc://{circusd.ipc}/relay", "w", log)
-    web = webs("--endpoint", f"{circusd.endpoint},pubsub={relay.endpoint}")
+                 start=True, options={"working_dir": str(circusd.dir), "publish_output": True,
+                                      "graceful_timeout": 2})
+    web = webs("--endpoint", circusd.endpoint)
     stream = EventStream(web.base, "/api/events?tail=n0/w")
     try:
-        stream.first(lambda e, d: e == "output" and any(" line " in line["data"]
-                                                        for line in d["lines"]),
-                     what="a worker line")
-    finally:
-        stream.close()
-        relay.close()
-
-
-def test_socket_hits_reach_the_stream(daemons: Any, webs: Any) -> None:
-    port = free_port()
-    circusd = daemons(f"[socket:front]\nhost = 127.0.0.1\nport = {port}\n")
-    web = webs("--endpoint", circusd.endpoint)
-    stream = EventStream(web.base)
-    try:
-        _, snap = stream.first(lambda e, d: e == "node" and d["sockets"], what="the socket")
-        fd = str(snap["sockets"][0]["fd"])
-
-        def hit() -> bool:
-            with socket.create_connection(("127.0.0.1", port)):
-                pass
-            with stream.lock:
-                return any(e == "stats" and d["sockets"].get(fd, {}).get("reads", 0) > 0
-                           for e, d in stream.events)
-        wait_for(hit, what="hits on the stats stream")
+        [pid] = wait_for(lambda: circusd.pids("w"), what="the worker")
+        _, msg = stream.first(lambda e, d: e == "output" and any(
+            " line " in line["data"] for line in d["lines"]), what="a worker line")
+        line = next(line for line in msg["lines"] if " line " in line["data"])
+        assert (line["watcher"], line["pid"], line["stream"]) == ("w", pid, "stdout")
+        assert line["data"].startswith(f"{pid} line ") and line["data"].endswith("\n")
     finally:
         stream.close()
