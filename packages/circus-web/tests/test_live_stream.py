@@ -9,7 +9,7 @@ from typing import Any
 
 import zmq
 
-from .conftest import EventStream, wait_for
+from .conftest import Client, EventStream, wait_for
 
 
 def test_stream_carries_snapshots_and_live_stats(daemons: Any, webs: Any) -> None:
@@ -132,5 +132,39 @@ def test_real_worker_output_published_by_circusd(daemons: Any, webs: Any) -> Non
         line = next(line for line in msg["lines"] if " line " in line["data"])
         assert (line["watcher"], line["pid"], line["stream"]) == ("w", pid, "stdout")
         assert line["data"].startswith(f"{pid} line ") and line["data"].endswith("\n")
+    finally:
+        stream.close()
+
+
+def test_a_tail_starts_with_lines_printed_before_the_console_started(daemons: Any,
+                                                                      webs: Any) -> None:
+    """The backlog comes from circusd's ``tail`` command, then the topic follows on."""
+    circusd = daemons("")
+    circusd.call("add", name="w", cmd="python3", args=["-u", str(circusd.dir / "worker.py")],
+                 start=True, options={"working_dir": str(circusd.dir), "publish_output": True,
+                                      "graceful_timeout": 2})
+    [pid] = wait_for(lambda: circusd.pids("w"), what="the worker")
+    # Lines 1 and 2 printed (half a second apart) before circushttpd exists.
+    wait_for(lambda: len(circusd.call("tail", name="w", lines=5).get("lines", [])) >= 2,
+             what="two lines in circusd's buffer")
+    web = webs("--endpoint", circusd.endpoint)
+    wait_for(lambda: Client(web.base).state()["nodes"][0]["state"] == "up",
+             what="the console to reach circusd")
+    stream = EventStream(web.base, "/api/events?tail=n0/w")
+    try:
+        _, backlog = stream.first(lambda e, d: e == "output", what="the backlog")
+        data = [line["data"] for line in backlog["lines"]]
+        assert data[:2] == [f"{pid} line 1\n", f"{pid} line 2\n"], data
+        assert all(line["watcher"] == "w" and line["pid"] == pid for line in backlog["lines"])
+        # Then live lines, each once, numbered on from the backlog.
+        last = int(data[-1].split()[2])
+
+        def numbers() -> list[int]:
+            return [int(line["data"].split()[2]) for e, d in list(stream.events)
+                    if e == "output" for line in d["lines"]]
+
+        wait_for(lambda: max(numbers()) >= last + 2, what="two live lines")
+        seen = numbers()
+        assert seen == list(range(1, len(seen) + 1)), seen
     finally:
         stream.close()
