@@ -6,7 +6,9 @@ Real processes write through real pipes; the event channel is a real PUB.
 from __future__ import annotations
 
 import json
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import zmq
@@ -104,6 +106,24 @@ async def test_set_publish_output_on_a_running_watcher(make_arbiter: Any, ctl: A
     assert old not in watcher.pids
     assert ("watcher.chat.updated", "publish_output") in [
         (t, p.get("key")) for t, p in harness.events]
+
+
+async def test_reloadconfig_turns_publish_output_on_in_place(config_arbiter: Any, ctl: Any,
+                                                             tmp_path: Path) -> None:
+    script = tmp_path / "chatty.py"
+    script.write_text("import time\nwhile True:\n    print('tick', flush=True)\n"
+                      "    time.sleep(0.05)\n")
+    section = f"[watcher:chat]\ncmd = {sys.executable} -u {script}\ngraceful_timeout = 2\n"
+    harness = await config_arbiter(section)
+    call = ctl(harness)
+    watcher = harness.watcher("chat")
+    await apoll(lambda: len(watcher.pids) == 1)
+    (tmp_path / "circus.ini").write_text(section + "publish_output = true\n")
+    assert (await call("reloadconfig", waiting=True))["status"] == "ok"
+    # The same watcher, now with pipes: its new process's lines are published.
+    assert harness.watcher("chat") is watcher and watcher.publish_output
+    await apoll(lambda: _outputs(harness, "chat"))
+    assert (await call("tail", name="chat", lines=1))["lines"][0]["data"] == "tick\n"
 
 
 async def test_output_reaches_the_pub_socket(make_arbiter: Any) -> None:
