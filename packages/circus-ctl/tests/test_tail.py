@@ -133,3 +133,15 @@ def test_the_async_client_call(daemon: Any) -> None:
 
     assert asyncio.run(ask()) == BACKLOG
     assert daemon.last("tail")["properties"] == {"name": "web", "lines": 3}
+
+
+def test_tail_in_the_shell(daemon: Any, tmp_path: Any) -> None:
+    daemon.replies["status"] = {"statuses": {"web": "active"}}
+    daemon.replies["tail"] = {"lines": BACKLOG[:2]}
+    result = run_ctl("--endpoint", daemon.endpoint, input="tail web -n 2\ntail web -n x\n",
+                     env=ctl_env(HOME=str(tmp_path)))
+    assert result.returncode == 0
+    assert "(circusctl) one\ntwo\n" in result.stdout
+    assert "tail: error: --lines: expected an integer, got 'x'" in result.stderr
+    assert [r["command"] for r in daemon.requests] == ["status", "tail"]
+    assert_no_traceback(result)
