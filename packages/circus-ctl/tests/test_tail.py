@@ -71,19 +71,20 @@ def test_follow_prints_the_backlog_then_new_lines_until_ctrl_c(daemon: Any,
                                                                publisher: Any) -> None:
     daemon.replies["globaloptions"] = {"options": {"pubsub_endpoint": publisher.endpoint}}
     daemon.replies["tail"] = {"lines": BACKLOG}
-    proc = subprocess.Popen(ctl_argv("--endpoint", daemon.endpoint, "tail", "Web", "-f"),
+    proc = subprocess.Popen(ctl_argv("--endpoint", daemon.endpoint, "tail", "My Web", "-f"),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=ctl_env())
     try:
         # It subscribes to the watcher's output topic only, before asking for the backlog.
-        assert publisher.wait_subscribed() == b"watcher.web.output"
+        # (circusd's spelling of the name in topics: lowercased, spaces as underscores)
+        assert publisher.wait_subscribed() == b"watcher.my_web.output"
         daemon.last("tail")
         assert proc.stdout is not None
         assert [proc.stdout.readline() for _ in range(3)] == ["one\n", "two\n", "three\n"]
         # Already in the backlog (stamped no later than its newest line): skipped.
-        publisher.publish("watcher.web.output", _line("three", 11.0))
-        publisher.publish("watcher.web.output", _line("four\n", 12.0, pid=43))
-        publisher.publish("watcher.web.output", _line("five\n", 12.5, stream="stderr"))
+        publisher.publish("watcher.my_web.output", _line("three", 11.0))
+        publisher.publish("watcher.my_web.output", _line("four\n", 12.0, pid=43))
+        publisher.publish("watcher.my_web.output", _line("five\n", 12.5, stream="stderr"))
         assert proc.stdout.readline() == "four\n"
         assert proc.stdout.readline() == "five\n"
     finally:

@@ -49,7 +49,9 @@ def _subscribe(client: CircusClient, ns: Namespace) -> EventSubscriber:
     endpoint = reply.get("options", {}).get("pubsub_endpoint")
     if not endpoint:
         raise ClientError("circusd has no event channel (pubsub_endpoint): cannot follow")
-    return EventSubscriber(str(endpoint), [f"watcher.{str(ns.name).lower()}.output"],
+    # circusd's topic spelling of a name: lowercased, spaces as underscores.
+    topic = f"watcher.{str(ns.name).lower().replace(' ', '_')}.output"
+    return EventSubscriber(str(endpoint), [topic],
                            ssh_server=ns.ssh, ssh_keyfile=ns.ssh_keyfile)
 
 
