@@ -13,7 +13,7 @@ while the first event after a quiet spell is still handled at once.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import zmq
 from tornado.ioloop import IOLoop
@@ -62,7 +62,7 @@ class EventReader:
         handled = 0
         # Asking for EVENTS, not catching zmq.Again: an exception per wake-up is
         # a measurable share of an idle plugin's CPU.
-        while self._sock is not None and self._sock.get(zmq.EVENTS) & zmq.POLLIN:
+        while self._sock is not None and cast(int, self._sock.get(zmq.EVENTS)) & zmq.POLLIN:
             self._handle(self._sock.recv_multipart(zmq.NOBLOCK))
             handled += 1
             if handled == EVENTS_PER_TURN:
