@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from _circus_run import CircusRun, Daemon, Listener, check, children_of, wait_for
+from _circus_run import PYTHON, CircusRun, Daemon, Listener, check, children_of, wait_for
 from _sshd import running_sshd
 from conftest import free_port
 
@@ -153,3 +154,37 @@ def test_ssh_reaches_the_daemon_through_a_tunnel(circus_run: CircusRun,
             code, err = listener.interrupt()
         assert (code, err) == (0, "")
     # Tunnels carry the run's token: CircusRun's teardown fails the test if one is left.
+
+
+def test_tail_and_follow_a_watchers_output(circus_run: CircusRun) -> None:
+    """``circusctl tail`` against our circusd: the last lines, then -f until Ctrl-C."""
+    code = ("import itertools, sys, time\n"
+            "for i in itertools.count():\n"
+            "    print('tick', i, flush=True)\n"
+            "    print('tock', i, file=sys.stderr, flush=True)\n"
+            "    time.sleep(0.1)\n")
+    script = circus_run.tmp_path / "chat.py"
+    script.write_text(code)
+    section = (f"[watcher:chat]\ncmd = {PYTHON} {shlex.quote(str(script))} {circus_run.token}\n"
+               "publish_output = true\ngraceful_timeout = 5\n")
+    config, endpoint, pubsub = circus_run.config("tail", section)
+    daemon = circus_run.start("ours", config, endpoint, pubsub)
+    daemon.wait_pids("chat", 1)
+    wait_for(lambda: len(check(circus_run.ours_ctl(endpoint, "tail", "chat", "-n", "4"))
+                         .stdout.splitlines()) == 4, "four lines to tail")
+    last = check(circus_run.ours_ctl(endpoint, "tail", "chat", "-n", "4")).stdout.splitlines()
+    # stdout and stderr, in the order they were written.
+    assert {line.split()[0] for line in last} == {"tick", "tock"}, last
+    follower = circus_run.ours_listen(endpoint, "tail", "chat", "-f", "-n", "1")
+
+    def numbers() -> list[int]:
+        return [int(line.split()[1]) for line in list(follower.lines) if line.startswith("tick")]
+
+    wait_for(lambda: len(numbers()) >= 5, "new lines followed")
+    seen = numbers()
+    # Nothing lost, nothing twice, between the backlog and the live lines.
+    assert seen == list(range(seen[0], seen[0] + len(seen))), seen
+    code_, err = follower.interrupt()
+    assert code_ == 0 and "Traceback" not in err, err
+    missing = check(circus_run.ours_ctl(endpoint, "tail", "nosuch"), rc=3)
+    assert missing.stderr == "error: program nosuch not found\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import re
 import shutil
@@ -14,6 +15,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import psutil
 from _circus_run import wait_for
@@ -24,15 +26,17 @@ from prometheus_client.parser import text_string_to_metric_families
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 DEMO_PORT = "port = 8080\n"
 STATSD_PORT = "port = 8125\n"
+HTTPD_PORT = "httpd_port = 8090\n"
 PLUGINS = {"plugin:flapping": "circus.plugins.flapping.Flapping",
            "plugin:statsd": "circus.plugins.statsd.StatsdEmitter"}
 
 
-def _private_demo(tmp_path: Path, statsd_port: int) -> tuple[Path, int]:
-    """A copy of examples/ whose web socket listens on a free port, not 8080.
+def _private_demo(tmp_path: Path, statsd_port: int) -> tuple[Path, int, int]:
+    """A copy of examples/ whose web socket and console listen on free ports.
 
     Its statsd plugin sends to ``statsd_port`` instead of 8125. The copy also
-    keeps the demo's log files out of the repository.
+    keeps the demo's log files out of the repository. Returns the copy's
+    config, the web socket's port and the console's.
     """
     copy = tmp_path / "examples"
     shutil.copytree(EXAMPLES, copy, ignore=shutil.ignore_patterns("logs", "__pycache__"))
@@ -40,10 +44,12 @@ def _private_demo(tmp_path: Path, statsd_port: int) -> tuple[Path, int]:
     demo = (copy / "circus.ini").read_text()
     assert demo.count(DEMO_PORT) == 1, "the demo's [socket:web] port moved"
     assert demo.count(STATSD_PORT) == 1, "the demo's [plugin:statsd] port moved"
-    port = free_port()
+    assert demo.count(HTTPD_PORT) == 1, "the demo's httpd_port moved"
+    port, console = free_port(), free_port()
     demo = demo.replace(DEMO_PORT, f"port = {port}\n")
+    demo = demo.replace(HTTPD_PORT, f"httpd_port = {console}\n")
     (copy / "circus.ini").write_text(demo.replace(STATSD_PORT, f"port = {statsd_port}\n"))
-    return copy / "circus.ini", port
+    return copy / "circus.ini", port, console
 
 
 def _counters(sock: socket.socket) -> set[str]:
@@ -65,6 +71,36 @@ def _cmdline(process: psutil.Process) -> str:
         return " ".join(process.cmdline())
     except psutil.Error:  # gone, or a zombie (flaky between two lives)
         return ""
+
+
+def _console_state(port: int) -> dict[str, Any]:
+    """The console's ``/api/state`` (empty until it answers)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/state", timeout=10) as reply:
+            state: dict[str, Any] = json.loads(reply.read())
+            return state
+    except OSError:
+        return {}
+
+
+def _tail_shows(port: int, watcher: str, text: str) -> bool:
+    """Whether the console's event stream, following ``watcher``, sends a line with ``text``."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", f"/api/events?tail=n0/{watcher}")
+        response = conn.getresponse()
+        if response.status != 200:
+            return False
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            line = response.readline().decode()
+            if line.startswith("data: ") and '"lines"' in line and text in line:
+                return True
+        return False
+    except OSError:
+        return False
+    finally:
+        conn.close()
 
 
 def _get(port: int) -> str:
@@ -111,7 +147,7 @@ def test_demo_config_runs_its_watchers_and_stops_cleanly(tmp_path: Path) -> None
     statsd = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     statsd.bind(("127.0.0.1", 0))
     statsd.setblocking(False)
-    demo, port = _private_demo(tmp_path, statsd.getsockname()[1])
+    demo, port, console = _private_demo(tmp_path, statsd.getsockname()[1])
     config.write_text(f"[circus]\nendpoint = ipc://{ipc_dir}/ctl\n"
                       f"pubsub_endpoint = ipc://{ipc_dir}/pub\n"
                       f"stats_endpoint = ipc://{ipc_dir}/stats\n"
@@ -123,14 +159,15 @@ def test_demo_config_runs_its_watchers_and_stops_cleanly(tmp_path: Path) -> None
     try:
         # Ten processes and a page on a busy machine: a generous deadline.
         deadline = time.monotonic() + 60
-        # clock, web, worker, flaky, circusd-stats (statsd = True) and the plugins.
-        while "arbiter running 7 watchers" not in out.read_text():
+        # clock, web, worker, flaky, circusd-stats (statsd = True), circushttpd
+        # (httpd = True) and the plugins.
+        while "arbiter running 8 watchers" not in out.read_text():
             assert proc.poll() is None, out.read_text()
             assert time.monotonic() < deadline, out.read_text()
             time.sleep(0.05)
-        # clock (1) + web (4) + worker (3) + circusd-stats (1) + plugins (2) +
-        # flaky (1); flaky may be between two lives.
-        while len(_children(proc.pid)) < 11:
+        # clock (1) + web (4) + worker (3) + circusd-stats (1) + circushttpd (1)
+        # + plugins (2) + flaky (1); flaky may be between two lives.
+        while len(_children(proc.pid)) < 12:
             assert time.monotonic() < deadline, out.read_text()
             time.sleep(0.05)
         # The page is served on circusd's socket by the web workers, each
@@ -168,6 +205,16 @@ def test_demo_config_runs_its_watchers_and_stops_cleanly(tmp_path: Path) -> None
         wait_for(counted, "flaky's spawn and reap counters at the statsd port", timeout=30)
         # Neither plugin crashed meanwhile (the flapping one followed those crashes).
         assert all(found[0].is_running() for found in plugins.values()), plugins
+        # The console on loopback, no login needed there; the workers' lines
+        # reach it (publish_output) and circusctl tail has them too.
+        wait_for(lambda: "worker" in _console_state(console).get("nodes", [{}])[0]
+                 .get("watchers", {}), "the console to list the worker watcher")
+        tail = subprocess.run([os.path.join(os.path.dirname(sys.executable), "circusctl"),
+                               "--endpoint", f"ipc://{ipc_dir}/ctl", "tail", "worker", "-n",
+                               "5"], capture_output=True, text=True, timeout=30, check=True)
+        assert len(tail.stdout.splitlines()) == 5 and "worker " in tail.stdout, tail.stdout
+        wait_for(lambda: _tail_shows(console, "worker", "worker "),
+                 "a worker line in the console's tail")
         proc.send_signal(signal.SIGINT)  # what Ctrl-C on `make run` sends
         assert proc.wait(timeout=20) == 0
     finally:

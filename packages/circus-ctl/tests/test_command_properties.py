@@ -62,6 +62,8 @@ CASES = [
     (["stats", "w", "12", "--extended"], "stats", {"name": "w", "process": 12, "extended": True}),
     (["status"], "status", {}),
     (["status", "w"], "status", {"name": "w"}),
+    (["tail", "w"], "tail", {"name": "w", "lines": 10}),
+    (["tail", "w", "-n", "3"], "tail", {"name": "w", "lines": 3}),
 ]
 
 

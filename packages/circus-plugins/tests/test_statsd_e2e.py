@@ -7,6 +7,7 @@ from pathlib import Path
 
 from _etsy_statsd import EtsyStatsd
 from _peers import PYTHON, Circusd, Plugin, UdpListener, script, wait_for
+from circus.plugins.statsd import DEFAULT_MAX_DELAY
 
 
 def _setup(tmp_path: Path, peers, numprocesses: int = 1) -> tuple[Circusd, UdpListener]:
@@ -59,7 +60,8 @@ def test_sample_rate_below_one_does_not_over_count(tmp_path: Path, peers) -> Non
     events = 4 * 25 * 3  # spawn, kill and reap per process
 
     def settled() -> list[str]:
-        before = len(statsd.lines)
+        before = len(statsd.drain())
+        time.sleep(DEFAULT_MAX_DELAY + 0.3)  # counters may wait that long to share a packet
         lines = statsd.drain()
         return lines if len(lines) == before and lines else []
 
@@ -163,7 +165,9 @@ def test_real_statsd_sampled_counts_are_not_inflated(tmp_path: Path, peers) -> N
 
     def settled() -> float:
         first = statsd.counters().get("statsd.metrics_received", 0)
-        time.sleep(0.2)  # polled again below: two equal readings mean nothing is in flight
+        # Counters may wait max_delay to share a packet: two equal readings further
+        # apart than that mean nothing is in flight.
+        time.sleep(DEFAULT_MAX_DELAY + 0.3)
         return first if first == statsd.counters().get("statsd.metrics_received", 0) else 0
 
     wait_for(settled, "the packets to settle")

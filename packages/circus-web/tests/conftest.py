@@ -29,7 +29,6 @@ from typing import Any
 
 import psutil
 import pytest
-import zmq
 
 BIN = Path(sys.executable).parent
 CIRCUSD = str(BIN / "circusd")
@@ -270,58 +269,6 @@ class EventStream:
             self.conn.sock.shutdown(socket.SHUT_RDWR)
         self.conn.close()
         self.thread.join(5)
-
-
-class OutputRelay:
-    """Until circusd publishes ``watcher.<name>.output``: a real PUB that does it.
-
-    It forwards circusd's event channel unchanged and adds the output topic,
-    built from the lines the watcher writes to its log file (the documented
-    wire form: ``{"pid", "stream", "data", "time"}``).
-    """
-
-    def __init__(self, pubsub: str, endpoint: str, watcher: str, logfile: Path) -> None:
-        self.endpoint = endpoint
-        self.context: zmq.Context[Any] = zmq.Context()
-        self.sub = self.context.socket(zmq.SUB)
-        self.sub.setsockopt(zmq.SUBSCRIBE, b"")
-        self.sub.setsockopt(zmq.LINGER, 0)
-        self.sub.connect(pubsub)
-        self.pub = self.context.socket(zmq.PUB)
-        self.pub.setsockopt(zmq.LINGER, 0)
-        self.pub.bind(endpoint)
-        self.watcher = watcher
-        self.logfile = logfile
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        offset = 0
-        topic = f"watcher.{self.watcher}.output".encode()
-        while not self.stopping.is_set():
-            while self.sub.poll(50):
-                self.pub.send_multipart(self.sub.recv_multipart())
-            if self.logfile.exists():
-                with open(self.logfile, "rb") as f:
-                    f.seek(offset)
-                    chunk = f.read()
-                complete = chunk[:chunk.rfind(b"\n") + 1]
-                offset += len(complete)
-                for raw in complete.splitlines():
-                    line = raw.decode(errors="replace")
-                    pid = int(line.split()[0]) if line.split()[0:1] and \
-                        line.split()[0].isdigit() else None
-                    body = {"pid": pid, "stream": "stdout", "data": line + "\n",
-                            "time": time.time()}
-                    self.pub.send_multipart([topic, json.dumps(body).encode()])
-
-    def close(self) -> None:
-        self.stopping.set()
-        self.thread.join(5)
-        self.sub.close()
-        self.pub.close()
-        self.context.term()
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 
 from .browser import console_errors, log_in, screenshot, start_browser
-from .conftest import OutputRelay, free_port, wait_for
+from .conftest import free_port, wait_for
 
 
 @pytest.fixture
@@ -41,19 +41,12 @@ def test_the_eight_steps(daemons: Any, webs: Any, users_file: Path, browser: web
                          tmp_path: Path) -> None:
     port = free_port()
     circusd = daemons(f"[socket:front]\nhost = 127.0.0.1\nport = {port}\n\n")
-    log = circusd.dir / "w.log"
+    # publish_output: circusd itself publishes each line the workers print.
     circusd.call("add", name="w", cmd="python3", args=["-u", str(circusd.dir / "worker.py")],
                  start=True, options={"numprocesses": 2, "working_dir": str(circusd.dir),
-                                      "stdout_stream.class": "FileStream",
-                                      "stdout_stream.filename": str(log),
-                                      "graceful_timeout": 2})
-    relay = OutputRelay(circusd.pubsub, f"ipc://{circusd.ipc}/relay", "w", log)
-    try:
-        web = webs("--endpoint", f"{circusd.endpoint},pubsub={relay.endpoint}",
-                   "--users-file", str(users_file))
-        _eight_steps(circusd, web.base, browser, port)
-    finally:
-        relay.close()
+                                      "publish_output": True, "graceful_timeout": 2})
+    web = webs("--endpoint", circusd.endpoint, "--users-file", str(users_file))
+    _eight_steps(circusd, web.base, browser, port)
 
 
 def _eight_steps(circusd: Any, base: str, driver: webdriver.Chrome, port: int) -> None:
@@ -117,12 +110,15 @@ def _eight_steps(circusd: Any, base: str, driver: webdriver.Chrome, port: int) -
 
     # 7. The tail shows a line printed after the page opened.
     driver.refresh()
-    opened_with = (circusd.dir / "w.log").read_text()
+    # What the workers had printed by then, as circusd's own tail command has it.
+    opened_with = set(circusd.circusctl("tail", "w", "-n", "1000").splitlines())
+    assert opened_with, "circusctl tail shows the workers' lines"
     wait_for(lambda: any(line and line not in opened_with
                          for line in text_of(driver, "#tail").splitlines()),
              what="a fresh worker line in the tail")
     wait_for(lambda: all(card.get_attribute("data-points")
                          for card in css(driver, "#procs .chart")), what="charts drawn")
+    driver.execute_script("window.scrollTo(0, 0)")  # the refresh kept the options' scroll
     screenshot(driver, "watcher")
 
     # The remaining pages, for the record.

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import socket
 import time
 from pathlib import Path
 from typing import Any
 
 import zmq
 
-from .conftest import EventStream, OutputRelay, free_port, wait_for
+from .conftest import Client, EventStream, wait_for
 
 
 def test_stream_carries_snapshots_and_live_stats(daemons: Any, webs: Any) -> None:
@@ -118,41 +117,54 @@ def test_tail_streams_output_published_on_the_output_topic(daemons: Any, webs: A
         context.term()
 
 
-def test_relay_of_real_worker_output(daemons: Any, webs: Any) -> None:
-    """End to end with a real worker: its log file, relayed on the output topic."""
+def test_real_worker_output_published_by_circusd(daemons: Any, webs: Any) -> None:
+    """End to end: circusd publishes a real worker's lines (publish_output); the tab follows."""
     circusd = daemons("")
-    log = circusd.dir / "w.log"
     circusd.call("add", name="w", cmd="python3", args=["-u", str(circusd.dir / "worker.py")],
-                 start=True, options={"working_dir": str(circusd.dir),
-                                      "stdout_stream.class": "FileStream",
-                                      "stdout_stream.filename": str(log)})
-    relay = OutputRelay(circusd.pubsub, f"ipc://{circusd.ipc}/relay", "w", log)
-    web = webs("--endpoint", f"{circusd.endpoint},pubsub={relay.endpoint}")
+                 start=True, options={"working_dir": str(circusd.dir), "publish_output": True,
+                                      "graceful_timeout": 2})
+    web = webs("--endpoint", circusd.endpoint)
     stream = EventStream(web.base, "/api/events?tail=n0/w")
     try:
-        stream.first(lambda e, d: e == "output" and any(" line " in line["data"]
-                                                        for line in d["lines"]),
-                     what="a worker line")
+        [pid] = wait_for(lambda: circusd.pids("w"), what="the worker")
+        _, msg = stream.first(lambda e, d: e == "output" and any(
+            " line " in line["data"] for line in d["lines"]), what="a worker line")
+        line = next(line for line in msg["lines"] if " line " in line["data"])
+        assert (line["watcher"], line["pid"], line["stream"]) == ("w", pid, "stdout")
+        assert line["data"].startswith(f"{pid} line ") and line["data"].endswith("\n")
     finally:
         stream.close()
-        relay.close()
 
 
-def test_socket_hits_reach_the_stream(daemons: Any, webs: Any) -> None:
-    port = free_port()
-    circusd = daemons(f"[socket:front]\nhost = 127.0.0.1\nport = {port}\n")
+def test_a_tail_starts_with_lines_printed_before_the_console_started(daemons: Any,
+                                                                      webs: Any) -> None:
+    """The backlog comes from circusd's ``tail`` command, then the topic follows on."""
+    circusd = daemons("")
+    circusd.call("add", name="w", cmd="python3", args=["-u", str(circusd.dir / "worker.py")],
+                 start=True, options={"working_dir": str(circusd.dir), "publish_output": True,
+                                      "graceful_timeout": 2})
+    [pid] = wait_for(lambda: circusd.pids("w"), what="the worker")
+    # Lines 1 and 2 printed (half a second apart) before circushttpd exists.
+    wait_for(lambda: len(circusd.call("tail", name="w", lines=5).get("lines", [])) >= 2,
+             what="two lines in circusd's buffer")
     web = webs("--endpoint", circusd.endpoint)
-    stream = EventStream(web.base)
+    wait_for(lambda: Client(web.base).state()["nodes"][0]["state"] == "up",
+             what="the console to reach circusd")
+    stream = EventStream(web.base, "/api/events?tail=n0/w")
     try:
-        _, snap = stream.first(lambda e, d: e == "node" and d["sockets"], what="the socket")
-        fd = str(snap["sockets"][0]["fd"])
+        _, backlog = stream.first(lambda e, d: e == "output", what="the backlog")
+        data = [line["data"] for line in backlog["lines"]]
+        assert data[:2] == [f"{pid} line 1\n", f"{pid} line 2\n"], data
+        assert all(line["watcher"] == "w" and line["pid"] == pid for line in backlog["lines"])
+        # Then live lines, each once, numbered on from the backlog.
+        last = int(data[-1].split()[2])
 
-        def hit() -> bool:
-            with socket.create_connection(("127.0.0.1", port)):
-                pass
-            with stream.lock:
-                return any(e == "stats" and d["sockets"].get(fd, {}).get("reads", 0) > 0
-                           for e, d in stream.events)
-        wait_for(hit, what="hits on the stats stream")
+        def numbers() -> list[int]:
+            return [int(line["data"].split()[2]) for e, d in list(stream.events)
+                    if e == "output" for line in d["lines"]]
+
+        wait_for(lambda: max(numbers()) >= last + 2, what="two live lines")
+        seen = numbers()
+        assert seen == list(range(1, len(seen) + 1)), seen
     finally:
         stream.close()

@@ -23,7 +23,7 @@ import typing
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from circus._base.events import EventBus
+from circus._base.events import EventBus, topic_name
 from circus._base.protocol import DEFAULT_ENDPOINT, DEFAULT_PUBSUB, DEFAULT_STATS_ENDPOINT
 from circus._base.states import ArbiterState as ArbiterState  # re-exported: a public path
 from circus._channels.channels import Channels
@@ -358,7 +358,13 @@ class Arbiter:
         watcher = Watcher(name, cmd, **options)
         self.adopt_watcher(watcher)
         self.events.publish(watcher.name, "add", {})
+        self._announce("add", watcher)
         return watcher
+
+    def _announce(self, event: str, watcher: Watcher) -> None:
+        # Also under one fixed topic, so that a subscriber can follow the set of
+        # watchers without taking every ``watcher.`` event (the flapping plugin).
+        self.events.publish_topic(f"arbiter.{event}", {"name": topic_name(watcher.name)})
 
     async def add_watcher(
         self, name: str, cmd: str, start: bool = False, **options: Unpack[WatcherOptions]
@@ -378,6 +384,7 @@ class Arbiter:
         watcher = self.get_watcher(name)
         self.watchers.remove(watcher)
         self.events.publish(watcher.name, "remove", {})
+        self._announce("remove", watcher)
         if nostop:
             watcher.detach()
         return watcher

@@ -34,6 +34,7 @@ from circus._watching.hooks import HookCallable, Hooks, HookSpec
 from circus._watching.output import WatcherOutput
 from circus._watching.reaper import Reaper
 from circus._watching.stopping import ProcessStopper
+from circus._watching.tail import OutputLine
 from circus._watching.wids import WidPool
 from circus.config._options import WATCHER_OPTIONS, warn_inert
 from circus.errors import ConfigError
@@ -105,6 +106,7 @@ class WatcherOptions(TypedDict, total=False):
     hook_timeout: float
     check_flapping: bool
     socket_activation: bool
+    publish_output: bool
 
 
 class Watcher:
@@ -165,6 +167,7 @@ class Watcher:
         hook_timeout: float = 30.0,
         check_flapping: bool = True,
         socket_activation: bool = False,
+        publish_output: bool = False,
         **options: object,
     ) -> None:
         self.name = name
@@ -211,6 +214,7 @@ class Watcher:
         self.stdin_socket = stdin_socket
         self.socket_activation = _parsers.parse_bool(socket_activation)
         self.check_flapping = _parsers.parse_bool(check_flapping)
+        self.publish_output = _parsers.parse_bool(publish_output)
         self.options = dict(options)
         if self.copy_path and not self.copy_env:
             raise ValueError(f"watcher {name}: copy_path requires copy_env")
@@ -488,6 +492,20 @@ class Watcher:
         setattr(self, attr, dict(spec))
         self._output.swap(attr[: -len("_stream")], stream)
         return (self._output.pipe_stdout, self._output.pipe_stderr) != pipes_before
+
+    def swap_publish_output(self, publish: bool) -> bool:
+        """Turn ``publish_output`` on or off; for :meth:`reconfigure`'s ``apply``.
+
+        Returns True when the change needs new processes: whether output is
+        piped at all changed (as :meth:`swap_stream`).
+        """
+        pipes_before = (self._output.pipe_stdout, self._output.pipe_stderr)
+        self.publish_output = publish
+        return (self._output.pipe_stdout, self._output.pipe_stderr) != pipes_before
+
+    def tail(self, count: int) -> list[OutputLine]:
+        """The last ``count`` lines of output kept (oldest first; ``publish_output`` only)."""
+        return self._output.tail.last(count)
 
     # -- convergence (lock held) ---------------------------------------------------
 

@@ -21,9 +21,14 @@ EventHandler = Callable[[str, EventPayload], None]
 """A subscriber: called with the topic (``watcher.<name>.<event>``) and the payload."""
 
 
+def topic_name(watcher_name: str) -> str:
+    """A watcher's name as its topics spell it: lowercased, spaces as ``_``."""
+    return watcher_name.lower().replace(" ", "_")
+
+
 def event_topic(watcher_name: str, event: str) -> str:
     """Return upstream's topic for an event: ``watcher.<lowercased name>.<event>``."""
-    return f"watcher.{watcher_name.lower().replace(' ', '_')}.{event}"
+    return f"watcher.{topic_name(watcher_name)}.{event}"
 
 
 class EventBus:
@@ -44,8 +49,11 @@ class EventBus:
 
     def publish(self, watcher_name: str, event: str, payload: EventPayload) -> None:
         """Send ``payload`` (a ``time`` key is added if absent) to every handler."""
+        self.publish_topic(event_topic(watcher_name, event), payload)
+
+    def publish_topic(self, topic: str, payload: EventPayload) -> None:
+        """:meth:`publish` for a topic outside ``watcher.<name>.`` (``arbiter.add``)."""
         payload.setdefault("time", time.time())
-        topic = event_topic(watcher_name, event)
         for handler in tuple(self._handlers):
             try:
                 handler(topic, payload)

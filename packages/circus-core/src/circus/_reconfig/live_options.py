@@ -298,6 +298,9 @@ def _assign(watcher: Watcher, changes: list[Change], *, notify: bool) -> set[str
             stream = change.prepared if not isinstance(change.prepared, Hooks) else None
             if watcher.swap_stream(change.attr, _mapping(change.value), stream):
                 kinds.add("spawn")  # running processes have no pipe to the new stream
+        elif option.live == "output":
+            if watcher.swap_publish_output(bool(change.value)):
+                kinds.add("spawn")  # running processes have no pipe to publish from
         else:
             value = change.value
             setattr(watcher, change.attr, dict(value) if isinstance(value, Mapping) else value)

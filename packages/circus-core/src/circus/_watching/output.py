@@ -2,6 +2,9 @@
 
 Streams are built when the watcher starts and closed when it stops, after
 every pipe was drained to EOF, so the last words of a dying process are kept.
+With ``publish_output`` every line also goes to the watcher's
+:class:`~circus._watching.tail.OutputTail` (the ``tail`` buffer and the
+``watcher.<name>.output`` topic).
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import time
 from collections.abc import Mapping
 from typing import Protocol
 
+from circus._base.events import EventPayload
+from circus._watching.tail import OutputLine, OutputTail
 from circus.stream import PipeReader, Stream, StreamMessage, build_stream
 
 logger = logging.getLogger("circus")
@@ -40,6 +45,15 @@ class StreamOwner(Protocol):
         """The ``stderr_stream.*`` options (empty: no stream)."""
         ...
 
+    @property
+    def publish_output(self) -> bool:
+        """Whether each line is published and kept for ``tail``."""
+        ...
+
+    def notify_event(self, topic: str, msg: EventPayload) -> None:
+        """Publish event ``watcher.<name>.<topic>``."""
+        ...
+
 
 class Piped(Protocol):
     """What reading a child's output needs of it (a :class:`~circus.process.Process`).
@@ -64,16 +78,17 @@ class WatcherOutput:
         self._streams: dict[str, Stream] = {}
         self._readers: set[PipeReader] = set()
         self._opened = False  # between open() and close(): the watcher runs
+        self.tail = OutputTail(self._publish_line)
 
     @property
     def pipe_stdout(self) -> bool:
-        """Whether children get a stdout pipe (a stream is configured)."""
-        return "stdout" in self._streams
+        """Whether children get a stdout pipe (a stream is configured, or publish_output)."""
+        return "stdout" in self._streams or self._watcher.publish_output
 
     @property
     def pipe_stderr(self) -> bool:
-        """Whether children get a stderr pipe (a stream is configured)."""
-        return "stderr" in self._streams
+        """Whether children get a stderr pipe (a stream is configured, or publish_output)."""
+        return "stderr" in self._streams or self._watcher.publish_output
 
     def open(self) -> None:
         """Build the configured streams (no-op for those already open)."""
@@ -107,9 +122,15 @@ class WatcherOutput:
         self._write(name, data)
 
     def _write(self, name: str, data: StreamMessage) -> None:
+        # The tail first: a stream failing (a full disk) must not blind the console.
+        if self._watcher.publish_output:
+            self.tail.add(data)
         stream = self._streams.get(name)
         if stream is not None:
             stream(data)
+
+    def _publish_line(self, line: OutputLine) -> None:
+        self._watcher.notify_event("output", dict(line))
 
     def swap(self, name: str, stream: Stream | None) -> None:
         """Replace stream ``name`` (stdout/stderr) by ``stream`` (None: remove it).

@@ -153,7 +153,7 @@ _OPTION_NAMES = (
 )
 # Ours, added after upstream's (clients ignore keys they do not know).
 _EXTRA_NAMES = ("autostart", "copy_path", "retry_in", "backoff", "min_uptime", "umask",
-                "virtualenv", "use_papa")
+                "virtualenv", "use_papa", "publish_output")
 
 
 def jsonable(value: object) -> JSONValue:

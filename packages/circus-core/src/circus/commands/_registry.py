@@ -57,6 +57,7 @@ _COMMAND_MODULES = (
     "circus.commands._signal",
     "circus.commands._declined",
     "circus.commands._report",
+    "circus.commands._tail",
 )
 
 

@@ -50,7 +50,7 @@ HOOK_NAMES: tuple[str, ...] = (
 Parser = Callable[[object], object]
 """Turns raw input (INI text, a JSON value, a Python value) into an option value."""
 
-LiveKind = Literal["attr", "manage", "spawn", "max_age", "stream", "hooks"]
+LiveKind = Literal["attr", "manage", "spawn", "max_age", "stream", "output", "hooks"]
 """How a new value takes effect on a running watcher (or arbiter):
 
 * ``attr``: read at the next use (timings, signals, retry policy);
@@ -59,6 +59,8 @@ LiveKind = Literal["attr", "manage", "spawn", "max_age", "stream", "hooks"]
   a running watcher is reloaded gracefully and new processes use the value;
 * ``max_age``: the expiry timers of running processes are re-drawn;
 * ``stream``: the stream object is swapped; pipes keep flowing into the new one;
+* ``output``: ``publish_output``, at once; if children then need pipes they
+  had not (or no longer need them), a running watcher is reloaded gracefully;
 * ``hooks``: the hook callables are re-imported.
 
 ``None``: the option cannot change while its watcher (or circusd) exists;
@@ -329,6 +331,9 @@ WATCHER_OPTIONS: Mapping[str, Option] = _table(
     _opt("umask", parse_optional_octal, None, "umask of the processes", "spawn"),
     _opt("check_flapping", _bool, True,
          "let the flapping plugin watch this watcher (it reads this option)", "attr"),
+    _opt("publish_output", _bool, False,
+         "publish each output line as watcher.<name>.output and keep the last ones for tail",
+         "output"),
 )
 
 WATCHER_COMPOUND: Mapping[str, Option] = _table(

@@ -62,6 +62,7 @@ if TYPE_CHECKING:
         NumProcessesReply,
         NumWatchersReply,
         OptionsReply,
+        OutputLine,
         ProcessInfo,
         ProcessStatsReply,
         Reply,
@@ -71,6 +72,7 @@ if TYPE_CHECKING:
         SocketsReply,
         StatsReply,
         StatusReply,
+        TailReply,
         WatcherStatsReply,
     )
 
@@ -105,6 +107,7 @@ __all__ = [
     "NumProcessesReply",
     "NumWatchersReply",
     "OptionsReply",
+    "OutputLine",
     "ProcessInfo",
     "ProcessStatsReply",
     "ProtocolError",
@@ -115,6 +118,7 @@ __all__ = [
     "SocketsReply",
     "StatsReply",
     "StatusReply",
+    "TailReply",
     "UnknownCommandError",
     "WatcherStatsReply",
     "close_ssh_tunnels",
@@ -135,9 +139,9 @@ _LAZY = {
     **dict.fromkeys(
         ("ActionInfo", "ActionReply", "BackoffSlot", "DStatsReply", "Event", "EventPayload",
          "IPythonReply", "JSONObject", "JSONValue", "ListReply", "NumProcessesReply",
-         "NumWatchersReply", "OptionsReply", "ProcessInfo", "ProcessStatsReply", "Reply",
-         "Request", "ScaleReply", "SocketInfo", "SocketsReply", "StatsReply", "StatusReply",
-         "WatcherStatsReply"),
+         "NumWatchersReply", "OptionsReply", "OutputLine", "ProcessInfo", "ProcessStatsReply",
+         "Reply", "Request", "ScaleReply", "SocketInfo", "SocketsReply", "StatsReply",
+         "StatusReply", "TailReply", "WatcherStatsReply"),
         "circus.client._shapes"),
 }
 

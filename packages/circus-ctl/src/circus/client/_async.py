@@ -28,12 +28,14 @@ if TYPE_CHECKING:
         NumProcessesReply,
         NumWatchersReply,
         OptionsReply,
+        OutputLine,
         ProcessStatsReply,
         Reply,
         ScaleReply,
         SocketsReply,
         StatsReply,
         StatusReply,
+        TailReply,
         WatcherStatsReply,
     )
 
@@ -119,6 +121,8 @@ class AsyncCircusClient:
     @overload
     async def call(self, command: Literal["ipython"], **props: object) -> IPythonReply: ...
     @overload
+    async def call(self, command: Literal["tail"], **props: object) -> TailReply: ...
+    @overload
     async def call(self, command: str | Message, **props: object) -> Reply: ...
 
     async def call(self, command: str | Message, **props: object) -> Reply:
@@ -148,6 +152,11 @@ class AsyncCircusClient:
         message.pop("id", None)
         message["msg_type"] = "cast"
         await self._connected().send(encode(message))
+
+    async def tail(self, name: str, lines: int = 10) -> list[OutputLine]:
+        """The last ``lines`` lines watcher ``name`` wrote; see :meth:`CircusClient.tail`."""
+        reply = raise_for_status(await self.call("tail", name=name, lines=lines))
+        return list(reply.get("lines", []))
 
     async def _read_replies(self, sock: zmq.asyncio.Socket) -> None:
         while True:

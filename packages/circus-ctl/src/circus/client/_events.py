@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, cast
 
@@ -34,6 +34,7 @@ def decode_event(frames: list[bytes]) -> Event:
 def open_sub(
     context: zmq.Context[SocketT], endpoint: str, topics: Iterable[str],
     ssh_server: str | None = None, ssh_keyfile: str | None = None, timeout: float = 5.0,
+    options: Mapping[int, int] | None = None,
 ) -> SocketT:
     """A SUB socket connected to ``endpoint``, subscribed to every prefix in ``topics``.
 
@@ -46,20 +47,25 @@ def open_sub(
         ssh_server: ``user@host:port`` to reach ``endpoint`` through an ssh tunnel.
         ssh_keyfile: the private key for ``ssh_server``.
         timeout: seconds the tunnel waits for its first use.
+        options: ZMQ socket options (``zmq.HEARTBEAT_IVL``, ...) set before
+            connecting, so that they apply to the connection.
 
     Raises:
         ConnectionFailed: the endpoint is invalid or the ssh tunnel failed.
     """
-    return _open_sub(context, endpoint, topics, ssh_server, ssh_keyfile, timeout)[0]
+    return _open_sub(context, endpoint, topics, ssh_server, ssh_keyfile, timeout, options)[0]
 
 
 def _open_sub(
     context: zmq.Context[SocketT], endpoint: str, topics: Iterable[str],
     ssh_server: str | None, ssh_keyfile: str | None, timeout: float = 5.0,
+    options: Mapping[int, int] | None = None,
 ) -> tuple[SocketT, Tunnel | None]:
     """:func:`open_sub`, plus the ssh tunnel it opened (None without ssh)."""
     sock = context.socket(zmq.SUB)
     sock.setsockopt(zmq.LINGER, 0)
+    for option, value in (options or {}).items():
+        sock.setsockopt(option, value)
     tunnel: Tunnel | None = None
     try:
         for topic in topics:

@@ -206,13 +206,35 @@ class IPythonReply(Reply, total=False):
     msg: str | None
 
 
+class OutputLine(TypedDict):
+    """One line a process wrote: a ``watcher.<name>.output`` event, an item of ``tail``.
+
+    ``data`` is the line with its newline (the last words of a process may
+    lack it), UTF-8 with invalid bytes replaced; ``stream`` is ``stdout`` or
+    ``stderr``. Only watchers with ``publish_output`` (circusd of this project)
+    publish and keep their lines.
+    """
+
+    pid: int
+    stream: str
+    data: str
+    time: float
+
+
+class TailReply(Reply, total=False):
+    """``tail`` (ours): the last ``lines`` lines of a watcher's output, oldest first."""
+
+    lines: list[OutputLine]
+
+
 class EventPayload(TypedDict, total=False):
     """The JSON body of an event on circusd's pubsub channel.
 
     Every event has ``time``. ``spawn``, ``reap`` and ``kill`` name the
     process (``reap`` adds ``exit_code``, minus the signal number if a signal
     ended it); ``hook_success``/``hook_failure`` the hook (and the ``error``);
-    ``updated`` (ours) the option ``key``; ``backoff`` (ours) the slot. A body
+    ``updated`` (ours) the option ``key``; ``backoff`` (ours) the slot;
+    ``output`` (ours) is an :class:`OutputLine`. A body
     that is not a JSON object arrives wrapped as ``{"data": body}``.
     """
 
@@ -226,6 +248,8 @@ class EventPayload(TypedDict, total=False):
     delay: float
     quick_exits: int
     spawn_failures: int
+    pid: int
+    stream: str
     data: JSONValue
 
 

@@ -29,12 +29,14 @@ if TYPE_CHECKING:
         NumProcessesReply,
         NumWatchersReply,
         OptionsReply,
+        OutputLine,
         ProcessStatsReply,
         Reply,
         ScaleReply,
         SocketsReply,
         StatsReply,
         StatusReply,
+        TailReply,
         WatcherStatsReply,
     )
 
@@ -182,6 +184,8 @@ class CircusClient:
     @overload
     def call(self, command: Literal["ipython"], **props: object) -> IPythonReply: ...
     @overload
+    def call(self, command: Literal["tail"], **props: object) -> TailReply: ...
+    @overload
     def call(self, command: str | Message, **props: object) -> Reply: ...
 
     def call(self, command: str | Message, **props: object) -> Reply:
@@ -225,6 +229,20 @@ class CircusClient:
         message["msg_type"] = "cast"
         self._connected().send(encode(message))
         self._casts_pending = True
+
+    def tail(self, name: str, lines: int = 10) -> list[OutputLine]:
+        """The last ``lines`` lines watcher ``name`` wrote, oldest first (``tail`` command).
+
+        Follow on with an :class:`~circus.client.EventSubscriber` on
+        ``watcher.<name>.output`` for the lines written after.
+
+        Raises:
+            CallError: an error reply (unknown watcher, ``publish_output`` off,
+                a circusd without ``tail``: errno 2).
+            ClientError: as :meth:`call`.
+        """
+        reply = raise_for_status(self.call("tail", name=name, lines=lines))
+        return list(reply.get("lines", []))
 
     def _wait_for(self, connection: _Connection, msg_id: str, command: str) -> Reply:
         deadline = time.monotonic() + self.timeout

@@ -122,6 +122,13 @@ def _stats(ns: Namespace) -> dict[str, object]:
     return props
 
 
+def _tail(ns: Namespace) -> dict[str, object]:
+    lines = to_int("--lines", ns.lines)
+    if lines < 0:
+        raise UsageError(f"--lines: expected a number >= 0, got {ns.lines!r}")
+    return {"name": ns.name, "lines": lines}
+
+
 COMMANDS: dict[str, Command] = {cmd.name: cmd for cmd in (
     Command(
         "add", "Add a watcher",
@@ -258,6 +265,16 @@ COMMANDS: dict[str, Command] = {cmd.name: cmd for cmd in (
         _stats, console.render_stats,
         args=(OPT_WATCHER, Arg("process", "only this pid", nargs="?")),
         flags=(Flag("--extended", "ask the extended_stats hook for more fields"),)),
+    Command(
+        "tail", "Show the last lines a watcher's processes wrote",
+        "Print the last N lines (default 10) of the stdout and stderr of a watcher's "
+        "processes. With --follow, keep printing new lines as they are written, until "
+        "Ctrl-C. The watcher needs publish_output = true (circusd of this project only).",
+        _tail, console.render_tail, args=(WATCHER,),
+        flags=(Flag("--lines", "how many lines to print first (default 10)", metavar="N",
+                    default="10", short="-n"),
+               Flag("--follow", "then print new lines as they come, until Ctrl-C",
+                    short="-f"))),
     Command(
         "status", "Get the status of a watcher or all watchers",
         "Print the state (active, stopped, starting, stopping) of a watcher or of all. "

@@ -20,10 +20,11 @@ if TYPE_CHECKING:
         ScaleReply,
         SocketsReply,
         StatusReply,
+        TailReply,
     )
 
     class ConsoleReply(ListReply, StatusReply, NumProcessesReply, NumWatchersReply, OptionsReply,
-                       SocketsReply, ScaleReply, IPythonReply, total=False):
+                       SocketsReply, ScaleReply, IPythonReply, TailReply, total=False):
         """A reply as circusctl renders it: the keys of every command it prints.
 
         ``info`` is ``dstats``'s process, ``stats NAME``'s processes by pid, or
@@ -181,3 +182,15 @@ def render_scale(reply: ConsoleReply, style: Style) -> str:
     if "numprocesses" in reply:
         return str(reply["numprocesses"])
     return "ok"
+
+
+def output_text(data: object) -> str:
+    """One line of a watcher's output as ``tail`` prints it: always one newline at the end."""
+    text = str(data)
+    return text if text.endswith("\n") else text + "\n"
+
+
+def render_tail(reply: ConsoleReply, style: Style) -> str:
+    """The lines as the processes wrote them, oldest first."""
+    lines = reply.get("lines", [])
+    return "".join(output_text(line.get("data", "")) for line in lines).removesuffix("\n")

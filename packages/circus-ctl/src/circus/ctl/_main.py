@@ -49,6 +49,15 @@ def run(argv: list[str]) -> int:
         from circus.ctl._listen import listen
 
         return listen(ns.endpoint, ns.topics, ns.json, ns.ssh, ns.ssh_keyfile)
+    if cmd.name == "tail":
+        from circus.ctl._tail import tail
+
+        try:
+            props = cmd.build(ns)
+        except UsageError as exc:
+            sub.error(str(exc))  # exits with status 2
+        with make_client(ns) as client:
+            return tail(client, ns, props)
     with make_client(ns) as client:
         try:
             return execute(cmd, ns, client, Style.for_stream(sys.stdout))

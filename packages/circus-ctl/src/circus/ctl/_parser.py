@@ -75,10 +75,11 @@ def command_parser(cmd: Command, prog: str = "circusctl") -> argparse.ArgumentPa
         parser.add_argument(arg.name, nargs=arg.nargs, help=arg.help,
                             metavar=arg.name.upper())
     for flag in cmd.flags:
+        names = (flag.short, flag.name) if flag.short else (flag.name,)
         if flag.metavar is None:
-            parser.add_argument(flag.name, action="store_true", help=flag.help)
+            parser.add_argument(*names, action="store_true", help=flag.help)
         else:
-            parser.add_argument(flag.name, metavar=flag.metavar, default=flag.default,
+            parser.add_argument(*names, metavar=flag.metavar, default=flag.default,
                                 help=flag.help)
     if prog:
         add_globals(parser, suppress=True)

@@ -52,6 +52,16 @@ class CircusShell(cmd.Cmd):
 
             self.last_exit = listen(self.options.endpoint, ns.topics, ns.json)
             return
+        if command.name == "tail":
+            from circus.ctl._tail import tail
+
+            try:
+                props = command.build(ns)
+            except UsageError as exc:
+                print(f"tail: error: {exc}", file=sys.stderr)
+                return
+            self.last_exit = tail(self.client, ns, props)
+            return
         try:
             self.last_exit = execute(command, ns, self.client, Style.for_stream(sys.stdout))
         except UsageError as exc:

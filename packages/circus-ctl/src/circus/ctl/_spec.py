@@ -28,6 +28,7 @@ class Flag(NamedTuple):
     help: str
     metavar: str | None = None
     default: str | None = None
+    short: str | None = None  # a one-letter alias, such as ``-f``
 
 
 class Command(NamedTuple):

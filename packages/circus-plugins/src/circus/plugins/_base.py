@@ -3,13 +3,14 @@
 A plugin is one process with one tornado IOLoop (``self.loop``, an asyncio
 loop underneath). On it run:
 
-* a SUB socket on circusd's event channel (prefix ``watcher.``), read through
-  a pyzmq ``ZMQStream``, each message handed to :meth:`handle_recv`;
+* a SUB socket on circusd's event channel (prefix ``watcher.``), read by an
+  :class:`~circus.plugins._reader.EventReader` that hands each event to
+  :meth:`handle_recv` and calls :meth:`handle_drained` after each batch;
 * a blocking :class:`circus.client.CircusClient` for :meth:`call`/:meth:`cast`
   (upstream's ``call`` blocks the loop; ours does too, but within a timeout);
-* a liveness check every ``check_delay`` seconds, on an asyncio client so it
-  never blocks the loop, that logs once when circusd stops answering and once
-  when it answers again (ZeroMQ reconnects by itself; nothing spins).
+* heartbeats on the SUB connection every ``check_delay`` seconds, exchanged by
+  libzmq itself, and a monitor that logs once when circusd is lost and once
+  when it is back (ZeroMQ reconnects by itself; nothing spins or polls).
 
 Everything touches the sockets from the loop's thread only: :meth:`stop` may
 be called from any thread or from a signal, and hops onto the loop.
@@ -59,7 +60,7 @@ class CircusPlugin:
     Args:
         endpoint: circusd's control endpoint.
         pubsub_endpoint: circusd's event (PUB) endpoint.
-        check_delay: seconds between two liveness checks of circusd.
+        check_delay: seconds between two heartbeats on the event connection.
         ssh_server: ``user@host:port`` to reach both endpoints through ssh.
         **config: the plugin's options, as strings; ``active`` (default true)
             and ``call_timeout`` (seconds, default 5) are read here.
@@ -73,6 +74,9 @@ class CircusPlugin:
     """
 
     name = ""
+    hold_events = 0.0
+    """Seconds events may queue after a batch, so that a steady stream costs a
+    wake-up per period instead of one per event (0: each event at once)."""
 
     def __init__(
         self,
@@ -98,11 +102,11 @@ class CircusPlugin:
         self.context: zmq.Context[Any] | None = None
         self.client: CircusClient | None = None
         self.sub_socket: zmq.Socket[Any] | None = None
-        self.substream: Any = None
         self._loop_thread: int | None = None
         self._started = False
         self._boot_error: BaseException | None = None
         self._link: Any = None  # circus.plugins._link.LinkWatch, made by initialize()
+        self._reader: Any = None  # circus.plugins._reader.EventReader, made by initialize()
 
     # -- hooks for subclasses -------------------------------------------------
 
@@ -115,6 +119,12 @@ class CircusPlugin:
 
     def handle_stop(self) -> None:
         """Called on the loop right before the plugin stops (also on SIGTERM)."""
+
+    def handle_drained(self) -> None:
+        """Called after :meth:`handle_recv` has had every event queued so far.
+
+        A plugin that batches its output (statsd counters) sends it here.
+        """
 
     def handle_reconnect(self) -> None:
         """Called when circusd answers again after it stopped answering.
@@ -183,18 +193,22 @@ class CircusPlugin:
     def initialize(self) -> None:
         """Open the connections to circusd (called by :meth:`start`, on the loop)."""
         from circus.client import open_sub
-        from circus.plugins._link import LinkWatch
-        from zmq.eventloop.zmqstream import ZMQStream
+        from circus.plugins._link import LinkWatch, heartbeat_options
+        from circus.plugins._reader import EventReader
 
         if self.context is None:
             self.context = zmq.Context()
         self._client()
         self.sub_socket = open_sub(self.context, self.pubsub_endpoint, ["watcher."],
-                                   ssh_server=self.ssh_server)
-        self.substream = ZMQStream(self.sub_socket, self.loop)
-        self.substream.on_recv(self._dispatch)
-        self._link = LinkWatch(self)
+                                   ssh_server=self.ssh_server,
+                                   options={**heartbeat_options(self.check_delay),
+                                            # Room for a burst that queues while events are held.
+                                            zmq.RCVHWM: 100_000})
+        self._link = LinkWatch(self, self.sub_socket)
         self._link.start()
+        self._reader = EventReader(self.loop, self.sub_socket, self._dispatch,
+                                   self._drained, hold=self.hold_events)
+        self._reader.start()
 
     def start(self) -> None:
         """Run the plugin until :meth:`stop` (or SIGTERM/SIGINT, when in the main thread).
@@ -265,6 +279,15 @@ class CircusPlugin:
                       type(exc).__name__, exc)
             log.debug("handle_recv traceback", exc_info=True)
 
+    def _drained(self) -> None:
+        if not self.running:
+            return
+        try:
+            self.handle_drained()
+        except Exception as exc:
+            log.error("plugin %s: handle_drained failed: %s: %s", self._label(),
+                      type(exc).__name__, exc)
+
     def _label(self) -> str:
         return str(self.config.get("name") or self.name or type(self).__name__)
 
@@ -288,9 +311,9 @@ class CircusPlugin:
         if self._link is not None:
             self._link.close()
             self._link = None
-        if self.substream is not None:
-            self.substream.close()
-            self.substream = None
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
         if self.sub_socket is not None:
             self.sub_socket.close(linger=0)
             self.sub_socket = None

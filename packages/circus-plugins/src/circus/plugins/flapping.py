@@ -18,6 +18,8 @@ Where ours differs from upstream (#965, #809, #1155, #604):
 * The window is the window: upstream subtracted its own ``check_delay``
   (5 s by default) from the time span, which made any two deaths within
   about 6 s count as flapping.
+* Against our circusd it receives only the events it uses (see
+  :mod:`circus.plugins._topics`), not every event of every watcher.
 * The retry is a timer on the plugin's loop; upstream cast ``start`` from a
   ``threading.Timer`` thread on a ZeroMQ socket that is not thread-safe.
 """
@@ -33,10 +35,14 @@ from typing import Any
 from circus.plugins._actions import act
 from circus.plugins._base import CircusPlugin
 from circus.plugins._options import ConfigError, Options
+from circus.plugins._topics import ANNOUNCEMENTS, WatcherTopics
 
 __all__ = ["Flapping"]
 
 log = logging.getLogger("circus.plugins.flapping")
+
+# The events read once the daemon flags commanded deaths (kills are not needed then).
+_EVENTS_USED = ("reap", "stop", "updated", "remove")
 
 # A kill event older than this no longer marks the coming reap as commanded.
 _KILL_MEMORY = 120.0
@@ -85,11 +91,15 @@ class Flapping(CircusPlugin):
         self.watchers: dict[str, _WatcherState] = {}
         self.killed: dict[int, float] = {}  # pid -> when circusd announced killing it
         self.clock = time.monotonic
+        self.topics = WatcherTopics(self, _EVENTS_USED)
 
     # -- events ----------------------------------------------------------------
 
     def handle_recv(self, data: list[bytes]) -> None:
         """Track kills, deaths and option updates."""
+        if data[0].startswith(ANNOUNCEMENTS):
+            self._announced(data)
+            return
         watcher_name, action, msg = self.split_data(data)
         if watcher_name.startswith("plugin:") and watcher_name == str(self.config.get("name")):
             return
@@ -98,7 +108,12 @@ class Flapping(CircusPlugin):
             if isinstance(pid, int):
                 self.killed[pid] = self.clock()
         elif action == "reap":
-            self._reaped(watcher_name, self.load_message(msg))
+            payload = self.load_message(msg)
+            if "commanded" in payload:
+                # A daemon that flags commanded deaths announces its watchers
+                # too: from now on only the events used here are received.
+                self.topics.narrow_down()
+            self._reaped(watcher_name, payload)
         elif action == "updated":
             self.state(watcher_name).settings = None  # refetch on the next death
         elif action == "stop":
@@ -106,6 +121,20 @@ class Flapping(CircusPlugin):
             self.state(watcher_name).deaths.clear()
         elif action == "remove":
             self._forget(watcher_name)
+
+    def _announced(self, data: list[bytes]) -> None:
+        name = self.load_message(data[1]).get("name")
+        if not isinstance(name, str):
+            return
+        if data[0] == ANNOUNCEMENTS + b"add":
+            self.topics.follow(name)
+        elif data[0] == ANNOUNCEMENTS + b"remove":
+            self.topics.forget(name)
+            self._forget(name)
+
+    def handle_reconnect(self) -> None:
+        """Take every event again: the daemon (and its watchers) may have changed."""
+        self.topics.widen()
 
     def state(self, watcher_name: str) -> _WatcherState:
         """The tracking state of one watcher."""

@@ -15,7 +15,10 @@ from circus.plugins._options import ConfigError, Options, parse_size, require
 from circus.plugins._periodic import every
 from tornado.ioloop import PeriodicCallback
 
-__all__ = ["BaseObserver", "FullStats", "StatsdClient", "StatsdEmitter"]
+__all__ = ["DEFAULT_MAX_DELAY", "BaseObserver", "FullStats", "StatsdClient", "StatsdEmitter"]
+
+DEFAULT_MAX_DELAY = 3.0
+"""Seconds StatsdEmitter's counters may wait to share packets (option ``max_delay``)."""
 
 
 class StatsdClient:
@@ -41,25 +44,41 @@ class StatsdClient:
             self._client = statsd.StatsClient(host, port, prefix=prefix)
         except OSError as exc:
             raise ConfigError(f"plugin {plugin}: statsd host {host!r} port {port}: {exc}") from None
+        self._batch: Any = None  # a statsd Pipeline between begin_batch() and send_batch()
+
+    def _target(self) -> Any:
+        return self._batch if self._batch is not None else self._client
 
     def increment(self, bucket: str, delta: int = 1) -> None:
         """Add ``delta`` to a counter (sampled at ``sample_rate``)."""
-        self._client.incr(bucket, delta, rate=self.sample_rate)
+        self._target().incr(bucket, delta, rate=self.sample_rate)
 
     def decrement(self, bucket: str, delta: int = 1) -> None:
         """Subtract ``delta`` from a counter (sampled at ``sample_rate``)."""
-        self._client.decr(bucket, delta, rate=self.sample_rate)
+        self._target().decr(bucket, delta, rate=self.sample_rate)
 
     def gauge(self, bucket: str, value: float) -> None:
         """Set a gauge."""
-        self._client.gauge(bucket, value)
+        self._target().gauge(bucket, value)
 
     def timed(self, bucket: str, value: float) -> None:
         """Record a timing, in milliseconds."""
-        self._client.timing(bucket, value)
+        self._target().timing(bucket, value)
+
+    def begin_batch(self) -> None:
+        """Collect what follows until :meth:`send_batch` (no-op when already collecting)."""
+        if self._batch is None:
+            self._batch = self._client.pipeline()
+
+    def send_batch(self) -> None:
+        """Send what was collected, a few metrics per UDP packet (statsd splits on newlines)."""
+        batch, self._batch = self._batch, None
+        if batch is not None:
+            batch.send()
 
     def stop(self) -> None:
-        """Close the UDP socket."""
+        """Send what was collected, then close the UDP socket."""
+        self.send_batch()
         self._client.close()
 
 
@@ -68,7 +87,14 @@ class StatsdEmitter(CircusPlugin):
 
     Options: ``host`` (localhost), ``port`` (8125), ``sample_rate`` (1.0),
     ``application_name`` (``app``; the prefix is ``circus.<application_name>.watcher``),
-    ``prefix`` (replaces that whole prefix).
+    ``prefix`` (replaces that whole prefix), ``max_delay`` (seconds, 3.0): after
+    sending, the events that follow are gathered that long and counted
+    together (``<bucket>:<n>|c``, several buckets per packet), so that a busy
+    circusd costs the plugin one wake-up every few seconds rather than one per
+    event; statsd sums counters over its flush interval (10 s by default),
+    so it counts the same. ``max_delay = 0`` sends a counter per event at
+    once. With ``sample_rate`` below 1 each event is sampled and sent on its
+    own (in the gathered packets), as statsd expects of sampled counters.
     """
 
     name = "statsd"
@@ -87,9 +113,13 @@ class StatsdEmitter(CircusPlugin):
         if sample_rate > 1:
             raise ConfigError(f"plugin {self._label()}: option 'sample_rate' expects a number "
                               f"in (0, 1], got {config['sample_rate']!r}")
+        self.hold_events = options.number("max_delay", DEFAULT_MAX_DELAY, minimum=0.0)
         require("statsd", "statsd", self._label())  # a missing extra fails before start
         self._statsd_args = (host, port, self.prefix, sample_rate, self._label())
         self._statsd: StatsdClient | None = None
+        # Events per bucket since the last send, when they are gathered and unsampled.
+        self._tally: dict[str, int] | None = (
+            {} if self.hold_events > 0 and sample_rate == 1 else None)
 
     @property
     def statsd(self) -> StatsdClient:
@@ -105,10 +135,27 @@ class StatsdEmitter(CircusPlugin):
     def handle_recv(self, data: list[bytes]) -> None:
         """Count the event."""
         watcher_name, action, _ = self.split_data(data)
-        self.statsd.increment(f"{watcher_name}.{action}")
+        bucket = f"{watcher_name}.{action}"
+        if self._tally is not None:
+            self._tally[bucket] = self._tally.get(bucket, 0) + 1
+            return
+        if self.hold_events > 0:
+            self.statsd.begin_batch()
+        self.statsd.increment(bucket)
+
+    def handle_drained(self) -> None:
+        """Send the counters gathered from the events handled so far."""
+        if self._tally:
+            tally, self._tally = self._tally, {}
+            self.statsd.begin_batch()
+            for bucket, count in tally.items():
+                self.statsd.increment(bucket, count)
+        if self._statsd is not None:
+            self._statsd.send_batch()
 
     def handle_stop(self) -> None:
-        """Close the statsd socket."""
+        """Send what was gathered, then close the statsd socket."""
+        self.handle_drained()
         if self._statsd is not None:
             self._statsd.stop()
             self._statsd = None

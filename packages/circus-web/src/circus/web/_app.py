@@ -309,6 +309,12 @@ class EventsHandler(Protected):
         self.set_header("Content-Type", "text/event-stream")
         self.set_header("Cache-Control", "no-cache")
         self.set_header("X-Accel-Buffering", "no")  # nginx: do not buffer the stream
+        # circusd's own last lines first (they go back before this console
+        # started); joining the hub right after, with no await in between,
+        # loses and doubles no line (Node.backlog).
+        fetched = None
+        if tail is not None:
+            fetched = await console.nodes[tail[0]].fetch_output(tail[1])
         listener = console.hub.join(tail)
         try:
             self.write(b"retry: 2000\n\n")
@@ -319,7 +325,7 @@ class EventsHandler(Protected):
             if tail is not None:
                 node = console.nodes[tail[0]]
                 self.write(sse_frame("output", {"node": tail[0],
-                                                "lines": node.recent_output(tail[1])}))
+                                                "lines": node.backlog(tail[1], fetched)}))
             await self.flush()
             while True:
                 frame = await _next_frame(listener.queue)

@@ -90,6 +90,14 @@ def split_topic(topic: str, prefix: str) -> tuple[str, str]:
     return name, last
 
 
+def _output_line(watcher: str, payload: Mapping[str, object]) -> dict[str, Any]:
+    """One line of output as the pages get it: the topic's payload plus the watcher."""
+    stamp = payload.get("time")
+    return {"watcher": watcher, "pid": payload.get("pid"),
+            "stream": payload.get("stream", "stdout"), "data": str(payload.get("data", "")),
+            "time": float(stamp) if isinstance(stamp, (int, float)) else time.time()}
+
+
 class Node:
     """The console's link to one circusd."""
 
@@ -171,6 +179,42 @@ class Node:
     def recent_output(self, watcher: str) -> list[dict[str, Any]]:
         """The output lines of ``watcher`` kept so far, oldest first."""
         return list(self.output.get(watcher, ()))
+
+    async def fetch_output(self, watcher: str) -> tuple[list[dict[str, Any]], float] | None:
+        """circusd's own last lines of ``watcher`` (its ``tail`` command) and the reply's time.
+
+        None when circusd cannot say: a circusd without the command (upstream's),
+        a watcher without ``publish_output``, no answer. circusd's buffer holds
+        lines printed before this console started; combine with :meth:`backlog`.
+        """
+        if self.state != "up":
+            return None  # no stream waits out a timeout on a circusd known to be down
+        try:
+            reply = await self._connect().call("tail", name=watcher, lines=OUTPUT_LINES)
+        except ClientError:
+            return None
+        if reply.get("status") != "ok":
+            return None
+        lines = [_output_line(watcher, line) for line in reply.get("lines", [])
+                 if isinstance(line, Mapping)]
+        return lines, float(reply.get("time", 0.0))
+
+    def backlog(self, watcher: str,
+                fetched: tuple[list[dict[str, Any]], float] | None) -> list[dict[str, Any]]:
+        """What a tail opened now starts with: ``fetched`` (see :meth:`fetch_output`), then
+        the lines the topic brought since; only this console's own lines without it.
+
+        Synchronous, so a caller that joins the hub right after misses no line
+        and shows none twice.
+        """
+        kept = self.recent_output(watcher)
+        if fetched is None:
+            return kept
+        lines, replied = fetched
+        # circusd stamps each chunk's lines before it answers: whatever is
+        # stamped no later than its newest line (or its reply) is in ``lines``.
+        cutoff = float(lines[-1]["time"]) if lines else replied
+        return lines + [line for line in kept if float(line["time"]) > cutoff]
 
     # -- polling ------------------------------------------------------------
 
@@ -265,9 +309,7 @@ class Node:
                 self._wake.set()
 
     def _add_output(self, watcher: str, payload: Mapping[str, object]) -> None:
-        line = {"watcher": watcher, "pid": payload.get("pid"),
-                "stream": payload.get("stream", "stdout"),
-                "data": str(payload.get("data", "")), "time": payload.get("time", time.time())}
+        line = _output_line(watcher, payload)
         kept = self.output.setdefault(watcher, deque(maxlen=OUTPUT_LINES))
         kept.append(line)
         self.hub.publish_output(self.id, watcher, {"node": self.id, "lines": [line]})
