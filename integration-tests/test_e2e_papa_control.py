@@ -98,6 +98,33 @@ def test_when_papa_dies_its_watchers_fall_back_to_plain_processes(
     assert daemon.call("status")["status"] == "ok"
 
 
+def test_a_hung_papa_counts_as_gone_and_nothing_waits_for_it(
+        circus_run: CircusRun, kernel: PapaKernel) -> None:
+    config = papa_config(circus_run, kernel, "hung", (
+        f"[watcher:web]\ncmd = {sleeper(circus_run)}\nuse_papa = true\n"
+        "graceful_timeout = 5\n"))
+    daemon = start(circus_run, config)
+    [stranded] = daemon.wait_pids("web", 1)
+    kernel.processes()  # remembered for teardown
+    os.kill(kernel.process.pid, signal.SIGSTOP)
+    try:
+        # The spawn asks papa, which never answers: after COMMAND_TIMEOUT (10 s)
+        # papa counts as gone and the watcher runs plain processes.
+        check(circus_run.ours_ctl(daemon.endpoint, "incr", "web"))
+        wait_for(lambda: "did not answer in 10 s" in daemon.log_text(), "the timeout", 30)
+
+        def plain() -> list[int] | None:
+            pids = daemon.pids("web")
+            ours = set(children_of(daemon.process.pid))
+            return pids if len(pids) == 2 and set(pids) <= ours else None
+
+        wait_for(plain, "two plain processes")
+        assert not alive(stranded)
+        assert daemon.call("status")["status"] == "ok"
+    finally:
+        os.kill(kernel.process.pid, signal.SIGCONT)
+
+
 # Serves its own pid to each connection on the inherited listening socket argv[1].
 PID_SERVER = (
     "import os, socket, sys\n"
