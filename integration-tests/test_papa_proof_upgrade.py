@@ -49,7 +49,8 @@ def _pip(python: Path, *args: str) -> None:
 
 
 def _version(text: str, where: Path) -> str:
-    found = re.findall(r'^version = "([^"]+)"$', text, re.MULTILINE)
+    found = [match.group(1) for match in
+             re.finditer(r'^version = "([^"]+)"$', text, re.MULTILINE)]
     assert len(found) == 1, f"no single version line in {where}"
     return found[0]
 
