@@ -1,209 +1,143 @@
-"""circusd with ``use_papa``, restarted under a test's eyes; nothing survives the test.
+"""A private papa kernel for one use_papa test, and a teardown that leaves nothing.
 
-A :class:`PapaRun` is a :class:`CircusRun` whose configs name a private papa
-kernel (``papa_endpoint = ipc://<its own dir>/papa.sock``). circusd starts
-that kernel itself, detached, the first time it needs it; the kernel and the
-processes it hosts are session leaders that outlive every circusd and are no
-children of the test. So they cannot be found by parentage: teardown asks the
-kernel (over its socket, raw protocol, never the client library, whose
-constructor would start a kernel when none answers) for its pid and the pids
-of everything it hosts, adds every pid the test saw in ``list`` replies, kills
-them all by pid, and only then looks for anything else carrying the test's
-token: such a process is reported as left behind and fails the test.
+The kernel listens on a unix socket in the run's socket directory and carries
+the run's marker, so ``CircusRun.close`` would find it. Processes papa starts
+are session leaders re-parented to init when the kernel goes: teardown stops
+the daemons first (so nothing respawns), kills by pid every process papa has or
+had, then the kernel, and checks that none is left.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-import shutil
+import shlex
 import signal
 import socket
 import subprocess
-import time
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from _circus_run import (
-    CircusRun,
-    Daemon,
-    _kill_tree,
-    _read,
-    alive,
-    answers,
-    marked,
-    terminate,
-    wait_for,
-)
-
-PROMPT = b"\n> "
-
-
-# -- talking to the kernel ------------------------------------------------------------
-
-
-def papa_command(path: Path, command: str, timeout: float = 5.0) -> str | None:
-    """Send one *command* to the kernel on unix socket *path*; its reply, or None if none answers.
-
-    The reply is what came before the prompt, without it.
-    """
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
-    try:
-        sock.connect(str(path))
-        data = b""
-        while not data.endswith(PROMPT):  # the banner
-            chunk = sock.recv(65536)
-            if not chunk:
-                return None
-            data += chunk
-        sock.sendall(command.encode() + b"\n")
-        data = b""
-        while not data.endswith(PROMPT):
-            chunk = sock.recv(65536)
-            if not chunk:
-                return None
-            data += chunk
-        sock.sendall(b"quit\n")
-        return data[: -len(PROMPT)].decode(errors="replace")
-    except OSError:
-        return None
-    finally:
-        sock.close()
-
-
-def parse_pairs(line: str) -> dict[str, str]:
-    """``key=value`` words of one listing or stats line (``args=`` and after dropped)."""
-    pairs = {}
-    for word in line.split(" args=", 1)[0].split():
-        key, sep, value = word.partition("=")
-        if sep:
-            pairs[key] = value
-    return pairs
-
-
-# -- the run ----------------------------------------------------------------------------
+import papa
+from _circus_run import PYTHON, SLEEP_CODE, CircusRun, Daemon, alive, check, terminate, wait_for
 
 
 @dataclass
-class PapaRun(CircusRun):
-    """Daemons of one test sharing one private papa kernel."""
+class PapaKernel:
+    """Our papa kernel, in the foreground as the test's child."""
 
-    papa_pids: set[int] = field(default_factory=set)
+    run: CircusRun
+    path: Path
+    process: subprocess.Popen[bytes]
+    log: Path
+    seen: set[int] = field(default_factory=set)
 
     @property
-    def papa_path(self) -> Path:
-        # In the short socket dir: sun_path is 108 bytes.
-        return self.sockdir / "papa.sock"
+    def endpoint(self) -> str:
+        """``papa_endpoint`` for circusd."""
+        return f"ipc://{self.path}"
 
-    @property
-    def papa_endpoint(self) -> str:
-        return f"ipc://{self.papa_path}"
+    def client(self) -> papa.Papa:
+        """A client; the kernel must be alive (else papa's client would start another)."""
+        assert self.process.poll() is None, f"papa died: {self.log.read_text()}"
+        return papa.Papa(str(self.path), connection_timeout=5)
 
-    def papa_config(self, label: str, sections: str,
-                    circus_extra: str = "") -> tuple[Path, str, str]:
-        """Like :meth:`config`, with ``papa_endpoint`` set to this run's kernel."""
-        return self.config(label, sections,
-                           f"papa_endpoint = {self.papa_endpoint}\n{circus_extra}")
-
-    # -- the kernel --
-
-    def papa(self, command: str) -> str:
-        """The kernel's reply to *command*; fails the test if the kernel does not answer."""
-        reply = papa_command(self.papa_path, command)
-        assert reply is not None, f"papa does not answer on {self.papa_path}\n{self.logs()}"
-        return reply
-
-    def papa_stats(self) -> dict[str, str]:
-        """The kernel's ``stats`` line as a dict (pid, buffered, processes, ...)."""
-        stats = parse_pairs(self.papa("stats"))
-        self.papa_pids.add(int(stats["pid"]))
-        return stats
-
-    def papa_processes(self) -> dict[str, dict[str, str]]:
-        """``list processes``: name -> its key=value pairs (pid, running, ...)."""
-        found = {}
-        for line in self.papa("list processes").splitlines():
-            if line.strip():
-                name, _, rest = line.partition(" ")
-                found[name] = parse_pairs(rest)
-                self.seen.add(int(found[name]["pid"]))
+    def processes(self, pattern: str = "circus.*") -> dict[str, dict[str, Any]]:
+        """papa's listing of *pattern*; every pid in it is remembered for teardown."""
+        with self.client() as client:
+            found: dict[str, dict[str, Any]] = client.list_processes(pattern)
+        self.seen.update(int(entry["pid"]) for entry in found.values())
         return found
 
-    # -- daemons --
+    def running(self, pattern: str = "circus.*") -> dict[str, int]:
+        """name → pid of the processes papa lists as running."""
+        return {name: int(entry["pid"]) for name, entry in self.processes(pattern).items()
+                if entry["running"]}
 
-    def start_papa_daemon(self, config: Path, endpoint: str, pubsub: str,
-                          argv: list[str] | None = None,
-                          env: dict[str, str] | None = None) -> Daemon:
-        """circusd (ours, or *argv* + config) on *config*, waiting until it answers."""
-        if argv is None:
-            return self.start("ours", config, endpoint, pubsub)
-        log = self.tmp_path / f"{config.stem}-{len(self.daemons)}.log"
-        with open(log, "wb") as out:
-            process = subprocess.Popen(
-                [*argv, str(config)], stdin=subprocess.DEVNULL, stdout=out,
-                stderr=subprocess.STDOUT, cwd=self.tmp_path, start_new_session=True,
-                env=self.client_env(dict(os.environ) if env is None else env))
-        daemon = Daemon("ours", process, endpoint, pubsub, config, log)
-        self.daemons.append(daemon)
-        wait_for(lambda: not daemon.running() or answers(endpoint),
-                 f"circusd to answer on {endpoint}", 30)
-        assert daemon.running(), f"circusd exited: {daemon.log_text()}"
-        return daemon
-
-    def list_pids(self, daemon: Daemon, watcher: str) -> list[int]:
-        """``list <watcher>`` pids, remembered for teardown."""
-        pids = daemon.pids(watcher)
-        self.seen.update(pids)
-        return pids
-
-    def stop_daemon(self, daemon: Daemon, how: str,
-                    ctl: list[str] | None = None, env: dict[str, str] | None = None) -> None:
-        """End *daemon* with ``circusctl quit`` (``how="quit"``) or SIGTERM (``"term"``)."""
-        if how == "quit":
-            argv = ctl if ctl is not None else self.ours_argv("circusctl")
-            done = self._run([*argv, "--endpoint", daemon.endpoint, "--timeout", "20", "quit"],
-                             dict(os.environ) if env is None else env, None, 60)
-            assert done.returncode == 0, f"quit failed: {done.stdout} {done.stderr}"
-        else:
-            assert how == "term", how
-            daemon.process.send_signal(signal.SIGTERM)
-        try:
-            code = daemon.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            raise AssertionError(f"circusd did not exit after {how}:\n{daemon.log_text()}")\
-                from None
-        assert code == 0, f"circusd exited {code} after {how}:\n{daemon.log_text()}"
-
-    # -- teardown --
+    def kill(self) -> None:
+        """SIGKILL the kernel (its processes keep running) and reap it."""
+        self.processes()
+        self.process.kill()
+        self.process.wait()
 
     def close(self) -> list[str]:
-        """Stop the daemons, kill the kernel and all it hosts; report anything else left."""
-        problems = []
-        for daemon in self.daemons:
+        """Stop the daemons, kill every papa process by pid, then the kernel."""
+        for daemon in self.run.daemons:
             if daemon.running() and not terminate(daemon):
-                problems.append("circusd ignored SIGTERM")
                 daemon.process.kill()
                 daemon.process.wait()
-        # circusd is gone, so nothing respawns what is killed below.
-        if papa_command(self.papa_path, "stats", timeout=2) is not None:
-            self.papa_stats()
-            self.papa_processes()
-        for pid in sorted(self.papa_pids):
-            if alive(pid):
-                os.kill(pid, signal.SIGKILL)
-        for pid in sorted(self.seen):
-            if alive(pid):
-                _kill_tree(pid)
-        expected = self.papa_pids | self.seen
-        deadline = time.monotonic() + 10
-        while [pid for pid in expected if alive(pid)] and time.monotonic() < deadline:
-            time.sleep(0.02)
-        for pid in expected:
-            if alive(pid):
-                problems.append(f"survived SIGKILL: {pid}")
-        for pid in marked(self.token):
-            problems.append(f"left running, unknown to papa and circusd: {pid} "
-                            f"{_read(f'/proc/{pid}/cmdline')!r}")
-            _kill_tree(pid)
-        shutil.rmtree(self.sockdir, ignore_errors=True)
-        return problems
+        if self.process.poll() is None:
+            self.processes("*")
+        for pid in self.seen:
+            for kill in (os.killpg, os.kill):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    kill(pid, signal.SIGKILL)
+        wait_for(lambda: not any(alive(pid) for pid in self.seen), "papa's processes to die", 10)
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+                return ["papa ignored SIGTERM"]
+        return [f"left running: {pid}" for pid in self.seen if alive(pid)]
+
+
+def start_kernel(run: CircusRun) -> PapaKernel:
+    """Start papa on a unix socket of *run*; return once it answers."""
+    path = run.sockdir / "papa.sock"
+    log = run.tmp_path / "papa.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "papa.server", "-u", str(path)],
+                                   stdin=subprocess.DEVNULL, stdout=out,
+                                   stderr=subprocess.STDOUT, start_new_session=True,
+                                   env=run.client_env(dict(os.environ)))
+    kernel = PapaKernel(run, path, process, log)
+
+    def answers() -> bool:
+        # A raw probe: papa's client would start a kernel of its own if none answered.
+        assert process.poll() is None, f"papa exited: {log.read_text()}"
+        with socket.socket(socket.AF_UNIX) as probe:
+            probe.settimeout(1)
+            try:
+                probe.connect(str(path))
+                return probe.recv(100).startswith(b"Papa is home")
+            except OSError:
+                return False
+
+    wait_for(answers, "papa to listen", 15)
+    return kernel
+
+
+def sleeper(run: CircusRun) -> str:
+    """A command sleeping until stopped, marked with the run's token."""
+    return f"{shlex.quote(PYTHON)} -c {shlex.quote(SLEEP_CODE)} {run.token}"
+
+
+def papa_config(run: CircusRun, kernel: PapaKernel, label: str, sections: str) -> Path:
+    """Write ``<label>.ini`` using *kernel* as papa_endpoint."""
+    path, _, _ = run.config(label, sections, f"papa_endpoint = {kernel.endpoint}\n")
+    return path
+
+
+def start(run: CircusRun, config: Path) -> Daemon:
+    """Start our circusd on *config* (written by :func:`papa_config`)."""
+    endpoint, pubsub = run.endpoints(config.stem)
+    return run.start("ours", config, endpoint, pubsub)
+
+
+def quit_daemon(run: CircusRun, daemon: Daemon) -> None:
+    """``circusctl quit`` and wait for a clean exit."""
+    check(run.ours_ctl(daemon.endpoint, "quit"))
+    daemon.process.wait(timeout=30)
+    assert daemon.process.returncode == 0, daemon.log_text()
+
+
+def restart(run: CircusRun, daemon: Daemon) -> Daemon:
+    """Quit *daemon*, then start a new circusd on the same config."""
+    quit_daemon(run, daemon)
+    # The same endpoints: a second daemon on the config of the first.
+    return run.start("ours", daemon.config, daemon.endpoint, daemon.pubsub)

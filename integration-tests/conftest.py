@@ -31,7 +31,7 @@ from typing import Any
 import pytest
 from _circus_peer import circus_peer_root
 from _circus_run import CircusRun
-from _papa_run import PapaRun
+from _papa_proof_run import PapaRun
 
 PEER_VERSION = "1.0.6"
 BANNER = b'Papa is home. Type "help" for commands.\n> '

@@ -22,7 +22,7 @@ from functools import partial
 from pathlib import Path
 
 from _circus_run import PYTHON, alive, wait_for
-from _papa_run import PapaRun
+from _papa_proof_run import PapaRun
 
 WRITER = Path(__file__).resolve().parent / "papa_scripts" / "numbered_writer.py"
 PROCESSES = 2

@@ -18,7 +18,7 @@ import shlex
 from pathlib import Path
 
 from _circus_run import PYTHON, alive
-from _papa_run import PapaRun
+from _papa_proof_run import PapaRun
 from _web_load import Load
 from conftest import free_port
 

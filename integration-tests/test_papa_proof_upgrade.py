@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 from _circus_run import alive, watcher_section
-from _papa_run import PapaRun
+from _papa_proof_run import PapaRun
 
 REPO = Path(__file__).resolve().parent.parent
 WHEELS = REPO / "build" / "wheels"
