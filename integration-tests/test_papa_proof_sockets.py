@@ -29,8 +29,8 @@ HOW = ("quit", "term", "quit")
 
 def test_three_restarts_fail_no_request(papa_run: PapaRun) -> None:
     port = free_port()
-    cmd = (f"{shlex.quote(PYTHON)} -u {shlex.quote(str(WEB_APP))} --fd $(circus.sockets.web) "
-           f"{papa_run.token}")
+    # copy_env passes the test's marker on to the workers (web.py takes no extra argument).
+    cmd = f"{shlex.quote(PYTHON)} -u {shlex.quote(str(WEB_APP))} --fd $(circus.sockets.web)"
     sections = (f"[socket:web]\nhost = 127.0.0.1\nport = {port}\nuse_papa = true\n\n"
                 f"[watcher:web]\ncmd = {cmd}\nnumprocesses = {WORKERS}\nuse_sockets = True\n"
                 f"use_papa = true\ncopy_env = True\ngraceful_timeout = 5\n")
