@@ -56,6 +56,11 @@ def test_quit_leaves_papa_processes_and_the_next_circusd_adopts_them(
 
     second = start(circus_run, config)
     assert sorted(second.wait_pids("web", 2)) == pids
+    # Status and psutil's stats work by pid on adopted processes.
+    assert second.call("status", name="web")["status"] == "active"
+    stats = second.call("stats", name="web")
+    assert set(stats["info"]) == {str(pid) for pid in pids}, stats
+    assert all(info["pid"] == int(pid) and "cpu" in info for pid, info in stats["info"].items())
     # Adopting is no start: neither hook ran again.
     assert hooks.read_text().split() == ["before_start", "before_spawn", "before_spawn"]
     # The wids came from the names: the next process is wid 3.
@@ -209,3 +214,40 @@ def test_papa_and_plain_watchers_mix_and_quit_stops_only_the_plain_ones(
     assert second.wait_pids("held", 1) == [held]
     [new_plain] = second.wait_pids("plain", 1)
     assert new_plain != plain
+
+
+# Writes a whole line and the start of the next in one write, then finishes
+# that line only once the file argv[1] exists.
+HALF_LINE = (
+    "import os, sys, time\n"
+    "os.write(1, b'ready\\nhalf-')\n"
+    "while not os.path.exists(sys.argv[1]):\n"
+    "    time.sleep(0.01)\n"
+    "os.write(1, b'done\\n')\n"
+    "os.write(1, b'after\\n')\n"
+    "while True:\n"
+    "    time.sleep(1)\n"
+)
+
+
+def test_a_line_cut_by_a_restart_is_written_whole_once(
+        circus_run: CircusRun, kernel: PapaKernel, tmp_path: Path) -> None:
+    finish = tmp_path / "finish"
+    out = tmp_path / "out.log"
+    config = papa_config(circus_run, kernel, "half", (
+        f"[watcher:web]\ncmd = {script(circus_run, tmp_path, 'half', HALF_LINE, str(finish))}\n"
+        f"use_papa = true\nstdout_stream.class = FileStream\nstdout_stream.filename = {out}\n"))
+    first = start(circus_run, config)
+    [pid] = first.wait_pids("web", 1)
+    # "half-" came in the same record as "ready": circusd holds it when "ready" is written.
+    wait_for(lambda: out.exists() and out.read_text() == "ready\n", "the first line")
+    quit_daemon(circus_run, first)
+    assert out.read_text() == "ready\n"
+    finish.touch()
+
+    second = start(circus_run, config)
+    assert second.wait_pids("web", 1) == [pid]
+    wait_for(lambda: out.read_text().endswith("after\n"), "the lines after the restart")
+    assert out.read_text() == "ready\nhalf-done\nafter\n"
+    with kernel.client() as client:
+        assert client.list_values("circus.web.*") == {}  # the kept half line was taken back

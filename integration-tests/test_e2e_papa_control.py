@@ -7,6 +7,7 @@ about papa being absent or foreign.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import threading
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 from _circus_run import PYTHON, CircusRun, alive, check, children_of, wait_for
 from _papa_run import PapaKernel, papa_config, quit_daemon, sleeper, start, start_kernel
-from conftest import free_port
+from conftest import free_port, kill_group
 
 
 @pytest.fixture
@@ -221,3 +222,72 @@ def test_an_incompatible_papa_is_refused_clearly(
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith(f"circusd: error: papa at ipc://{path} is not compatible: "), last
     assert expected in last
+
+
+def test_when_papa_dies_circusd_binds_its_sockets_and_serves_with_plain_processes(
+        circus_run: CircusRun, kernel: PapaKernel, tmp_path: Path) -> None:
+    port = free_port()
+    server = script(circus_run, tmp_path, "pidserver", PID_SERVER, "$(circus.sockets.web)")
+    config = papa_config(circus_run, kernel, "socket-outage", (
+        f"[socket:web]\nhost = 127.0.0.1\nport = {port}\nuse_papa = true\n"
+        f"[watcher:web]\ncmd = {server}\nuse_papa = true\n"))
+    daemon = start(circus_run, config)
+    [stranded] = daemon.wait_pids("web", 1)
+    assert ask(port) == stranded
+    kernel.kill()
+
+    def plain_server() -> int | None:
+        pids = daemon.pids("web")
+        if len(pids) != 1 or pids[0] == stranded:
+            return None
+        try:
+            return ask(port)
+        except OSError:
+            return None
+
+    served_by = wait_for(plain_server, "a plain process serving on circusd's socket")
+    assert served_by in children_of(daemon.process.pid)
+    assert not alive(stranded)
+
+
+def papa_kernels(path: Path) -> list[int]:
+    """Pids of papa kernels listening on *path* (retitled if setproctitle is installed)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            title = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if b"papa" in title and str(path).encode() in title and alive(int(entry)):
+            found.append(int(entry))
+    return found
+
+
+def test_without_papa_circusd_starts_one_that_outlives_it(
+        circus_run: CircusRun, tmp_path: Path) -> None:
+    path = circus_run.sockdir / "auto-papa.sock"
+    config, _, _ = circus_run.config("autostart", (
+        f"[watcher:web]\ncmd = {sleeper(circus_run)}\nuse_papa = true\n"),
+        f"papa_endpoint = ipc://{path}\n")
+    workers: list[int] = []
+    try:
+        daemon = start(circus_run, config)
+        workers = daemon.wait_pids("web", 1)
+        [papa_pid] = papa_kernels(path)
+        assert os.getsid(papa_pid) not in (os.getsid(0), os.getsid(daemon.process.pid))
+        quit_daemon(circus_run, daemon)
+        assert alive(papa_pid) and alive(workers[0])
+
+        again = start(circus_run, config)
+        assert again.wait_pids("web", 1) == workers
+        assert papa_kernels(path) == [papa_pid]  # found, not started again
+        quit_daemon(circus_run, again)
+    finally:
+        for pid in workers:
+            kill_group(pid)
+        for pid in papa_kernels(path):
+            os.kill(pid, signal.SIGTERM)
+        wait_for(lambda: not papa_kernels(path) and not any(map(alive, workers)),
+                 "the auto-started papa and its process to end")

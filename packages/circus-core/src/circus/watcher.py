@@ -561,7 +561,12 @@ class Watcher:
         if missing <= 0:
             return
         per_child = self.reaper.fds_per_child + self._output.pipe_stdout + self._output.pipe_stderr
-        _rlimits.ensure_nofile(self.reaper.tracked + missing, per_child)
+        children = self.reaper.tracked + missing
+        if self._papa is not None:
+            # No pipes or reaper fds, but one papa watch connection per process.
+            children += self._papa.watches
+            per_child = max(per_child, 1)
+        _rlimits.ensure_nofile(children, per_child)
         for spawned in range(1, missing + 1):
             if self.state not in (WatcherState.ACTIVE, WatcherState.STARTING):
                 return
@@ -722,6 +727,10 @@ class Watcher:
         if papa is None and self.use_papa and self.arbiter is not None:
             host = self.arbiter.papa
             papa = self._papa = host.watching(self) if host is not None else None
+            if papa is None:
+                logger.warning("watcher %s: use_papa is set but papa is not in use (it died, "
+                               "or no use_papa was configured at start); running plain "
+                               "processes", self.name)
         if papa is None:
             return []
         try:
@@ -745,8 +754,8 @@ class Watcher:
         logger.error("watcher %s: %s", self.name, exc)
         if self.arbiter is not None and self.arbiter.papa is not None:
             self.arbiter.papa.kernel_lost(str(exc))
-        else:
-            self.papa_lost()
+        elif self.papa_lost():
+            self._manage_now()
 
     async def _spawn_papa(self, wid: int | None) -> Process | None:
         """Start slot ``wid`` (or a new slot) in papa."""
@@ -756,8 +765,16 @@ class Watcher:
             wid = self._wids.take()
         try:
             proc = await papa.spawn(wid)
-        except (PapaError, OSError, ValueError) as exc:
+        except PapaError as exc:
+            if exc.lost:  # papa is gone: the watcher falls back, this slot is no failure
+                self._wids.release(wid)
+                self._papa_failed(exc)
+                return None
             logger.error("watcher %s: cannot start %r in papa: %s", self.name, self.cmd, exc)
+            self._spawn_failed(wid)
+            return None
+        except (OSError, ValueError) as exc:
+            logger.error("watcher %s: cannot start %r: %s", self.name, self.cmd, exc)
             self._spawn_failed(wid)
             return None
         if self._papa is not papa or self.state not in (WatcherState.ACTIVE,
@@ -775,20 +792,25 @@ class Watcher:
         if self.processes.get(proc.pid) is proc:
             self._on_exit(proc.pid, wait_status)
 
-    def papa_lost(self) -> None:
-        """papa is gone: kill its stranded processes by pid and respawn plain ones."""
+    def papa_lost(self) -> list[int]:
+        """papa is gone: kill its stranded processes by pid and reap them; returns their pids.
+
+        From now on the watcher runs plain processes; the caller (``PapaHost``)
+        has it converge once the killed ones are gone.
+        """
         papa, self._papa = self._papa, None
         if papa is None:
-            return
+            return []
+        killed = []
         for proc in papa.forget():
             if self.processes.get(proc.pid) is not proc:
                 continue
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
+            killed.append(proc.pid)
             self.mark_stopping(proc)  # a death we caused: no backoff, no crash
             self._on_exit(proc.pid, signal.SIGKILL)
-        if self.state in (WatcherState.ACTIVE, WatcherState.STARTING):
-            self._manage_now()
+        return killed
 
     async def _leave_to_papa(self) -> None:
         """circusd quits: papa keeps the processes; stop watching them, write what came."""

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING, Any
+
+import psutil
 
 from circus._papa import names
 from circus._papa.kernel import PapaError, PapaKernel
@@ -18,6 +21,10 @@ if TYPE_CHECKING:
     from circus.watcher import Watcher
 
 logger = logging.getLogger("circus")
+
+# Seconds to wait for the processes of a dead papa to die of our SIGKILL.
+_STRANDED_TIMEOUT = 5.0
+_POLL = 0.02
 
 
 def uses_papa(arbiter: Arbiter) -> bool:
@@ -35,6 +42,7 @@ class PapaHost:
         self.pump = pump
         self.alive = True
         self._watching: dict[str, PapaWatching] = {}
+        self._fallback: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(cls, arbiter: Arbiter, endpoint: str) -> PapaHost:
@@ -107,9 +115,18 @@ class PapaHost:
             return
         self.alive = False
         watchers = [w for w in self._arbiter.watchers if w.name in self._watching]
+        self._watching.clear()
         logger.error("papa at %s is gone (%s); watchers %s fall back to processes of "
                      "circusd's own, and papa sockets are bound by circusd", self.endpoint,
                      reason, ", ".join(w.name for w in watchers) or "(none)")
+        stranded = [pid for watcher in watchers for pid in watcher.papa_lost()]
+        self._fallback = asyncio.get_running_loop().create_task(
+            self._fall_back(watchers, stranded))
+
+    async def _fall_back(self, watchers: list[Watcher], stranded: list[int]) -> None:
+        # The killed processes hold copies of papa's listening sockets: binding
+        # the addresses again has to wait until they are gone.
+        await _until_gone(stranded, _STRANDED_TIMEOUT)
         for sock in self._arbiter.sockets.values():
             if isinstance(sock, CircusSocket) and sock.papa_held:
                 sock.papa_held = False
@@ -117,14 +134,30 @@ class PapaHost:
                     sock.bind_and_listen()
                 except Exception as exc:
                     logger.error("%s", exc)
-        for watcher in watchers:
-            watcher.papa_lost()
-        self._watching.clear()
+        await asyncio.gather(*(watcher.manage_processes() for watcher in watchers))
 
     async def close(self) -> None:
         """Stop watching and disconnect; papa keeps its processes, sockets and values."""
+        if self._fallback is not None:
+            self._fallback.cancel()
         await self.pump.stop()
-        await asyncio.get_running_loop().run_in_executor(None, self.kernel.close)
+        await self.kernel.close(wait=self.alive)
+
+
+async def _until_gone(pids: list[int], timeout: float) -> None:
+    """Wait (polling: they are not our children) until no pid runs; zombies count as gone."""
+    deadline = time.monotonic() + timeout
+    while pids and time.monotonic() < deadline:
+        pids = [pid for pid in pids if _running(pid)]
+        if pids:
+            await asyncio.sleep(_POLL)
+
+
+def _running(pid: int) -> bool:
+    try:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.Error:
+        return False
 
 
 def check_config(arbiter: Arbiter) -> None:
@@ -135,6 +168,15 @@ def check_config(arbiter: Arbiter) -> None:
         ConfigError: naming the watcher, the socket and the fix.
     """
     for watcher in arbiter.watchers:
+        if watcher.use_papa:
+            for option in ("stdin_socket", "socket_activation"):
+                if getattr(watcher, option):
+                    raise ConfigError(f"[watcher:{watcher.name}]: {option} cannot be used with "
+                                      "use_papa (papa only hands sockets over as "
+                                      "$(circus.sockets.NAME))")
+            if watcher.umask is not None:
+                logger.warning("watcher %s: umask is not applied to papa processes (papa has "
+                               "no such option)", watcher.name)
         used = referenced_sockets(watcher.cmd, watcher.args, watcher.shell_args)
         if watcher.stdin_socket:
             used.append(watcher.stdin_socket.lower())

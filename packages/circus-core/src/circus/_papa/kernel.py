@@ -8,13 +8,14 @@ The ``papa`` package is imported here, and only when some ``use_papa`` is set.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
+import contextlib
 import importlib
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any, TypeVar
 
 from circus._base.protocol import EndpointError, parse_endpoint
+from circus._papa.worker import Worker
 from circus.errors import CircusError
 
 T = TypeVar("T")
@@ -24,11 +25,21 @@ DEFAULT_ENDPOINT = "tcp://127.0.0.1:20202"
 
 # Seconds to reach papa, starting one included.
 CONNECT_TIMEOUT = 10.0
+# Seconds a command may take: a papa that hangs counts as gone, so nothing waits forever.
+COMMAND_TIMEOUT = 10.0
 _PROTOCOL = "1.0.6"
 
 
 class PapaError(CircusError):
-    """papa is missing, unreachable, incompatible or refused a command."""
+    """papa is missing, unreachable, incompatible or refused a command.
+
+    ``lost`` is True when the connection broke or papa did not answer in
+    time (papa is gone), False when papa answered with an error.
+    """
+
+    def __init__(self, message: str, lost: bool = False) -> None:
+        super().__init__(message)
+        self.lost = lost
 
 
 def import_papa() -> ModuleType:
@@ -71,11 +82,14 @@ class PapaKernel:
     call its methods through :meth:`call` from the loop.
     """
 
-    def __init__(self, endpoint: str, client: Any, version: str) -> None:
+    def __init__(self, endpoint: str, client: Any, version: str, worker: Worker,
+                 refusal: type[Exception] = RuntimeError) -> None:
         self.endpoint = endpoint
         self.client = client
         self.version = version
-        self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="papa")
+        # papa.Error itself is papa's answer; its subclasses (a lost connection) are not.
+        self._refusal = refusal
+        self._worker = worker
 
     @classmethod
     async def connect(cls, endpoint: str, timeout: float = CONNECT_TIMEOUT) -> PapaKernel:
@@ -87,11 +101,14 @@ class PapaKernel:
         """
         module = import_papa()
         address = client_address(endpoint)
-        loop = asyncio.get_running_loop()
-        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="papa-connect") as pool:
-            client, version = await loop.run_in_executor(
-                pool, _open, module, endpoint, address, timeout)
-        return cls(endpoint, client, version)
+        worker = Worker("papa")
+        try:
+            client, version = await worker.submit(
+                lambda: _open(module, endpoint, address, timeout))
+        except BaseException:
+            worker.close()
+            raise
+        return cls(endpoint, client, version, worker, module.Error)
 
     async def call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``function(*args, **kwargs)`` (a client method) in the papa thread.
@@ -100,18 +117,29 @@ class PapaKernel:
             PapaError: papa refused or the connection is lost; the message
                 names the endpoint.
         """
-        loop = asyncio.get_running_loop()
+        running = self._worker.submit(lambda: function(*args, **kwargs))
         try:
-            return await loop.run_in_executor(self._executor, lambda: function(*args, **kwargs))
+            return await asyncio.wait_for(running, COMMAND_TIMEOUT)
+        except asyncio.TimeoutError:
+            raise PapaError(f"papa at {self.endpoint} did not answer in {COMMAND_TIMEOUT:g} s",
+                            lost=True) from None
         except RuntimeError as exc:  # papa.Error is a RuntimeError
-            raise PapaError(f"papa at {self.endpoint}: {exc}") from exc
+            raise PapaError(f"papa at {self.endpoint}: {exc}",
+                            lost=type(exc) is not self._refusal) from exc
         except OSError as exc:
-            raise PapaError(f"papa at {self.endpoint}: {exc}") from exc
+            raise PapaError(f"papa at {self.endpoint}: {exc}", lost=True) from exc
 
-    def close(self) -> None:
-        """Close the connection (papa and its processes keep running)."""
-        self._executor.shutdown(wait=True)
-        self.client.close()
+    async def close(self, wait: bool = True) -> None:
+        """Close the connection (papa and its processes keep running).
+
+        The close runs after the queued commands, in the papa thread; with
+        ``wait`` False (papa is gone or hung) nothing waits for it.
+        """
+        closing = self._worker.submit(self.client.close)
+        self._worker.close()
+        if wait:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(closing, COMMAND_TIMEOUT)
 
 
 def _open(module: ModuleType, endpoint: str, address: int | str,

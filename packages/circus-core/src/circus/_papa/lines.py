@@ -28,6 +28,7 @@ class LineJoiner:
 
     def add(self, key: tuple[str, str], data: bytes, timestamp: float) -> tuple[bytes, float]:
         """Add a chunk; return the whole lines now complete (maybe b"") and their time."""
+        latest = timestamp
         pending = self._pending.pop(key, None)
         if pending is not None:
             data, timestamp = pending.data + data, pending.timestamp
@@ -35,8 +36,13 @@ class LineJoiner:
         if len(data) - cut >= MAX_PENDING:
             cut = len(data)
         if cut < len(data):
-            self._pending[key] = _Pending(data[cut:], timestamp)
+            # What held no newline was pending: a rest after a newline began in this chunk.
+            self._pending[key] = _Pending(data[cut:], latest if cut else timestamp)
         return data[:cut], timestamp
+
+    def seed(self, key: tuple[str, str], data: bytes, timestamp: float) -> None:
+        """Start ``key`` with an unfinished line a previous circusd kept in papa."""
+        self._pending[key] = _Pending(data, timestamp)
 
     def flush(self, name: str | None = None) -> list[tuple[tuple[str, str], bytes, float]]:
         """Take the unfinished lines of process ``name`` (None: of all processes)."""

@@ -45,6 +45,16 @@ def socket_reference(socket: str) -> str:
     return f"$(socket.{socket_name(socket)}.fileno)"
 
 
+def partial_key(process: str, stream: str) -> str:
+    """The papa value holding the unfinished last line of papa process ``process``."""
+    return f"{process}.{stream}.partial"
+
+
+def partial_pattern(watcher: str) -> str:
+    """The papa value pattern matching every unfinished line of ``watcher``'s processes."""
+    return f"circus.{watcher}.*".lower()
+
+
 def numprocesses_key(watcher: str) -> str:
     """The papa value holding ``numprocesses`` of ``watcher`` (and the config's value)."""
     return f"circus.{watcher}.numprocesses".lower()

@@ -27,6 +27,8 @@ logger = logging.getLogger("circus")
 
 Records = list[Any]  # papa.ProcessOutput records
 
+_JOIN_TIMEOUT = 5.0
+
 
 class WatchClient(Protocol):
     """Who gets the batches of one watch connection (called on the loop)."""
@@ -95,7 +97,8 @@ class WatchPump:
         future = self._loop.create_future()
         self._send(lambda: self._stop(future))
         await future
-        await self._loop.run_in_executor(None, self._thread.join)
+        # Bounded: a read stuck on a hung papa must not keep circusd from exiting.
+        await self._loop.run_in_executor(None, self._thread.join, _JOIN_TIMEOUT)
         self._selector.close()
         os.close(self._wake_r)
         os.close(self._wake_w)

@@ -8,6 +8,7 @@ processes a previous circusd left in papa.
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import subprocess
@@ -57,6 +58,11 @@ class PapaWatching:
         self._configured = watcher.numprocesses
 
     @property
+    def watches(self) -> int:
+        """Watch connections open to papa (of every watcher): one fd each."""
+        return self._host.pump.watches
+
+    @property
     def endpoint(self) -> str:
         """papa's endpoint, for messages."""
         return self._host.endpoint
@@ -89,6 +95,7 @@ class PapaWatching:
             self._by_name[survivor.name] = proc
             watcher.register(proc, adopted=True)
         kernel = self._host.kernel
+        await self._take_partial_lines()
         handle = await kernel.call(kernel.client.watch_processes,
                                    *(s.name for s in survivors))
         self._host.pump.add(handle, self)
@@ -203,10 +210,47 @@ class PapaWatching:
         self._host.kernel_lost(reason)
 
     async def release(self) -> None:
-        """Stop watching (circusd quits); papa keeps the processes and unwritten output."""
+        """Stop watching (circusd quits); papa keeps the processes and unwritten output.
+
+        Unfinished last lines were acknowledged to papa already: they are
+        stored in papa's values for the next circusd, which completes them, so
+        no line is cut in two by a restart.
+        """
         await self._host.pump.detach(self)
-        self._flush()
+        await self._keep_partial_lines()
         self._by_name.clear()
+
+    async def _keep_partial_lines(self) -> None:
+        kernel = self._host.kernel
+        for (name, kind), data, stamp in self._lines.flush():
+            try:
+                await kernel.call(kernel.client.set, names.partial_key(name, kind),
+                                  f"{stamp!r} {base64.b64encode(data).decode()}")
+            except PapaError as exc:
+                logger.warning("watcher %s: cannot keep an unfinished line in papa (%s); "
+                               "writing it now", self._watcher.name, exc)
+                self._write(name, kind, data, stamp)
+
+    async def _take_partial_lines(self) -> None:
+        """Take back the unfinished lines stored by :meth:`_keep_partial_lines`."""
+        kernel = self._host.kernel
+        stored: dict[str, str] = await kernel.call(
+            kernel.client.list_values, names.partial_pattern(self._watcher.name))
+        taken = []
+        for key, value in stored.items():
+            name, _, rest = key.rpartition(".")[0].rpartition(".")
+            if rest not in ("stdout", "stderr") or not key.endswith(".partial"):
+                continue
+            taken.append(key)
+            stamp, _, encoded = value.partition(" ")
+            try:
+                data = base64.b64decode(encoded, validate=True)
+                self._lines.seed((name, rest), data, float(stamp))
+            except ValueError:
+                logger.warning("watcher %s: ignoring a damaged papa value %s",
+                               self._watcher.name, key)
+        if taken:
+            await kernel.call(kernel.client.remove_values, *taken)
 
     def forget(self) -> list[PapaProcess]:
         """papa is gone: return the processes it hosted, which nobody watches any more."""
