@@ -14,8 +14,9 @@ without downtime") is drawn from:
   papa's time. A papa socket stays in papa.
 * A papa process that died while circusd was down is replaced at the next
   start by a new process under the same name (wid), and one that dies while
-  circusd runs is replaced too: the "never respawned" bug (#946) was a 0.12
-  one. Neither exit is logged.
+  circusd runs is replaced too: the "never respawned" bug listed for 0.12.1
+  (#946) is gone in 0.17.2. The exit of the one that died while circusd was
+  down is not logged.
 * ``incr`` is lost: the next circusd goes back to the config's numprocesses,
   adopts every process papa has, then kills the surplus, oldest first.
 * ``stop`` kills papa processes by pid and papa forgets them; a ``quit`` that
@@ -226,7 +227,7 @@ def test_a_papa_process_that_died_is_replaced_under_its_name(
     # The exit went unnoticed in the log (upstream reports reaps at debug level).
     assert str(dead) not in second.log_text()
 
-    # While circusd runs, a papa process that dies is replaced too (#946 was 0.12's).
+    # While circusd runs, a papa process that dies is replaced too (#946 is fixed here).
     os.kill(names["circus.web.2"], signal.SIGTERM)
     wait_for(lambda: replaced(second, names["circus.web.2"]), "a replacement while running")
     assert list(by_wid(kernel)) == ["circus.web.1", "circus.web.2"]
