@@ -41,10 +41,6 @@ class Record:
         header = f"{self.kind}:{name}:{self.timestamp!r}:{len(self.data)}\n"
         return header.encode("utf-8", "surrogateescape")
 
-    def encode(self, name: str) -> bytes:
-        """Return the record in watch framing, without the joining newline."""
-        return self.header(name) + self.data
-
 
 class OutputBuffer:
     """Chunks of one process's stdout and stderr plus its exit record."""
