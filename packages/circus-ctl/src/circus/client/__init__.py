@@ -73,6 +73,7 @@ if TYPE_CHECKING:
         StatsReply,
         StatusReply,
         TailReply,
+        VersionReply,
         WatcherStatsReply,
     )
 
@@ -120,6 +121,7 @@ __all__ = [
     "StatusReply",
     "TailReply",
     "UnknownCommandError",
+    "VersionReply",
     "WatcherStatsReply",
     "close_ssh_tunnels",
     "error_for_reply",
@@ -141,7 +143,7 @@ _LAZY = {
          "IPythonReply", "JSONObject", "JSONValue", "ListReply", "NumProcessesReply",
          "NumWatchersReply", "OptionsReply", "OutputLine", "ProcessInfo", "ProcessStatsReply",
          "Reply", "Request", "ScaleReply", "SocketInfo", "SocketsReply", "StatsReply",
-         "StatusReply", "TailReply", "WatcherStatsReply"),
+         "StatusReply", "TailReply", "VersionReply", "WatcherStatsReply"),
         "circus.client._shapes"),
 }
 
