@@ -201,6 +201,12 @@ class TopInPty:
             if time.monotonic() > deadline:
                 raise AssertionError(f"circus-top still running; the screen shows:\n{self.text()}")
             self._pump(0.05)
+        # What it wrote last (restoring the terminal) may still sit in the pty.
+        while True:
+            before = len(self.raw)
+            self._pump(0)
+            if len(self.raw) == before:
+                break
         return self.proc.returncode
 
     def close(self) -> None:
