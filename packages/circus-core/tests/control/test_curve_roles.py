@@ -21,21 +21,9 @@ from circus.errors import COMMAND_ERROR
 from circus.watcher import Watcher
 from conftest import python_cmd
 
+from ._keys import write_key
+
 SLEEPER = python_cmd("import time\nwhile True: time.sleep(0.2)")
-
-
-def write_key(directory: Path, name: str, role: str | None = None) -> tuple[bytes, bytes]:
-    """A key pair: NAME.key (with ``role`` in its metadata) and NAME.key_secret."""
-    public, secret = zmq.curve_keypair()
-    directory.mkdir(parents=True, exist_ok=True)
-    meta = f'    role = "{role}"\n' if role else ""
-    (directory / f"{name}.key").write_text(
-        f'metadata\n{meta}curve\n    public-key = "{public.decode()}"\n')
-    secret_file = directory / f"{name}.key_secret"
-    secret_file.write_text(f'metadata\ncurve\n    public-key = "{public.decode()}"\n'
-                           f'    secret-key = "{secret.decode()}"\n')
-    secret_file.chmod(0o600)
-    return public, secret
 
 
 class Keys:
