@@ -265,3 +265,12 @@ async def test_a_missing_key_file_is_named_when_the_channels_open(make_arbiter, 
     with pytest.raises(CircusError, match=f"curve_secret_key {missing}: cannot read"):
         await make_arbiter(channels=True, curve_secret_key=missing,
                            curve_authorized_keys=str(keys.authorized))
+
+
+def test_every_command_has_a_role_on_purpose():
+    from circus.commands._registry import load_commands
+    from circus.commands._roles import ADMIN_ONLY, OPERATIONS, QUERIES
+
+    assert set(load_commands()) == QUERIES | OPERATIONS | ADMIN_ONLY
+    assert not QUERIES & OPERATIONS and not QUERIES & ADMIN_ONLY
+    assert not OPERATIONS & ADMIN_ONLY

@@ -28,7 +28,7 @@ READER = "reader"
 
 QUERIES = frozenset({
     "list", "status", "numwatchers", "numprocesses", "globaloptions", "listsockets",
-    "options", "get", "dstats", "stats", "tail", "listen",
+    "options", "get", "dstats", "stats", "tail", "listen", "version",
 })
 """Commands that change nothing: every role may run them."""
 
@@ -37,6 +37,10 @@ OPERATIONS = frozenset({
     "publish_action",
 })
 """Commands an operator may run besides the queries (``set`` only for some options)."""
+
+ADMIN_ONLY = frozenset({"add", "rm", "reloadconfig", "ipython", "quit"})
+"""Commands only an admin may run. Every command is in exactly one of the three
+sets (a test holds it), so a new command gets a role on purpose."""
 
 # Live kinds of options an operator may not set: they decide what runs, as whom,
 # or which Python code circusd imports.

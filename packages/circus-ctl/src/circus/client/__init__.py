@@ -85,6 +85,7 @@ if TYPE_CHECKING:
         StatsReply,
         StatusReply,
         TailReply,
+        VersionReply,
         WatcherStatsReply,
     )
 
@@ -136,6 +137,7 @@ __all__ = [
     "StatusReply",
     "TailReply",
     "UnknownCommandError",
+    "VersionReply",
     "WatcherStatsReply",
     "close_ssh_tunnels",
     "error_for_reply",
@@ -160,7 +162,7 @@ _LAZY = {
          "IPythonReply", "JSONObject", "JSONValue", "ListReply", "NumProcessesReply",
          "NumWatchersReply", "OptionsReply", "OutputLine", "ProcessInfo", "ProcessStatsReply",
          "Reply", "Request", "ScaleReply", "SocketInfo", "SocketsReply", "StatsReply",
-         "StatusReply", "TailReply", "WatcherStatsReply"),
+         "StatusReply", "TailReply", "VersionReply", "WatcherStatsReply"),
         "circus.client._shapes"),
 }
 
