@@ -28,6 +28,8 @@ def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     (["--curve-key", "a.key_secret"], "--curve-server-key is missing"),
     (["--curve-server-key", "nope.key", "--curve-key", "nope.key_secret"],
      "CURVE key file nope.key: cannot read it"),
+    (["--curve-stats-server-key", "stats.key"],
+     "--curve-stats-server-key needs --curve-server-key and --curve-key"),
 ])
 def test_usage_errors_are_one_line(args: list[str], message: str) -> None:
     out = run(*args)

@@ -107,7 +107,7 @@ async def run(options: Options, ready: asyncio.Event | None = None) -> None:
                                    if spec not in options.nodes]
     nodes = {f"n{index}": Node(f"n{index}", spec, hub, interval=options.poll_interval,
                                ssh_server=options.ssh, ssh_keyfile=options.ssh_keyfile,
-                               curve=options.curve)
+                               curve=options.curve, stats_curve=options.stats_curve)
              for index, spec in enumerate(specs)}
     console = Console(nodes=nodes, hub=hub, auth=auth, audit=audit, tls=tls is not None,
                       version=package_version())
