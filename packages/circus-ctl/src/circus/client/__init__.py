@@ -5,6 +5,9 @@
 * :class:`EventSubscriber` / :class:`AsyncEventSubscriber` — the event channel;
 * :func:`open_sub` — a SUB socket on any PUB endpoint (events, stats), maybe over ssh;
 * :func:`close_ssh_tunnels` — end the ssh tunnels those sockets opened;
+* :class:`CurveKeys` / :func:`load_curve_keys` — CURVE keys for a daemon that
+  requires them (``curve=`` on every client and subscriber), :func:`write_key_pair`
+  and :func:`read_key_file` for key files;
 * the exceptions, rooted at :class:`ClientError`; an error reply raises the
   :class:`CallError` subclass of its errno (:data:`ERRNO_CLASSES`);
 * the JSON shapes of requests, replies and events, as ``TypedDict`` classes: :class:`Reply`
@@ -23,6 +26,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from circus.client._curve import (
+    ROLES,
+    CurveKeys,
+    KeyFile,
+    KeyFileError,
+    load_curve_keys,
+    read_key_file,
+    write_key_pair,
+)
 from circus.client._errors import (
     ERRNO_CLASSES,
     BadMessageDataError,
@@ -82,6 +94,7 @@ __all__ = [
     "DEFAULT_PUBSUB",
     "DEFAULT_STATS_ENDPOINT",
     "ERRNO_CLASSES",
+    "ROLES",
     "ActionInfo",
     "ActionReply",
     "AsyncCircusClient",
@@ -95,6 +108,7 @@ __all__ = [
     "ClientError",
     "CommandError",
     "ConnectionFailed",
+    "CurveKeys",
     "DStatsReply",
     "Event",
     "EventPayload",
@@ -103,6 +117,8 @@ __all__ = [
     "InvalidJSONError",
     "JSONObject",
     "JSONValue",
+    "KeyFile",
+    "KeyFileError",
     "ListReply",
     "MessageError",
     "NumProcessesReply",
@@ -125,10 +141,13 @@ __all__ = [
     "WatcherStatsReply",
     "close_ssh_tunnels",
     "error_for_reply",
+    "load_curve_keys",
     "make_message",
     "open_sub",
     "parse_published",
     "raise_for_status",
+    "read_key_file",
+    "write_key_pair",
 ]
 
 # Loaded on first use: each imports pyzmq (and the async ones asyncio), or

@@ -17,7 +17,15 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from circus.client import DEFAULT_ENDPOINT, DEFAULT_PUBSUB, CircusClient
+from circus.client import (
+    DEFAULT_ENDPOINT,
+    DEFAULT_PUBSUB,
+    CircusClient,
+    CurveKeys,
+    KeyFileError,
+    load_curve_keys,
+)
+from circus.client.cli import add_curve
 from circus.plugins._base import CircusPlugin
 from circus.plugins._options import PluginError, parse_config
 
@@ -56,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-output", dest="logoutput", default="-",
                         help="a file name, or - for stdout (default)")
     parser.add_argument("--ssh", default=None, help="user@host:port of an ssh server")
+    add_curve(parser)
     parser.add_argument("plugin", nargs="?", help="dotted name of the plugin class")
     return parser
 
@@ -139,11 +148,35 @@ def _announce_failure(args: argparse.Namespace, name: str, message: str) -> None
     """
     try:
         with CircusClient(args.endpoint, timeout=FAILURE_REPORT_TIMEOUT,
-                          ssh_server=args.ssh) as client:
+                          ssh_server=args.ssh, curve=_curve(args)) as client:
             client.call("publish_action", name=name, source=name, action="failed",
                         reason=message)
     except Exception as exc:  # the failure itself was already reported above
         log.debug("failure not published on the event channel: %s", exc)
+
+
+def _curve(args: argparse.Namespace) -> CurveKeys | None:
+    curve = getattr(args, "curve", None)
+    return curve if isinstance(curve, CurveKeys) else None
+
+
+def load_curve(args: argparse.Namespace) -> CurveKeys | None:
+    """The keys of ``--curve-server-key``/``--curve-key``; None without them.
+
+    Raises:
+        PluginError: one of the two is missing, or a key file is wrong (named).
+    """
+    server, client = args.curve_server_key, args.curve_key
+    if not server and not client:
+        return None
+    if not server or not client:
+        missing = "--curve-key" if server else "--curve-server-key"
+        raise PluginError(f"CURVE needs both --curve-server-key and --curve-key; {missing} "
+                          "is missing")
+    try:
+        return load_curve_keys(server, client)
+    except KeyFileError as exc:
+        raise PluginError(str(exc)) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -151,6 +184,7 @@ def run(args: argparse.Namespace) -> int:
     config: dict[str, str] = {}
     try:
         configure_logging(args.loglevel, args.logoutput)
+        args.curve = load_curve(args)
         config = parse_config(args.config)
         factory = resolve_class(args.plugin)
     except PluginError as exc:
@@ -165,6 +199,7 @@ def run(args: argparse.Namespace) -> int:
     except Exception as exc:
         return _fail(f"plugin {args.plugin} failed to load: {type(exc).__name__}: {exc}",
                      args, config.get("name"))
+    plugin.curve = _curve(args)
     if not plugin.active:
         log.info("plugin %s is inactive (active = false): not starting", args.plugin)
         plugin.stop()

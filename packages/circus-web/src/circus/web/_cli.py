@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import logging
 import socket
@@ -10,7 +11,16 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from circus.client.cli import OneLineParser, add_log_level, add_ssh, check_ssh, seconds_type
+from circus.client import CurveKeys, KeyFileError, read_key_file
+from circus.client.cli import (
+    OneLineParser,
+    add_curve,
+    add_log_level,
+    add_ssh,
+    check_ssh,
+    curve_keys,
+    seconds_type,
+)
 from circus.client.protocol import DEFAULT_ENDPOINT
 from circus.web._node import NodeSpec
 
@@ -45,6 +55,10 @@ class Options:
     cookie_secret_file: str | None
     audit_endpoint: str | None
     poll_interval: float
+    curve: CurveKeys | None = None
+    stats_curve: CurveKeys | None = None
+    """``curve`` with circusd-stats's server key (``--curve-stats-server-key``), if given."""
+    """CURVE keys for every node's endpoints (circusd's and circusd-stats')."""
 
 
 def _parser() -> OneLineParser:
@@ -65,6 +79,11 @@ def _parser() -> OneLineParser:
     parser.add_argument("--multicast", metavar="udp://GROUP:PORT",
                         help="also find circusd daemons by multicast discovery")
     add_ssh(parser)
+    add_curve(parser)
+    parser.add_argument(
+        "--curve-stats-server-key", metavar="FILE", default=None,
+        help="circusd-stats's public key, when it serves with a key pair of its own "
+        "(default: --curve-server-key)")
     add_log_level(parser)
     parser.add_argument("--log-output", default="-",
                         help="log file, or - for stdout (default), as upstream")
@@ -118,6 +137,16 @@ def parse_args(argv: list[str] | None = None) -> Options | str:
     parser = _parser()
     ns = parser.parse_args(argv)
     check_ssh(parser, ns)
+    curve = curve_keys(parser, ns)
+    stats_curve = None
+    if ns.curve_stats_server_key:
+        if curve is None:
+            parser.error("--curve-stats-server-key needs --curve-server-key and --curve-key")
+        try:
+            stats_key = read_key_file(ns.curve_stats_server_key)
+        except KeyFileError as exc:
+            parser.error(str(exc))
+        stats_curve = dataclasses.replace(curve, server_public=stats_key.public)
     if ns.hash_password:
         import getpass
 
@@ -158,7 +187,7 @@ def parse_args(argv: list[str] | None = None) -> Options | str:
                    log_output=ns.log_output, certfile=ns.certfile, keyfile=ns.keyfile,
                    users_file=ns.users_file, token_file=ns.token_file,
                    cookie_secret_file=ns.cookie_secret_file, audit_endpoint=ns.audit_endpoint,
-                   poll_interval=ns.poll_interval)
+                   poll_interval=ns.poll_interval, curve=curve, stats_curve=stats_curve)
 
 
 def configure_logging(options: Options) -> None:
