@@ -5,6 +5,8 @@
 * :class:`EventSubscriber` / :class:`AsyncEventSubscriber` — the event channel;
 * :func:`open_sub` — a SUB socket on any PUB endpoint (events, stats), maybe over ssh;
 * :func:`close_ssh_tunnels` — end the ssh tunnels those sockets opened;
+* :func:`heartbeat_options` / :func:`link_changes` — know when a subscriber's
+  link to its publisher is lost and found again (:class:`LinkChange`);
 * the exceptions, rooted at :class:`ClientError`; an error reply raises the
   :class:`CallError` subclass of its errno (:data:`ERRNO_CLASSES`);
 * the JSON shapes of requests, replies and events, as ``TypedDict`` classes: :class:`Reply`
@@ -48,6 +50,7 @@ if TYPE_CHECKING:
     from circus.client._async import AsyncCircusClient
     from circus.client._async_events import AsyncEventSubscriber
     from circus.client._events import EventSubscriber, open_sub
+    from circus.client._liveness import LinkChange, heartbeat_options, link_changes
     from circus.client._shapes import (
         ActionInfo,
         ActionReply,
@@ -102,6 +105,7 @@ __all__ = [
     "InvalidJSONError",
     "JSONObject",
     "JSONValue",
+    "LinkChange",
     "ListReply",
     "MessageError",
     "NumProcessesReply",
@@ -123,6 +127,8 @@ __all__ = [
     "WatcherStatsReply",
     "close_ssh_tunnels",
     "error_for_reply",
+    "heartbeat_options",
+    "link_changes",
     "make_message",
     "open_sub",
     "parse_published",
@@ -136,6 +142,8 @@ _LAZY = {
     "open_sub": "circus.client._events",
     "AsyncCircusClient": "circus.client._async",
     "AsyncEventSubscriber": "circus.client._async_events",
+    **dict.fromkeys(("LinkChange", "heartbeat_options", "link_changes"),
+                    "circus.client._liveness"),
     **dict.fromkeys(
         ("ActionInfo", "ActionReply", "BackoffSlot", "DStatsReply", "Event", "EventPayload",
          "IPythonReply", "JSONObject", "JSONValue", "ListReply", "NumProcessesReply",

@@ -6,6 +6,11 @@ sooner when its event channel says something changed. Its event channel
 (``watcher.``) and circusd-stats' channel (``stat.``) are each read by one
 SUB socket. Everything goes out through the :class:`~circus.web._hub.Hub`.
 
+The event connection carries ZMTP heartbeats (:data:`HEARTBEAT`), so a cut
+link marks the node down within a few of them even while a poll waits out
+its timeout, and the link's return wakes the poller at once. Each outage is
+logged once, and so is the recovery.
+
 Only the public ``circus.client`` API is used: any circusd speaking the
 protocol works, ours or upstream's.
 """
@@ -25,6 +30,8 @@ from circus.client import (
     AsyncCircusClient,
     AsyncEventSubscriber,
     ClientError,
+    heartbeat_options,
+    link_changes,
     raise_for_status,
 )
 from circus.client.protocol import EndpointError, parse_endpoint
@@ -52,6 +59,12 @@ OUTPUT_LINES = 500
 """Lines of output kept per watcher, for a tail opened later."""
 
 _STATS_PERIOD = 1.0
+
+HEARTBEAT = 0.5
+"""Seconds between two heartbeats on a node's event connection, and between reconnects."""
+
+HEARTBEATS_MISSED = 3
+"""Silent heartbeats after which the node counts as down (1.5 s with :data:`HEARTBEAT`)."""
 
 
 @dataclass(frozen=True)
@@ -249,10 +262,23 @@ class Node:
             await asyncio.sleep(0.05)
 
     def _mark_down(self, error: str) -> None:
-        if self.state != "down" or self.error != error:
+        # One line per outage: a poll timing out after the link watch saw
+        # the cut is the same outage.
+        if self.state != "down":
             logger.warning("circusd %s: %s", self.spec.endpoint, error)
         self.state, self.error = "down", error
         self._send_snapshot()
+
+    async def _watch_link(self, events: AsyncEventSubscriber) -> None:
+        # aclosing: a cancelled watch closes its monitor socket at once, or
+        # the subscriber's context could not terminate.
+        changes = link_changes(events.socket, HEARTBEAT * HEARTBEATS_MISSED)
+        async with contextlib.aclosing(changes):
+            async for change in changes:
+                if not change.up and self.state == "up":
+                    self._mark_down(f"lost contact: {change.reason}")
+                elif change.up and self.state == "down":
+                    self._wake.set()  # poll now, not after the backoff
 
     async def _open_channels(self) -> None:
         reply = await self._connect().call("globaloptions")
@@ -261,9 +287,11 @@ class Node:
         stats = self.spec.stats or self.options.get("stats_endpoint")
         if pubsub:
             events = AsyncEventSubscriber(pubsub, ("watcher.",), ssh_server=self.ssh_server,
-                                          ssh_keyfile=self.ssh_keyfile)
+                                          ssh_keyfile=self.ssh_keyfile,
+                                          options=heartbeat_options(HEARTBEAT, HEARTBEATS_MISSED))
             self._subs.append(events)
             self._tasks.append(asyncio.create_task(self._read_events(events)))
+            self._tasks.append(asyncio.create_task(self._watch_link(events)))
         if stats:
             stat_sub = AsyncEventSubscriber(stats, ("stat.",), ssh_server=self.ssh_server,
                                             ssh_keyfile=self.ssh_keyfile)
@@ -289,6 +317,8 @@ class Node:
                               "numprocesses": counted.get("numprocesses", len(pids))}
         self.watchers = watchers
         self.sockets = [dict(entry) for entry in sockets.get("sockets", [])]
+        if self.state == "down":
+            logger.info("circusd %s answers again", self.spec.endpoint)
         self.state, self.error = "up", ""
         self._send_snapshot()
 
