@@ -37,13 +37,25 @@ class FakeDaemon:
     returning a body, a list of raw bodies to send in order, or None for no reply.
     """
 
-    def __init__(self, endpoint: str = "tcp://127.0.0.1") -> None:
+    def __init__(self, endpoint: str = "tcp://127.0.0.1",
+                 curve: tuple[bytes, bytes, str] | None = None) -> None:
+        """``curve``: (public key, secret key, directory of authorized *.key files)."""
         self.replies: dict[str, Any] = {}
         self.requests: list[dict[str, Any]] = []
         self.silent = False
         self._context = zmq.Context()
+        self._auth: Any = None
         self._socket = self._context.socket(zmq.ROUTER)
         self._socket.setsockopt(zmq.LINGER, 0)
+        if curve is not None:
+            from zmq.auth.thread import ThreadAuthenticator
+
+            self._auth = ThreadAuthenticator(self._context)
+            self._auth.start()
+            self._auth.configure_curve(domain="*", location=curve[2])
+            self._socket.setsockopt(zmq.CURVE_SERVER, 1)
+            self._socket.setsockopt(zmq.CURVE_PUBLICKEY, curve[0])
+            self._socket.setsockopt(zmq.CURVE_SECRETKEY, curve[1])
         if endpoint.startswith("tcp://"):
             port = self._socket.bind_to_random_port(endpoint)
             self.endpoint = f"{endpoint}:{port}"
@@ -91,6 +103,8 @@ class FakeDaemon:
         self._stop.set()
         self._thread.join()
         self._socket.close()
+        if self._auth is not None:
+            self._auth.stop()
         self._context.term()
 
 

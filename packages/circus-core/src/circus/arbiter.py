@@ -38,7 +38,7 @@ from circus._watching.reaper import Reaper
 from circus._watching.signals import SignalRouter
 from circus.config import load_config
 from circus.config._options import CIRCUS_OPTIONS, warn_inert
-from circus.errors import ConflictError, UnknownWatcherError
+from circus.errors import ConfigError, ConflictError, UnknownWatcherError
 from circus.sockets import CircusSocket, SocketLike, SocketSpec, build_sockets
 from circus.watcher import Watcher, WatcherOptions
 
@@ -80,6 +80,10 @@ class Arbiter:
         reap_orphans: become a child subreaper and reap re-parented
             descendants (circusd turns this on; embedding programs that spawn
             children of their own should leave it off).
+        curve_secret_key: circusd's CURVE ``.key_secret`` file; with
+            ``curve_authorized_keys`` (a directory of client ``*.key`` files)
+            every endpoint requires an authorized key, and each client's role
+            limits its commands. Raises ConfigError if only one is given.
         Other arguments are the manual's and are kept for the channels,
         sockets, stats, plugins and papa that attach to the arbiter. Those not
         acted on yet (``papa_endpoint``, ``proc_name``) log a
@@ -128,6 +132,8 @@ class Arbiter:
         papa_endpoint: str | None = None,
         reap_orphans: bool = False,
         prometheus: str | None = None,
+        curve_secret_key: str | None = None,
+        curve_authorized_keys: str | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.pubsub_endpoint = pubsub_endpoint
@@ -165,6 +171,13 @@ class Arbiter:
         self.endpoint_owner_uid = resolve_owner(endpoint_owner)
         self.papa_endpoint = papa_endpoint
         self.reap_orphans = reap_orphans
+        if bool(curve_secret_key) != bool(curve_authorized_keys):
+            given = "curve_secret_key" if curve_secret_key else "curve_authorized_keys"
+            other = "curve_authorized_keys" if curve_secret_key else "curve_secret_key"
+            raise ConfigError(f"[circus] {given} is set but {other} is not: CURVE needs both")
+        # Paths only: the keys are read when the channels open, and never reported.
+        self.curve_secret_key = curve_secret_key
+        self.curve_authorized_keys = curve_authorized_keys
         self.config: CircusConfig | None = None  # the config this arbiter was built from
         self.lock = asyncio.Lock()
         self.systemd: SystemdNotifier | None = None

@@ -12,7 +12,8 @@ reply back into the same class::
     ├── CircusOSError (4)
     ├── CommandError (5)
     │   ├── ConflictError (5)
-    │   └── ConfigError (5)
+    │   ├── ConfigError (5)
+    │   └── PermissionDenied (5)
     └── BadMessageDataError (6)
 """
 
@@ -65,6 +66,10 @@ class CommandError(CircusError):
 
 class ConflictError(CommandError):
     """An operation conflicts with the current state (for example a duplicate name)."""
+
+
+class PermissionDenied(CommandError):
+    """The caller's CURVE role does not allow the command (the text says which and why)."""
 
 
 class UnknownWatcherError(MessageError):

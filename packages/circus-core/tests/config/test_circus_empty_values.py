@@ -34,6 +34,9 @@ EMPTY_MEANS = {
     # Refused by circus 0.19 with a traceback; "not set" here, which is harmless.
     "umask": None,
     "endpoint_owner": None,
+    # CURVE stays off.
+    "curve_secret_key": None,
+    "curve_authorized_keys": None,
 }
 # Options an empty value is refused for (so does circus 0.19), with what we say.
 EMPTY_REFUSED = {

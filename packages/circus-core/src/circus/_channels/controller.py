@@ -9,23 +9,30 @@ The socket's FD is edge-triggered: it only signals a *change* of
 ``zmq.EVENTS``. So the reader drains while ``EVENTS & POLLIN``, and every
 send made outside the reader (a late reply) is followed by a re-check, since
 a send may consume the edge that announced a new request.
+
+With CURVE on, each request is received as zero-copy frames so that its
+User-Id (``ROLE/NAME``, set by the ZAP handler of :mod:`.curve`) can be read;
+the dispatcher then refuses what the role may not run.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterator
 from typing import TYPE_CHECKING
 
 import zmq
 
 from circus._watching.spawn import resolve_uid
 from circus.commands import Dispatcher
+from circus.commands._roles import Caller
 from circus.errors import CircusError
 
 if TYPE_CHECKING:
+    from circus._channels.curve import ServerKeys
     from circus.arbiter import Arbiter
 
 logger = logging.getLogger("circus")
@@ -56,12 +63,42 @@ def resolve_owner(owner: str | int | None) -> int | None:
         raise CircusError(f"endpoint_owner {owner!r}: no such user") from None
 
 
-def bind(sock: zmq.Socket[bytes], endpoint: str, what: str) -> None:
-    """Bind ``sock`` to ``endpoint``; a failure is a CircusError naming both."""
+IPC_MODE = 0o600
+"""The mode of ``ipc://`` endpoint files: only their owner may connect."""
+
+
+@contextlib.contextmanager
+def _private_files(endpoint: str) -> Iterator[None]:
+    # libzmq creates the socket file during bind(), in this thread, with the
+    # process umask; a strict umask for that moment means the file is never
+    # reachable by others, not even between bind() and a chmod().
+    if not endpoint.startswith("ipc://"):
+        yield
+        return
+    old = os.umask(0o177)
     try:
-        sock.bind(endpoint)
+        yield
+    finally:
+        os.umask(old)
+
+
+def bind(sock: zmq.Socket[bytes], endpoint: str, what: str) -> None:
+    """Bind ``sock`` to ``endpoint``; a failure is a CircusError naming both.
+
+    An ``ipc://`` file gets mode 0600 (:data:`IPC_MODE`): another Unix user
+    cannot connect unless ``endpoint_owner`` gives the file to them.
+    """
+    try:
+        with _private_files(endpoint):
+            sock.bind(endpoint)
     except zmq.ZMQError as exc:
         raise CircusError(f"cannot bind the {what} on {endpoint}: {exc}") from exc
+    if endpoint.startswith("ipc://") and not endpoint.startswith("ipc://@"):
+        path = endpoint[len("ipc://"):]
+        try:
+            os.chmod(path, IPC_MODE)  # in case libzmq ever binds on another thread
+        except OSError as exc:
+            raise CircusError(f"cannot set mode 0600 on {path}: {exc.strerror}") from exc
 
 
 class Controller:
@@ -72,15 +109,18 @@ class Controller:
         endpoint: a ``tcp://`` or ``ipc://`` ZMQ endpoint.
         context: the ZMQ context to use (a private one when None).
         owner_uid: chown an ``ipc://`` socket file to this uid after binding.
+        curve: circusd's CURVE keys; clients must then be authorized, and each
+            request is judged by its client's role.
     """
 
     def __init__(self, arbiter: Arbiter, endpoint: str, context: ZmqContext,
-                 owner_uid: int | None = None) -> None:
+                 owner_uid: int | None = None, curve: ServerKeys | None = None) -> None:
         self.arbiter = arbiter
         self.endpoint = endpoint
         self.dispatcher = Dispatcher(arbiter)
         self._context = context
         self._owner_uid = owner_uid
+        self._curve = curve
         self._sock: zmq.Socket[bytes] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._fd = -1
@@ -99,6 +139,10 @@ class Controller:
         sock = self._context.socket(zmq.ROUTER)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_SIZE)
+        if self._curve is not None:
+            from circus._channels.curve import secure_server
+
+            secure_server(sock, self._curve)
         try:
             bind(sock, self.endpoint, "control channel")
             self._chown()
@@ -141,30 +185,46 @@ class Controller:
         sock = self._sock
         if sock is None:
             return
+        secure = self._curve is not None
         for _ in range(_BATCH):
             try:
                 if not int(sock.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
                     return
-                frames = sock.recv_multipart(zmq.NOBLOCK)
+                if secure:
+                    self._serve_secure(sock.recv_multipart(zmq.NOBLOCK, copy=False))
+                else:
+                    self._serve(sock.recv_multipart(zmq.NOBLOCK))
             except zmq.Again:
                 return
             except zmq.ZMQError as exc:
                 logger.warning("control channel %s: receive failed: %s", self.endpoint, exc)
                 return
-            self._serve(frames)
             if self._sock is None:  # a command closed the channel
                 return
         # More may be queued: carry on after other callbacks had their turn.
         if self._loop is not None:
             self._loop.call_soon(self._on_readable)
 
-    def _serve(self, frames: list[bytes]) -> None:
+    def _serve_secure(self, frames: list[zmq.Frame]) -> None:
+        from circus._channels.curve import caller_of
+
+        if len(frames) != 2:
+            logger.debug("control channel: dropped a message of %d frames (expected 2)",
+                         len(frames))
+            return
+        caller = caller_of(frames[1].get("User-Id"))
+        if caller is None:  # cannot happen past the ZAP handler; never run it as admin
+            logger.warning("control channel: dropped a request without a CURVE User-Id")
+            return
+        self._serve([frames[0].bytes, frames[1].bytes], caller)
+
+    def _serve(self, frames: list[bytes], caller: Caller | None = None) -> None:
         if len(frames) != 2:
             logger.debug("control channel: dropped a message of %d frames (expected 2)",
                          len(frames))
             return
         identity, payload = frames
-        outcome = self.dispatcher.handle(payload)
+        outcome = self.dispatcher.handle(payload, caller)
         if outcome is None:
             return
         if isinstance(outcome, bytes):

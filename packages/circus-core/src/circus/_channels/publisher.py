@@ -17,6 +17,7 @@ import zmq
 
 from circus._base.events import EventBus, EventPayload
 from circus._channels.controller import ZmqContext, bind
+from circus._channels.curve import ServerKeys, secure_server
 
 logger = logging.getLogger("circus")
 
@@ -31,14 +32,17 @@ class Publisher:
         endpoint: a ``tcp://`` or ``ipc://`` ZMQ endpoint.
         bus: the event bus to relay.
         context: the ZMQ context to create the socket in.
+        curve: circusd's CURVE keys; only authorized clients may then subscribe.
     """
 
-    def __init__(self, endpoint: str, bus: EventBus, context: ZmqContext) -> None:
+    def __init__(self, endpoint: str, bus: EventBus, context: ZmqContext,
+                 curve: ServerKeys | None = None) -> None:
         self.endpoint = endpoint
         self.bus = bus
         self.dropped = 0
         self.sent = 0
         self._context = context
+        self._curve = curve
         self._sock: zmq.Socket[bytes] | None = None
         self._unsubscribe: Callable[[], None] | None = None
 
@@ -55,6 +59,8 @@ class Publisher:
         sock = self._context.socket(zmq.PUB)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.SNDHWM, SEND_HWM)
+        if self._curve is not None:
+            secure_server(sock, self._curve)
         try:
             bind(sock, self.endpoint, "event channel")
         except Exception:

@@ -58,6 +58,8 @@ class ArbiterExtras(TypedDict, total=False):
     papa_endpoint: str | None
     reap_orphans: bool
     prometheus: str | None
+    curve_secret_key: str | None
+    curve_authorized_keys: str | None
 
 
 class ArbiterOptions(ArbiterExtras, total=False):
@@ -123,6 +125,8 @@ def arbiter_options(circus: Mapping[str, object]) -> ArbiterOptions:
         "fqdn_prefix": optional_value(circus, "fqdn_prefix", str),
         "papa_endpoint": optional_value(circus, "papa_endpoint", str),
         "ssh_server": optional_value(circus, "ssh_server", str),
+        "curve_secret_key": optional_value(circus, "curve_secret_key", str),
+        "curve_authorized_keys": optional_value(circus, "curve_authorized_keys", str),
     }
 
 

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Mapping
 from typing import Protocol
 
-from circus._setup.launch import LaunchHost, log_args, package_installed, ssh_args
+from circus._setup.launch import LaunchHost, curve_args, log_args, package_installed, ssh_args
 from circus.errors import ConfigError
 from circus.sockets import CircusSocket, SocketLike
 from circus.watcher import Watcher
@@ -59,7 +59,7 @@ def httpd_command(arbiter: HttpdHost) -> str:
     argv = [sys.executable, "-c", _LAUNCH,
             "--fd", f"$(circus.sockets.{HTTPD})",
             "--endpoint", str(arbiter.endpoint)]
-    argv += ssh_args(arbiter) + log_args(arbiter)
+    argv += ssh_args(arbiter) + log_args(arbiter) + curve_args(arbiter)
     return shlex.join(argv)
 
 

@@ -8,6 +8,7 @@ line. This module holds the parts those command lines have in common.
 from __future__ import annotations
 
 import importlib.util
+import os
 from typing import Protocol
 
 
@@ -22,6 +23,11 @@ class LaunchHost(Protocol):
     @property
     def ssh_server(self) -> str | None:
         """The ssh server to tunnel through, if any."""
+        ...
+
+    @property
+    def curve_secret_key(self) -> str | None:
+        """circusd's CURVE key pair file, if CURVE is on."""
         ...
 
     @property
@@ -46,6 +52,20 @@ def package_installed(module: str) -> bool:
 def ssh_args(host: LaunchHost) -> list[str]:
     """``--ssh SERVER`` when circusd reaches its endpoints through ssh."""
     return ["--ssh", host.ssh_server] if host.ssh_server else []
+
+
+def curve_args(host: LaunchHost) -> list[str]:
+    """``--curve-server-key`` and ``--curve-key`` when circusd's endpoints need CURVE.
+
+    A helper authenticates with circusd's own key pair (an admin's; see
+    :mod:`circus._channels.curve`): it runs as circusd's user, who can read that
+    file anyway. Only the file's path goes on the command line, which
+    ``options`` and ``ps`` show; never a key.
+    """
+    if not host.curve_secret_key:
+        return []
+    path = os.path.abspath(host.curve_secret_key)
+    return ["--curve-server-key", path, "--curve-key", path]
 
 
 def log_args(host: LaunchHost) -> list[str]:

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from circus._base.parsers import parse_bool, parse_int
-from circus._setup.launch import LaunchHost, log_args, package_installed, ssh_args
+from circus._setup.launch import LaunchHost, curve_args, log_args, package_installed, ssh_args
 from circus.errors import ConfigError
 from circus.watcher import Watcher
 
@@ -82,7 +82,7 @@ def plugin_command(arbiter: PluginHost, section: Mapping[str, object]) -> str:
             "--pubsub", str(arbiter.pubsub_endpoint),
             # Upstream dropped circusd's check_delay; the plugin gets it here.
             "--check-delay", str(arbiter.check_delay)]
-    argv += ssh_args(arbiter)
+    argv += ssh_args(arbiter) + curve_args(arbiter)
     argv += ["--config", config_argument(section)]
     argv += log_args(arbiter)
     argv.append(str(section["use"]))

@@ -7,11 +7,12 @@ the command line upstream uses, so either side can be swapped for upstream's.
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from typing import Protocol
 
-from circus._setup.launch import LaunchHost, log_args, package_installed, ssh_args
+from circus._setup.launch import LaunchHost, curve_args, log_args, package_installed, ssh_args
 from circus.errors import ConfigError
 from circus.watcher import Watcher
 
@@ -38,6 +39,11 @@ class StatsHost(LaunchHost, Protocol):
         ...
 
     @property
+    def curve_authorized_keys(self) -> str | None:
+        """The directory of authorized client keys, if CURVE is on."""
+        ...
+
+    @property
     def statsd_close_outputs(self) -> bool:
         """Whether circusd-stats' output goes to /dev/null."""
         ...
@@ -56,7 +62,10 @@ def stats_command(arbiter: StatsHost) -> str:
             "--statspoint", str(arbiter.stats_endpoint)]
     if arbiter.prometheus:
         argv += ["--prometheus", arbiter.prometheus]
-    argv += ssh_args(arbiter) + log_args(arbiter)
+    argv += ssh_args(arbiter) + log_args(arbiter) + curve_args(arbiter)
+    if arbiter.curve_secret_key and arbiter.curve_authorized_keys:
+        # Its stats endpoint then takes the same clients as circusd's endpoints.
+        argv += ["--curve-authorized-keys", os.path.abspath(arbiter.curve_authorized_keys)]
     return shlex.join(argv)
 
 

@@ -24,10 +24,12 @@ from circus.errors import (
     OS_ERROR,
     UNKNOWN_COMMAND,
     CircusError,
+    PermissionDenied,
 )
 
 from ._props import Props
 from ._registry import Command, Operation, load_commands
+from ._roles import Caller, refusal
 
 if TYPE_CHECKING:
     from circus.arbiter import Arbiter
@@ -92,8 +94,12 @@ class Dispatcher:
         # Operations whose reply was already sent; kept so they are not garbage collected.
         self._background: set[asyncio.Future[bytes | None]] = set()
 
-    def handle(self, raw: bytes) -> Outcome:
-        """Handle one request frame; see :data:`Outcome`."""
+    def handle(self, raw: bytes, caller: Caller | None = None) -> Outcome:
+        """Handle one request frame; see :data:`Outcome`.
+
+        ``caller`` is the CURVE client's role and key name; None (CURVE off)
+        allows every command.
+        """
         if len(raw) > MAX_MESSAGE_SIZE:
             return error_reply(f"message too large: {len(raw)} bytes (the limit is "
                                f"{MAX_MESSAGE_SIZE} bytes)", MESSAGE_ERROR)
@@ -106,14 +112,15 @@ class Dispatcher:
                                f"{type(message).__name__}", MESSAGE_ERROR)
         msg_id = message.get("id")
         cast = message.get("msg_type") == "cast"
-        outcome = self._run(message, msg_id, raw)
+        outcome = self._run(message, msg_id, raw, caller)
         if cast:
             if isinstance(outcome, Awaitable):
                 self._in_background(outcome)
             return None
         return outcome
 
-    def _run(self, message: Mapping[str, object], msg_id: object, raw: bytes) -> Outcome:
+    def _run(self, message: Mapping[str, object], msg_id: object, raw: bytes,
+             caller: Caller | None) -> Outcome:
         name = message.get("command")
         if not isinstance(name, str) or not name:
             return error_reply("message invalid 'command' is missing", MESSAGE_ERROR, msg_id)
@@ -126,6 +133,11 @@ class Dispatcher:
         if not isinstance(properties, dict):
             return error_reply("message invalid 'properties' must be an object", MESSAGE_ERROR,
                                msg_id)
+        if caller is not None:
+            reason = refusal(caller, command.name, properties)
+            if reason is not None:
+                self._audit_refusal(caller, command.name, reason)
+                return error_reply(reason, PermissionDenied.errno, msg_id)
         props = Props(properties)
         try:
             waiting = props.waiting
@@ -138,6 +150,14 @@ class Dispatcher:
             return self._finish(result, msg_id)
         self._in_background(self._finish(result, msg_id))
         return _ok_reply(None, msg_id)
+
+    def _audit_refusal(self, caller: Caller, command: str, reason: str) -> None:
+        # Names only the key and the command: never the request's properties,
+        # which may hold a command line or environment.
+        logger.warning("refused %r from key %r (role %s)", command, caller.name, caller.role)
+        self.arbiter.events.publish_topic("arbiter.refused", {
+            "command": command, "key": caller.name, "role": caller.role, "reason": reason,
+        })
 
     def _failure(self, exc: BaseException, msg_id: object, raw: bytes) -> bytes:
         if isinstance(exc, CircusError):

@@ -436,6 +436,11 @@ CIRCUS_OPTIONS: Mapping[str, Option] = _table(
         inert=True,
     ),
     _opt("ssh_server", parse_text, None, "ssh server to tunnel through"),
+    # CURVE (issue 16): file and directory paths only; circusd never reports the keys.
+    _opt("curve_secret_key", parse_text, None,
+         "circusd's CURVE key pair (.key_secret file); turns CURVE on for every endpoint"),
+    _opt("curve_authorized_keys", parse_text, None,
+         "directory of the clients' CURVE public keys (*.key), role in each file or name"),
 )
 
 

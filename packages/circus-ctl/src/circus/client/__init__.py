@@ -7,6 +7,9 @@
 * :func:`close_ssh_tunnels` — end the ssh tunnels those sockets opened;
 * :func:`heartbeat_options` / :func:`link_changes` — know when a subscriber's
   link to its publisher is lost and found again (:class:`LinkChange`);
+* :class:`CurveKeys` / :func:`load_curve_keys` — CURVE keys for a daemon that
+  requires them (``curve=`` on every client and subscriber), :func:`write_key_pair`
+  and :func:`read_key_file` for key files;
 * the exceptions, rooted at :class:`ClientError`; an error reply raises the
   :class:`CallError` subclass of its errno (:data:`ERRNO_CLASSES`);
 * the JSON shapes of requests, replies and events, as ``TypedDict`` classes: :class:`Reply`
@@ -25,6 +28,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from circus.client._curve import (
+    ROLES,
+    CurveKeys,
+    KeyFile,
+    KeyFileError,
+    load_curve_keys,
+    read_key_file,
+    write_key_pair,
+)
 from circus.client._errors import (
     ERRNO_CLASSES,
     BadMessageDataError,
@@ -84,6 +96,7 @@ __all__ = [
     "DEFAULT_PUBSUB",
     "DEFAULT_STATS_ENDPOINT",
     "ERRNO_CLASSES",
+    "ROLES",
     "ActionInfo",
     "ActionReply",
     "AsyncCircusClient",
@@ -97,6 +110,7 @@ __all__ = [
     "ClientError",
     "CommandError",
     "ConnectionFailed",
+    "CurveKeys",
     "DStatsReply",
     "Event",
     "EventPayload",
@@ -105,6 +119,8 @@ __all__ = [
     "InvalidJSONError",
     "JSONObject",
     "JSONValue",
+    "KeyFile",
+    "KeyFileError",
     "LinkChange",
     "ListReply",
     "MessageError",
@@ -129,10 +145,13 @@ __all__ = [
     "error_for_reply",
     "heartbeat_options",
     "link_changes",
+    "load_curve_keys",
     "make_message",
     "open_sub",
     "parse_published",
     "raise_for_status",
+    "read_key_file",
+    "write_key_pair",
 ]
 
 # Loaded on first use: each imports pyzmq (and the async ones asyncio), or

@@ -20,6 +20,7 @@ from circus.client._tunnels import Tunnel, end_tunnel
 from circus.client.protocol import DEFAULT_ENDPOINT
 
 if TYPE_CHECKING:
+    from circus.client._curve import CurveKeys
     from circus.client._shapes import (
         ActionReply,
         DStatsReply,
@@ -59,12 +60,14 @@ class AsyncCircusClient:
         ssh_server: str | None = None,
         ssh_keyfile: str | None = None,
         check: bool = False,
+        curve: CurveKeys | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.timeout = float(timeout)
         self.ssh_server = ssh_server
         self.ssh_keyfile = ssh_keyfile
         self.check = check
+        self.curve = curve
         self._own_context = context is None
         self._context = context
         self._socket: zmq.asyncio.Socket | None = None
@@ -78,7 +81,8 @@ class AsyncCircusClient:
                 self._context = zmq.asyncio.Context()
             try:
                 sock, self._tunnel = open_dealer(
-                    self._context, self.endpoint, self.ssh_server, self.ssh_keyfile, self.timeout
+                    self._context, self.endpoint, self.ssh_server, self.ssh_keyfile, self.timeout,
+                    self.curve,
                 )
             except BaseException:
                 if self._own_context:  # do not leave it behind a failed connect
@@ -133,13 +137,15 @@ class AsyncCircusClient:
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self._pending[msg_id] = future
         try:
-            await sock.send(encode(message))
-            if self._reader is None or self._reader.done():
-                self._reader = asyncio.create_task(self._read_replies(sock))
             try:
+                # A send waits (forever) after circusd refused our CURVE key.
+                await asyncio.wait_for(sock.send(encode(message)), self.timeout)
+                if self._reader is None or self._reader.done():
+                    self._reader = asyncio.create_task(self._read_replies(sock))
                 reply = await asyncio.wait_for(future, self.timeout)
-            except asyncio.TimeoutError:
-                raise CallTimeout(self.endpoint, self.timeout, str(message["command"])) from None
+            except (asyncio.TimeoutError, zmq.Again):  # zmq.Again: the CURVE SNDTIMEO
+                raise CallTimeout(self.endpoint, self.timeout, str(message["command"]),
+                                  curve=self.curve is not None) from None
         finally:
             self._pending.pop(msg_id, None)
         return raise_for_status(reply) if self.check else reply

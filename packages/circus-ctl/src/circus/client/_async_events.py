@@ -12,6 +12,7 @@ from circus.client._tunnels import end_tunnel
 from circus.client.protocol import DEFAULT_PUBSUB
 
 if TYPE_CHECKING:
+    from circus.client._curve import CurveKeys
     from circus.client._shapes import Event
 
 
@@ -31,6 +32,7 @@ class AsyncEventSubscriber:
         ssh_server: str | None = None,
         ssh_keyfile: str | None = None,
         options: Mapping[int, int] | None = None,
+        curve: CurveKeys | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.topics = tuple(topics)
@@ -38,7 +40,7 @@ class AsyncEventSubscriber:
         self._context = context if context is not None else zmq.asyncio.Context()
         try:
             sock, self._tunnel = _open_sub(self._context, endpoint, self.topics, ssh_server,
-                                           ssh_keyfile, options=options)
+                                           ssh_keyfile, options=options, curve=curve)
         except BaseException:
             if self._own_context:
                 self._context.term()

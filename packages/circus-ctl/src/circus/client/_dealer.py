@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import zmq
 from circus.client._errors import ConnectionFailed
 from circus.client._probe import probe
 from circus.client._tunnels import Tunnel, track
+
+if TYPE_CHECKING:
+    from circus.client._curve import CurveKeys
 
 SocketT = TypeVar("SocketT", bound="zmq.Socket[object]")
 """The socket class of a context: ``zmq.SyncSocket``, or ``zmq.asyncio.Socket``."""
@@ -16,18 +19,24 @@ SocketT = TypeVar("SocketT", bound="zmq.Socket[object]")
 
 def open_dealer(
     context: zmq.Context[SocketT], endpoint: str, ssh_server: str | None,
-    ssh_keyfile: str | None, timeout: float,
+    ssh_keyfile: str | None, timeout: float, curve: CurveKeys | None = None,
 ) -> tuple[SocketT, Tunnel | None]:
     """A DEALER socket with a random identity, connected (maybe through ssh) to ``endpoint``.
 
     Also returns the ssh tunnel it opened (None without ssh), for the owner to
-    end when it closes the socket.
+    end when it closes the socket. With ``curve`` the connection is a CURVE
+    client of the server those keys name.
     """
     if ssh_server is None:
         probe(endpoint)
     sock = context.socket(zmq.DEALER)
     sock.setsockopt(zmq.IDENTITY, uuid.uuid4().hex.encode())
     sock.setsockopt(zmq.LINGER, 0)
+    if curve is not None:
+        curve.secure(sock)
+        # After a refused handshake the DEALER has no peer and a send would wait
+        # forever; the caller turns the timeout into CallTimeout.
+        sock.setsockopt(zmq.SNDTIMEO, max(1, int(timeout * 1000)))
     tunnel: Tunnel | None = None
     try:
         if ssh_server is None:

@@ -12,7 +12,8 @@ Every one derives from :class:`ClientError`, so a caller can catch at any level:
     │   ├── CircusOSError           errno 4 OS_ERROR
     │   ├── CommandError            errno 5 COMMAND_ERROR
     │   └── BadMessageDataError     errno 6 BAD_MSG_DATA_ERROR
-    └── ProtocolError      the daemon answered with something that is not a reply
+    ├── ProtocolError      the daemon answered with something that is not a reply
+    └── KeyFileError       a CURVE key file is missing or wrong (circus.client._curve)
 
 The ``CallError`` subclasses carry the names and numbers of circusd's
 exception tree (``circus.errors``), so an error raised in the daemon comes
@@ -59,11 +60,16 @@ class ConnectionFailed(ClientError):
 class CallTimeout(ClientError):
     """The daemon was reachable but sent no reply within ``timeout`` seconds."""
 
-    def __init__(self, endpoint: str, timeout: float, command: str) -> None:
+    def __init__(self, endpoint: str, timeout: float, command: str, *,
+                 curve: bool = False) -> None:
+        # A daemon that refuses a CURVE key says nothing: the client just hears nothing.
+        why = ("circusd does not accept this client's key (is its .key file in circusd's "
+               "curve_authorized_keys, and is --curve-server-key circusd's public key?), "
+               "or the daemon is busy; " if curve else
+               "the daemon is busy or the operation is slow; ")
         super().__init__(
             f"no reply from circusd at {endpoint} to {command!r} within {timeout:g}s: "
-            "the daemon is busy or the operation is slow; "
-            "raise the timeout (circusctl --timeout) and try again"
+            f"{why}raise the timeout (circusctl --timeout) and try again"
         )
         self.endpoint = endpoint
         self.timeout = timeout

@@ -14,6 +14,7 @@ from circus.client._tunnels import Tunnel, end_tunnel
 from circus.client.protocol import DEFAULT_PUBSUB
 
 if TYPE_CHECKING:
+    from circus.client._curve import CurveKeys
     from circus.client._shapes import Event, EventPayload
 
 
@@ -34,7 +35,7 @@ def decode_event(frames: list[bytes]) -> Event:
 def open_sub(
     context: zmq.Context[SocketT], endpoint: str, topics: Iterable[str],
     ssh_server: str | None = None, ssh_keyfile: str | None = None, timeout: float = 5.0,
-    options: Mapping[int, int] | None = None,
+    options: Mapping[int, int] | None = None, curve: CurveKeys | None = None,
 ) -> SocketT:
     """A SUB socket connected to ``endpoint``, subscribed to every prefix in ``topics``.
 
@@ -49,23 +50,27 @@ def open_sub(
         timeout: seconds the tunnel waits for its first use.
         options: ZMQ socket options (``zmq.HEARTBEAT_IVL``, ...) set before
             connecting, so that they apply to the connection.
+        curve: CURVE keys for a publisher that requires them.
 
     Raises:
         ConnectionFailed: the endpoint is invalid or the ssh tunnel failed.
     """
-    return _open_sub(context, endpoint, topics, ssh_server, ssh_keyfile, timeout, options)[0]
+    return _open_sub(context, endpoint, topics, ssh_server, ssh_keyfile, timeout, options,
+                     curve)[0]
 
 
 def _open_sub(
     context: zmq.Context[SocketT], endpoint: str, topics: Iterable[str],
     ssh_server: str | None, ssh_keyfile: str | None, timeout: float = 5.0,
-    options: Mapping[int, int] | None = None,
+    options: Mapping[int, int] | None = None, curve: CurveKeys | None = None,
 ) -> tuple[SocketT, Tunnel | None]:
     """:func:`open_sub`, plus the ssh tunnel it opened (None without ssh)."""
     sock = context.socket(zmq.SUB)
     sock.setsockopt(zmq.LINGER, 0)
     for option, value in (options or {}).items():
         sock.setsockopt(option, value)
+    if curve is not None:
+        curve.secure(sock)
     tunnel: Tunnel | None = None
     try:
         for topic in topics:
@@ -93,6 +98,7 @@ class EventSubscriber:
         context: a ZMQ context to use (kept open by :meth:`close`).
         ssh_server: ``user@host:port`` to reach ``endpoint`` through ssh.
         ssh_keyfile: the private key for ``ssh_server``.
+        curve: CURVE keys for a daemon that requires them.
 
     Example:
         >>> with EventSubscriber(topics=["watcher.web."]) as events:
@@ -107,6 +113,7 @@ class EventSubscriber:
         context: zmq.SyncContext | None = None,
         ssh_server: str | None = None,
         ssh_keyfile: str | None = None,
+        curve: CurveKeys | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.topics = tuple(topics)
@@ -115,7 +122,7 @@ class EventSubscriber:
         try:
             self._socket: zmq.SyncSocket | None
             self._socket, self._tunnel = _open_sub(
-                self._context, endpoint, self.topics, ssh_server, ssh_keyfile)
+                self._context, endpoint, self.topics, ssh_server, ssh_keyfile, curve=curve)
         except BaseException:
             if self._own_context:
                 self._context.term()

@@ -21,6 +21,7 @@ from circus.client.protocol import DEFAULT_ENDPOINT
 
 if TYPE_CHECKING:
     import zmq
+    from circus.client._curve import CurveKeys
     from circus.client._shapes import (
         ActionReply,
         DStatsReply,
@@ -50,6 +51,10 @@ class _Connection(Protocol):
     def close(self) -> None: ...
 
 
+class _Unsent(Exception):
+    """A pyzmq send that timed out (only with CURVE: see ``open_dealer``)."""
+
+
 class _ZmqConnection:
     """A pyzmq DEALER behind the :class:`_Connection` interface."""
 
@@ -58,7 +63,12 @@ class _ZmqConnection:
         self.tunnel = tunnel
 
     def send(self, payload: bytes) -> None:
-        self.sock.send(payload)
+        import zmq
+
+        try:
+            self.sock.send(payload)
+        except zmq.Again:
+            raise _Unsent from None
 
     def poll(self, timeout: float) -> bool:
         return bool(self.sock.poll(int(timeout * 1000) + 1))
@@ -90,7 +100,9 @@ class CircusClient:
         transport: ``"pyzmq"`` (the default) or ``"builtin"``: a minimal
             ZMTP 3 client on a plain socket that spares one-shot tools the
             ~40 ms import of pyzmq. ``builtin`` falls back to pyzmq for ssh
-            tunnels, a given ``context`` and endpoints it cannot reach.
+            tunnels, a given ``context``, CURVE and endpoints it cannot reach.
+        curve: CURVE keys (:func:`~circus.client.load_curve_keys`) for a daemon
+            whose ``[circus] curve_secret_key`` is set; None talks in clear.
 
     Example:
         >>> with CircusClient("tcp://127.0.0.1:5555") as client:
@@ -106,6 +118,7 @@ class CircusClient:
         ssh_keyfile: str | None = None,
         check: bool = False,
         transport: Transport = "pyzmq",
+        curve: CurveKeys | None = None,
     ) -> None:
         if transport not in ("pyzmq", "builtin"):
             raise ValueError(f"transport must be 'pyzmq' or 'builtin', not {transport!r}")
@@ -115,6 +128,7 @@ class CircusClient:
         self.ssh_keyfile = ssh_keyfile
         self.check = check
         self.transport = transport
+        self.curve = curve
         self._own_context = context is None
         self._context = context
         self._connection: _Connection | None = None
@@ -124,7 +138,7 @@ class CircusClient:
         from circus.client._zmtp import supports
 
         return (self.transport == "builtin" and self._context is None
-                and self.ssh_server is None and supports(self.endpoint))
+                and self.ssh_server is None and self.curve is None and supports(self.endpoint))
 
     def _connected(self) -> _Connection:
         if self._connection is None:
@@ -149,7 +163,7 @@ class CircusClient:
         if self._context is None:
             self._context = zmq.Context()
         return _ZmqConnection(*open_dealer(self._context, self.endpoint, self.ssh_server,
-                                           self.ssh_keyfile, self.timeout))
+                                           self.ssh_keyfile, self.timeout, self.curve))
 
     # The reply's type follows the command name when it is a literal, so
     # `client.call("list", name="web")["pids"]` is a list[int] to a type checker.
@@ -213,6 +227,9 @@ class CircusClient:
         try:
             connection.send(encode(message))
             reply = self._wait_for(connection, str(message["id"]), str(message["command"]))
+        except _Unsent:
+            raise CallTimeout(self.endpoint, self.timeout, str(message["command"]),
+                              curve=True) from None
         except OSError as exc:  # the builtin transport's socket broke
             self._drop_connection()
             raise ConnectionFailed(self.endpoint, "refused",
@@ -249,7 +266,8 @@ class CircusClient:
         while True:
             left = deadline - time.monotonic()
             if left <= 0 or not connection.poll(left):
-                raise CallTimeout(self.endpoint, self.timeout, command)
+                raise CallTimeout(self.endpoint, self.timeout, command,
+                                  curve=self.curve is not None)
             reply = decode_reply(connection.recv())
             # A late reply to an earlier call that timed out: not ours.
             if reply.get("id") in (msg_id, None):

@@ -10,10 +10,13 @@ here, once::
     parser.add_argument("--interval", type=seconds_type(), default=1.0)
     add_log_level(parser)
     add_ssh(parser)
+    add_curve(parser)
     ns = parser.parse_args()
     check_ssh(parser, ns)
+    curve = curve_keys(parser, ns)  # None unless CURVE is asked for
 
-It imports only the standard library and :mod:`circus.client.protocol`.
+It imports only the standard library, :mod:`circus.client.protocol` and the
+stdlib-only key file reader.
 """
 
 from __future__ import annotations
@@ -21,9 +24,12 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable
-from typing import Any, NoReturn, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from circus.client.protocol import CONTROL_SCHEMES, EndpointError, parse_endpoint
+
+if TYPE_CHECKING:
+    from circus.client._curve import CurveKeys
 
 EXIT_USAGE = 2
 """The exit status of a usage error, as argparse's."""
@@ -160,3 +166,60 @@ def check_ssh(
     """
     if getattr(ns, "ssh_keyfile", None) and not getattr(ns, "ssh", None):
         parser.error(f"{keyfile_flag} needs --ssh")
+
+
+CURVE_SERVER_KEY_ENV = "CIRCUS_CURVE_SERVER_KEY"
+"""The environment variable ``--curve-server-key`` defaults to."""
+
+CURVE_KEY_ENV = "CIRCUS_CURVE_KEY"
+"""The environment variable ``--curve-key`` defaults to."""
+
+
+def add_curve(container: Container, *, suppress: bool = False) -> None:
+    """Add ``--curve-server-key FILE`` and ``--curve-key FILE`` (dests ``curve_server_key``,
+    ``curve_key``), defaulting to ``$CIRCUS_CURVE_SERVER_KEY`` and ``$CIRCUS_CURVE_KEY``.
+
+    Read them back with :func:`curve_keys`.
+
+    Args:
+        container: the parser or group.
+        suppress: hide both options and leave them out when absent (for a
+            second-stage parser that accepts global options again).
+    """
+    import os
+
+    def default(env: str) -> str | None:
+        return argparse.SUPPRESS if suppress else (os.environ.get(env) or None)
+
+    container.add_argument(
+        "--curve-server-key", default=default(CURVE_SERVER_KEY_ENV), metavar="FILE",
+        help=argparse.SUPPRESS if suppress else
+        f"the server's public key file; turns CURVE on (default: ${CURVE_SERVER_KEY_ENV})",
+    )
+    container.add_argument(
+        "--curve-key", default=default(CURVE_KEY_ENV), metavar="FILE",
+        help=argparse.SUPPRESS if suppress else
+        f"this client's secret key file (.key_secret) (default: ${CURVE_KEY_ENV})",
+    )
+
+
+def curve_keys(parser: argparse.ArgumentParser, ns: argparse.Namespace) -> CurveKeys | None:
+    """The CURVE keys ``--curve-server-key``/``--curve-key`` name, or None when neither is set.
+
+    A missing half, or a key file that cannot be read, is a one-line usage
+    error through ``parser.error``.
+    """
+    from circus.client._curve import KeyFileError, load_curve_keys
+
+    server = getattr(ns, "curve_server_key", None)
+    client = getattr(ns, "curve_key", None)
+    if not server and not client:
+        return None
+    if not server or not client:
+        missing = "--curve-key" if server else "--curve-server-key"
+        parser.error(f"CURVE needs both --curve-server-key and --curve-key; {missing} "
+                     "is missing")
+    try:
+        return load_curve_keys(server, client)
+    except KeyFileError as exc:
+        parser.error(str(exc))

@@ -5,17 +5,18 @@ from __future__ import annotations
 import json
 import sys
 
-from circus.client import DEFAULT_PUBSUB, ClientError, EventSubscriber
+from circus.client import DEFAULT_PUBSUB, ClientError, CurveKeys, EventSubscriber
 from circus.client._probe import probe
 from circus.ctl._run import EXIT_FAILED, EXIT_OK, print_error
 
 
 def listen(endpoint: str | None, topics: list[str], as_json: bool,
-           ssh_server: str | None = None, ssh_keyfile: str | None = None) -> int:
+           ssh_server: str | None = None, ssh_keyfile: str | None = None,
+           curve: CurveKeys | None = None) -> int:
     """Subscribe to ``topics`` (all when empty) and print each event on its own line.
 
     With ``ssh_server`` the endpoint is reached through an ssh tunnel, as for
-    every other command.
+    every other command; with ``curve`` it is a CURVE client.
     """
     # Upstream ignores CIRCUSCTL_ENDPOINT here: that names the control endpoint.
     endpoint = endpoint or DEFAULT_PUBSUB
@@ -27,7 +28,7 @@ def listen(endpoint: str | None, topics: list[str], as_json: bool,
             if ssh_server is None:
                 probe(endpoint)  # through ssh, the endpoint is the server's to reach
             subscriber = EventSubscriber(endpoint, topics or [""], ssh_server=ssh_server,
-                                         ssh_keyfile=ssh_keyfile)
+                                         ssh_keyfile=ssh_keyfile, curve=curve)
         except ClientError as exc:
             print_error(f"error: {exc}".replace("circusd at", "circusd's pubsub endpoint at"))
             return EXIT_FAILED

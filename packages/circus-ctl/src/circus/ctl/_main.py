@@ -7,7 +7,7 @@ import sys
 from argparse import Namespace
 
 from circus.client import DEFAULT_ENDPOINT, CircusClient
-from circus.client.cli import check_ssh
+from circus.client.cli import check_ssh, curve_keys
 from circus.ctl._commands import COMMANDS
 from circus.ctl._convert import UsageError
 from circus.ctl._parser import command_parser, main_parser
@@ -24,7 +24,8 @@ def make_client(ns: Namespace) -> CircusClient:
     """A client for the endpoint and timeout the options name."""
     # The builtin transport spares each one-shot command pyzmq's import time.
     return CircusClient(control_endpoint(ns.endpoint), timeout=ns.timeout,
-                        ssh_server=ns.ssh, ssh_keyfile=ns.ssh_keyfile, transport="builtin")
+                        ssh_server=ns.ssh, ssh_keyfile=ns.ssh_keyfile, transport="builtin",
+                        curve=getattr(ns, "curve", None))
 
 
 def run(argv: list[str]) -> int:
@@ -39,16 +40,22 @@ def run(argv: list[str]) -> int:
     if ns.command is None:
         from circus.ctl._shell import run_shell
 
+        ns.curve = curve_keys(parser, ns)
         return run_shell(ns)
+    if ns.command == "keygen":
+        from circus.ctl._keygen import keygen
+
+        return keygen(ns.args)
     cmd = COMMANDS.get(ns.command)
     if cmd is None:
         parser.error(f"unknown command {ns.command!r}; 'circusctl --help' lists the commands")
     sub = command_parser(cmd)
     sub.parse_args(ns.args, namespace=ns)
+    ns.curve = curve_keys(sub, ns)
     if cmd.name == "listen":
         from circus.ctl._listen import listen
 
-        return listen(ns.endpoint, ns.topics, ns.json, ns.ssh, ns.ssh_keyfile)
+        return listen(ns.endpoint, ns.topics, ns.json, ns.ssh, ns.ssh_keyfile, ns.curve)
     if cmd.name == "tail":
         from circus.ctl._tail import tail
 

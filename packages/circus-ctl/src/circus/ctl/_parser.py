@@ -12,7 +12,7 @@ import argparse
 from typing import TypeVar
 
 from circus.client import DEFAULT_ENDPOINT
-from circus.client.cli import add_endpoint, add_ssh, seconds_type
+from circus.client.cli import add_curve, add_endpoint, add_ssh, seconds_type
 from circus.ctl import __version__
 from circus.ctl._commands import COMMANDS
 from circus.ctl._spec import Command
@@ -47,6 +47,7 @@ def add_globals(parser: argparse.ArgumentParser, suppress: bool) -> None:
                        help=helptext("with --json, indent and sort the keys"))
     add_ssh(group, keyfile_flags=("--ssh_keyfile", "--ssh-keyfile"), default=default(None),
             show_help=not suppress)
+    add_curve(group, suppress=suppress)
 
 
 def main_parser() -> argparse.ArgumentParser:
@@ -55,7 +56,8 @@ def main_parser() -> argparse.ArgumentParser:
     commands = "\n".join(f"  {name.ljust(width)}{cmd.summary}" for name, cmd in COMMANDS.items())
     parser = argparse.ArgumentParser(
         prog="circusctl", usage=USAGE, description="Controls a Circus daemon.",
-        epilog=f"commands:\n{commands}\n\nWithout a command, circusctl starts an interactive "
+        epilog=f"commands:\n{commands}\n  {'keygen'.ljust(width)}write a CURVE key pair "
+        "(no daemon needed)\n\nWithout a command, circusctl starts an interactive "
         "shell.\n'circusctl COMMAND --help' describes a command.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import zmq
-from circus.client import CallTimeout, CircusClient, ClientError, ConnectionFailed
+from circus.client import CallTimeout, CircusClient, ClientError, ConnectionFailed, CurveKeys
 from circus.plugins._options import Options
 from tornado.ioloop import IOLoop
 
@@ -74,6 +74,10 @@ class CircusPlugin:
     """
 
     name = ""
+    curve: CurveKeys | None = None
+    """CURVE keys for a circusd that requires them; ``circus-plugin`` sets it from
+    ``--curve-server-key``/``--curve-key`` before :meth:`start` (an attribute, not a
+    constructor argument, so plugins written for upstream's signature keep working)."""
     hold_events = 0.0
     """Seconds events may queue after a batch, so that a steady stream costs a
     wake-up per period instead of one per event (0: each event at once)."""
@@ -165,7 +169,8 @@ class CircusPlugin:
             if self.context is None:
                 self.context = zmq.Context()
             self.client = CircusClient(self.endpoint, timeout=self.call_timeout,
-                                       context=self.context, ssh_server=self.ssh_server)
+                                       context=self.context, ssh_server=self.ssh_server,
+                                       curve=self.curve)
         return self.client
 
     # -- decoding events -------------------------------------------------------
@@ -200,7 +205,7 @@ class CircusPlugin:
             self.context = zmq.Context()
         self._client()
         self.sub_socket = open_sub(self.context, self.pubsub_endpoint, ["watcher."],
-                                   ssh_server=self.ssh_server,
+                                   ssh_server=self.ssh_server, curve=self.curve,
                                    options={**heartbeat_options(self.check_delay),
                                             # Room for a burst that queues while events are held.
                                             zmq.RCVHWM: 100_000})

@@ -17,7 +17,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from circus.client import DEFAULT_ENDPOINT, DEFAULT_PUBSUB, CircusClient
+from circus.client import DEFAULT_ENDPOINT, DEFAULT_PUBSUB, CircusClient, CurveKeys
+from circus.client.cli import add_curve, curve_keys
 from circus.plugins._base import CircusPlugin
 from circus.plugins._options import PluginError, parse_config
 
@@ -56,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-output", dest="logoutput", default="-",
                         help="a file name, or - for stdout (default)")
     parser.add_argument("--ssh", default=None, help="user@host:port of an ssh server")
+    add_curve(parser)
     parser.add_argument("plugin", nargs="?", help="dotted name of the plugin class")
     return parser
 
@@ -104,7 +106,9 @@ def configure_logging(level: str, output: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of ``circus-plugin`` (and of ``from circus import plugins; plugins.main()``)."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.curve = curve_keys(parser, args)
     if args.version:
         print(_version())
         sys.exit(0)
@@ -139,11 +143,16 @@ def _announce_failure(args: argparse.Namespace, name: str, message: str) -> None
     """
     try:
         with CircusClient(args.endpoint, timeout=FAILURE_REPORT_TIMEOUT,
-                          ssh_server=args.ssh) as client:
+                          ssh_server=args.ssh, curve=_curve(args)) as client:
             client.call("publish_action", name=name, source=name, action="failed",
                         reason=message)
     except Exception as exc:  # the failure itself was already reported above
         log.debug("failure not published on the event channel: %s", exc)
+
+
+def _curve(args: argparse.Namespace) -> CurveKeys | None:
+    curve = getattr(args, "curve", None)
+    return curve if isinstance(curve, CurveKeys) else None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -165,6 +174,7 @@ def run(args: argparse.Namespace) -> int:
     except Exception as exc:
         return _fail(f"plugin {args.plugin} failed to load: {type(exc).__name__}: {exc}",
                      args, config.get("name"))
+    plugin.curve = _curve(args)
     if not plugin.active:
         log.info("plugin %s is inactive (active = false): not starting", args.plugin)
         plugin.stop()

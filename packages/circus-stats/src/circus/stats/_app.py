@@ -19,6 +19,7 @@ import zmq.asyncio
 from circus.client import close_ssh_tunnels
 from circus.stats._circusd import CircusdLink, LinkError
 from circus.stats._cli import Options, version
+from circus.stats._curve import start_authenticator
 from circus.stats._publisher import BindError, StatsPublisher
 from circus.stats._report import Reporter
 from circus.stats._sampler import make_sampler
@@ -26,6 +27,7 @@ from circus.stats._sockets import SocketHits
 
 if TYPE_CHECKING:
     from circus.stats._prometheus import PrometheusServer
+    from zmq.auth.thread import ThreadAuthenticator
 
 log = logging.getLogger("circus.stats")
 
@@ -71,10 +73,19 @@ async def run(options: Options) -> None:
     async_context = zmq.asyncio.Context()
     publisher: StatsPublisher | None = None
     prometheus: PrometheusServer | None = None
+    authenticator: ThreadAuthenticator | None = None
     loop = asyncio.get_running_loop()
     try:
+        server_keys = None
+        if options.curve is not None and options.curve_authorized_keys:
+            try:
+                authenticator = start_authenticator(sync_context, options.curve,
+                                                    options.curve_authorized_keys)
+            except NotADirectoryError as exc:
+                raise StartupError(str(exc)) from exc
+            server_keys = (options.curve.public, options.curve.secret)
         try:
-            publisher = StatsPublisher(sync_context, options.statspoint)
+            publisher = StatsPublisher(sync_context, options.statspoint, server_keys)
         except BindError as exc:
             raise StartupError(str(exc)) from exc
         prometheus = _serve_prometheus(options)
@@ -83,7 +94,7 @@ async def run(options: Options) -> None:
                  "" if prometheus is None else
                  f", Prometheus metrics on http://{prometheus.host}:{prometheus.port}/metrics")
         link = CircusdLink(options.endpoint, options.pubsub, options.ssh, options.ssh_keyfile,
-                           async_context)
+                           async_context, options.curve)
         hits = SocketHits(loop)
         sampler = make_sampler()
         reporter = Reporter(link, publisher, sampler, hits, prometheus)
@@ -117,6 +128,8 @@ async def run(options: Options) -> None:
             prometheus.close()
         if publisher is not None:
             publisher.close()
+        if authenticator is not None:
+            authenticator.stop()
         # --ssh tunnels are forks of this process, whose SIGTERM handling they
         # inherited: end them here, or the exit would wait for them forever.
         close_ssh_tunnels()

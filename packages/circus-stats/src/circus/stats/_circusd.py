@@ -25,6 +25,7 @@ from circus.client import (
     AsyncCircusClient,
     ClientError,
     ConnectionFailed,
+    CurveKeys,
     heartbeat_options,
     link_changes,
     open_sub,
@@ -55,10 +56,10 @@ class LinkError(Exception):
 
 
 def open_events(context: zmq.asyncio.Context, endpoint: str, ssh_server: str | None,
-                ssh_keyfile: str | None) -> zmq.asyncio.Socket:
+                ssh_keyfile: str | None, curve: CurveKeys | None = None) -> zmq.asyncio.Socket:
     """A SUB on circusd's event channel, subscribed to ``watcher.``, with heartbeats."""
     try:
-        sock = open_sub(context, endpoint, ["watcher."], ssh_server, ssh_keyfile,
+        sock = open_sub(context, endpoint, ["watcher."], ssh_server, ssh_keyfile, curve=curve,
                         options=heartbeat_options(HEARTBEAT, HEARTBEATS_MISSED))
     except ConnectionFailed as exc:
         raise LinkError(str(exc)) from exc
@@ -70,12 +71,14 @@ class CircusdLink:
     """Keeps a :class:`PidTracker`, circusd's pid and its sockets in step with circusd."""
 
     def __init__(self, endpoint: str, pubsub: str, ssh_server: str | None,
-                 ssh_keyfile: str | None, context: zmq.asyncio.Context) -> None:
+                 ssh_keyfile: str | None, context: zmq.asyncio.Context,
+                 curve: CurveKeys | None = None) -> None:
         self.endpoint = endpoint
         self.pubsub = pubsub
         self.ssh_server = ssh_server
         self.ssh_keyfile = ssh_keyfile
         self.context = context
+        self.curve = curve
         self.tracker = PidTracker()
         self.circusd_pid: int | None = None
         self.sockets: list[ListenSocket] = []
@@ -93,7 +96,8 @@ class CircusdLink:
 
     async def follow_events(self) -> None:
         """Apply every event to the tracker (runs until cancelled)."""
-        sock = open_events(self.context, self.pubsub, self.ssh_server, self.ssh_keyfile)
+        sock = open_events(self.context, self.pubsub, self.ssh_server, self.ssh_keyfile,
+                           self.curve)
         watch = asyncio.ensure_future(self._watch_link(sock))
         try:
             while True:
@@ -182,7 +186,7 @@ class CircusdLink:
         if self._client is None:
             self._client = AsyncCircusClient(
                 self.endpoint, timeout=CALL_TIMEOUT, ssh_server=self.ssh_server,
-                ssh_keyfile=self.ssh_keyfile, check=True)
+                ssh_keyfile=self.ssh_keyfile, check=True, curve=self.curve)
         return self._client
 
     async def _drop_client(self) -> None:

@@ -7,13 +7,15 @@ import logging
 import sys
 from dataclasses import dataclass
 
-from circus.client import DEFAULT_ENDPOINT, DEFAULT_PUBSUB, DEFAULT_STATS_ENDPOINT
+from circus.client import DEFAULT_ENDPOINT, DEFAULT_PUBSUB, DEFAULT_STATS_ENDPOINT, CurveKeys
 from circus.client.cli import (
     OneLineParser,
+    add_curve,
     add_endpoint,
     add_log_level,
     add_ssh,
     check_ssh,
+    curve_keys,
     seconds_type,
 )
 from circus.client.protocol import ZMQ_SCHEMES
@@ -45,6 +47,10 @@ class Options:
     log_output: str = "-"
     ssh: str | None = None
     ssh_keyfile: str | None = None
+    curve: CurveKeys | None = None
+    """CURVE keys to talk to circusd; its key pair also serves the stats endpoint."""
+    curve_authorized_keys: str | None = None
+    """The directory of the public keys that may subscribe to the stats endpoint."""
 
 
 _interval = seconds_type(not_a_number="--interval expects seconds, got {text!r}",
@@ -79,6 +85,11 @@ def _build_parser() -> OneLineParser:
     parser.add_argument("--log-output", dest="log_output", default=defaults.log_output,
                         help="a file to log to, or - for stdout (default)")
     add_ssh(parser)
+    add_curve(parser)
+    parser.add_argument(
+        "--curve-authorized-keys", metavar="DIR", default=None,
+        help="with --curve-key: serve the stats endpoint with CURVE to the keys (*.key) "
+        "in DIR")
     parser.add_argument("--version", action="version", version=f"{PROG} {version()}")
     return parser
 
@@ -88,10 +99,17 @@ def parse_args(argv: list[str] | None = None) -> Options:
     parser = _build_parser()
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     check_ssh(parser, args)
+    curve = curve_keys(parser, args)
+    if curve is not None and not args.curve_authorized_keys:
+        parser.error("--curve-key needs --curve-authorized-keys: with CURVE the stats endpoint "
+                     "is served to authorized keys only")
+    if args.curve_authorized_keys and curve is None:
+        parser.error("--curve-authorized-keys needs --curve-server-key and --curve-key")
     return Options(endpoint=args.endpoint, pubsub=args.pubsub, statspoint=args.statspoint,
                    interval=args.interval, prometheus=args.prometheus,
                    log_level=args.log_level, log_output=args.log_output, ssh=args.ssh,
-                   ssh_keyfile=args.ssh_keyfile)
+                   ssh_keyfile=args.ssh_keyfile, curve=curve,
+                   curve_authorized_keys=args.curve_authorized_keys)
 
 
 def configure_logging(options: Options) -> None:

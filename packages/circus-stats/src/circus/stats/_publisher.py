@@ -24,11 +24,22 @@ class BindError(Exception):
 class StatsPublisher:
     """Binds the statspoint and sends ``[topic, json]`` frames without ever blocking."""
 
-    def __init__(self, context: zmq.SyncContext, endpoint: str) -> None:
+    def __init__(self, context: zmq.SyncContext, endpoint: str,
+                 curve: tuple[bytes, bytes] | None = None) -> None:
+        """Bind ``endpoint``; ``curve`` (public, secret) makes it a CURVE server.
+
+        The ZAP handler that checks the clients' keys is the caller's (see
+        :mod:`circus.stats._curve`).
+        """
         self.endpoint = endpoint
         sock = context.socket(zmq.XPUB)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.SNDHWM, 10_000)
+        if curve is not None:
+            sock.setsockopt(zmq.ZAP_DOMAIN, b"circus-stats")
+            sock.setsockopt(zmq.CURVE_SERVER, 1)
+            sock.setsockopt(zmq.CURVE_PUBLICKEY, curve[0])
+            sock.setsockopt(zmq.CURVE_SECRETKEY, curve[1])
         try:
             sock.bind(endpoint)
         except zmq.ZMQError as exc:

@@ -10,7 +10,15 @@ import sys
 
 import zmq
 from circus.client import DEFAULT_STATS_ENDPOINT, close_ssh_tunnels
-from circus.client.cli import OneLineParser, add_endpoint, add_ssh, check_ssh, seconds_type
+from circus.client.cli import (
+    OneLineParser,
+    add_curve,
+    add_endpoint,
+    add_ssh,
+    check_ssh,
+    curve_keys,
+    seconds_type,
+)
 from circus.top._channel import ChannelError, open_stats_socket
 from circus.top._model import StatsModel
 from circus.top._screen import run_console
@@ -31,6 +39,7 @@ def build_parser() -> OneLineParser:
     parser.add_argument("--process-timeout", type=seconds_type(), default=3.0, metavar="SECONDS",
                         help="forget a process not refreshed for this long (default: 3)")
     add_ssh(parser)
+    add_curve(parser)
     parser.add_argument("--version", action="version", version=f"circus-top {__version__}")
     return parser
 
@@ -45,6 +54,7 @@ def run(argv: list[str]) -> int:
     parser = build_parser()
     ns = parser.parse_args(argv)
     check_ssh(parser, ns)
+    curve = curve_keys(parser, ns)
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         return _fail("needs a terminal: run it in a console, not with redirected input or output")
     # So curses draws non-ASCII watcher names; a broken LANG only costs that.
@@ -52,7 +62,7 @@ def run(argv: list[str]) -> int:
         locale.setlocale(locale.LC_ALL, "")
     context = zmq.Context()
     try:
-        sock = open_stats_socket(context, ns.endpoint, ns.ssh, ns.ssh_keyfile)
+        sock = open_stats_socket(context, ns.endpoint, ns.ssh, ns.ssh_keyfile, curve)
     except ChannelError as exc:
         context.term()
         return _fail(str(exc))

@@ -10,7 +10,16 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from circus.client.cli import OneLineParser, add_log_level, add_ssh, check_ssh, seconds_type
+from circus.client import CurveKeys
+from circus.client.cli import (
+    OneLineParser,
+    add_curve,
+    add_log_level,
+    add_ssh,
+    check_ssh,
+    curve_keys,
+    seconds_type,
+)
 from circus.client.protocol import DEFAULT_ENDPOINT
 from circus.web._node import NodeSpec
 
@@ -45,6 +54,8 @@ class Options:
     cookie_secret_file: str | None
     audit_endpoint: str | None
     poll_interval: float
+    curve: CurveKeys | None = None
+    """CURVE keys for every node's endpoints (circusd's and circusd-stats')."""
 
 
 def _parser() -> OneLineParser:
@@ -65,6 +76,7 @@ def _parser() -> OneLineParser:
     parser.add_argument("--multicast", metavar="udp://GROUP:PORT",
                         help="also find circusd daemons by multicast discovery")
     add_ssh(parser)
+    add_curve(parser)
     add_log_level(parser)
     parser.add_argument("--log-output", default="-",
                         help="log file, or - for stdout (default), as upstream")
@@ -118,6 +130,7 @@ def parse_args(argv: list[str] | None = None) -> Options | str:
     parser = _parser()
     ns = parser.parse_args(argv)
     check_ssh(parser, ns)
+    curve = curve_keys(parser, ns)
     if ns.hash_password:
         import getpass
 
@@ -158,7 +171,7 @@ def parse_args(argv: list[str] | None = None) -> Options | str:
                    log_output=ns.log_output, certfile=ns.certfile, keyfile=ns.keyfile,
                    users_file=ns.users_file, token_file=ns.token_file,
                    cookie_secret_file=ns.cookie_secret_file, audit_endpoint=ns.audit_endpoint,
-                   poll_interval=ns.poll_interval)
+                   poll_interval=ns.poll_interval, curve=curve)
 
 
 def configure_logging(options: Options) -> None:

@@ -30,6 +30,7 @@ from circus.client import (
     AsyncCircusClient,
     AsyncEventSubscriber,
     ClientError,
+    CurveKeys,
     heartbeat_options,
     link_changes,
     raise_for_status,
@@ -116,7 +117,7 @@ class Node:
 
     def __init__(self, node_id: str, spec: NodeSpec, hub: Hub, *, interval: float = 1.0,
                  timeout: float = 5.0, action_timeout: float = 60.0, ssh_server: str | None = None,
-                 ssh_keyfile: str | None = None) -> None:
+                 ssh_keyfile: str | None = None, curve: CurveKeys | None = None) -> None:
         self.id = node_id
         self.spec = spec
         self.hub = hub
@@ -125,6 +126,7 @@ class Node:
         self.action_timeout = action_timeout
         self.ssh_server = ssh_server
         self.ssh_keyfile = ssh_keyfile
+        self.curve = curve  # the same keys for the control, event and stats endpoints
         self.state = "connecting"
         self.error = ""
         self.watchers: dict[str, dict[str, Any]] = {}
@@ -178,7 +180,7 @@ class Node:
         if self._actions is None:
             self._actions = AsyncCircusClient(self.spec.endpoint, timeout=self.action_timeout,
                                               ssh_server=self.ssh_server,
-                                              ssh_keyfile=self.ssh_keyfile)
+                                              ssh_keyfile=self.ssh_keyfile, curve=self.curve)
         try:
             reply = await self._actions.call(command, **props)
         except ClientError:
@@ -235,7 +237,7 @@ class Node:
         if self._client is None:
             self._client = AsyncCircusClient(self.spec.endpoint, timeout=self.timeout,
                                              ssh_server=self.ssh_server,
-                                             ssh_keyfile=self.ssh_keyfile)
+                                             ssh_keyfile=self.ssh_keyfile, curve=self.curve)
         return self._client
 
     async def _drop_client(self) -> None:
@@ -287,14 +289,14 @@ class Node:
         stats = self.spec.stats or self.options.get("stats_endpoint")
         if pubsub:
             events = AsyncEventSubscriber(pubsub, ("watcher.",), ssh_server=self.ssh_server,
-                                          ssh_keyfile=self.ssh_keyfile,
+                                          ssh_keyfile=self.ssh_keyfile, curve=self.curve,
                                           options=heartbeat_options(HEARTBEAT, HEARTBEATS_MISSED))
             self._subs.append(events)
             self._tasks.append(asyncio.create_task(self._read_events(events)))
             self._tasks.append(asyncio.create_task(self._watch_link(events)))
         if stats:
             stat_sub = AsyncEventSubscriber(stats, ("stat.",), ssh_server=self.ssh_server,
-                                            ssh_keyfile=self.ssh_keyfile)
+                                            ssh_keyfile=self.ssh_keyfile, curve=self.curve)
             self._subs.append(stat_sub)
             self._tasks.append(asyncio.create_task(self._read_stats(stat_sub)))
             self._tasks.append(asyncio.create_task(self._send_stats()))

@@ -106,7 +106,8 @@ async def run(options: Options, ready: asyncio.Event | None = None) -> None:
     specs = list(options.nodes) + [spec for spec in await _discover(options)
                                    if spec not in options.nodes]
     nodes = {f"n{index}": Node(f"n{index}", spec, hub, interval=options.poll_interval,
-                               ssh_server=options.ssh, ssh_keyfile=options.ssh_keyfile)
+                               ssh_server=options.ssh, ssh_keyfile=options.ssh_keyfile,
+                               curve=options.curve)
              for index, spec in enumerate(specs)}
     console = Console(nodes=nodes, hub=hub, auth=auth, audit=audit, tls=tls is not None,
                       version=package_version())
