@@ -120,14 +120,20 @@ def start_in(ns: str, argv: list[str], log: Path, env: dict[str, str] | None = N
                                 stderr=subprocess.STDOUT, env=env)
 
 
-def ask(ns: str, endpoint: str, command: str, **props: Any) -> dict[str, Any]:
-    """One call to circusd from inside ``ns`` (circus.client); ``{"status": "unreachable"}``."""
-    code = ("import json, sys; from circus.client import CircusClient; "
-            "c = CircusClient(sys.argv[1], timeout=3); "
+def ask(ns: str, endpoint: str, command: str, keys: tuple[str, str] | None = None,
+        **props: Any) -> dict[str, Any]:
+    """One call to circusd from inside ``ns`` (circus.client); ``{"status": "unreachable"}``.
+
+    ``keys``: the server's public key file and ours (``.key_secret``), for CURVE.
+    """
+    code = ("import json, sys; from circus.client import CircusClient, load_curve_keys; "
+            "keys = json.loads(sys.argv[4]); "
+            "c = CircusClient(sys.argv[1], timeout=3, "
+            "curve=load_curve_keys(*keys) if keys else None); "
             "print(json.dumps(c.call(sys.argv[2], **json.loads(sys.argv[3]))))")
     result = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", code, endpoint,
-                             command, json.dumps(props)], capture_output=True, text=True,
-                            check=False, timeout=20)
+                             command, json.dumps(props), json.dumps(keys)],
+                            capture_output=True, text=True, check=False, timeout=20)
     return json.loads(result.stdout) if result.returncode == 0 else {"status": "unreachable"}
 
 

@@ -4,7 +4,11 @@ Host A and host B are network namespaces joined by a veth pair (made and
 removed by the test, as root). Host A runs circusd. Host B runs
 circusd-stats, circus-top, circus-plugin (flapping) and circushttpd, each
 from a venv of its own holding only the packages it needs, over tcp
-endpoints. This is the topology of docker-compose.yml.
+endpoints with CURVE on. This is the topology of docker-compose.yml, keys
+and roles included: each client has a key pair of its own, named for its
+role (the plugin and the console are operators, circusd-stats a reader), and
+circusd-stats serves the stats channel with its own key to circus-top and
+the console.
 
 The link then fails: it is cut for 3 s (``ip link set down``) and later
 slowed by 200 ms each way (``tc netem``). Each client that crosses the link
@@ -42,6 +46,7 @@ from _netns import (
     stop,
 )
 from _pty_screen import PtyScreen
+from circus.client import write_key_pair
 
 BIN = Path(sys.executable).parent
 HOST_A, HOST_B = "169.254.79.1", "169.254.79.2"
@@ -65,6 +70,42 @@ def venvs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def link() -> Iterator[Link]:
     with linked_namespaces("cso", HOST_A, HOST_B) as made:
         yield made
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The key files of every party, as ``circusctl keygen`` writes them."""
+
+    root: Path
+
+    def public(self, name: str) -> str:
+        return str(self.root / f"{name}.key")
+
+    def secret(self, name: str) -> str:
+        return str(self.root / f"{name}.key_secret")
+
+    def client(self, server: str, name: str) -> list[str]:
+        """The command-line options of a client ``name`` of ``server``."""
+        return ["--curve-server-key", self.public(server), "--curve-key", self.secret(name)]
+
+    def ask(self, name: str = "test.admin") -> tuple[str, str]:
+        return self.public("circusd"), self.secret(name)
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> Keys:
+    """circusd's key pair, circusd-stats' and each client's; the authorized directories."""
+    root = tmp_path / "keys"
+    for name in ("circusd", "stats.reader", "plugin.operator", "web.operator", "test.admin",
+                 "top"):
+        write_key_pair(str(root), name)
+    for directory, names in (("circusd-clients", ("stats.reader", "plugin.operator",
+                                                  "web.operator", "test.admin")),
+                             ("stats-clients", ("top", "web.operator"))):
+        (root / directory).mkdir()
+        for name in names:
+            (root / directory / f"{name}.key").write_bytes((root / f"{name}.key").read_bytes())
+    return Keys(root)
 
 
 @dataclass
@@ -115,12 +156,14 @@ def _more(log: Log, needle: str, than: int) -> Callable[[], bool]:
     return lambda: log.count(needle) > than
 
 
-def _config(tmp_path: Path) -> Path:
+def _config(tmp_path: Path, keys: Keys) -> Path:
     ini = tmp_path / "circus.ini"
     ini.write_text(textwrap.dedent(f"""
         [circus]
         endpoint = {ENDPOINT}
         pubsub_endpoint = {PUBSUB}
+        curve_secret_key = {keys.secret("circusd")}
+        curve_authorized_keys = {keys.root / "circusd-clients"}
 
         [watcher:sleeper]
         cmd = {sys.executable} -c "import time; [time.sleep(1) for _ in iter(int, 1)]"
@@ -130,34 +173,41 @@ def _config(tmp_path: Path) -> Path:
 
 
 def test_clients_on_host_b_ride_out_a_cut_and_a_slow_link(
-        tmp_path: Path, link: Link, venvs: dict[str, Path]) -> None:
+        tmp_path: Path, link: Link, venvs: dict[str, Path], keys: Keys) -> None:
     for name, dists in VENVS.items():
         assert installed(venvs[name]) == {d.replace("_", "-") for d in dists}, name
     env = clean_env()
-    daemon = start_in(link.ns_a, [str(BIN / "circusd"), str(_config(tmp_path))],
+    daemon = start_in(link.ns_a, [str(BIN / "circusd"), str(_config(tmp_path, keys))],
                       tmp_path / "circusd.log")
+    admin = keys.ask()
     procs: list[subprocess.Popen[bytes]] = [daemon]
     top: PtyScreen | None = None
     stats, plugin, web = (Log(tmp_path / f"{name}.log") for name in ("stats", "plugin", "web"))
     try:
-        wait_for(lambda: ask(link.ns_a, ENDPOINT, "numwatchers")["status"] == "ok",
+        wait_for(lambda: ask(link.ns_a, ENDPOINT, "numwatchers", admin)["status"] == "ok",
                  "circusd on host A", timeout=30)
-        pids = sorted(ask(link.ns_a, ENDPOINT, "list", name="sleeper")["pids"])
+        pids = sorted(ask(link.ns_a, ENDPOINT, "list", admin, name="sleeper")["pids"])
+        # Without a key nothing answers, from host B as from host A.
+        assert ask(link.ns_b, ENDPOINT, "list")["status"] == "unreachable"
         procs.append(start_in(link.ns_b, [
             str(venvs["stats"] / "bin" / "circusd-stats"), "--endpoint", ENDPOINT,
-            "--pubsub", PUBSUB, "--statspoint", STATSPOINT, "--log-output", str(stats.path)],
+            "--pubsub", PUBSUB, "--statspoint", STATSPOINT, "--log-output", str(stats.path),
+            *keys.client("circusd", "stats.reader"),
+            "--curve-authorized-keys", str(keys.root / "stats-clients")],
             tmp_path / "stats.out", env=env))
         procs.append(start_in(link.ns_b, [
             str(venvs["plugin"] / "bin" / "circus-plugin"), "--endpoint", ENDPOINT,
             "--pubsub", PUBSUB, "--check-delay", "0.5", "--log-output", str(plugin.path),
-            "circus.plugins.flapping.Flapping"], tmp_path / "plugin.out", env=env))
+            *keys.client("circusd", "plugin.operator"), "circus.plugins.flapping.Flapping"],
+            tmp_path / "plugin.out", env=env))
         procs.append(start_in(link.ns_b, [
             str(venvs["web"] / "bin" / "circushttpd"), "--endpoint",
-            f"{ENDPOINT},stats={STATSPOINT}", "--host", "127.0.0.1", "--port", str(WEB_PORT),
-            "--poll-interval", "0.5", "--log-output", str(web.path)],
+            f"{ENDPOINT},stats={STATSPOINT},stats_key={keys.public('stats.reader')}",
+            "--host", "127.0.0.1", "--port", str(WEB_PORT), "--poll-interval", "0.5",
+            "--log-output", str(web.path), *keys.client("circusd", "web.operator")],
             tmp_path / "web.out", env=env))
         top = PtyScreen(["ip", "netns", "exec", link.ns_b, str(venvs["top"] / "bin" / "circus-top"),
-                         "--endpoint", STATSPOINT], env=env)
+                         "--endpoint", STATSPOINT, *keys.client("stats.reader", "top")], env=env)
 
         # Everything works across the link.
         wait_for(lambda: "tracking 1 watchers" in stats.text(), "circusd-stats synced", 30)
@@ -207,10 +257,10 @@ def test_clients_on_host_b_ride_out_a_cut_and_a_slow_link(
         # 2. 200 ms of delay each way: slower, but nothing is lost or reported.
         if link.delay(200):
             try:
-                assert ask(link.ns_b, ENDPOINT, "incr", name="sleeper")["status"] == "ok"
+                assert ask(link.ns_b, ENDPOINT, "incr", admin, name="sleeper")["status"] == "ok"
                 wait_for(lambda: len(_web_node(link.ns_b).get("watchers", {}).get(
                     "sleeper", {}).get("pids", [])) == 3, "the console seeing 3 sleepers", 30)
-                grown = sorted(ask(link.ns_a, ENDPOINT, "list", name="sleeper")["pids"])
+                grown = sorted(ask(link.ns_a, ENDPOINT, "list", admin, name="sleeper")["pids"])
                 top.wait_for(lambda screen: all(str(pid) in screen for pid in grown),
                              "circus-top showing the third sleeper", timeout=30)
                 assert stats.count("lost contact") == plugin.count("lost contact") == 1
@@ -221,7 +271,7 @@ def test_clients_on_host_b_ride_out_a_cut_and_a_slow_link(
 
         # Host A never noticed: same circusd, same processes, no restart.
         assert daemon.poll() is None
-        assert sorted(ask(link.ns_a, ENDPOINT, "list", name="sleeper")["pids"]) == pids
+        assert sorted(ask(link.ns_a, ENDPOINT, "list", admin, name="sleeper")["pids"]) == pids
         assert "Traceback" not in "".join(log.text() for log in (stats, plugin, web))
     finally:
         if top is not None:
@@ -230,10 +280,10 @@ def test_clients_on_host_b_ride_out_a_cut_and_a_slow_link(
 
 
 def test_multicast_discovery_finds_circusd_on_the_other_host(
-        tmp_path: Path, link: Link, venvs: dict[str, Path]) -> None:
+        tmp_path: Path, link: Link, venvs: dict[str, Path], keys: Keys) -> None:
     link.multicast_route()
     group = "udp://239.255.79.1:12027"
-    ini = _config(tmp_path)
+    ini = _config(tmp_path, keys)
     ini.write_text(ini.read_text().replace("[circus]\n",
                                            f"[circus]\nmulticast_endpoint = {group}\n"))
     daemon = start_in(link.ns_a, [str(BIN / "circusd"), str(ini)], tmp_path / "circusd.log")
@@ -241,10 +291,10 @@ def test_multicast_discovery_finds_circusd_on_the_other_host(
     quiet = Log(tmp_path / "quiet.log")
     consoles: list[subprocess.Popen[bytes]] = []
     try:
-        wait_for(lambda: ask(link.ns_a, ENDPOINT, "numwatchers")["status"] == "ok",
+        wait_for(lambda: ask(link.ns_a, ENDPOINT, "numwatchers", keys.ask())["status"] == "ok",
                  "circusd on host A", timeout=30)
         argv = [str(venvs["web"] / "bin" / "circushttpd"), "--host", "127.0.0.1",
-                "--poll-interval", "0.5"]
+                "--poll-interval", "0.5", *keys.client("circusd", "web.operator")]
         consoles.append(start_in(link.ns_b, [*argv, "--port", str(WEB_PORT), "--multicast",
                                              group, "--log-output", str(web.path)],
                                  tmp_path / "web.out", env=clean_env()))

@@ -31,9 +31,11 @@ from circus.client import (
     AsyncEventSubscriber,
     ClientError,
     CurveKeys,
+    KeyFileError,
     heartbeat_options,
     link_changes,
     raise_for_status,
+    read_key_file,
 )
 from circus.client.protocol import EndpointError, parse_endpoint
 from circus.web._hub import Hub
@@ -73,29 +75,38 @@ class NodeSpec:
     """Where one circusd is: its control endpoint, maybe its channels' too.
 
     ``pubsub`` and ``stats`` override what ``globaloptions`` reports (for an
-    endpoint reached through a tunnel or NAT, or a relay).
+    endpoint reached through a tunnel or NAT, or a relay). ``stats_key`` is
+    the public key file of a circusd-stats that serves CURVE with a key pair
+    of its own (one on another host); by default it is circusd's, as when
+    circusd runs circusd-stats.
     """
 
     endpoint: str
     pubsub: str | None = None
     stats: str | None = None
+    stats_key: str | None = None
 
     @classmethod
     def parse(cls, text: str) -> NodeSpec:
-        """``CTL[,pubsub=EP][,stats=EP]``; ValueError naming the bad part."""
+        """``CTL[,pubsub=EP][,stats=EP][,stats_key=FILE]``; ValueError naming the bad part."""
         head, *rest = [part.strip() for part in text.split(",")]
         fields: dict[str, str] = {}
         try:
             endpoint = parse_endpoint(head).text
             for part in rest:
                 key, sep, value = part.partition("=")
-                if not sep or key not in ("pubsub", "stats"):
+                if not sep or key not in ("pubsub", "stats", "stats_key"):
                     raise ValueError(f"endpoint {text!r}: unknown part {part!r} "
-                                     "(expected pubsub=ENDPOINT or stats=ENDPOINT)")
-                fields[key] = parse_endpoint(value).text
-        except EndpointError as exc:
+                                     "(expected pubsub=ENDPOINT, stats=ENDPOINT or "
+                                     "stats_key=FILE)")
+                if key == "stats_key":
+                    read_key_file(value)  # a missing or bad file fails the start, not a poll
+                    fields[key] = value
+                else:
+                    fields[key] = parse_endpoint(value).text
+        except (EndpointError, KeyFileError) as exc:
             raise ValueError(str(exc)) from None
-        return cls(endpoint, fields.get("pubsub"), fields.get("stats"))
+        return cls(endpoint, fields.get("pubsub"), fields.get("stats"), fields.get("stats_key"))
 
 
 def split_topic(topic: str, prefix: str) -> tuple[str, str]:
@@ -296,10 +307,17 @@ class Node:
             self._tasks.append(asyncio.create_task(self._watch_link(events)))
         if stats:
             stat_sub = AsyncEventSubscriber(stats, ("stat.",), ssh_server=self.ssh_server,
-                                            ssh_keyfile=self.ssh_keyfile, curve=self.curve)
+                                            ssh_keyfile=self.ssh_keyfile, curve=self._stats_curve())
             self._subs.append(stat_sub)
             self._tasks.append(asyncio.create_task(self._read_stats(stat_sub)))
             self._tasks.append(asyncio.create_task(self._send_stats()))
+
+    def _stats_curve(self) -> CurveKeys | None:
+        """The CURVE keys for circusd-stats: ours, with its own server key if it has one."""
+        if self.curve is None or self.spec.stats_key is None:
+            return self.curve
+        server = read_key_file(self.spec.stats_key).public
+        return CurveKeys(server, self.curve.public, self.curve.secret)
 
     async def _poll_once(self) -> None:
         client = self._connect()
