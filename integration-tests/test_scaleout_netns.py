@@ -1,7 +1,8 @@
 """Scale-out over a real link: circusd on host A, its clients on host B.
 
 Host A and host B are network namespaces joined by a veth pair (made and
-removed by the test, as root). Host A runs circusd. Host B runs
+removed by the test, as root). Host A runs papa and circusd, whose
+watcher lives in papa (``use_papa``). Host B runs
 circusd-stats, circus-top, circus-plugin (flapping) and circushttpd, each
 from a venv of its own holding only the packages it needs, over tcp
 endpoints with CURVE on. This is the topology of docker-compose.yml, keys
@@ -24,8 +25,10 @@ circusd in its own container (``pid: service:papa`` in the compose file).
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from collections.abc import Callable, Iterator
@@ -34,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _circus_run import wait_for
+from _circus_run import children_of, wait_for
 from _netns import (
     Link,
     ask,
@@ -156,7 +159,7 @@ def _more(log: Log, needle: str, than: int) -> Callable[[], bool]:
     return lambda: log.count(needle) > than
 
 
-def _config(tmp_path: Path, keys: Keys) -> Path:
+def _config(tmp_path: Path, keys: Keys, papa: Path | None = None) -> Path:
     ini = tmp_path / "circus.ini"
     ini.write_text(textwrap.dedent(f"""
         [circus]
@@ -164,12 +167,22 @@ def _config(tmp_path: Path, keys: Keys) -> Path:
         pubsub_endpoint = {PUBSUB}
         curve_secret_key = {keys.secret("circusd")}
         curve_authorized_keys = {keys.root / "circusd-clients"}
+        {f"papa_endpoint = ipc://{papa}" if papa else ""}
 
         [watcher:sleeper]
         cmd = {sys.executable} -c "import time; [time.sleep(1) for _ in iter(int, 1)]"
         numprocesses = 2
+        use_papa = {papa is not None}
     """))
     return ini
+
+
+def _start_papa(ns: str, tmp_path: Path) -> tuple[subprocess.Popen[bytes], Path]:
+    """papa on host A, on a unix socket of its own; returns it and its socket's path."""
+    path = Path(tempfile.mkdtemp(prefix="papa-", dir="/tmp")) / "papa.sock"
+    papa = start_in(ns, [str(BIN / "papa"), "--unix-socket", str(path)], tmp_path / "papa.log")
+    wait_for(path.exists, "papa listening", timeout=30)
+    return papa, path
 
 
 def test_clients_on_host_b_ride_out_a_cut_and_a_slow_link(
@@ -177,16 +190,19 @@ def test_clients_on_host_b_ride_out_a_cut_and_a_slow_link(
     for name, dists in VENVS.items():
         assert installed(venvs[name]) == {d.replace("_", "-") for d in dists}, name
     env = clean_env()
-    daemon = start_in(link.ns_a, [str(BIN / "circusd"), str(_config(tmp_path, keys))],
+    papa, papa_socket = _start_papa(link.ns_a, tmp_path)
+    daemon = start_in(link.ns_a, [str(BIN / "circusd"),
+                                  str(_config(tmp_path, keys, papa_socket))],
                       tmp_path / "circusd.log")
     admin = keys.ask()
-    procs: list[subprocess.Popen[bytes]] = [daemon]
+    procs: list[subprocess.Popen[bytes]] = [papa, daemon]
     top: PtyScreen | None = None
     stats, plugin, web = (Log(tmp_path / f"{name}.log") for name in ("stats", "plugin", "web"))
     try:
         wait_for(lambda: ask(link.ns_a, ENDPOINT, "numwatchers", admin)["status"] == "ok",
                  "circusd on host A", timeout=30)
         pids = sorted(ask(link.ns_a, ENDPOINT, "list", admin, name="sleeper")["pids"])
+        assert set(pids) <= set(children_of(papa.pid))  # papa holds them, not circusd
         # Without a key nothing answers, from host B as from host A.
         assert ask(link.ns_b, ENDPOINT, "list")["status"] == "unreachable"
         procs.append(start_in(link.ns_b, [
@@ -269,14 +285,18 @@ def test_clients_on_host_b_ride_out_a_cut_and_a_slow_link(
                 link.delay(None)
             pids = grown
 
-        # Host A never noticed: same circusd, same processes, no restart.
-        assert daemon.poll() is None
+        # Host A never noticed: same papa and circusd, same processes, no restart.
+        assert papa.poll() is None and daemon.poll() is None
         assert sorted(ask(link.ns_a, ENDPOINT, "list", admin, name="sleeper")["pids"]) == pids
+        assert "adopted" not in (tmp_path / "circusd.log").read_text()
         assert "Traceback" not in "".join(log.text() for log in (stats, plugin, web))
     finally:
         if top is not None:
             top.close()
+        # papa's processes outlive a quitting circusd: stop them first.
+        ask(link.ns_a, ENDPOINT, "stop", admin, name="sleeper")
         stop(*reversed(procs))
+        shutil.rmtree(papa_socket.parent, ignore_errors=True)
 
 
 def test_multicast_discovery_finds_circusd_on_the_other_host(

@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("base", ("circus.errors", "circus._base")),
     ("parts", ("circus.config", "circus.stream", "circus.sockets")),
     ("watching", ("circus._watching",)),
-    ("core", ("circus.process", "circus.watcher")),
+    ("core", ("circus.process", "circus.watcher", "circus._papa")),
     ("setup", ("circus._setup", "circus._reconfig")),
     ("commands", ("circus.commands",)),
     ("channels", ("circus._channels",)),

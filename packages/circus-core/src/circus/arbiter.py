@@ -28,6 +28,8 @@ from circus._base.protocol import DEFAULT_ENDPOINT, DEFAULT_PUBSUB, DEFAULT_STAT
 from circus._base.states import ArbiterState as ArbiterState  # re-exported: a public path
 from circus._channels.channels import Channels
 from circus._channels.controller import ZmqContext, resolve_owner
+from circus._papa.host import PapaHost, uses_papa
+from circus._papa.kernel import DEFAULT_ENDPOINT as DEFAULT_PAPA_ENDPOINT
 from circus._reconfig import reload_config as _reload_config
 from circus._setup.build import build
 from circus._setup.httpd import HTTPD, httpd_socket, httpd_watcher
@@ -85,9 +87,10 @@ class Arbiter:
             every endpoint requires an authorized key, and each client's role
             limits its commands. Raises ConfigError if only one is given.
         Other arguments are the manual's and are kept for the channels,
-        sockets, stats, plugins and papa that attach to the arbiter. Those not
-        acted on yet (``papa_endpoint``, ``proc_name``) log a
-        warning when given a value other than their default.
+        sockets, stats, plugins and papa that attach to the arbiter.
+        ``papa_endpoint`` (default ``tcp://127.0.0.1:20202``) is where the
+        papa kernel of ``use_papa`` watchers and sockets listens. ``proc_name``
+        is not acted on and logs a warning when given another value.
 
     Attributes:
         systemd: told ``READY=1`` once every watcher of the first priority
@@ -170,6 +173,8 @@ class Arbiter:
         # Set when endpoint_owner is: ``add`` then only accepts watchers running as that uid.
         self.endpoint_owner_uid = resolve_owner(endpoint_owner)
         self.papa_endpoint = papa_endpoint
+        # The link to papa while use_papa watchers or sockets run (circus._papa).
+        self.papa: PapaHost | None = None
         self.reap_orphans = reap_orphans
         if bool(curve_secret_key) != bool(curve_authorized_keys):
             given = "curve_secret_key" if curve_secret_key else "curve_authorized_keys"
@@ -480,6 +485,9 @@ class Arbiter:
         if self.umask is not None:
             os.umask(self.umask)
         try:
+            if self.papa is None and uses_papa(self):
+                self.papa = await PapaHost.open(
+                    self, self.papa_endpoint or DEFAULT_PAPA_ENDPOINT)
             self.bind_sockets()
             # Before the watchers, so a client can already follow a long start.
             await self.channels.open()
@@ -555,6 +563,10 @@ class Arbiter:
             await self.stop_watchers()
             self.state = ArbiterState.STOPPED
             logger.info("arbiter stopped")
+        if self.papa is not None:
+            # papa keeps what quit left running (and its sockets) for the next circusd.
+            papa, self.papa = self.papa, None
+            await papa.close()
         self.close_sockets()
         if close_channels:
             self.channels.close(flush=self.quitting)

@@ -93,7 +93,8 @@ class CircusSocket:
         interface: a network interface to bind to (``SO_BINDTODEVICE``).
         so_reuseport: one socket per process (see the module docstring).
         blocking: leave the socket in blocking mode.
-        use_papa: not supported; ignored with a warning.
+        use_papa: let papa own the listening socket (``circus._papa``), so it
+            survives a restart of circusd; only ``use_papa`` watchers may use it.
 
     Raises:
         ValueError: an unknown family, type or protocol.
@@ -127,9 +128,9 @@ class CircusSocket:
         self.interface = interface or None
         self.so_reuseport = bool(so_reuseport)
         self.blocking = bool(blocking)
-        self.use_papa = False
-        if use_papa:
-            logger.warning("socket %s: use_papa is not supported here; ignored", self.name)
+        self.use_papa = bool(use_papa)
+        # True while papa holds it: circusd then has no copy (and no fd).
+        self.papa_held = False
         self._host = host
         self._port = int(port or 0)
         self._sock: socket.socket | None = None
@@ -192,7 +193,7 @@ class CircusSocket:
                 socket at ``path``, no permission...); the message names the
                 socket and the address.
         """
-        if self._sock is not None:
+        if self._sock is not None or self.papa_held:
             return
         try:
             sock = self._bound_socket(listen=self.listens)
@@ -205,6 +206,13 @@ class CircusSocket:
             address = sock.getsockname()
             self._host, self._port = str(address[0]), int(address[1])
         logger.info("socket %s bound to %s (fd %d)", self.name, self.location, sock.fileno())
+
+    def held_by_papa(self, host: str | None, port: int | None) -> None:
+        """Papa listens on this socket for us (at ``host:port``, for a TCP one)."""
+        self.papa_held = True
+        if host is not None and port is not None and not self.path:
+            self._host, self._port = host, port
+        logger.info("socket %s held by papa at %s", self.name, self.location)
 
     def fresh_reuseport(self) -> socket.socket:
         """A new listening SO_REUSEPORT socket on this socket's address, for one process.

@@ -12,7 +12,9 @@ only schedule a management pass.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import random
 import signal
 import time
@@ -23,6 +25,8 @@ from circus._base import parsers as _parsers
 from circus._base.events import EventBus, EventPayload
 from circus._base.states import ProcessState
 from circus._base.states import WatcherState as WatcherState  # re-exported: a public path
+from circus._papa.kernel import PapaError
+from circus._papa.process import PapaProcess
 from circus._watching import rlimits as _rlimits
 from circus._watching import spawn as _spawn
 from circus._watching.crashloop import SlotBackoff, SlotDescription
@@ -39,6 +43,7 @@ from circus.sockets import SpawnSockets, referenced_sockets, spawn_sockets
 from circus.stream import Stream
 
 if TYPE_CHECKING:
+    from circus._papa.watching import PapaWatching, Survivor
     from circus.arbiter import Arbiter
 
 logger = logging.getLogger("circus")
@@ -240,6 +245,8 @@ class Watcher:
         self._stopper = ProcessStopper(self)
         self._detached = False  # removed with rm --nostop: processes run unmanaged
         self._closing: asyncio.Task[None] | None = None
+        # The papa side while use_papa processes run (None: plain processes).
+        self._papa: PapaWatching | None = None
 
     def __repr__(self) -> str:
         return f"<Watcher {self.name} {self.state.value} {len(self.processes)} processes>"
@@ -287,6 +294,15 @@ class Watcher:
     def reopen_streams(self) -> None:
         """Reopen the stream files (SIGHUP and reload call this)."""
         self._output.reopen()
+
+    @property
+    def output(self) -> WatcherOutput:
+        """The streams and pipe readers of this watcher."""
+        return self._output
+
+    def child_env(self) -> dict[str, str] | None:
+        """The environment built for children at the last start or change."""
+        return self._child_env
 
     def status(self) -> str:
         """The state as upstream names it: active, stopped, starting or stopping."""
@@ -495,13 +511,17 @@ class Watcher:
         if self.state is WatcherState.ACTIVE:
             return {"started": [], "kept": self.pids}
         kept = self.pids
-        if not await self.hooks.run(self, "before_start"):
+        survivors = await self._papa_survivors()
+        # Adopting processes that already run is no start: before_start is skipped.
+        if not survivors and not await self.hooks.run(self, "before_start"):
             logger.warning("watcher %s: before_start hook said no; not started", self.name)
             return {"started": [], "kept": kept}
         self.state = WatcherState.STARTING
         self._release_slots(self._slots.clear())
         self._child_env = self.build_env()
         self._output.open()
+        await self._papa_adopt(survivors)
+        kept = self.pids
         await self._spawn_missing()
         if self.state is not WatcherState.STARTING:
             # A spawn hook or max_retry stopped us meanwhile.
@@ -518,6 +538,9 @@ class Watcher:
 
     async def _stop(self) -> None:
         if self.state is WatcherState.STOPPED and not self.processes:
+            return
+        if self._papa is not None and self.arbiter is not None and self.arbiter.quitting:
+            await self._leave_to_papa()
             return
         self.state = WatcherState.STOPPING
         self._cancel_timers()
@@ -542,6 +565,8 @@ class Watcher:
             raise ValueError(f"watcher {self.name} is a singleton")
         self.numprocesses = count
         await self._manage()
+        if self._papa is not None:
+            await self._papa.store_numprocesses()
         return self.numprocesses
 
     async def _spawn_missing(self) -> None:
@@ -554,7 +579,12 @@ class Watcher:
         if missing <= 0:
             return
         per_child = self.reaper.fds_per_child + self._output.pipe_stdout + self._output.pipe_stderr
-        _rlimits.ensure_nofile(self.reaper.tracked + missing, per_child)
+        children = self.reaper.tracked + missing
+        if self._papa is not None:
+            # No pipes or reaper fds, but one papa watch connection per process.
+            children += self._papa.watches
+            per_child = max(per_child, 1)
+        _rlimits.ensure_nofile(children, per_child)
         for spawned in range(1, missing + 1):
             if self.state not in (WatcherState.ACTIVE, WatcherState.STARTING):
                 return
@@ -579,7 +609,10 @@ class Watcher:
             logger.warning("watcher %s: before_spawn hook said no; stopping", self.name)
             await self._stop()
             return None, False
-        proc = self._spawn_one(self._slots.take_ready())
+        if self._papa is not None:
+            proc = await self._spawn_papa(self._slots.take_ready())
+        else:
+            proc = self._spawn_one(self._slots.take_ready())
         if proc is not None and "after_spawn" in self.hooks and not await self.hooks.run(
             self, "after_spawn", pid=proc.pid
         ):
@@ -683,16 +716,135 @@ class Watcher:
             if plan is not None:
                 plan.close()  # circusd's copies of per-process so_reuseport sockets
         # No await between the spawn and the registration: the reaper owns the pid now.
-        self.processes[proc.pid] = proc
-        self._running += 1
-        self._slots.spawned(wid)
         self.reaper.watch(proc.pid, self._on_exit)
         self._output.attach(proc)
+        self.register(proc)
+        return proc
+
+    def register(self, proc: Process, adopted: bool = False) -> None:
+        """Count a started (or, from papa, ``adopted``) process as one of ours."""
+        self.processes[proc.pid] = proc
+        self._running += 1
+        if adopted:
+            self._wids.claim(proc.wid)
+        else:
+            self._slots.spawned(proc.wid)
         if self.max_age:
             self._arm_expiry(proc)
+        if adopted:
+            logger.debug("watcher %s: adopted pid %d (wid %d)", self.name, proc.pid, proc.wid)
+            return
         logger.debug("watcher %s: spawned pid %d (wid %d)", self.name, proc.pid, proc.wid)
         self.notify_event("spawn", {"process_pid": proc.pid, "time": proc.started})
+
+    # -- papa (use_papa) -------------------------------------------------------------
+
+    async def _papa_survivors(self) -> list[Survivor]:
+        """Attach to papa (use_papa) and list what a previous circusd left running."""
+        papa = self._papa
+        if papa is None and self.use_papa and self.arbiter is not None:
+            host = self.arbiter.papa
+            papa = self._papa = host.watching(self) if host is not None else None
+            if papa is None:
+                logger.warning("watcher %s: use_papa is set but papa is not in use (it died, "
+                               "or no use_papa was configured at start); running plain "
+                               "processes", self.name)
+        if papa is None:
+            return []
+        try:
+            return await papa.survivors()
+        except PapaError as exc:
+            self._papa_failed(exc)
+            return []
+
+    async def _papa_adopt(self, survivors: list[Survivor]) -> None:
+        papa = self._papa
+        if papa is None:
+            return
+        try:
+            if survivors:
+                await papa.adopt(survivors)
+            await papa.restore_numprocesses()
+        except PapaError as exc:
+            self._papa_failed(exc)
+
+    def _papa_failed(self, exc: PapaError) -> None:
+        logger.error("watcher %s: %s", self.name, exc)
+        if self.arbiter is not None and self.arbiter.papa is not None:
+            self.arbiter.papa.kernel_lost(str(exc))
+        elif self.papa_lost():
+            self._manage_now()
+
+    async def _spawn_papa(self, wid: int | None) -> Process | None:
+        """Start slot ``wid`` (or a new slot) in papa."""
+        papa = self._papa
+        assert papa is not None
+        if wid is None:
+            wid = self._wids.take()
+        try:
+            proc = await papa.spawn(wid)
+        except PapaError as exc:
+            if exc.lost:  # papa is gone: the watcher falls back, this slot is no failure
+                self._wids.release(wid)
+                self._papa_failed(exc)
+                return None
+            logger.error("watcher %s: cannot start %r in papa: %s", self.name, self.cmd, exc)
+            self._spawn_failed(wid)
+            return None
+        except (OSError, ValueError) as exc:
+            logger.error("watcher %s: cannot start %r: %s", self.name, self.cmd, exc)
+            self._spawn_failed(wid)
+            return None
+        if self._papa is not papa or self.state not in (WatcherState.ACTIVE,
+                                                         WatcherState.STARTING):
+            # papa went away, or the watcher stopped, during the spawn: not ours to keep.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            self._wids.release(wid)
+            return None
+        self.register(proc)
         return proc
+
+    def papa_exited(self, proc: PapaProcess, wait_status: int) -> None:
+        """papa reported the exit of ``proc``: a reap, as the reaper's."""
+        if self.processes.get(proc.pid) is proc:
+            self._on_exit(proc.pid, wait_status)
+
+    def papa_lost(self) -> list[int]:
+        """papa is gone: kill its stranded processes by pid and reap them; returns their pids.
+
+        From now on the watcher runs plain processes; the caller (``PapaHost``)
+        has it converge once the killed ones are gone.
+        """
+        papa, self._papa = self._papa, None
+        if papa is None:
+            return []
+        killed = []
+        for proc in papa.forget():
+            if self.processes.get(proc.pid) is not proc:
+                continue
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            killed.append(proc.pid)
+            self.mark_stopping(proc)  # a death we caused: no backoff, no crash
+            self._on_exit(proc.pid, signal.SIGKILL)
+        return killed
+
+    async def _leave_to_papa(self) -> None:
+        """circusd quits: papa keeps the processes; stop watching them, write what came."""
+        papa = self._papa
+        assert papa is not None
+        self.state = WatcherState.STOPPING
+        self._cancel_timers()
+        await papa.release()
+        left = len(self.processes)
+        self.processes.clear()
+        self._running = 0
+        self._wids = WidPool()
+        self._papa = None
+        await self._output.close()
+        self.state = WatcherState.STOPPED
+        logger.info("watcher %s: left %d processes running in papa", self.name, left)
 
     def socket_names(self) -> list[str]:
         """Sockets its processes get: those cmd/args name, then all with use_sockets."""

@@ -27,7 +27,7 @@ from circus.watcher import Watcher, WatcherOptions
 
 # The manual's Arbiter signature gives these None, meaning "not given": the
 # arbiter then leaves logging to circusd (loglevel, logoutput: circusd-stats
-# gets no --log-level) and papa alone (papa_endpoint is inert).
+# gets no --log-level) and papa's default endpoint (circus._papa's).
 _ARBITER_NOT_GIVEN = {"loglevel", "logoutput", "papa_endpoint"}
 
 
@@ -122,10 +122,10 @@ def test_compound_options_are_live_and_free_keys_too() -> None:
     assert not is_live("name")
 
 
-# httpd* (circus-web) and check_flapping (the flapping plugin) are acted on now.
-INERT_WATCHER: dict[str, Any] = {"use_papa": True}
-INERT_ARBITER: dict[str, Any] = {"papa_endpoint": "ipc:///tmp/papa.sock",
-                                 "proc_name": "mydaemon"}
+# httpd* (circus-web), check_flapping (the flapping plugin), use_papa and
+# papa_endpoint (circus._papa) are acted on now.
+INERT_WATCHER: dict[str, Any] = {}
+INERT_ARBITER: dict[str, Any] = {"proc_name": "mydaemon"}
 
 
 def _inert_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -138,15 +138,11 @@ def test_the_inert_options_are_those_of_the_issue() -> None:
     assert inert == (set(INERT_WATCHER) | set(INERT_ARBITER)) - {"proc_name"}
 
 
-def test_inert_watcher_options_warn_once_when_set(caplog: pytest.LogCaptureFixture) -> None:
+def test_no_watcher_option_is_inert(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="circus")
-    Watcher("quiet", "sleep 60", check_flapping=False, use_papa=False)
+    Watcher("quiet", "sleep 60", check_flapping=False, use_papa=True)
+    assert INERT_WATCHER == {}
     assert _inert_lines(caplog) == []
-    Watcher("loud", "sleep 60", **INERT_WATCHER)
-    lines = _inert_lines(caplog)
-    assert len(lines) == len(INERT_WATCHER)
-    for name, value in INERT_WATCHER.items():
-        assert sum(line.startswith(f"watcher loud: {name} = {value!r} ") for line in lines) == 1
 
 
 def test_inert_arbiter_options_warn_once_when_set(caplog: pytest.LogCaptureFixture) -> None:
@@ -160,15 +156,14 @@ def test_inert_arbiter_options_warn_once_when_set(caplog: pytest.LogCaptureFixtu
         assert sum(line.startswith(f"arbiter: {name} = {value!r} ") for line in lines) == 1
 
 
-def test_inert_options_from_a_file_warn(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_papa_options_from_a_file_no_longer_warn(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="circus")
     path = tmp_path / "circus.ini"
     path.write_text("[circus]\npapa_endpoint = ipc:///tmp/papa.sock\n\n[watcher:app]\n"
                     "cmd = sleep 60\nuse_papa = true\n")
-    build_arbiter(load_config(path)).close()
-    assert sorted(_inert_lines(caplog)) == [
-        "arbiter: papa_endpoint = 'ipc:///tmp/papa.sock' is accepted but not acted on: papa "
-        "server address (papa is not supported yet)",
-        "watcher app: use_papa = True is accepted but not acted on: run processes under papa "
-        "(not supported yet)",
-    ]
+    arbiter = build_arbiter(load_config(path))
+    arbiter.close()
+    assert _inert_lines(caplog) == []
+    assert arbiter.papa_endpoint == "ipc:///tmp/papa.sock"
+    assert arbiter.watchers[0].use_papa is True

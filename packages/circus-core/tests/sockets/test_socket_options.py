@@ -179,10 +179,13 @@ def test_address_in_use_names_socket_and_address(bound: list[CircusSocket]) -> N
     assert "'second'" in str(info.value) and "in use" in str(info.value)
 
 
-def test_use_papa_is_ignored_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+def test_use_papa_is_kept_and_papa_held_sockets_are_not_bound_here() -> None:
     sock = CircusSocket(name="p", port=0, use_papa=True)
-    assert sock.use_papa is False
-    assert "use_papa" in caplog.text
+    assert sock.use_papa is True
+    sock.held_by_papa("127.0.0.1", 4321)
+    sock.bind_and_listen()  # papa listens: circusd keeps no copy
+    assert sock.fileno() == -1
+    assert sock.location.endswith(":4321")
 
 
 def test_bad_family_type_and_protocol_are_named() -> None:

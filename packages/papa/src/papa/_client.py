@@ -377,6 +377,19 @@ class Papa:
 
     # -- kernel -------------------------------------------------------------
 
+    def version(self) -> dict[str, str]:
+        """Return the kernel's ``version`` reply as ``{"version", "protocol", "python"}``.
+
+        An extension of this kernel: papa 1.0.6 has no such command.
+
+        Raises:
+            Error: the kernel does not know the command (papa 1.0.6 replies
+                ``Unknown command``).
+        """
+        reply = self._command("version")
+        return dict(word.partition("=")[::2] for word in reply.split() if "=" in word)
+
+
     def exit_if_idle(self) -> bool:
         """Ask the kernel to exit once idle (no processes, sockets or values).
 

@@ -316,3 +316,16 @@ def test_exit_if_idle(kernel: Kernel) -> None:
         assert client.exit_if_idle() is True
     kernel.process.wait(timeout=10)
     assert kernel.process.returncode == 0
+
+
+def test_version(kernel: Kernel) -> None:
+    with kernel.client() as client:
+        if kernel.kind == "papa-1.0.6":
+            with pytest.raises(papa.Error, match="nknown"):
+                client.version()
+            client.set("still", "usable")  # the error left the connection in command mode
+            assert client.get("still") == "usable"
+        else:
+            reply = client.version()
+            assert reply["protocol"] == "1.0.6"
+            assert reply["version"] and reply["python"]

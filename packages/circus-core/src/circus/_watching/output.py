@@ -117,6 +117,10 @@ class WatcherOutput:
             reader.start()
         proc.stdout_fd = proc.stderr_fd = None
 
+    def feed(self, name: str, data: StreamMessage) -> None:
+        """Write output that did not come through a pipe (papa's records) to stream ``name``."""
+        self._write(name, data)
+
     def _write(self, name: str, data: StreamMessage) -> None:
         # The tail first: a stream failing (a full disk) must not blind the console.
         if self._watcher.publish_output:

@@ -24,6 +24,16 @@ class WidPool:
         self._highest += 1
         return self._highest
 
+    def claim(self, wid: int) -> None:
+        """Take ``wid`` itself (a process adopted from papa keeps its id)."""
+        if wid > self._highest:
+            for free in range(self._highest + 1, wid):
+                heapq.heappush(self._released, free)
+            self._highest = wid
+        elif wid in self._released:
+            self._released.remove(wid)
+            heapq.heapify(self._released)
+
     def release(self, wid: int) -> None:
         """Give ``wid`` back (its process exited)."""
         heapq.heappush(self._released, wid)

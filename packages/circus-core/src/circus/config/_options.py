@@ -327,7 +327,7 @@ WATCHER_OPTIONS: Mapping[str, Option] = _table(
     _opt("stdin_socket", parse_text, None, "socket given to processes as stdin"),
     _opt("socket_activation", _bool, False,
          "hand sockets over as systemd does (fds 3.., LISTEN_FDS, LISTEN_PID)"),
-    _opt("use_papa", _bool, False, "run processes under papa (not supported yet)", inert=True),
+    _opt("use_papa", _bool, False, "run processes in papa, so they survive circusd restarts"),
     _opt("umask", parse_optional_octal, None, "umask of the processes", "spawn"),
     _opt("check_flapping", _bool, True,
          "let the flapping plugin watch this watcher (it reads this option)", "attr"),
@@ -432,8 +432,7 @@ CIRCUS_OPTIONS: Mapping[str, Option] = _table(
         "papa_endpoint",
         empty_means("tcp://127.0.0.1:20202", _endpoint("tcp", "ipc", allow_path=True)),
         "tcp://127.0.0.1:20202",
-        "papa server address (papa is not supported yet)",
-        inert=True,
+        "papa kernel address (tcp or ipc), for use_papa",
     ),
     _opt("ssh_server", parse_text, None, "ssh server to tunnel through"),
     # CURVE (issue 16): file and directory paths only; circusd never reports the keys.

@@ -14,19 +14,26 @@ from circus._base.parsers import parse_bool, parse_int, parse_size
 StreamName = Literal["stdout", "stderr"]
 
 
-class StreamMessage(TypedDict):
-    """One chunk of a process's output, as handed to a :class:`Stream`.
-
-    ``data`` holds whole lines (ending in ``b"\\n"``) except for the last
-    words of a process and pieces of over-long lines.
-    """
-
+class _Chunk(TypedDict):
     #: The process the output comes from.
     pid: int
     #: The pipe it was read from.
     name: StreamName
     #: The raw bytes, never decoded.
     data: bytes
+
+
+class StreamMessage(_Chunk, total=False):
+    """One chunk of a process's output, as handed to a :class:`Stream`.
+
+    ``data`` holds whole lines (ending in ``b"\\n"``) except for the last
+    words of a process and pieces of over-long lines. ``pid``, ``name`` and
+    ``data`` are always there; ``timestamp`` (epoch seconds) only when the
+    output was captured earlier than it is written: papa's capture time for
+    output replayed after a restart. Line prefixes use it.
+    """
+
+    timestamp: float
 
 
 @runtime_checkable

@@ -73,7 +73,7 @@ class BaseFileStream:
             return
         # One clock reading per chunk, for its prefixes and for timed rotation:
         # a line is never stamped with a time outside the period of its file.
-        now = self._now()
+        now = data.get("timestamp") or self._now()
         if self._prefixer is not None:
             chunk = prefix_lines(chunk, self._prefixer.prefix(data.get("pid"), now))
         with self._lock:

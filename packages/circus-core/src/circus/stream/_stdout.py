@@ -92,7 +92,7 @@ class FancyStdoutStream(StdoutStream):
             return
         pid = data.get("pid")
         if self._prefixer is not None:
-            label = self._prefixer.prefix(pid, self._now())
+            label = self._prefixer.prefix(pid, data.get("timestamp") or self._now())
         else:
             label = f"[{pid}] | ".encode()
         start = b"\x1b[0;%dm" % COLORS[self.color_for(pid)]
