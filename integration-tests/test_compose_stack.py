@@ -125,6 +125,7 @@ def test_clients_use_only_documented_endpoints_with_their_own_keys(
     # circusd and the readers of /proc share papa's pid namespace; no one shares a network.
     for name in ("circusd", "stats"):
         assert services[name]["pid"] == "service:papa", name
+        assert services[name]["init"] is False, name  # papa's init is that namespace's pid 1
     assert all("network_mode" not in service for service in services.values())
 
 
