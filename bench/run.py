@@ -41,6 +41,7 @@ from typing import Any
 import _proc
 import crashloop_scenarios
 import ctl_scenarios
+import link_scenarios
 import papa_scenarios
 import plugin_scenarios
 import scenarios
@@ -60,7 +61,8 @@ PAPA = ("papa-throughput", "papa-latency", "papa-idle")
 CRASHLOOP = crashloop_scenarios.SCENARIOS
 WEB = web_scenarios.WEB
 PLUGINS = plugin_scenarios.SCENARIOS
-ALL = CIRCUSD + CTL + SOCKETS + STATS + CRASHLOOP + PLUGINS + PAPA + WEB
+LINK = link_scenarios.SCENARIOS
+ALL = CIRCUSD + CTL + SOCKETS + STATS + CRASHLOOP + PLUGINS + PAPA + WEB + LINK
 SLEEPER_METRICS = {"start", "stop", "idle", "rss"}
 PAPA_PROCS = 4  # writers in papa-throughput
 PAPA_IDLE_PROCS = 100
@@ -449,6 +451,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     _run_plugins(args, specs, runs)
     _run_papa(args, kernels, runs)
     _run_web(args, specs, runs)
+    _run_link(args, runs)
     return {"machine": machine, "daemons": {s.kind: s.label for s in specs},
             "kernels": {k.kind: k.label for k in kernels}, "peer_problems": problems,
             "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
@@ -550,6 +553,30 @@ def _run_web(args: argparse.Namespace, specs: list[DaemonSpec],
     spec = ctl_scenarios.for_ctl(specs[0], from_src=args.ours_src)[0]
     runs["web"] = {"ours": _attempt(spec.label, "web", lambda: web_scenarios.run_web(
         spec, args.n))}
+
+
+def _run_link(args: argparse.Namespace, runs: dict[str, dict[str, dict[str, Any]]]) -> None:
+    """The link-cut scenario (ours only, installed programs; needs root)."""
+    if link_scenarios.LINK_CUT not in args.only:
+        return
+    print(f"== link cut: {link_scenarios.CUT:g} s, circusd-stats and circus-plugin on "
+          "another network namespace", flush=True)
+    runs[link_scenarios.LINK_CUT] = {"ours": _attempt("ours", "link", link_scenarios.run_link_cut)}
+
+
+def _link_metrics() -> list[Metric]:
+    cut = link_scenarios.LINK_CUT
+    rows = []
+    for name, program in (("stats", "circusd-stats"), ("plugin", "circus-plugin")):
+        rows += [
+            Metric(cut, cut, f"{program}: {link_scenarios.CUT:g} s link cut noticed after",
+                   f"{name}_detect_s", "s", None, compare=False),
+            Metric(cut, cut, "  recovered after the link is back (median)",
+                   f"{name}_recover_s", "s", 5.0, compare=False),
+            Metric(cut, cut, "  same, worst of 3", f"{name}_recover_max_s", "s", None,
+                   compare=False),
+        ]
+    return rows
 
 
 def _web_metrics(n: int) -> list[Metric]:
@@ -772,6 +799,7 @@ def table(report: dict[str, Any], n: int, big_n: int, papa_mb: int = 32) -> str:
         _section(runs, _plugin_metrics(n), circus_labels, only),
         _section(runs, _papa_metrics(papa_mb), kernel_labels, only),
         _section(runs, _web_metrics(n), {"ours": "ours"}, only),
+        _section(runs, _link_metrics(), {"ours": "ours"}, only),
     ]
     lines: list[str] = []
     for section in filter(None, sections):
