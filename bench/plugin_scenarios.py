@@ -542,13 +542,18 @@ def _run_plugin(runner: Path, wd: Path, options: dict[str, object]) -> subproces
             start_new_session=True)
 
 
+# Our StatsdEmitter gathers the counters of a busy stream for max_delay (3 s by
+# default) before sending them: a count that holds still for longer is final.
+COUNTS_SETTLE = 3.5
+
+
 def _quiet(session: _Session, daemon: RunningDaemon, statsd: EtsyStatsd) -> float:
     """Wait until no event arrives for 1 s and statsd's count holds still; that count."""
     deadline = time.monotonic() + 60
     while True:
         if not session.events.pump(1.0):
             first = _counted(statsd, "burst")
-            time.sleep(0.3)
+            time.sleep(COUNTS_SETTLE)
             if _counted(statsd, "burst") == first:
                 return first
         if not daemon.alive():

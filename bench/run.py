@@ -17,7 +17,8 @@ ctl-floor for the control channel; sock-rps, sock-ondemand for sockets (HTTP
 through a circus socket, on-demand start); stats-cpu (circusd-stats with N
 processes); recovery, backoff (crash loops); plugin-cpu, plugin-flapping,
 plugin-watchdog, plugin-statsd (circus-plugins against circus 0.19's plugins);
-papa-throughput, papa-latency, papa-idle for the papa kernels. See
+papa-throughput, papa-latency, papa-idle for the papa kernels; papa-adopt,
+papa-overhead, papa-output for circusd with use_papa (ours only). See
 bench/README.md for what each number means exactly. Results are printed as a
 table and written to bench/results/latest.json. With --check (`make bench-check`) the exit status
 is 1 when a row of ours misses its target, or was not measured, and the
@@ -42,6 +43,7 @@ import _proc
 import crashloop_scenarios
 import ctl_scenarios
 import link_scenarios
+import papa_adopt_scenarios
 import papa_scenarios
 import plugin_scenarios
 import scenarios
@@ -58,11 +60,13 @@ CTL = (*ctl_scenarios.CTL, ctl_scenarios.FLOOR)
 SOCKETS = socket_scenarios.SOCKETS
 STATS = stats_scenarios.STATS
 PAPA = ("papa-throughput", "papa-latency", "papa-idle")
+PAPA_CIRCUSD = papa_adopt_scenarios.SCENARIOS
 CRASHLOOP = crashloop_scenarios.SCENARIOS
 WEB = web_scenarios.WEB
 PLUGINS = plugin_scenarios.SCENARIOS
 LINK = link_scenarios.SCENARIOS
-ALL = CIRCUSD + CTL + SOCKETS + STATS + CRASHLOOP + PLUGINS + PAPA + WEB + LINK
+ALL = (CIRCUSD + CTL + SOCKETS + STATS + CRASHLOOP + PLUGINS + PAPA + PAPA_CIRCUSD + WEB
+       + LINK)
 SLEEPER_METRICS = {"start", "stop", "idle", "rss"}
 PAPA_PROCS = 4  # writers in papa-throughput
 PAPA_IDLE_PROCS = 100
@@ -450,6 +454,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     _run_crashloop(args, specs, runs)
     _run_plugins(args, specs, runs)
     _run_papa(args, kernels, runs)
+    _run_papa_circusd(args, specs, runs)
     _run_web(args, specs, runs)
     _run_link(args, runs)
     return {"machine": machine, "daemons": {s.kind: s.label for s in specs},
@@ -666,6 +671,74 @@ def _run_papa(args: argparse.Namespace, kernels: list[KernelSpec],
             for k in kernels}
 
 
+def _run_papa_circusd(args: argparse.Namespace, specs: list[DaemonSpec],
+                      runs: dict[str, dict[str, dict[str, Any]]]) -> None:
+    """circusd with use_papa (ours only): one papa run of N sleepers serves adopt and overhead."""
+    pa = papa_adopt_scenarios
+    only = set(args.only)
+    spec = next(s for s in specs if s.kind == "ours")
+    measure = only & {pa.ADOPT, pa.OVERHEAD}
+    papa_run: dict[str, Any] = {}
+    if measure:
+        print(f"== circusd + papa: {args.n} sleepers ({', '.join(sorted(measure))})",
+              flush=True)
+        papa_run = _attempt(spec.label, "papa", lambda: pa.run_adopt(
+            spec, args.n, measure=measure, idle_seconds=args.idle_seconds))
+        if pa.ADOPT in only:
+            runs[pa.ADOPT] = {"ours": papa_run}
+    if pa.OVERHEAD in only:
+        if "error" in papa_run:
+            runs[pa.OVERHEAD] = {"ours": papa_run}
+        else:
+            print(f"== circusd plain: {args.n} sleepers (papa-overhead baseline)", flush=True)
+            runs[pa.OVERHEAD] = {"ours": _attempt(spec.label, "plain", lambda: pa.run_overhead(
+                spec, args.n, idle_seconds=args.idle_seconds, papa_result=papa_run))}
+    if pa.OUTPUT in only:
+        print(f"== circusd output: {pa.OUTPUT_WRITERS} x {args.papa_mb} MiB, direct vs papa "
+              f"({pa.OUTPUT_ROUNDS} rounds)", flush=True)
+        runs[pa.OUTPUT] = {"ours": _attempt(spec.label, "output", lambda: pa.run_output(
+            spec, mb_per_writer=args.papa_mb))}
+
+
+def _papa_circusd_metrics(n: int, papa_mb: int) -> list[Metric]:
+    # Targets from the issue: adoption <= 1 s, output through papa >= 0.8 x direct.
+    adopt, overhead, output = papa_adopt_scenarios.SCENARIOS
+    writers = papa_adopt_scenarios.OUTPUT_WRITERS
+    return [
+        Metric(adopt, adopt, f"new circusd adopts {n} papa processes (launch -> list all)",
+               "adopt_s", "s", 1.0, digits=3),
+        Metric(adopt, adopt, "  launch -> status answers", "status_s", "s", None, digits=3),
+        Metric(adopt, adopt, f"  first circusd: launch -> {n} listed", "first_start_s", "s",
+               None, digits=3),
+        Metric(adopt, adopt, "  old circusd: SIGTERM -> exit", "quit_s", "s", None, digits=3),
+        Metric(overhead, overhead, f"circusd idle CPU, {n} processes, plain",
+               "plain_circusd_cpu_pct", "%", None, digits=3),
+        Metric(overhead, overhead, "  same, under papa", "papa_circusd_cpu_pct", "%", None,
+               digits=3),
+        Metric(overhead, overhead, "  papa kernel idle CPU", "papa_cpu_pct", "%", None,
+               digits=3),
+        Metric(overhead, overhead, "  extra CPU with papa (circusd + kernel)", "extra_cpu_pct",
+               "%", None, digits=3),
+        Metric(overhead, overhead, f"circusd RSS, {n} processes, plain",
+               "plain_circusd_rss_mb", "MiB", None, digits=1),
+        Metric(overhead, overhead, "  same, under papa", "papa_circusd_rss_mb", "MiB", None,
+               digits=1),
+        Metric(overhead, overhead, "  papa kernel RSS", "papa_rss_mb", "MiB", None, digits=1),
+        Metric(overhead, overhead, "  extra RSS with papa (circusd + kernel)", "extra_rss_mb",
+               "MiB", None, digits=1),
+        Metric(output, output, f"FileStream, {writers} x {papa_mb} MiB, direct pipes",
+               "direct_mb_per_s", "MiB/s", None, higher_is_better=True, digits=0),
+        Metric(output, output, "  same, through papa", "papa_mb_per_s", "MiB/s", None,
+               higher_is_better=True, digits=0),
+        Metric(output, output, "  papa / direct", "papa_over_direct", "x", 0.8,
+               higher_is_better=True, digits=2, compare=False),
+        Metric(output, output, "  lines lost through papa", "papa_lost_lines", "", 0.0,
+               digits=0),
+        Metric(output, output, "  lines torn through papa", "papa_torn_lines", "", 0.0,
+               digits=0),
+    ]
+
+
 # -- the table ------------------------------------------------------------------------------
 
 
@@ -798,6 +871,7 @@ def table(report: dict[str, Any], n: int, big_n: int, papa_mb: int = 32) -> str:
         _section(runs, _crashloop_metrics(), circus_labels, only),
         _section(runs, _plugin_metrics(n), circus_labels, only),
         _section(runs, _papa_metrics(papa_mb), kernel_labels, only),
+        _section(runs, _papa_circusd_metrics(n, papa_mb), {"ours": "ours"}, only),
         _section(runs, _web_metrics(n), {"ours": "ours"}, only),
         _section(runs, _link_metrics(), {"ours": "ours"}, only),
     ]

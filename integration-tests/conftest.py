@@ -31,6 +31,7 @@ from typing import Any
 import pytest
 from _circus_peer import circus_peer_root
 from _circus_run import CircusRun
+from _papa_proof_run import PapaRun
 
 PEER_VERSION = "1.0.6"
 BANNER = b'Papa is home. Type "help" for commands.\n> '
@@ -329,3 +330,14 @@ def circus_run(tmp_path: Path) -> Iterator[CircusRun]:
 def upstream_run(tmp_path: Path, circus_peer: Path) -> Iterator[CircusRun]:
     """Like ``circus_run``, with upstream circus 0.19's programs available too."""
     yield from _circus_run(tmp_path, circus_peer)
+
+
+@pytest.fixture
+def papa_run(tmp_path: Path) -> Iterator[PapaRun]:
+    """Our daemons with a private papa kernel; teardown kills the kernel and all it hosts."""
+    run = PapaRun(tmp_path)
+    try:
+        yield run
+    finally:
+        problems = run.close()
+    assert problems == [], f"{problems}\n{run.logs()}"

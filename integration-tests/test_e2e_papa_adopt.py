@@ -71,6 +71,15 @@ def test_quit_leaves_papa_processes_and_the_next_circusd_adopts_them(
     assert "adopted 2 processes from papa" in second.log_text()
 
 
+REAP_HOOK = (
+    "import os\n"
+    "def reaped(watcher, hook_name, process_pid=None, exit_code=None, **kwargs):\n"
+    "    here = os.path.dirname(os.path.abspath(__file__))\n"
+    "    with open(os.path.join(here, 'reaps.log'), 'a') as log:\n"
+    "        log.write(f'{process_pid} {exit_code}\\n')\n"
+    "    return True\n"
+)
+
 # Exits with code 7 on SIGTERM.
 EXIT_7 = (
     "import signal, sys, time\n"
@@ -101,9 +110,11 @@ def script(run: CircusRun, tmp_path: Path, name: str, code: str, *args: str) -> 
 
 def test_a_process_that_died_while_circusd_was_down_is_reaped_and_respawned(
         circus_run: CircusRun, kernel: PapaKernel, tmp_path: Path) -> None:
+    name = f"e2e_papa_reaps_{uuid.uuid4().hex[:12]}"
+    (tmp_path / f"{name}.py").write_text(REAP_HOOK)
     config = papa_config(circus_run, kernel, "dead", (
         f"[watcher:web]\ncmd = {script(circus_run, tmp_path, 'exit7', EXIT_7)}\n"
-        "numprocesses = 2\nuse_papa = true\n"))
+        f"numprocesses = 2\nuse_papa = true\nhooks.after_reap = {name}.reaped\n"))
     first = start(circus_run, config)
     dead, kept = first.wait_pids("web", 2)
     quit_daemon(circus_run, first)
@@ -121,6 +132,10 @@ def test_a_process_that_died_while_circusd_was_down_is_reaped_and_respawned(
     assert kept in pids
     wait_for(lambda: f"pid {dead} exited with code 7" in second.log_text(),
              "the exit code collected from papa")
+    # A reap like any other: the after_reap hook got the pid and the exit code.
+    reaps = tmp_path / "reaps.log"
+    wait_for(lambda: reaps.exists() and f"{dead} 7" in reaps.read_text().splitlines(),
+             "the after_reap hook")
 
 
 def stamped_lines(path: Path) -> list[tuple[float, int, int]]:
@@ -175,7 +190,7 @@ def test_output_written_while_circusd_was_down_is_replayed_once_in_order_with_pa
     assert stamps == sorted(stamps)
 
 
-def test_numprocesses_set_by_incr_survives_a_restart(
+def test_numprocesses_set_by_incr_decr_and_set_survives_a_restart(
         circus_run: CircusRun, kernel: PapaKernel) -> None:
     config = papa_config(circus_run, kernel, "count", (
         f"[watcher:web]\ncmd = {sleeper(circus_run)}\nnumprocesses = 1\nuse_papa = true\n"))
@@ -195,6 +210,12 @@ def test_numprocesses_set_by_incr_survives_a_restart(
 
     third = start(circus_run, config)
     assert sorted(third.wait_pids("web", 2)) == sorted(two)
+    check(circus_run.ours_ctl(third.endpoint, "set", "web", "numprocesses", "4"))
+    four = third.wait_pids("web", 4)
+    quit_daemon(circus_run, third)
+
+    fourth = start(circus_run, config)
+    assert sorted(fourth.wait_pids("web", 4)) == sorted(four)
 
 
 def test_papa_and_plain_watchers_mix_and_quit_stops_only_the_plain_ones(

@@ -98,6 +98,33 @@ def test_when_papa_dies_its_watchers_fall_back_to_plain_processes(
     assert daemon.call("status")["status"] == "ok"
 
 
+def test_a_hung_papa_counts_as_gone_and_nothing_waits_for_it(
+        circus_run: CircusRun, kernel: PapaKernel) -> None:
+    config = papa_config(circus_run, kernel, "hung", (
+        f"[watcher:web]\ncmd = {sleeper(circus_run)}\nuse_papa = true\n"
+        "graceful_timeout = 5\n"))
+    daemon = start(circus_run, config)
+    [stranded] = daemon.wait_pids("web", 1)
+    kernel.processes()  # remembered for teardown
+    os.kill(kernel.process.pid, signal.SIGSTOP)
+    try:
+        # The spawn asks papa, which never answers: after COMMAND_TIMEOUT (10 s)
+        # papa counts as gone and the watcher runs plain processes.
+        check(circus_run.ours_ctl(daemon.endpoint, "incr", "web"))
+        wait_for(lambda: "did not answer in 10 s" in daemon.log_text(), "the timeout", 30)
+
+        def plain() -> list[int] | None:
+            pids = daemon.pids("web")
+            ours = set(children_of(daemon.process.pid))
+            return pids if len(pids) == 2 and set(pids) <= ours else None
+
+        wait_for(plain, "two plain processes")
+        assert not alive(stranded)
+        assert daemon.call("status")["status"] == "ok"
+    finally:
+        os.kill(kernel.process.pid, signal.SIGCONT)
+
+
 # Serves its own pid to each connection on the inherited listening socket argv[1].
 PID_SERVER = (
     "import os, socket, sys\n"
@@ -161,6 +188,16 @@ def test_a_plain_watcher_cannot_use_a_papa_socket(
         "set use_papa = true in [watcher:web] too")
 
 
+def test_options_papa_cannot_serve_are_refused(
+        circus_run: CircusRun, kernel: PapaKernel) -> None:
+    config = papa_config(circus_run, kernel, "refused", (
+        f"[watcher:web]\ncmd = {sleeper(circus_run)}\nuse_papa = true\non_demand = true\n"))
+    result = run_circusd(circus_run, config)
+    assert result.stderr.strip().splitlines()[-1] == (
+        "circusd: error: [watcher:web]: on_demand cannot be used with use_papa (papa holds "
+        "the sockets and hands them over only as $(circus.sockets.NAME))")
+
+
 def test_an_unreachable_papa_endpoint_is_named(circus_run: CircusRun, tmp_path: Path) -> None:
     endpoint = f"ipc://{tmp_path}/no-such-dir/papa.sock"
     config, _, _ = circus_run.config("unreachable", (
@@ -178,16 +215,19 @@ class FakeKernel:
         self.server = socket.socket(socket.AF_UNIX)
         self.server.bind(str(path))
         self.server.listen()
+        self.server.settimeout(0.05)  # accept() wakes up to see the stop
+        self.stopping = threading.Event()
         self.reply = reply
         self.thread = threading.Thread(target=self.serve, daemon=True)
         self.thread.start()
 
     def serve(self) -> None:
-        while True:
+        while not self.stopping.is_set():
             try:
                 conn, _ = self.server.accept()
-            except OSError:
-                return
+            except TimeoutError:
+                continue
+            conn.settimeout(10)
             with conn:
                 conn.sendall(b'Papa is home. Type "help" for commands.\n> ')
                 data = b""
@@ -200,8 +240,9 @@ class FakeKernel:
                     conn.sendall(self.reply)
 
     def close(self) -> None:
-        self.server.close()
+        self.stopping.set()
         self.thread.join(timeout=10)
+        self.server.close()
 
 
 @pytest.mark.parametrize(("reply", "expected"), [

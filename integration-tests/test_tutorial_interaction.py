@@ -46,6 +46,9 @@ def _demo(run: CircusRun) -> tuple[Path, str, str]:
     # The demo's web socket listens on 8080; the copy gets a free port.
     assert text.count("port = 8080\n") == 1
     text = text.replace("port = 8080\n", f"port = {free_port()}\n")
+    # Its web console listens on 8090; the copy's on a free port.
+    assert text.count("httpd_port = 8090\n") == 1
+    text = text.replace("httpd_port = 8090\n", f"httpd_port = {free_port()}\n")
     # Its statsd plugin sends to 127.0.0.1:8125; the copy's counters go nowhere.
     assert text.count("port = 8125\n") == 1
     text = text.replace("port = 8125\n", f"port = {free_port()}\n")
@@ -72,7 +75,8 @@ def test_tutorial_shell_session(circus_run: CircusRun) -> None:
     daemon = circus_run.start("ours", config, endpoint, pubsub, cwd=config.parent)
     workers = daemon.wait_pids("worker", 3)
     wait_for(lambda: daemon.call("status")["statuses"]
-             == {"circusd-stats": "active", "clock": "active", "flaky": "active",
+             == {"circushttpd": "active", "circusd-stats": "active", "clock": "active",
+                 "flaky": "active",
                  "plugin:flapping": "active", "plugin:statsd": "active",
                  "web": "active", "worker": "active"},
              "the demo's watchers to be active")
@@ -85,7 +89,8 @@ def test_tutorial_shell_session(circus_run: CircusRun) -> None:
     out = session.stdout
     # The banner, then `status` of every watcher (circusd-stats too, as in the
     # manual's tutorial), then the prompt.
-    banner = re.match(r"circusctl \S+\ncircusd-stats: active\nclock: active\nflaky: active\n"
+    banner = re.match(r"circusctl \S+\ncircusd-stats: active\ncircushttpd: active\n"
+                      r"clock: active\nflaky: active\n"
                       r"plugin:flapping: active\nplugin:statsd: active\n"
                       r"web: active\nworker: active\n", out)
     assert banner, out

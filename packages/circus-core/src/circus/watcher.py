@@ -477,6 +477,8 @@ class Watcher:
                     finally:
                         self.send_hup = send_hup
             await self._manage()
+            if self._papa is not None:  # `set numprocesses` survives a restart too
+                await self._papa.store_numprocesses()
 
     def swap_stream(self, attr: str, spec: Mapping[str, object], stream: Stream | None) -> bool:
         """Replace ``stdout_stream`` or ``stderr_stream`` (``attr``) by ``stream``.

@@ -169,11 +169,11 @@ def check_config(arbiter: Arbiter) -> None:
     """
     for watcher in arbiter.watchers:
         if watcher.use_papa:
-            for option in ("stdin_socket", "socket_activation"):
+            for option in ("stdin_socket", "socket_activation", "on_demand"):
                 if getattr(watcher, option):
                     raise ConfigError(f"[watcher:{watcher.name}]: {option} cannot be used with "
-                                      "use_papa (papa only hands sockets over as "
-                                      "$(circus.sockets.NAME))")
+                                      "use_papa (papa holds the sockets and hands them over "
+                                      "only as $(circus.sockets.NAME))")
             if watcher.umask is not None:
                 logger.warning("watcher %s: umask is not applied to papa processes (papa has "
                                "no such option)", watcher.name)

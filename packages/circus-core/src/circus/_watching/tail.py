@@ -58,7 +58,7 @@ class OutputTail:
 
     def add(self, message: StreamMessage) -> None:
         """Cut one chunk of output into lines, keep and publish each."""
-        now = time.time()
+        now = message.get("timestamp") or time.time()  # papa's capture time, if replayed
         pid, stream = message["pid"], message["name"]
         kept = self._lines
         for raw in split_lines(message["data"]):

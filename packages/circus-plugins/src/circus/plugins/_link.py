@@ -33,6 +33,14 @@ _WATCHED = (zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED
             | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL)
 
 
+_RECONNECT_MAX = 0.5  # seconds: a lost circusd (or a tunnel not up yet) is retried this often
+
+
+def reconnect_interval(check_delay: float) -> float:
+    """Seconds between two connection attempts while circusd is away."""
+    return min(max(check_delay, 0.1), _RECONNECT_MAX)
+
+
 def heartbeat_options(check_delay: float) -> dict[int, int]:
     """The SUB socket options that make libzmq watch the connection every ``check_delay``."""
     interval_ms = max(int(check_delay * 1000), 100)
@@ -40,7 +48,9 @@ def heartbeat_options(check_delay: float) -> dict[int, int]:
         zmq.HEARTBEAT_IVL: interval_ms,
         zmq.HEARTBEAT_TIMEOUT: interval_ms * _HEARTBEATS_MISSED,
         zmq.HEARTBEAT_TTL: interval_ms * _HEARTBEATS_MISSED,
-        zmq.RECONNECT_IVL: interval_ms,
+        # Not check_delay: a first attempt that fails (an ssh tunnel still
+        # starting) must not leave the plugin deaf for whole seconds.
+        zmq.RECONNECT_IVL: int(reconnect_interval(check_delay) * 1000),
     }
 
 
@@ -88,7 +98,7 @@ class LinkWatch:
             return  # reported once per outage
         verb = "lost contact with" if self.up else "cannot reach"
         log.warning("plugin %s: %s circusd at %s: %s; retrying every %gs", self.plugin._label(),
-                    verb, self.plugin.endpoint, reason, self.interval)
+                    verb, self.plugin.endpoint, reason, reconnect_interval(self.interval))
         self.up = False
 
     def _found(self) -> None:

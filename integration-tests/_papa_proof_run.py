@@ -1,0 +1,209 @@
+"""circusd with ``use_papa``, restarted under a test's eyes; nothing survives the test.
+
+A :class:`PapaRun` is a :class:`CircusRun` whose configs name a private papa
+kernel (``papa_endpoint = ipc://<its own dir>/papa.sock``). circusd starts
+that kernel itself, detached, the first time it needs it; the kernel and the
+processes it hosts are session leaders that outlive every circusd and are no
+children of the test. So they cannot be found by parentage: teardown asks the
+kernel (over its socket, raw protocol, never the client library, whose
+constructor would start a kernel when none answers) for its pid and the pids
+of everything it hosts, adds every pid the test saw in ``list`` replies, kills
+them all by pid, and only then looks for anything else carrying the test's
+token: such a process is reported as left behind and fails the test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from _circus_run import (
+    CircusRun,
+    Daemon,
+    _kill_tree,
+    _read,
+    alive,
+    answers,
+    marked,
+    terminate,
+    wait_for,
+)
+
+PROMPT = b"\n> "
+
+
+# -- talking to the kernel ------------------------------------------------------------
+
+
+def papa_command(path: Path, command: str, timeout: float = 5.0) -> str | None:
+    """Send one *command* to the kernel on unix socket *path*; its reply, or None if none answers.
+
+    The reply is what came before the prompt, without it.
+    """
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    try:
+        sock.connect(str(path))
+        data = b""
+        while not data.endswith(PROMPT):  # the banner
+            chunk = sock.recv(65536)
+            if not chunk:
+                return None
+            data += chunk
+        sock.sendall(command.encode() + b"\n")
+        data = b""
+        while not data.endswith(PROMPT):
+            chunk = sock.recv(65536)
+            if not chunk:
+                return None
+            data += chunk
+        sock.sendall(b"quit\n")
+        return data[: -len(PROMPT)].decode(errors="replace")
+    except OSError:
+        return None
+    finally:
+        sock.close()
+
+
+def parse_pairs(line: str) -> dict[str, str]:
+    """``key=value`` words of one listing or stats line (``args=`` and after dropped)."""
+    pairs = {}
+    for word in line.split(" args=", 1)[0].split():
+        key, sep, value = word.partition("=")
+        if sep:
+            pairs[key] = value
+    return pairs
+
+
+# -- the run ----------------------------------------------------------------------------
+
+
+@dataclass
+class PapaRun(CircusRun):
+    """Daemons of one test sharing one private papa kernel."""
+
+    papa_pids: set[int] = field(default_factory=set)
+
+    @property
+    def papa_path(self) -> Path:
+        # In the short socket dir: sun_path is 108 bytes.
+        return self.sockdir / "papa.sock"
+
+    @property
+    def papa_endpoint(self) -> str:
+        return f"ipc://{self.papa_path}"
+
+    def papa_config(self, label: str, sections: str,
+                    circus_extra: str = "") -> tuple[Path, str, str]:
+        """Like :meth:`config`, with ``papa_endpoint`` set to this run's kernel."""
+        return self.config(label, sections,
+                           f"papa_endpoint = {self.papa_endpoint}\n{circus_extra}")
+
+    # -- the kernel --
+
+    def papa(self, command: str) -> str:
+        """The kernel's reply to *command*; fails the test if the kernel does not answer."""
+        reply = papa_command(self.papa_path, command)
+        assert reply is not None, f"papa does not answer on {self.papa_path}\n{self.logs()}"
+        return reply
+
+    def papa_stats(self) -> dict[str, str]:
+        """The kernel's ``stats`` line as a dict (pid, buffered, processes, ...)."""
+        stats = parse_pairs(self.papa("stats"))
+        self.papa_pids.add(int(stats["pid"]))
+        return stats
+
+    def papa_processes(self) -> dict[str, dict[str, str]]:
+        """``list processes``: name -> its key=value pairs (pid, running, ...)."""
+        found = {}
+        for line in self.papa("list processes").splitlines():
+            if line.strip():
+                name, _, rest = line.partition(" ")
+                found[name] = parse_pairs(rest)
+                self.seen.add(int(found[name]["pid"]))
+        return found
+
+    # -- daemons --
+
+    def start_papa_daemon(self, config: Path, endpoint: str, pubsub: str,
+                          argv: list[str] | None = None,
+                          env: dict[str, str] | None = None) -> Daemon:
+        """circusd (ours, or *argv* + config) on *config*, waiting until it answers."""
+        if argv is None:
+            return self.start("ours", config, endpoint, pubsub)
+        log = self.tmp_path / f"{config.stem}-{len(self.daemons)}.log"
+        with open(log, "wb") as out:
+            process = subprocess.Popen(
+                [*argv, str(config)], stdin=subprocess.DEVNULL, stdout=out,
+                stderr=subprocess.STDOUT, cwd=self.tmp_path, start_new_session=True,
+                env=self.client_env(dict(os.environ) if env is None else env))
+        daemon = Daemon("ours", process, endpoint, pubsub, config, log)
+        self.daemons.append(daemon)
+        wait_for(lambda: not daemon.running() or answers(endpoint),
+                 f"circusd to answer on {endpoint}", 30)
+        assert daemon.running(), f"circusd exited: {daemon.log_text()}"
+        return daemon
+
+    def list_pids(self, daemon: Daemon, watcher: str) -> list[int]:
+        """``list <watcher>`` pids, remembered for teardown."""
+        pids = daemon.pids(watcher)
+        self.seen.update(pids)
+        return pids
+
+    def stop_daemon(self, daemon: Daemon, how: str,
+                    ctl: list[str] | None = None, env: dict[str, str] | None = None) -> None:
+        """End *daemon* with ``circusctl quit`` (``how="quit"``) or SIGTERM (``"term"``)."""
+        if how == "quit":
+            argv = ctl if ctl is not None else self.ours_argv("circusctl")
+            done = self._run([*argv, "--endpoint", daemon.endpoint, "--timeout", "20", "quit"],
+                             dict(os.environ) if env is None else env, None, 60)
+            assert done.returncode == 0, f"quit failed: {done.stdout} {done.stderr}"
+        else:
+            assert how == "term", how
+            daemon.process.send_signal(signal.SIGTERM)
+        try:
+            code = daemon.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"circusd did not exit after {how}:\n{daemon.log_text()}")\
+                from None
+        assert code == 0, f"circusd exited {code} after {how}:\n{daemon.log_text()}"
+
+    # -- teardown --
+
+    def close(self) -> list[str]:
+        """Stop the daemons, kill the kernel and all it hosts; report anything else left."""
+        problems = []
+        for daemon in self.daemons:
+            if daemon.running() and not terminate(daemon):
+                problems.append("circusd ignored SIGTERM")
+                daemon.process.kill()
+                daemon.process.wait()
+        # circusd is gone, so nothing respawns what is killed below.
+        if papa_command(self.papa_path, "stats", timeout=2) is not None:
+            self.papa_stats()
+            self.papa_processes()
+        for pid in sorted(self.papa_pids):
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        for pid in sorted(self.seen):
+            if alive(pid):
+                _kill_tree(pid)
+        expected = self.papa_pids | self.seen
+        deadline = time.monotonic() + 10
+        while [pid for pid in expected if alive(pid)] and time.monotonic() < deadline:
+            time.sleep(0.02)
+        for pid in expected:
+            if alive(pid):
+                problems.append(f"survived SIGKILL: {pid}")
+        for pid in marked(self.token):
+            problems.append(f"left running, unknown to papa and circusd: {pid} "
+                            f"{_read(f'/proc/{pid}/cmdline')!r}")
+            _kill_tree(pid)
+        shutil.rmtree(self.sockdir, ignore_errors=True)
+        return problems
