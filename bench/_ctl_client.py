@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -60,12 +60,16 @@ class Dealer:
     """One control connection: a DEALER with its own identity, like circusctl's."""
 
     def __init__(self, ctx: zmq.Context[zmq.Socket[bytes]], endpoint: str,
-                 timeout: float = 10.0) -> None:
+                 timeout: float = 10.0,
+                 secure: Callable[[zmq.Socket[bytes]], None] | None = None) -> None:
+        """``secure`` sets socket options (CURVE keys) before the connect."""
         self.endpoint = endpoint
         self.timeout = timeout
         self.sock: zmq.Socket[bytes] = ctx.socket(zmq.DEALER)
         self.sock.setsockopt(zmq.IDENTITY, uuid.uuid4().hex.encode())
         self.sock.setsockopt(zmq.LINGER, 0)
+        if secure is not None:
+            secure(self.sock)
         self.sock.connect(endpoint)
         # A poller registered once, then a non-blocking recv: on this machine a
         # blocking recv with RCVTIMEO measured some 10-20 us slower per call.

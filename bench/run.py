@@ -42,6 +42,7 @@ from typing import Any
 import _proc
 import crashloop_scenarios
 import ctl_scenarios
+import curve_scenarios
 import link_scenarios
 import papa_adopt_scenarios
 import papa_scenarios
@@ -64,9 +65,10 @@ PAPA_CIRCUSD = papa_adopt_scenarios.SCENARIOS
 CRASHLOOP = crashloop_scenarios.SCENARIOS
 WEB = web_scenarios.WEB
 PLUGINS = plugin_scenarios.SCENARIOS
+CURVE = curve_scenarios.SCENARIOS
 LINK = link_scenarios.SCENARIOS
 ALL = (CIRCUSD + CTL + SOCKETS + STATS + CRASHLOOP + PLUGINS + PAPA + PAPA_CIRCUSD + WEB
-       + LINK)
+       + CURVE + LINK)
 SLEEPER_METRICS = {"start", "stop", "idle", "rss"}
 PAPA_PROCS = 4  # writers in papa-throughput
 PAPA_IDLE_PROCS = 100
@@ -457,6 +459,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     _run_papa_circusd(args, specs, runs)
     _run_web(args, specs, runs)
     _run_link(args, runs)
+    _run_curve(args, specs, runs)
     return {"machine": machine, "daemons": {s.kind: s.label for s in specs},
             "kernels": {k.kind: k.label for k in kernels}, "peer_problems": problems,
             "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
@@ -582,6 +585,44 @@ def _link_metrics() -> list[Metric]:
                    compare=False),
         ]
     return rows
+def _run_curve(args: argparse.Namespace, specs: list[DaemonSpec],
+               runs: dict[str, dict[str, dict[str, Any]]]) -> None:
+    """CURVE on against off, ours only: the cheap query, then circusd-stats's CPU."""
+    only = set(args.only)
+    cv = curve_scenarios
+    spec = ctl_scenarios.for_ctl(specs[0], from_src=args.ours_src)[0]
+    if cv.QUERY in only:
+        print(f"== CURVE: status p50, on vs off, {args.n} sleepers", flush=True)
+        runs[cv.QUERY] = {"ours": _attempt(spec.label, cv.QUERY,
+                                           lambda: cv.run_query(spec, args.n))}
+    if cv.STATS in only:
+        print(f"== CURVE: circusd-stats CPU, on vs off, {args.n} sleepers, "
+              f"{args.stats_seconds:g} s each", flush=True)
+        runs[cv.STATS] = {"ours": _attempt(spec.label, cv.STATS, lambda: cv.run_stats(
+            spec, args.n, seconds=args.stats_seconds))}
+
+
+def _curve_metrics(n: int) -> list[Metric]:
+    query, stats = curve_scenarios.SCENARIOS
+    return [
+        Metric(query, query, "CURVE: status p50, on / off", "p50_ratio", "x", 1.3,
+               compare=False),
+        Metric(query, query, "  p50 with CURVE off", "off_p50_ms", "ms", None, digits=3,
+               compare=False),
+        Metric(query, query, "  p50 with CURVE on", "on_p50_ms", "ms", None, digits=3,
+               compare=False),
+        Metric(query, query, "  p99 off", "off_p99_ms", "ms", None, digits=3, compare=False),
+        Metric(query, query, "  p99 on", "on_p99_ms", "ms", None, digits=3, compare=False),
+        Metric(stats, stats, f"CURVE: circusd-stats CPU, {n} processes, on / off",
+               "cpu_ratio", "x", 1.3, compare=False),
+        Metric(stats, stats, "  CPU with CURVE off", "off_cpu_pct", "%", None,
+               compare=False),
+        Metric(stats, stats, "  CPU with CURVE on", "on_cpu_pct", "%", None, compare=False),
+        Metric(stats, stats, "  messages/s off", "off_messages_per_s", "/s", None, digits=0,
+               compare=False),
+        Metric(stats, stats, "  messages/s on", "on_messages_per_s", "/s", None, digits=0,
+               compare=False),
+    ]
 
 
 def _web_metrics(n: int) -> list[Metric]:
@@ -874,6 +915,7 @@ def table(report: dict[str, Any], n: int, big_n: int, papa_mb: int = 32) -> str:
         _section(runs, _papa_circusd_metrics(n, papa_mb), {"ours": "ours"}, only),
         _section(runs, _web_metrics(n), {"ours": "ours"}, only),
         _section(runs, _link_metrics(), {"ours": "ours"}, only),
+        _section(runs, _curve_metrics(n), {"ours": "ours"}, only),
     ]
     lines: list[str] = []
     for section in filter(None, sections):

@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
@@ -31,13 +32,17 @@ SLEEP = shutil.which("sleep") or "/bin/sleep"
 UPSTREAM_CHECK_DELAY = 5.0  # circus 0.19's default
 
 
-def stats_config(spec: DaemonSpec, wd: Path, n: int) -> str:
-    """circus.ini: statsd on, ipc endpoints in ``wd``, one watcher of ``n`` sleepers."""
+def stats_config(spec: DaemonSpec, wd: Path, n: int, extra: tuple[str, ...] = ()) -> str:
+    """circus.ini: statsd on, ipc endpoints in ``wd``, one watcher of ``n`` sleepers.
+
+    ``extra`` lines go to ``[circus]`` (the CURVE bench adds its key options).
+    """
     lines = ["[circus]", "loglevel = info", f"logoutput = {wd / 'daemon.log'}",
              "warmup_delay = 0", "statsd = True",
              f"endpoint = ipc://{wd / 'ctl.sock'}",
              f"pubsub_endpoint = ipc://{wd / 'pub.sock'}",
              f"stats_endpoint = ipc://{wd / 'stats.sock'}"]
+    lines += extra
     if spec.kind == "circus":
         delay = UPSTREAM_CHECK_DELAY if spec.check_delay is None else spec.check_delay
         lines.append(f"check_delay = {delay}")
@@ -65,9 +70,12 @@ def _cpu_seconds(proc: psutil.Process) -> float:
 class _Subscriber:
     """A SUB on the stats channel that counts messages and per-pid topics of WATCHER."""
 
-    def __init__(self, ctx: zmq.Context[zmq.Socket[bytes]], endpoint: str) -> None:
+    def __init__(self, ctx: zmq.Context[zmq.Socket[bytes]], endpoint: str,
+                 secure: Callable[[zmq.Socket[bytes]], None] | None = None) -> None:
         self.sock = ctx.socket(zmq.SUB)
         self.sock.setsockopt(zmq.LINGER, 0)
+        if secure is not None:
+            secure(self.sock)
         self.sock.setsockopt(zmq.SUBSCRIBE, b"stat.")
         self.sock.connect(endpoint)
         self.messages = 0
@@ -94,15 +102,20 @@ class _Subscriber:
 
 
 def run_stats_cpu(spec: DaemonSpec, n: int, *, seconds: float = 10.0,
-                  start_timeout: float = 180.0) -> Result:
-    """Run ``n`` sleepers with statsd on; measure circusd-stats's CPU over ``seconds``."""
+                  start_timeout: float = 180.0, extra: tuple[str, ...] = (),
+                  secure: Callable[[zmq.Socket[bytes]], None] | None = None) -> Result:
+    """Run ``n`` sleepers with statsd on; measure circusd-stats's CPU over ``seconds``.
+
+    ``extra``: more ``[circus]`` lines; ``secure``: applied to the subscriber
+    before it connects (both for the CURVE bench).
+    """
     result: Result = {"n": n, "loadavg_1m": os.getloadavg()[0]}
     ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
     try:
         with workdir(spec.label) as wd:
-            ini = stats_config(spec, wd, n)
+            ini = stats_config(spec, wd, n, extra)
             with launch(with_ini(spec, ini), wd, []) as daemon:
-                sub = _Subscriber(ctx, f"ipc://{wd / 'stats.sock'}")
+                sub = _Subscriber(ctx, f"ipc://{wd / 'stats.sock'}", secure)
                 try:
                     began = time.monotonic()
                     # Every sleeper reported: circusd-stats has caught up with the start.

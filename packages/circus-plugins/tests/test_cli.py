@@ -65,6 +65,11 @@ def test_version_and_no_plugin() -> None:
     (["--log-level", "loud", "circus.plugins.flapping.Flapping"], "--log-level 'loud'"),
     (["--log-output", "/nonexistent/dir/x.log", "circus.plugins.flapping.Flapping"],
      "--log-output '/nonexistent/dir/x.log'"),
+    (["--curve-key", "a.key_secret", "circus.plugins.flapping.Flapping"],
+     "CURVE needs both --curve-server-key and --curve-key; --curve-server-key is missing"),
+    (["--curve-server-key", "/nonexistent/c.key", "--curve-key", "/nonexistent/a.key_secret",
+      "circus.plugins.flapping.Flapping"],
+     "CURVE key file /nonexistent/c.key: cannot read it"),
 ])
 def test_bad_input_is_one_line_and_exit_1(args: list[str], message: str) -> None:
     result = run(*args)

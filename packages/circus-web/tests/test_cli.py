@@ -25,6 +25,9 @@ def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     (["--multicast", "tcp://1.2.3.4:5"], "expected udp://group:port"),
     (["--port", "0"], "--port 0: expected 1-65535"),
     (["--log-level", "loud"], "argument --log-level"),
+    (["--curve-key", "a.key_secret"], "--curve-server-key is missing"),
+    (["--curve-server-key", "nope.key", "--curve-key", "nope.key_secret"],
+     "CURVE key file nope.key: cannot read it"),
 ])
 def test_usage_errors_are_one_line(args: list[str], message: str) -> None:
     out = run(*args)

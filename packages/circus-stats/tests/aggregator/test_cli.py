@@ -31,6 +31,11 @@ def run_stats(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     (["--pubsub", "tcp://127.0.0.1"], "expected tcp://HOST:PORT with a numeric port"),
     (["--ssh-keyfile", "id_rsa"], "--ssh-keyfile needs --ssh"),
     (["--interval", "inf"], "--interval must be a positive number"),
+    # CURVE: both keys, and the directory of subscribers' keys with them.
+    (["--curve-key", "a.key_secret"], "--curve-server-key is missing"),
+    (["--curve-server-key", "nope.key", "--curve-key", "nope.key_secret"],
+     "CURVE key file nope.key: cannot read it"),
+    (["--curve-authorized-keys", "."], "--curve-authorized-keys needs --curve-server-key"),
 ])
 def test_usage_errors_are_one_line_and_exit_2(tmp_path: Path, args: list[str],
                                               needle: str) -> None:

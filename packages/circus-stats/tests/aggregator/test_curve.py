@@ -7,6 +7,8 @@ file's path; the stats endpoint then has circusd's public key.
 
 from __future__ import annotations
 
+import os
+import stat
 import time
 from pathlib import Path
 
@@ -59,6 +61,8 @@ def test_stats_go_to_authorized_keys_only(harness: Harness, tmp_path: Path) -> N
     for outsider in outsiders:
         assert _received_within(outsider, 2.0) == []
     assert _received_within(top, 2.0)  # still flowing to the authorized one
+    # Its ipc file is circusd-stats's user's only, as circusd's endpoints are.
+    assert stat.S_IMODE(os.stat(harness.statspoint[len("ipc://"):]).st_mode) == 0o600
 
     log = (harness.tmp_path / "circusd.log").read_text()
     assert "circusd-stats" in log

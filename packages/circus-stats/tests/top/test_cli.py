@@ -26,6 +26,9 @@ def run_top(*args: str) -> subprocess.CompletedProcess[str]:
         (["--endpoint", "tcp://127.0.0.1:70000"], "port 70000 is out of range"),
         (["--ssh-keyfile", "id_rsa"], "--ssh-keyfile needs --ssh"),
         (["--colour"], "unrecognized arguments: --colour"),
+        (["--curve-server-key", "circusd.key"], "--curve-key is missing"),
+        (["--curve-server-key", "nope.key", "--curve-key", "nope.key_secret"],
+         "CURVE key file nope.key: cannot read it"),
     ],
 )
 def test_bad_arguments_are_one_line_and_exit_2(args, complaint, no_children):

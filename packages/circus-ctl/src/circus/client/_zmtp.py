@@ -97,8 +97,9 @@ class ZmtpDealer:
                 raise ProtocolError(f"{endpoint} does not speak ZMTP 3")
             mechanism = greeting[12:32].rstrip(b"\x00").decode("ascii", "replace")
             if mechanism != "NULL":
-                raise ProtocolError(f"{endpoint} requires a security mechanism ({mechanism}) "
-                                    "that the builtin transport does not speak")
+                raise ProtocolError(f"{endpoint} requires a security mechanism ({mechanism}): "
+                                    "give its keys (circusctl --curve-server-key and "
+                                    "--curve-key)")
             self._sock.sendall(_ready(identity))
             flags, body = self._read_frame()
             if not flags & _COMMAND or not body.startswith(b"\x05READY"):
@@ -109,8 +110,9 @@ class ZmtpDealer:
             self.close()
             raise ProtocolError(
                 f"{endpoint} closed the connection during the ZMTP handshake: it probably "
-                "requires a security mechanism (CURVE) that the builtin transport does not "
-                "speak; use the pyzmq transport"
+                "requires a security mechanism (CURVE): give its keys (circusctl "
+                "--curve-server-key and --curve-key, or $CIRCUS_CURVE_SERVER_KEY and "
+                "$CIRCUS_CURVE_KEY)"
             ) from None
         except OSError as exc:
             self.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from circus.client import CircusClient, ClientError
+from circus.client import CircusClient, ClientError, CurveKeys, load_curve_keys
 from circus.ctl._commands import COMMANDS
 
 # A completion must come back before the user notices the keypress.
@@ -26,7 +26,8 @@ def candidates(words: list[str], index: int, endpoint: str) -> list[str]:
     for word in words[1:index]:
         if skip_value:
             skip_value = False
-        elif word in ("--endpoint", "--timeout", "--ssh", "--ssh_keyfile"):
+        elif word in ("--endpoint", "--timeout", "--ssh", "--ssh_keyfile", "--ssh-keyfile",
+                      "--curve-server-key", "--curve-key"):
             skip_value = True
         elif not word.startswith("-"):
             positional.append(word)
@@ -36,11 +37,25 @@ def candidates(words: list[str], index: int, endpoint: str) -> list[str]:
     if command is None or not command.takes_watcher or len(positional) != 1:
         return []
     try:
-        with CircusClient(endpoint, timeout=_LIST_TIMEOUT, transport="builtin") as client:
+        with CircusClient(endpoint, timeout=_LIST_TIMEOUT, transport="builtin",
+                          curve=_curve_from_env()) as client:
             watchers = client.call("list").get("watchers", [])
     except ClientError:
         return []
     return sorted(str(name) for name in watchers if str(name).startswith(current))
+
+
+def _curve_from_env() -> CurveKeys | None:
+    """The CURVE keys of ``$CIRCUS_CURVE_SERVER_KEY`` and ``$CIRCUS_CURVE_KEY``, if both are set."""
+    from circus.client.cli import CURVE_KEY_ENV, CURVE_SERVER_KEY_ENV
+
+    server, client = os.environ.get(CURVE_SERVER_KEY_ENV), os.environ.get(CURVE_KEY_ENV)
+    if not server or not client:
+        return None
+    try:
+        return load_curve_keys(server, client)
+    except ClientError:  # completion stays quiet; the command itself will say what is wrong
+        return None
 
 
 def _endpoint(words: list[str], default: str) -> str:

@@ -17,8 +17,15 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from circus.client import DEFAULT_ENDPOINT, DEFAULT_PUBSUB, CircusClient, CurveKeys
-from circus.client.cli import add_curve, curve_keys
+from circus.client import (
+    DEFAULT_ENDPOINT,
+    DEFAULT_PUBSUB,
+    CircusClient,
+    CurveKeys,
+    KeyFileError,
+    load_curve_keys,
+)
+from circus.client.cli import add_curve
 from circus.plugins._base import CircusPlugin
 from circus.plugins._options import PluginError, parse_config
 
@@ -106,9 +113,7 @@ def configure_logging(level: str, output: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of ``circus-plugin`` (and of ``from circus import plugins; plugins.main()``)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    args.curve = curve_keys(parser, args)
+    args = build_parser().parse_args(argv)
     if args.version:
         print(_version())
         sys.exit(0)
@@ -155,11 +160,31 @@ def _curve(args: argparse.Namespace) -> CurveKeys | None:
     return curve if isinstance(curve, CurveKeys) else None
 
 
+def load_curve(args: argparse.Namespace) -> CurveKeys | None:
+    """The keys of ``--curve-server-key``/``--curve-key``; None without them.
+
+    Raises:
+        PluginError: one of the two is missing, or a key file is wrong (named).
+    """
+    server, client = args.curve_server_key, args.curve_key
+    if not server and not client:
+        return None
+    if not server or not client:
+        missing = "--curve-key" if server else "--curve-server-key"
+        raise PluginError(f"CURVE needs both --curve-server-key and --curve-key; {missing} "
+                          "is missing")
+    try:
+        return load_curve_keys(server, client)
+    except KeyFileError as exc:
+        raise PluginError(str(exc)) from None
+
+
 def run(args: argparse.Namespace) -> int:
     """Load, start and run the plugin; the process's exit status."""
     config: dict[str, str] = {}
     try:
         configure_logging(args.loglevel, args.logoutput)
+        args.curve = load_curve(args)
         config = parse_config(args.config)
         factory = resolve_class(args.plugin)
     except PluginError as exc:

@@ -10,11 +10,30 @@ from the next tick on.
 
 from __future__ import annotations
 
+import os
+
 import zmq
 
 # Plain ints: or-ing the flag enums on every send costs more than the send.
 _NOBLOCK = int(zmq.NOBLOCK)
 _MORE_NOBLOCK = int(zmq.SNDMORE | zmq.NOBLOCK)
+
+
+def _bind_private(sock: zmq.Socket[bytes], endpoint: str) -> None:
+    """Bind; an ``ipc://`` file gets mode 0600, as circusd's endpoints: only our user connects.
+
+    libzmq creates the file during ``bind`` in this thread, so a strict umask for
+    that moment means it is never reachable by others, not even briefly.
+    """
+    if not endpoint.startswith("ipc://") or endpoint.startswith("ipc://@"):
+        sock.bind(endpoint)
+        return
+    old = os.umask(0o177)
+    try:
+        sock.bind(endpoint)
+    finally:
+        os.umask(old)
+    os.chmod(endpoint[len("ipc://"):], 0o600)
 
 
 class BindError(Exception):
@@ -41,10 +60,14 @@ class StatsPublisher:
             sock.setsockopt(zmq.CURVE_PUBLICKEY, curve[0])
             sock.setsockopt(zmq.CURVE_SECRETKEY, curve[1])
         try:
-            sock.bind(endpoint)
+            _bind_private(sock, endpoint)
         except zmq.ZMQError as exc:
             sock.close()
             raise BindError(f"cannot bind the stats endpoint {endpoint}: {exc}") from exc
+        except OSError as exc:
+            sock.close()
+            raise BindError(f"cannot set mode 0600 on the stats endpoint {endpoint}: "
+                            f"{exc.strerror or exc}") from exc
         self._socket = sock
         self._send = sock.send
         self.prefixes: set[bytes] = set()
