@@ -67,6 +67,12 @@ def test_json_prints_the_daemons_replies(circus_run: CircusRun) -> None:
     stats = _json(ctl("stats", "alpha"))
     assert set(stats["info"]) == {str(pid) for pid in daemon.pids("alpha")}
 
+    # version (ours): the running daemon's circus-core, as circusd --version names it.
+    installed = check(circus_run._run([*circus_run.ours_argv("circusd"), "--version"],
+                                      dict(os.environ), None, 60)).stdout.split()[-1]
+    check(circus_run.ours_ctl(daemon.endpoint, "version"), stdout=installed + "\n")
+    assert _json(ctl("version"))["version"] == installed
+
     # An error reply is still the daemon's reply: printed whole, exit code 0.
     missing = _json(ctl("incr", "nosuch"))
     assert missing["status"] == "error" and "nosuch" in missing["reason"]

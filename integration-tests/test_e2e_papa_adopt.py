@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import os
 import signal
+import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -272,3 +273,64 @@ def test_a_line_cut_by_a_restart_is_written_whole_once(
     assert out.read_text() == "ready\nhalf-done\nafter\n"
     with kernel.client() as client:
         assert client.list_values("circus.web.*") == {}  # the kept half line was taken back
+
+
+# Waits for the file named by argv[1], then writes 6 MiB of numbered lines (3x papa's
+# buffer) as fast as it can, then "done".
+FLOOD = (
+    "import os, sys, time\n"
+    "while not os.path.exists(sys.argv[1]):\n"
+    "    time.sleep(0.01)\n"
+    "pad = 'x' * 90\n"
+    "for i in range(60000):\n"
+    "    sys.stdout.write(f'{i} {pad}\\n')\n"
+    "sys.stdout.write('done\\n')\n"
+    "sys.stdout.flush()\n"
+    "time.sleep(3600)\n"
+)
+
+
+def test_more_output_than_papa_holds_while_circusd_is_down_is_all_written(
+        circus_run: CircusRun, kernel: PapaKernel, tmp_path: Path) -> None:
+    """The writer blocks once papa holds 2 MiB for it, instead of papa dropping old output."""
+    go = tmp_path / "go"
+    out = tmp_path / "out.log"
+    config = papa_config(circus_run, kernel, "flood", (
+        f"[watcher:flood]\ncmd = {script(circus_run, tmp_path, 'flood', FLOOD, str(go))}\n"
+        f"use_papa = true\nstdout_stream.class = FileStream\n"
+        f"stdout_stream.filename = {out}\nstdout_stream.max_bytes = 1073741824\n"))
+    first = start(circus_run, config)
+    [pid] = first.wait_pids("flood", 1)
+    quit_daemon(circus_run, first)
+    go.touch()
+
+    # The writer is stuck once papa holds its 2 MiB: nothing more arrives meanwhile.
+    wait_for(lambda: kernel.processes("circus.flood.*") and _papa_buffered(kernel) >= 2 * 2**20,
+             "papa's buffer to fill while circusd is down")
+    second = start(circus_run, config)
+    assert second.wait_pids("flood", 1) == [pid]
+    wait_for(lambda: out.exists() and out.read_text().endswith("done\n"), "every line")
+    quit_daemon(circus_run, second)
+    lines = out.read_text().splitlines()
+    assert lines[-1] == "done"
+    numbers = [int(line.split(" ", 1)[0]) for line in lines[:-1]]
+    assert numbers == list(range(60000)), "a line is missing, repeated or out of order"
+
+
+def _papa_buffered(kernel: PapaKernel) -> int:
+    """Bytes papa holds unacknowledged, from its ``stats`` command (ours, not papa 1.0.6's)."""
+    with socket.socket(socket.AF_UNIX) as conn:
+        conn.settimeout(5)
+        conn.connect(str(kernel.path))
+        received = b""
+        for command in (b"", b"stats\n"):
+            conn.sendall(command)
+            while not received.endswith(b"> "):
+                chunk = conn.recv(4096)
+                assert chunk, "papa closed the connection"
+                received += chunk
+            if command:
+                break
+            received = b""
+    fields = dict(item.split("=", 1) for item in received.decode().split() if "=" in item)
+    return int(fields["buffered"])

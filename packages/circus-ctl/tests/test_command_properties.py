@@ -26,6 +26,7 @@ CASES = [
     (["numprocesses"], "numprocesses", {}),
     (["numprocesses", "w"], "numprocesses", {"name": "w"}),
     (["numwatchers"], "numwatchers", {}),
+    (["version"], "version", {}),
     (["options", "w"], "options", {"name": "w"}),
     (["quit"], "quit", {"waiting": False}),
     (["quit", "--waiting"], "quit", {"waiting": True}),

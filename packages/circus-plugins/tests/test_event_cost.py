@@ -63,39 +63,32 @@ def _settled(pid: int) -> bool:
     return _main_thread_wakeups(pid) == first
 
 
-def test_statsd_counts_a_burst_in_few_packets(tmp_path: Path, peers) -> None:
+def _statsd_after_a_burst(tmp_path: Path, peers, config: str, burst: int) -> list[bytes]:
+    """The datagrams a StatsdEmitter sent for one spawn, then ``burst`` spawns at once."""
     daemon = _daemon(tmp_path, peers)
     statsd = UdpListener()
     peers["closers"].append(statsd.close)
     plugin = Plugin(tmp_path, daemon, "circus.plugins.statsd.StatsdEmitter",
-                    f"port:{statsd.port}")
+                    f"port:{statsd.port}{config}")
     peers["plugins"].append(plugin)
     plugin.started()
     datagrams: list[bytes] = []
     statsd.sock.settimeout(0.05)
     wait_for(lambda: daemon.call("incr", name="sleeper")["status"] == "ok"
              and _receive(statsd, datagrams), "the first counter")
-    assert daemon.call("incr", name="sleeper", nb=50, waiting=True)["status"] == "ok"
-    spawns = wait_for(lambda: _spawns(statsd, datagrams) >= 51 and _spawns(statsd, datagrams),
-                      "51 spawn counters")
-    assert spawns == 51
-    assert len(datagrams) < 51 / 2, f"{len(datagrams)} packets for {spawns} counters"
+    assert daemon.call("incr", name="sleeper", nb=burst, waiting=True)["status"] == "ok"
+    wait_for(lambda: _spawns(statsd, datagrams) >= burst + 1, f"{burst + 1} spawn counters")
+    assert _spawns(statsd, datagrams) == burst + 1
+    return datagrams
+
+
+def test_statsd_counts_a_burst_in_few_packets(tmp_path: Path, peers) -> None:
+    datagrams = _statsd_after_a_burst(tmp_path, peers, "", 50)
+    assert len(datagrams) < 51 / 2, f"{len(datagrams)} packets for 51 counters"
 
 
 def test_statsd_max_delay_zero_sends_each_counter_at_once(tmp_path: Path, peers) -> None:
-    daemon = _daemon(tmp_path, peers)
-    statsd = UdpListener()
-    peers["closers"].append(statsd.close)
-    plugin = Plugin(tmp_path, daemon, "circus.plugins.statsd.StatsdEmitter",
-                    f"port:{statsd.port}:::max_delay:0")
-    peers["plugins"].append(plugin)
-    plugin.started()
-    datagrams: list[bytes] = []
-    statsd.sock.settimeout(0.05)
-    wait_for(lambda: daemon.call("incr", name="sleeper")["status"] == "ok"
-             and _receive(statsd, datagrams), "the first counter")
-    assert daemon.call("incr", name="sleeper", nb=20, waiting=True)["status"] == "ok"
-    wait_for(lambda: _spawns(statsd, datagrams) >= 21, "21 spawn counters")
+    datagrams = _statsd_after_a_burst(tmp_path, peers, ":::max_delay:0", 20)
     assert all(d.endswith(b":1|c") and len(d.splitlines()) == 1 for d in datagrams), datagrams[:5]
 
 

@@ -6,6 +6,7 @@ import signal
 import socket
 from typing import Any
 
+import circus
 from circus.watcher import Watcher
 from conftest import apoll, python_cmd
 
@@ -174,3 +175,13 @@ async def test_ipython_and_listen(make_arbiter):
         reply = await client.call("listen")
         assert reply["status"] == "error" and reply["errno"] == 3
         assert reply["reason"] == "invalid message. use a pub/sub socket"
+
+
+async def test_version_names_the_running_circus_core(make_arbiter):
+    """``version`` (ours): circusd's own version, for a client checking an upgrade."""
+    harness = await make_arbiter(channels=True)
+    async with Client(harness.arbiter.endpoint) as client:
+        reply = await client.call("version")
+        assert _keys(reply) == {"status", "version"}
+        assert reply["version"] == circus.__version__
+        assert reply["status"] == "ok"

@@ -285,7 +285,8 @@ class Papa:
                      rlimits: Mapping[int | str, int] | None = None,
                      stdout: int | None = None, stderr: int | None = None,
                      bufsize: int | str | None = None,
-                     watch_immediately: bool | None = None) -> Any:
+                     watch_immediately: bool | None = None,
+                     backpressure: bool | None = None) -> Any:
         """Start a process in papa (or, with identical parameters, return the existing one).
 
         Args:
@@ -302,6 +303,10 @@ class Papa:
             bufsize: bytes of output kept, an int or ``"2m"``-style string;
                 0 captures nothing.
             watch_immediately: return a :class:`Watcher` instead of the details.
+            backpressure: ours, not in papa 1.0.6 (whose kernel refuses it):
+                while ``bufsize`` bytes wait for an acknowledgement, the kernel
+                stops reading the process's output, so the process blocks on
+                its full pipe instead of papa dropping the oldest output.
 
         Returns:
             ``{pid, running, started, args, ...}``, or a :class:`Watcher`.
@@ -318,6 +323,8 @@ class Papa:
                 words.append(option(key, value))
         if watch_immediately:
             words.append("watch=1")
+        if backpressure:
+            words.append("backpressure=1")
         if stdout == subprocess.DEVNULL:
             words.append("stdout=0")
         elif stdout not in (None, subprocess.PIPE):

@@ -97,6 +97,16 @@ def tagged_pids(tag: str) -> set[int]:
     return found
 
 
+def kernel_children(pid: int) -> set[int]:
+    """Pids of the kernel's children (every process it started that still runs)."""
+    found: set[int] = set()
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            text = Path(f"/proc/{pid}/task/{task}/children").read_text()
+            found.update(int(child) for child in text.split())
+    return found
+
+
 class Client:
     """A raw protocol connection."""
 
@@ -229,7 +239,9 @@ class Kernel:
         """Kill the kernel and every process it started; check nothing remains."""
         for conn in self.clients:
             conn.close()
-        pids = tagged_pids(self.tag)
+        # The kernel's own children too: one that is just finishing its exec
+        # can show an empty environment, and so no tag, for a moment.
+        pids = tagged_pids(self.tag) | kernel_children(self.pid)
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
         if self.proc is not None:

@@ -176,3 +176,15 @@ def test_default_buffer_keeps_two_mebibytes(client):
     batches = client.cmd_watch("w p big") + drain_watch(client)
     received = sum(len(data) for _, data in records(batches))
     assert received == size
+
+
+def test_batch_of_thousands_of_small_chunks_arrives_whole(client):
+    """A batch holding more records than one gathered send takes (IOV_MAX) goes out whole."""
+    script = child(
+        "import os,time; [(os.write(1, b'%d,' % i), time.sleep(0.0002)) for i in range(3000)]"
+    )
+    client.ok(f"m p tiny {script}")
+    wait_for(exited(client, "tiny"), timeout=30, what="the writer to exit")
+    batches = client.cmd_watch("w p tiny") + drain_watch(client)
+    chunks = [data for _, data in records(batches)]
+    assert b"".join(chunks) == b"".join(b"%d," % i for i in range(3000))

@@ -153,7 +153,11 @@ class PapaWatching:
             rlimits={key: (-1 if value is None else value)
                      for key, value in proc.rlimits.items()} or None,
             stdout=self._pipe(watcher.output.pipe_stdout, watcher.close_child_stdout),
-            stderr=self._pipe(watcher.output.pipe_stderr, watcher.close_child_stderr))
+            stderr=self._pipe(watcher.output.pipe_stderr, watcher.close_child_stderr),
+            # A writer that outruns circusd (or writes while circusd is down) blocks
+            # on its pipe, as it would with circusd reading it, instead of papa
+            # dropping its oldest output: no line is ever lost.
+            backpressure=True)
         proc.hosted(name, int(details["pid"]), float(details.get("started", 0.0)))
         self._by_name[name] = proc
         try:

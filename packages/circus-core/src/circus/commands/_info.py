@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import math
+import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol, TypedDict
 
@@ -67,6 +68,16 @@ def numprocesses(arbiter: Arbiter, props: Props) -> ReplyFields:
         watcher = props.watcher(arbiter)
         return {"numprocesses": len(watcher.processes), "watcher_name": props.raw["name"]}
     return {"numprocesses": sum(len(w.processes) for w in arbiter.watchers)}
+
+
+@command("version")
+def version(arbiter: Arbiter, props: Props) -> ReplyFields:
+    """The version of circus-core running this daemon (ours)."""
+    # circus/__init__.py holds the version (release tooling and the upgrade
+    # proof edit it there). That package always finished importing before any
+    # of its modules ran, so it is read, not imported: the commands layer may
+    # not import the daemon layer.
+    return {"version": str(sys.modules["circus"].__version__)}
 
 
 @command("globaloptions")

@@ -88,6 +88,7 @@ if TYPE_CHECKING:
         StatsReply,
         StatusReply,
         TailReply,
+        VersionReply,
         WatcherStatsReply,
     )
 
@@ -140,6 +141,7 @@ __all__ = [
     "StatusReply",
     "TailReply",
     "UnknownCommandError",
+    "VersionReply",
     "WatcherStatsReply",
     "close_ssh_tunnels",
     "error_for_reply",
@@ -168,7 +170,7 @@ _LAZY = {
          "IPythonReply", "JSONObject", "JSONValue", "ListReply", "NumProcessesReply",
          "NumWatchersReply", "OptionsReply", "OutputLine", "ProcessInfo", "ProcessStatsReply",
          "Reply", "Request", "ScaleReply", "SocketInfo", "SocketsReply", "StatsReply",
-         "StatusReply", "TailReply", "WatcherStatsReply"),
+         "StatusReply", "TailReply", "VersionReply", "WatcherStatsReply"),
         "circus.client._shapes"),
 }
 

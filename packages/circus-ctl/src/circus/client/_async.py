@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         StatsReply,
         StatusReply,
         TailReply,
+        VersionReply,
         WatcherStatsReply,
     )
 
@@ -127,6 +128,8 @@ class AsyncCircusClient:
     @overload
     async def call(self, command: Literal["tail"], **props: object) -> TailReply: ...
     @overload
+    async def call(self, command: Literal["version"], **props: object) -> VersionReply: ...
+    @overload
     async def call(self, command: str | Message, **props: object) -> Reply: ...
 
     async def call(self, command: str | Message, **props: object) -> Reply:
@@ -163,6 +166,11 @@ class AsyncCircusClient:
         """The last ``lines`` lines watcher ``name`` wrote; see :meth:`CircusClient.tail`."""
         reply = raise_for_status(await self.call("tail", name=name, lines=lines))
         return list(reply.get("lines", []))
+
+    async def version(self) -> str:
+        """The version of circus-core running the daemon; see :meth:`CircusClient.version`."""
+        reply = raise_for_status(await self.call("version"))
+        return str(reply.get("version", ""))
 
     async def _read_replies(self, sock: zmq.asyncio.Socket) -> None:
         while True:

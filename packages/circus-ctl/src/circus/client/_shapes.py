@@ -227,6 +227,12 @@ class TailReply(Reply, total=False):
     lines: list[OutputLine]
 
 
+class VersionReply(Reply, total=False):
+    """``version`` (ours): the version of the circus-core that runs the daemon."""
+
+    version: str
+
+
 class EventPayload(TypedDict, total=False):
     """The JSON body of an event on circusd's pubsub channel.
 

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
         StatsReply,
         StatusReply,
         TailReply,
+        VersionReply,
         WatcherStatsReply,
     )
 
@@ -200,6 +201,8 @@ class CircusClient:
     @overload
     def call(self, command: Literal["tail"], **props: object) -> TailReply: ...
     @overload
+    def call(self, command: Literal["version"], **props: object) -> VersionReply: ...
+    @overload
     def call(self, command: str | Message, **props: object) -> Reply: ...
 
     def call(self, command: str | Message, **props: object) -> Reply:
@@ -260,6 +263,17 @@ class CircusClient:
         """
         reply = raise_for_status(self.call("tail", name=name, lines=lines))
         return list(reply.get("lines", []))
+
+    def version(self) -> str:
+        """The version of circus-core running the daemon (``version`` command, ours).
+
+        Raises:
+            CallError: an error reply (a circusd without ``version``, such as
+                upstream's: errno 2).
+            ClientError: as :meth:`call`.
+        """
+        reply = raise_for_status(self.call("version"))
+        return str(reply.get("version", ""))
 
     def _wait_for(self, connection: _Connection, msg_id: str, command: str) -> Reply:
         deadline = time.monotonic() + self.timeout

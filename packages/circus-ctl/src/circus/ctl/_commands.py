@@ -286,4 +286,9 @@ COMMANDS: dict[str, Command] = {cmd.name: cmd for cmd in (
         "stop", "Stop watchers",
         "Stop the watchers whose name matches NAME (default: all); circusd stays up.",
         _lifecycle, console.ok, args=(PATTERN,), flags=(WAITING, MATCH)),
+    Command(
+        "version", "Get the daemon's version",
+        "Print the version of circus-core that runs circusd (ours; circusctl --version "
+        "prints circusctl's own). Upstream's circusd answers that the command is unknown.",
+        _none, console.render_version, takes_watcher=False),
 )}

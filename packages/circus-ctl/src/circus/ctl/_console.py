@@ -21,10 +21,12 @@ if TYPE_CHECKING:
         SocketsReply,
         StatusReply,
         TailReply,
+        VersionReply,
     )
 
     class ConsoleReply(ListReply, StatusReply, NumProcessesReply, NumWatchersReply, OptionsReply,
-                       SocketsReply, ScaleReply, IPythonReply, TailReply, total=False):
+                       SocketsReply, ScaleReply, IPythonReply, TailReply, VersionReply,
+                       total=False):
         """A reply as circusctl renders it: the keys of every command it prints.
 
         ``info`` is ``dstats``'s process, ``stats NAME``'s processes by pid, or
@@ -97,6 +99,11 @@ def _backoff_lines(slots: object, style: Style) -> list[str]:
                 f" in a row; respawn in {float(slot.get('retry_in', 0)):.1f}s")
         lines.append(style.paint(text, "yellow"))
     return lines
+
+
+def render_version(reply: ConsoleReply, style: Style) -> str:
+    """The daemon's circus-core version (``version``, ours)."""
+    return str(reply.get("version", ""))
 
 
 def render_number(key: Literal["numprocesses", "numwatchers"]) -> Renderer:

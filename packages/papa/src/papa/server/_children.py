@@ -9,19 +9,36 @@ When a child exits, whatever its pipes still hold is read at once and the
 exit record follows. The pipes are then closed: output written later by
 grandchildren that inherited them is not captured, but the exit is reported
 promptly instead of waiting for every holder of the pipe to finish.
+
+Backpressure (``make process ... backpressure=1``): while a process's
+unacknowledged output fills its buffer, its pipes are taken off the selector,
+so the child blocks on a full pipe as it would with a direct pipe; they go
+back on once an acknowledgement (or ``remove processes``) makes room. Only the
+final drain at exit reads past the limit, at most what the pipes still hold.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import selectors
+import termios
 from collections.abc import Callable
 from typing import IO
 
 from ._processes import Process
 
+# A pipe holds 64 KiB by default on Linux: one read takes all of it.
 READ_SIZE = 64 * 1024
+# A pipe found full is enlarged to BIG_PIPE, so a fast writer hands over its
+# output in fewer, larger pieces: fewer wakeups and reads for both sides (the
+# kernel's CPU per MiB drops by about a third). At most BIG_PIPES at a time:
+# enlarged pipes count against the user's pipe-user-pages-soft quota (64 MiB
+# by default), past which every new pipe of that user would be made tiny.
+BIG_PIPE = 1 << 20
+BIG_PIPES = 16
+SETPIPE_SZ: int | None = getattr(fcntl, "F_SETPIPE_SZ", None)
 # Bounds the final drain so a grandchild that keeps writing cannot stall us.
 MAX_DRAIN_READS = 1024
 
@@ -33,6 +50,10 @@ class ChildIO:
         self.process = process
         self.pidfd = pidfd
         self.pipes: dict[int, tuple[str, IO[bytes]]] = {}
+        # Descriptors of the pipes enlarged to BIG_PIPE.
+        self.big: set[int] = set()
+        # Pipes off the selector because the output buffer is full.
+        self.paused = False
 
 
 class Children:
@@ -51,6 +72,8 @@ class Children:
         self._on_exit = on_exit
         self._use_pidfd = use_pidfd
         self._running: dict[int, ChildIO] = {}
+        self._paused: dict[int, ChildIO] = {}
+        self._big_pipes = 0
 
     def add(self, process: Process) -> None:
         """Start watching a freshly spawned process."""
@@ -62,9 +85,7 @@ class Children:
             if stream is not None:
                 os.set_blocking(stream.fileno(), False)
                 child.pipes[stream.fileno()] = (kind, stream)
-                self._selector.register(
-                    stream, selectors.EVENT_READ, lambda _mask, c=child, s=stream: self._read(c, s)
-                )
+                self._listen(child, stream)
         if pidfd is not None:
             self._selector.register(
                 pidfd, selectors.EVENT_READ, lambda _mask, c=child: self._check_exit(c)
@@ -73,11 +94,35 @@ class Children:
             # The child may have exited before we were ready to hear SIGCHLD.
             self._check_exit(child)
 
+    def _listen(self, child: ChildIO, stream: IO[bytes]) -> None:
+        self._selector.register(
+            stream, selectors.EVENT_READ, lambda _mask, c=child, s=stream: self._on_readable(c, s)
+        )
+
+    def _on_readable(self, child: ChildIO, stream: IO[bytes]) -> None:
+        process = child.process
+        if not self._read(child, stream) or child.paused or process.removed:
+            return
+        if process.spec.backpressure and process.output.full:
+            child.paused = True
+            self._paused[process.pid] = child
+            for _, pipe in child.pipes.values():
+                self._selector.unregister(pipe)
+
+    def resume(self) -> None:
+        """Read again from paused processes whose buffer has room (or that were removed)."""
+        for pid, child in list(self._paused.items()):
+            if child.process.removed or not child.process.output.full:
+                del self._paused[pid]
+                child.paused = False
+                for _, pipe in child.pipes.values():
+                    self._listen(child, pipe)
+
     def _read(self, child: ChildIO, stream: IO[bytes]) -> bool:
         """Read one chunk; returns False once the pipe has nothing more now."""
         fd = stream.fileno()
         try:
-            data = os.read(fd, READ_SIZE)
+            data = os.read(fd, _available(fd) if fd in child.big else READ_SIZE)
         except BlockingIOError:
             return False
         except OSError:
@@ -85,12 +130,28 @@ class Children:
         if not data:
             self._close_pipe(child, fd)
             return False
+        if len(data) == READ_SIZE and fd not in child.big:
+            self._enlarge(child, fd)
         self._on_output(child.process, child.pipes[fd][0], data)
         return True
 
+    def _enlarge(self, child: ChildIO, fd: int) -> None:
+        if SETPIPE_SZ is None or self._big_pipes >= BIG_PIPES:
+            return
+        try:
+            fcntl.fcntl(fd, SETPIPE_SZ, BIG_PIPE)
+        except OSError:
+            return  # over the quota, or not a pipe: it keeps its size
+        child.big.add(fd)
+        self._big_pipes += 1
+
     def _close_pipe(self, child: ChildIO, fd: int) -> None:
         _, stream = child.pipes.pop(fd)
-        self._selector.unregister(stream)
+        if fd in child.big:
+            child.big.discard(fd)
+            self._big_pipes -= 1
+        if not child.paused:
+            self._selector.unregister(stream)
         stream.close()
 
     def _check_exit(self, child: ChildIO) -> None:
@@ -107,6 +168,7 @@ class Children:
             self._selector.unregister(child.pidfd)
             os.close(child.pidfd)
         del self._running[child.process.pid]
+        self._paused.pop(child.process.pid, None)
         self._on_exit(child.process, returncode)
 
     def sigchld(self) -> None:
@@ -125,3 +187,14 @@ class Children:
                 with contextlib.suppress(OSError):
                     os.close(child.pidfd)
         self._running.clear()
+        self._paused.clear()
+
+
+def _available(fd: int) -> int:
+    """Bytes waiting in a pipe, so a read allocates no more than it gets."""
+    try:
+        waiting = int.from_bytes(fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"), "little")
+    except OSError:
+        waiting = 0
+    # 0: nothing yet, or the end of the stream; a plain read tells which.
+    return waiting or READ_SIZE

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import enum
 import socket
+from collections import deque
+from itertools import islice
 
 from ._watch import WatchSession
 
@@ -13,6 +15,8 @@ MAX_LINE = 256 * 1024
 # Stop reading commands from a client that does not read its replies.
 HIGH_WATER = 4 * 1024 * 1024
 BANNER = b'Papa is home. Type "help" for commands.\n> '
+# Pieces handed to one sendmsg(): IOV_MAX, 1024 on Linux and the BSDs.
+MAX_PIECES = 1024
 
 
 class TooLong(enum.Enum):
@@ -27,7 +31,12 @@ class Connection:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.inbuf = bytearray()
-        self.outbuf = bytearray(BANNER)
+        # Pending output as the pieces it was queued in (replies, record
+        # headers, captured chunks): written with gathered sends, never joined.
+        self._out: deque[bytes | memoryview] = deque([BANNER])
+        self.out_size = len(BANNER)
+        # The selector events currently registered, to skip needless updates.
+        self.events = 0
         self.session: WatchSession | None = None
         # Skipping the rest of an over-long line.
         self.discarding = False
@@ -38,6 +47,38 @@ class Connection:
 
     def fileno(self) -> int:
         return self.sock.fileno()
+
+    def queue(self, *pieces: bytes) -> None:
+        """Queue bytes to send, after everything already queued."""
+        for piece in pieces:
+            if piece:
+                self._out.append(piece)
+                self.out_size += len(piece)
+
+    def send_queued(self) -> None:
+        """Send as much queued output as the socket takes now.
+
+        Raises:
+            OSError: the socket failed (BlockingIOError never escapes).
+        """
+        out = self._out
+        while out:
+            try:
+                if len(out) == 1:
+                    sent = self.sock.send(out[0])
+                else:
+                    sent = self.sock.sendmsg(list(islice(out, MAX_PIECES)))
+            except BlockingIOError:
+                return
+            self.out_size -= sent
+            while sent:
+                head = out[0]
+                if sent >= len(head):
+                    sent -= len(head)
+                    out.popleft()
+                else:
+                    out[0] = memoryview(head)[sent:]
+                    return  # a short send: the socket buffer is full
 
     def take_line(self) -> bytes | TooLong | None:
         """Pop the next complete line.

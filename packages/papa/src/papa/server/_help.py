@@ -32,11 +32,15 @@ Asking again with the same options returns the existing socket.""",
 make process NAME [key=value...] EXECUTABLE [ARGS...]
 Options: uid= gid= working_dir= bufsize=N[k|m|g] (alias output=, default 2m)
          stdout=0|1 stderr=0|1|stdout shell=1 watch=1 env.NAME=VALUE
-         rlimit.NAME=N
+         rlimit.NAME=N backpressure=1
 The process runs in its own session. Without env.* options it inherits papa's
 environment. $(socket.NAME.port) and $(socket.NAME.fileno) in the arguments
 are replaced, and only the referenced sockets are passed to the process.
-watch=1 starts watching at once, as "watch processes" would.""",
+watch=1 starts watching at once, as "watch processes" would.
+Output waiting for an ack is kept up to bufsize; beyond it the oldest chunks
+are dropped. With backpressure=1 nothing is dropped: papa stops reading the
+process's output until an ack makes room, so the process blocks on its full
+pipe, as with a pipe read by a slow reader.""",
     ("list", "sockets"): "list sockets [PATTERN...]\nShows the selected sockets.",
     ("list", "processes"): "list processes [PATTERN...]\nShows the selected processes.",
     ("list", "values"): "list values [PATTERN...]\nShows NAME VALUE for the selected values.",

@@ -148,6 +148,7 @@ class Server:
             # A new client cancels a pending exit-if-idle.
             self._exit_pending = False
             self._selector.register(sock, selectors.EVENT_READ, lambda m, c=conn: self._io(c, m))
+            conn.events = selectors.EVENT_READ
             self._flush(conn)
 
     def _io(self, conn: Connection, mask: int) -> None:
@@ -176,7 +177,7 @@ class Server:
     def _line(self, conn: Connection, line: bytes | TooLong) -> None:
         if isinstance(line, TooLong):
             if conn.session is None:
-                self._send(conn, b"Error: line too long\n> ")
+                conn.queue(b"Error: line too long\n> ")
             else:
                 self._watch_input(conn, "")
             return
@@ -185,11 +186,13 @@ class Server:
             self._watch_input(conn, text)
             return
         if not text:
-            self._send(conn, b"> ")
+            conn.queue(b"> ")
             return
         self.kernel.connections = len(self._connections)
         self.kernel.watchers = sum(c.session is not None for c in self._connections.values())
         self._reply(conn, execute(self.kernel, text))
+        # ``remove processes`` frees paused pipes: their output is discarded now.
+        self._children.resume()
         # A command may have removed processes that other clients watch.
         for other in list(self._connections.values()):
             if other is not conn and other.session is not None:
@@ -199,43 +202,38 @@ class Server:
     def _reply(self, conn: Connection, reply: Reply) -> None:
         text = reply.text
         if reply.action == "quit":
-            self._send(conn, b"ok\n")
+            conn.queue(b"ok\n")
             conn.read_closed = conn.closing = True
             return
         if reply.action == "watch":
-            self._send(conn, _encode(text + "\n"))
+            conn.queue(_encode(text + "\n"))
             conn.session = reply.session
             self._pump(conn)
             return
-        self._send(conn, _encode(text if text.endswith("\n") else text + "\n") + b"> ")
+        conn.queue(_encode(text if text.endswith("\n") else text + "\n"), b"> ")
         if reply.action == "exit":
             conn.read_closed = conn.closing = True
             self._exit_pending = True
 
-    def _send(self, conn: Connection, data: bytes) -> None:
-        conn.outbuf += data
-
     def _flush(self, conn: Connection) -> None:
         if conn.fileno() not in self._connections:
             return
-        if conn.outbuf:
-            try:
-                sent = conn.sock.send(conn.outbuf)
-                del conn.outbuf[:sent]
-            except BlockingIOError:
-                pass
-            except OSError:
-                self._close(conn)
-                return
-        if not conn.outbuf and (conn.closing or conn.read_closed):
+        try:
+            conn.send_queued()
+        except OSError:
+            self._close(conn)
+            return
+        if not conn.out_size and (conn.closing or conn.read_closed):
             self._close(conn)
             return
         events = 0
-        if not conn.read_closed and len(conn.outbuf) < HIGH_WATER:
+        if not conn.read_closed and conn.out_size < HIGH_WATER:
             events |= selectors.EVENT_READ
-        if conn.outbuf:
+        if conn.out_size:
             events |= selectors.EVENT_WRITE
-        self._selector.modify(conn.sock, events, self._selector.get_key(conn.sock).data)
+        if events != conn.events:
+            conn.events = events
+            self._selector.modify(conn.sock, events, self._selector.get_key(conn.sock).data)
 
     def _close(self, conn: Connection) -> None:
         fd = conn.fileno()
@@ -258,9 +256,10 @@ class Server:
             self.kernel.acknowledge(name, seq)
             if name not in self.kernel.processes:
                 self._pump_watchers(name, skip=conn)
+        self._children.resume()
         if text.lower() == "q":
             conn.session = None
-            self._send(conn, STOPPED)
+            conn.queue(STOPPED)
             return
         self._pump(conn)
 
@@ -271,10 +270,10 @@ class Server:
             return
         batch = session.next_batch(self.kernel.processes)
         if batch is not None:
-            self._send(conn, batch)
+            conn.queue(*batch)
         elif session.finished:
             conn.session = None
-            self._send(conn, NOTHING_LEFT)
+            conn.queue(NOTHING_LEFT)
 
     def _pump_watchers(self, name: str, skip: Connection | None = None) -> None:
         for conn in list(self._connections.values()):

@@ -15,7 +15,10 @@ from ._output import OutputBuffer
 
 # The manual promises 2 MiB per process; papa 1.0.6 actually used 1 MiB.
 DEFAULT_BUFSIZE = 2 << 20
-KEYS = ("uid", "gid", "working_dir", "bufsize", "output", "stdout", "stderr", "watch", "shell")
+KEYS = (
+    "uid", "gid", "working_dir", "bufsize", "output", "stdout", "stderr", "watch", "shell",
+    "backpressure",
+)
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,8 @@ class ProcessSpec:
     stdout: bool = True
     stderr: str = "1"  # "1" captured, "0" discarded, "stdout" merged into stdout
     shell: bool = False
+    # Ours: stop reading the pipes while the buffer is full instead of dropping.
+    backpressure: bool = False
     rlimits: tuple[tuple[str, int], ...] = ()
 
 
@@ -80,7 +85,7 @@ def parse_make_process(tokens: Sequence[str]) -> tuple[str, ProcessSpec, bool]:
     options, command = split_options(tokens[1:])
     env: dict[str, str] = {}
     rlimits: dict[str, int] = {}
-    flags = {"watch": False, "shell": False, "stdout": True}
+    flags = {"watch": False, "shell": False, "stdout": True, "backpressure": False}
     bufsize, stderr = DEFAULT_BUFSIZE, "1"
     working_dir: str | None = None
     uid: int | None = None
@@ -122,6 +127,7 @@ def parse_make_process(tokens: Sequence[str]) -> tuple[str, ProcessSpec, bool]:
         stdout=flags["stdout"],
         stderr=stderr,
         shell=flags["shell"],
+        backpressure=flags["backpressure"],
         rlimits=tuple(sorted(rlimits.items())),
     )
     return name, spec, flags["watch"]
@@ -136,7 +142,7 @@ class Process:
         self.popen = popen
         self.pid = popen.pid
         self.started = 0.0
-        self.output = OutputBuffer(spec.bufsize)
+        self.output = OutputBuffer(spec.bufsize, drop=not spec.backpressure)
         self.returncode: int | None = None
         # Set by ``remove processes``: nobody will read the output any more.
         self.removed = False

@@ -28,15 +28,18 @@ class WatchSession:
         self.sent: dict[str, int] = dict.fromkeys(names, 0)
         self.in_flight: dict[str, int] | None = None
 
-    def next_batch(self, processes: Mapping[str, Process]) -> bytes | None:
-        """Return the next batch to send, or None when nothing is waiting.
+    def next_batch(self, processes: Mapping[str, Process]) -> list[bytes] | None:
+        """Return the next batch to send, as pieces to write in order, or None.
 
+        None means nothing is waiting. The pieces are the record headers and
+        the captured chunks themselves, so the output is never copied into a
+        batch: the connection hands them to the socket in one gathered write.
         Processes that are gone (exit acknowledged) or removed are dropped from
         the session; ``finished`` then tells whether any remain.
         """
         if self.in_flight is not None:
             return None
-        records: list[bytes] = []
+        pieces: list[bytes] = []
         in_flight: dict[str, int] = {}
         live: list[str] = []
         for name in self.names:
@@ -46,13 +49,19 @@ class WatchSession:
             live.append(name)
             pending = process.output.pending(self.sent[name])
             if pending:
-                records.extend(record.encode(name) for record in pending)
+                for record in pending:
+                    # Records are joined by a newline: it leads every header but the first.
+                    header = record.header(name)
+                    pieces.append(b"\n" + header if pieces else header)
+                    if record.data:
+                        pieces.append(record.data)
                 in_flight[name] = self.sent[name] = pending[-1].seq
         self.names = live
-        if not records:
+        if not pieces:
             return None
         self.in_flight = in_flight
-        return b"\n".join(records) + BATCH_END
+        pieces.append(BATCH_END)
+        return pieces
 
     @property
     def finished(self) -> bool:
