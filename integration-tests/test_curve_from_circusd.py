@@ -21,7 +21,7 @@ from typing import Any
 
 import zmq
 from _circus_run import PYTHON, CircusRun, Daemon, wait_for, watcher_section
-from circus.client import load_curve_keys, write_key_pair
+from circus.client import EventSubscriber, load_curve_keys, write_key_pair
 from conftest import free_port
 
 CRASH = "import sys, time; time.sleep(0.05); sys.exit(3)"
@@ -117,6 +117,29 @@ def test_circushttpd_shows_the_watchers_through_curve(circus_run: CircusRun) -> 
            f"httpd = true\nhttpd_host = 127.0.0.1\nhttpd_port = {port}\n")
     wait_for(lambda: '"w"' in (_page(f"http://127.0.0.1:{port}/api/state") or ""),
              "the watcher on the console", 30)
+
+
+def test_circusctl_listen_with_curve_keys_gets_the_events(circus_run: CircusRun) -> None:
+    curve = Curve(circus_run.tmp_path)
+    daemon = _start(circus_run, curve, watcher_section("w", circus_run.token))
+    keys = ["--curve-server-key", curve.server_public, "--curve-key", curve.op_secret]
+    listener = circus_run.ours_listen(daemon.pubsub, *keys, "listen", "watcher.w.")
+    try:
+        def heard() -> bool:
+            reply = curve.call(daemon.endpoint, "publish_action", name="w", source="test",
+                               action="ping")
+            assert reply is not None and reply["status"] == "ok", reply
+            return any('"source": "test"' in line for line in listener.lines)
+
+        wait_for(heard, "the CURVE listener to get an event")
+    finally:
+        code, err = listener.interrupt()
+    assert code == 0 and "Traceback" not in err, err
+    # Without keys, the library subscriber hears nothing (circus-core's tests cover
+    # the raw sockets).
+    with EventSubscriber(daemon.pubsub, ["watcher.w."]) as stranger:
+        curve.call(daemon.endpoint, "publish_action", name="w", source="test", action="ping")
+        assert stranger.recv(timeout=1.0) is None
 
 
 def test_upstream_circusctl_gets_nothing_and_ours_obeys_the_role(upstream_run: CircusRun

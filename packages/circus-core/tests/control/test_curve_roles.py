@@ -40,8 +40,11 @@ class Keys:
         # The role in the name instead of the metadata.
         self.pairs["otto.operator"] = write_key(self.clients, "otto.operator")
         self.pairs["stranger"] = write_key(self.clients, "stranger", "admin")
+        # Authorized files that grant nothing: a role circus does not have, no role at all.
+        self.pairs["rooty"] = write_key(self.clients, "rooty", "root")
+        self.pairs["norole"] = write_key(self.clients, "norole")
         self.authorized.mkdir()
-        for name in ("ada", "olga", "rita", "otto.operator"):
+        for name in ("ada", "olga", "rita", "otto.operator", "rooty", "norole"):
             src = self.clients / f"{name}.key"
             (self.authorized / src.name).write_text(src.read_text())
 
@@ -137,7 +140,7 @@ async def _published(admin: Peer, daemon: Any) -> None:
 async def test_a_client_without_an_authorized_key_can_neither_list_add_nor_subscribe(
         daemon, peers):
     admin = peers("ada")
-    for outsider in (peers("stranger"), peers(None)):
+    for outsider in (peers("stranger"), peers(None), peers("rooty"), peers("norole")):
         assert await outsider.call("list", timeout=1.0) is None
         assert await outsider.call("add", timeout=0.5, name="intruder",
                                    cmd=python_cmd("print('pwned')"), start=True) is None

@@ -10,7 +10,7 @@ The socket's FD is edge-triggered: it only signals a *change* of
 send made outside the reader (a late reply) is followed by a re-check, since
 a send may consume the edge that announced a new request.
 
-With CURVE on, each request is received as zero-copy frames so that its
+With CURVE on, each request frame is received as a ``zmq.Frame`` so that its
 User-Id (``ROLE/NAME``, set by the ZAP handler of :mod:`.curve`) can be read;
 the dispatcher then refuses what the role may not run.
 """
@@ -192,42 +192,45 @@ class Controller:
                 if not int(sock.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
                     return
                 if secure:
-                    self._serve_secure(sock)
+                    frames, caller = self._recv_secure(sock)
                 else:
-                    self._serve(sock.recv_multipart(zmq.NOBLOCK))
+                    frames, caller = sock.recv_multipart(zmq.NOBLOCK), None
             except zmq.Again:
                 return
             except zmq.ZMQError as exc:
                 logger.warning("control channel %s: receive failed: %s", self.endpoint, exc)
                 return
+            if frames:
+                self._serve(frames, caller)
             if self._sock is None:  # a command closed the channel
                 return
         # More may be queued: carry on after other callbacks had their turn.
         if self._loop is not None:
             self._loop.call_soon(self._on_readable)
 
-    def _serve_secure(self, sock: zmq.Socket[bytes]) -> None:
+    def _recv_secure(self, sock: zmq.Socket[bytes]) -> tuple[list[bytes], Caller | None]:
+        """One message and its sender's role; no frames for a message to drop."""
         # Only the request frame is received as a zmq.Frame, for its User-Id: the
         # fewer objects per request, the closer a CURVE round trip stays to a plain one.
         identity = sock.recv(zmq.NOBLOCK)
         if not sock.getsockopt(zmq.RCVMORE):
             logger.debug("control channel: dropped a message of 1 frame (expected 2)")
-            return
+            return [], None
         frame = sock.recv(zmq.NOBLOCK, copy=False)
         if frame.more:
             extra = sock.recv_multipart(zmq.NOBLOCK)
             logger.debug("control channel: dropped a message of %d frames (expected 2)",
                          2 + len(extra))
-            return
+            return [], None
         user_id = frame.get("User-Id")
         caller = self._callers.get(user_id) if isinstance(user_id, str) else None
         if caller is None:
             caller = caller_of(user_id)
             if caller is None:  # cannot happen past the ZAP handler; never run it as admin
                 logger.warning("control channel: dropped a request without a CURVE User-Id")
-                return
+                return [], None
             self._callers[str(user_id)] = caller
-        self._serve([identity, frame.bytes], caller)
+        return [identity, frame.bytes], caller
 
     def _serve(self, frames: list[bytes], caller: Caller | None = None) -> None:
         if len(frames) != 2:

@@ -154,9 +154,9 @@ class KeyRing:
             return None
         role = key_role(path, text)
         if role not in ROLES:
-            logger.warning("curve_authorized_keys: skipped %s: no role (write role = admin, "
+            logger.warning("curve_authorized_keys: skipped %s: %s (write role = admin, "
                            "operator or reader in its metadata, or name it NAME.ROLE.key)",
-                           path)
+                           path, "no role" if role is None else f"unknown role {role!r}")
             return None
         name = os.path.basename(path)[: -len(".key")]
         return public, f"{role}/{name}"

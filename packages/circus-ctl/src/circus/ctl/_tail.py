@@ -52,7 +52,8 @@ def _subscribe(client: CircusClient, ns: Namespace) -> EventSubscriber:
     # circusd's topic spelling of a name: lowercased, spaces as underscores.
     topic = f"watcher.{str(ns.name).lower().replace(' ', '_')}.output"
     return EventSubscriber(str(endpoint), [topic],
-                           ssh_server=ns.ssh, ssh_keyfile=ns.ssh_keyfile)
+                           ssh_server=ns.ssh, ssh_keyfile=ns.ssh_keyfile,
+                           curve=getattr(ns, "curve", None))
 
 
 def tail(client: CircusClient, ns: Namespace, props: Mapping[str, object]) -> int:
