@@ -39,11 +39,16 @@ LINT_PATHS := $(wildcard $(addsuffix /src,$(PACKAGES)) $(addsuffix /tests,$(PACK
 #   ensurepip:        `python3 -m venv` (the .venv, and the peers' throwaway venvs).
 #   chromium, chromedriver: circus-web's real-browser tests (selenium drives them);
 #                     circus-web's wheel build runs npm (uPlot, fetched and checked).
+#   docker-compose:   `docker-compose config` validates docker-compose.yml (no
+#                     container engine is needed, or run).
+#   systemd-analyze:  `systemd-analyze verify` checks examples/systemd/*.service.
+#   tc:               the namespace tests delay a veth link with netem (iproute2).
 # Later issues add e.g. `redis-server:redis-server` (redis observer plugin).
 SYSTEM_DEPS := /usr/sbin/sshd:openssh-server ssh-keygen:openssh-client \
-               ip:iproute2 unshare:util-linux python:ensurepip:python3-venv \
+               ip:iproute2 tc:iproute2 unshare:util-linux python:ensurepip:python3-venv \
                redis-server:redis-server node:nodejs npm:npm \
-               chromium:chromium chromedriver:chromium-driver
+               chromium:chromium chromedriver:chromium-driver \
+               docker-compose:docker-compose systemd-analyze:systemd
 
 # Never let the source tree leak onto sys.path: no cwd / script dir entry
 # (3.11+, ignored by 3.10), and no user-site packages.

@@ -43,6 +43,7 @@ import _proc
 import crashloop_scenarios
 import ctl_scenarios
 import curve_scenarios
+import link_scenarios
 import papa_adopt_scenarios
 import papa_scenarios
 import plugin_scenarios
@@ -65,8 +66,9 @@ CRASHLOOP = crashloop_scenarios.SCENARIOS
 WEB = web_scenarios.WEB
 PLUGINS = plugin_scenarios.SCENARIOS
 CURVE = curve_scenarios.SCENARIOS
+LINK = link_scenarios.SCENARIOS
 ALL = (CIRCUSD + CTL + SOCKETS + STATS + CRASHLOOP + PLUGINS + PAPA + PAPA_CIRCUSD + WEB
-       + CURVE)
+       + CURVE + LINK)
 SLEEPER_METRICS = {"start", "stop", "idle", "rss"}
 PAPA_PROCS = 4  # writers in papa-throughput
 PAPA_IDLE_PROCS = 100
@@ -456,6 +458,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     _run_papa(args, kernels, runs)
     _run_papa_circusd(args, specs, runs)
     _run_web(args, specs, runs)
+    _run_link(args, runs)
     _run_curve(args, specs, runs)
     return {"machine": machine, "daemons": {s.kind: s.label for s in specs},
             "kernels": {k.kind: k.label for k in kernels}, "peer_problems": problems,
@@ -560,6 +563,28 @@ def _run_web(args: argparse.Namespace, specs: list[DaemonSpec],
         spec, args.n))}
 
 
+def _run_link(args: argparse.Namespace, runs: dict[str, dict[str, dict[str, Any]]]) -> None:
+    """The link-cut scenario (ours only, installed programs; needs root)."""
+    if link_scenarios.LINK_CUT not in args.only:
+        return
+    print(f"== link cut: {link_scenarios.CUT:g} s, circusd-stats and circus-plugin on "
+          "another network namespace", flush=True)
+    runs[link_scenarios.LINK_CUT] = {"ours": _attempt("ours", "link", link_scenarios.run_link_cut)}
+
+
+def _link_metrics() -> list[Metric]:
+    cut = link_scenarios.LINK_CUT
+    rows = []
+    for name, program in (("stats", "circusd-stats"), ("plugin", "circus-plugin")):
+        rows += [
+            Metric(cut, cut, f"{program}: {link_scenarios.CUT:g} s link cut noticed after",
+                   f"{name}_detect_s", "s", None, compare=False),
+            Metric(cut, cut, "  recovered after the link is back (median)",
+                   f"{name}_recover_s", "s", 5.0, compare=False),
+            Metric(cut, cut, "  same, worst of 3", f"{name}_recover_max_s", "s", None,
+                   compare=False),
+        ]
+    return rows
 def _run_curve(args: argparse.Namespace, specs: list[DaemonSpec],
                runs: dict[str, dict[str, dict[str, Any]]]) -> None:
     """CURVE on against off, ours only: the cheap query, then circusd-stats's CPU."""
@@ -889,6 +914,7 @@ def table(report: dict[str, Any], n: int, big_n: int, papa_mb: int = 32) -> str:
         _section(runs, _papa_metrics(papa_mb), kernel_labels, only),
         _section(runs, _papa_circusd_metrics(n, papa_mb), {"ours": "ours"}, only),
         _section(runs, _web_metrics(n), {"ours": "ours"}, only),
+        _section(runs, _link_metrics(), {"ours": "ours"}, only),
         _section(runs, _curve_metrics(n), {"ours": "ours"}, only),
     ]
     lines: list[str] = []

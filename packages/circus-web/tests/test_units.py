@@ -90,6 +90,16 @@ def test_node_spec_and_topics() -> None:
     assert split_topic("stat.web.v2.1234", "stat.") == ("web.v2", "1234")
 
 
+def test_node_spec_stats_key(tmp_path: Path) -> None:
+    from circus.client import write_key_pair
+
+    public, _ = write_key_pair(str(tmp_path), "stats")
+    spec = NodeSpec.parse(f"tcp://h:5555,stats=tcp://s:5557,stats_key={public}")
+    assert spec == NodeSpec("tcp://h:5555", None, "tcp://s:5557", public)
+    with pytest.raises(ValueError, match=f"{tmp_path}/missing.key"):
+        NodeSpec.parse(f"tcp://h:5555,stats_key={tmp_path}/missing.key")
+
+
 def test_hub_fans_out_drops_oldest_for_a_laggard_and_routes_output() -> None:
     hub = Hub()
     everyone, follower = hub.join(), hub.join(("n0", "web"))

@@ -47,6 +47,7 @@ from circus.watcher import Watcher, WatcherOptions
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from circus._daemon.systemd import SystemdNotifier
     from circus.config import CircusConfig
 
 logger = logging.getLogger("circus")
@@ -92,6 +93,10 @@ class Arbiter:
         is not acted on and logs a warning when given another value.
 
     Attributes:
+        systemd: told ``READY=1`` once every watcher of the first priority
+            group started, ``STOPPING=1`` when the stop begins, and kept
+            pinged while the loop runs (circusd sets it under systemd's
+            ``Type=notify``; None: nobody is told).
         lock: serialises the operations that touch several watchers (reload,
             reloadconfig, start/stop/restart of many); they queue, never fail.
     """
@@ -180,6 +185,8 @@ class Arbiter:
         self.curve_authorized_keys = curve_authorized_keys
         self.config: CircusConfig | None = None  # the config this arbiter was built from
         self.lock = asyncio.Lock()
+        self.systemd: SystemdNotifier | None = None
+        self._told_stopping = False
         warn_inert("arbiter", CIRCUS_OPTIONS,
                    {key: getattr(self, key) for key, opt in CIRCUS_OPTIONS.items() if opt.inert})
         if proc_name != "circusd":
@@ -192,6 +199,8 @@ class Arbiter:
         # Set by a quit (signal or command): starts in progress stop early, so
         # Ctrl-C during the start of 10,000 processes is honoured at once.
         self.quitting = False
+        # Set with ``quitting``: wakes a warmup_delay wait between two starts.
+        self._quit_wake = asyncio.Event()
         self._loop = _asyncio_loop(loop)
         self._owns_loop = loop is None
         self._reaper: Reaper | None = None
@@ -454,11 +463,16 @@ class Arbiter:
         self._loop = asyncio.get_running_loop()
         self._stopped = asyncio.Event()
         self._install_signals()
+        watchdog = None if self.systemd is None else asyncio.ensure_future(
+            self.systemd.keep_watchdog())
         try:
             await self._start_all(cb)
             await self._stopped.wait()
         finally:
+            self._tell_stopping()
             await self._stop_all()
+            if watchdog is not None:
+                watchdog.cancel()
             self._uninstall_signals()
             self.close()
             self._stopped = None
@@ -466,6 +480,8 @@ class Arbiter:
 
     async def _start_all(self, cb: Callable[[Arbiter], object] | None = None) -> None:
         self.state = ArbiterState.STARTING
+        self._told_stopping = False
+        self._quit_wake.clear()
         if self.umask is not None:
             os.umask(self.umask)
         try:
@@ -478,7 +494,7 @@ class Arbiter:
         except BaseException:
             self.state = ArbiterState.STOPPED
             raise
-        await self.start_watchers()
+        await self.start_watchers(after_first_group=self._tell_ready)
         self._on_demand = OnDemand(self)
         self._on_demand.arm_all()
         self.state = ArbiterState.RUNNING
@@ -488,20 +504,48 @@ class Arbiter:
             if isinstance(result, Awaitable):
                 await result
 
-    async def start_watchers(self, watchers: Iterable[Watcher] | None = None) -> None:
-        """Start watchers (default: every autostart one), highest priority first."""
+    async def start_watchers(self, watchers: Iterable[Watcher] | None = None, *,
+                             after_first_group: Callable[[], object] | None = None) -> None:
+        """Start watchers (default: every autostart one), highest priority first.
+
+        Args:
+            watchers: the watchers to start; default: all of them.
+            after_first_group: called once every watcher of the highest
+                priority started (before the next priority's first start),
+                or once nothing is left to start; not called when a quit cut
+                the start short.
+        """
         targets = self.iter_watchers() if watchers is None else sorted(
             watchers, key=lambda w: w.priority, reverse=True)
-        first = True
+        first_priority: int | None = None
         for watcher in targets:
             if self.quitting:
-                break
+                return
             if not watcher.autostart or watcher.on_demand:
                 continue
-            if not first and self.warmup_delay:
-                await asyncio.sleep(self.warmup_delay)
-            first = False
+            if first_priority is None:
+                first_priority = watcher.priority
+            else:
+                if after_first_group is not None and watcher.priority != first_priority:
+                    after_first_group()
+                    after_first_group = None
+                if self.warmup_delay:
+                    await _wait_event(self._quit_wake, self.warmup_delay)
+                    if self._quit_wake.is_set():
+                        return
             await watcher.start()
+        if after_first_group is not None and not self.quitting:
+            after_first_group()
+
+    def _tell_ready(self) -> None:
+        if self.systemd is not None:
+            self.systemd.ready(f"running {len(self.watchers)} watchers")
+
+    def _tell_stopping(self) -> None:
+        # Once per run: a quit command, then the end of _serve, both get here.
+        if self.systemd is not None and not self._told_stopping:
+            self._told_stopping = True
+            self.systemd.stopping()
 
     async def stop_watchers(self, watchers: Iterable[Watcher] | None = None) -> None:
         """Stop watchers lowest priority first, each fully stopped before the next."""
@@ -530,6 +574,8 @@ class Arbiter:
     async def quit(self) -> None:
         """Stop every watcher and end the arbiter's loop (if it owns one)."""
         self.quitting = True
+        self._quit_wake.set()
+        self._tell_stopping()
         # The channels stay open until the reply to a ``quit`` command is out.
         await self._stop_all(close_channels=False)
         if self._stopped is not None:
@@ -582,6 +628,8 @@ class Arbiter:
     def _handle_quit(self, signum: int) -> None:
         logger.info("received %s; quitting", signal.Signals(signum).name)
         self.quitting = True
+        self._quit_wake.set()
+        self._tell_stopping()
         if self._stopped is not None:
             self._stopped.set()
 
@@ -621,6 +669,15 @@ def _asyncio_loop(loop: object) -> asyncio.AbstractEventLoop | None:
     if isinstance(loop, asyncio.AbstractEventLoop):
         return loop
     raise TypeError(f"loop must be an asyncio loop or a tornado IOLoop, not {type(loop).__name__}")
+
+
+async def _wait_event(event: asyncio.Event, timeout: float) -> None:
+    # Not asyncio.wait_for: before Python 3.12 it can swallow a cancellation.
+    waiter = asyncio.ensure_future(event.wait())
+    try:
+        await asyncio.wait({waiter}, timeout=timeout)
+    finally:
+        waiter.cancel()
 
 
 def _other_thread(loop: asyncio.AbstractEventLoop) -> bool:

@@ -14,9 +14,10 @@ from circus._daemon.daemonize import daemonize
 from circus._daemon.from_config import build_arbiter
 from circus._daemon.logs import LEVELS, configure_logging
 from circus._daemon.pidfile import Pidfile
+from circus._daemon.systemd import SystemdNotifier
 from circus._setup.build import option_value, optional_value
 from circus.config import load_config
-from circus.errors import CircusError
+from circus.errors import CircusError, ConfigError
 
 logger = logging.getLogger("circus")
 
@@ -83,15 +84,27 @@ def _run(args: argparse.Namespace) -> int:
         if pidfile is not None:
             pidfile.create(os.getpid())
     try:
+        # After the fork of --daemon: WATCHDOG_PID names the process systemd watches.
+        arbiter.systemd = _systemd_notifier()
         configure_logging(level, output, logger_config)
         logger.info("circusd %s starting (pid %d) with %s", __version__, os.getpid(),
                     config.path)
         arbiter.start()
         logger.info("circusd stopped")
     finally:
+        if arbiter.systemd is not None:
+            arbiter.systemd.close()
         if pidfile is not None:
             pidfile.unlink()
     return 0
+
+
+def _systemd_notifier() -> SystemdNotifier | None:
+    """The sd_notify sender systemd asked for (``Type=notify``), taken out of the environment."""
+    try:
+        return SystemdNotifier.from_environ()
+    except ValueError as exc:
+        raise ConfigError(f"systemd: {exc}") from exc
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 from .conftest import Harness, wait_for
 
 
@@ -40,3 +42,30 @@ def test_follows_circusd_across_a_restart(harness: Harness) -> None:
     circus = sub.until(lambda t, p: t == "stat.circus" and second.pid in p["pid"], 15,
                        "the second circusd in stat.circus")[1]
     assert first.pid not in circus["pid"]
+
+
+def test_a_frozen_circusd_is_reported_once_and_its_return_too(harness: Harness) -> None:
+    """No event and no resync due, yet a circusd that stops answering is noticed (heartbeats)."""
+    log = harness.tmp_path / "stats.log"
+    harness.start_stats("--log-output", str(log), "--interval", "0.2")
+    daemon = harness.start_circusd("[watcher:sleeper]\ncmd = sleep 600\nnumprocesses = 1\n")
+    sub = harness.sub(b"stat.")
+    wait_for(lambda: log.exists() and "tracking 1 watchers" in log.read_text(), 15,
+             "the first sync")
+    # A new pid published well before the 30 s resync: it came by an event, so
+    # the event connection (the one with heartbeats) is up.
+    harness.call("incr", name="sleeper")
+    pids = set(harness.call("list", name="sleeper")["pids"])
+    wait_for(lambda: set(sub.until(lambda t, _: t == "stat.sleeper", 15)[1]["pid"]) == pids,
+             15, "the new sleeper published")
+    daemon.send_signal(signal.SIGSTOP)
+    try:
+        wait_for(lambda: "lost contact with circusd at" in log.read_text(), 10,
+                 "the lost circusd reported")
+    finally:
+        daemon.send_signal(signal.SIGCONT)
+    wait_for(lambda: "answers again" in log.read_text(), 15, "the return reported")
+    text = log.read_text()
+    assert text.count("lost contact with circusd") == 1
+    assert text.count("answers again") == 1
+    assert "no heartbeat for 1.5s" in text

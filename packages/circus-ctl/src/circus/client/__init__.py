@@ -5,6 +5,8 @@
 * :class:`EventSubscriber` / :class:`AsyncEventSubscriber` — the event channel;
 * :func:`open_sub` — a SUB socket on any PUB endpoint (events, stats), maybe over ssh;
 * :func:`close_ssh_tunnels` — end the ssh tunnels those sockets opened;
+* :func:`heartbeat_options` / :func:`link_changes` — know when a subscriber's
+  link to its publisher is lost and found again (:class:`LinkChange`);
 * :class:`CurveKeys` / :func:`load_curve_keys` — CURVE keys for a daemon that
   requires them (``curve=`` on every client and subscriber), :func:`write_key_pair`
   and :func:`read_key_file` for key files;
@@ -60,6 +62,7 @@ if TYPE_CHECKING:
     from circus.client._async import AsyncCircusClient
     from circus.client._async_events import AsyncEventSubscriber
     from circus.client._events import EventSubscriber, open_sub
+    from circus.client._liveness import LinkChange, heartbeat_options, link_changes
     from circus.client._shapes import (
         ActionInfo,
         ActionReply,
@@ -119,6 +122,7 @@ __all__ = [
     "JSONValue",
     "KeyFile",
     "KeyFileError",
+    "LinkChange",
     "ListReply",
     "MessageError",
     "NumProcessesReply",
@@ -141,6 +145,8 @@ __all__ = [
     "WatcherStatsReply",
     "close_ssh_tunnels",
     "error_for_reply",
+    "heartbeat_options",
+    "link_changes",
     "load_curve_keys",
     "make_message",
     "open_sub",
@@ -157,6 +163,8 @@ _LAZY = {
     "open_sub": "circus.client._events",
     "AsyncCircusClient": "circus.client._async",
     "AsyncEventSubscriber": "circus.client._async_events",
+    **dict.fromkeys(("LinkChange", "heartbeat_options", "link_changes"),
+                    "circus.client._liveness"),
     **dict.fromkeys(
         ("ActionInfo", "ActionReply", "BackoffSlot", "DStatsReply", "Event", "EventPayload",
          "IPythonReply", "JSONObject", "JSONValue", "ListReply", "NumProcessesReply",

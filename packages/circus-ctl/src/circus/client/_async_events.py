@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -17,7 +17,12 @@ if TYPE_CHECKING:
 
 
 class AsyncEventSubscriber:
-    """``async for topic, payload in AsyncEventSubscriber(...)``; see :class:`EventSubscriber`."""
+    """``async for topic, payload in AsyncEventSubscriber(...)``; see :class:`EventSubscriber`.
+
+    ``options`` are ZMQ socket options set before connecting, e.g.
+    :func:`~circus.client.heartbeat_options` to follow the link with
+    :func:`~circus.client.link_changes` on :attr:`socket`.
+    """
 
     def __init__(
         self,
@@ -26,6 +31,7 @@ class AsyncEventSubscriber:
         context: zmq.asyncio.Context | None = None,
         ssh_server: str | None = None,
         ssh_keyfile: str | None = None,
+        options: Mapping[int, int] | None = None,
         curve: CurveKeys | None = None,
     ) -> None:
         self.endpoint = endpoint
@@ -34,12 +40,19 @@ class AsyncEventSubscriber:
         self._context = context if context is not None else zmq.asyncio.Context()
         try:
             sock, self._tunnel = _open_sub(self._context, endpoint, self.topics, ssh_server,
-                                           ssh_keyfile, curve=curve)
+                                           ssh_keyfile, options=options, curve=curve)
         except BaseException:
             if self._own_context:
                 self._context.term()
             raise
         self._socket: zmq.asyncio.Socket | None = sock
+
+    @property
+    def socket(self) -> zmq.asyncio.Socket:
+        """The SUB socket (for :func:`~circus.client.link_changes`); RuntimeError once closed."""
+        if self._socket is None:
+            raise RuntimeError("the subscriber is closed")
+        return self._socket
 
     async def recv(self) -> Event:
         """Wait for the next event."""

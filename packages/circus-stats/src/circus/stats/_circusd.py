@@ -6,11 +6,17 @@ lost. Resyncs run at start, every :data:`RESYNC_PERIOD` seconds, whenever an
 ``add``/``start`` event names a watcher whose pids we must learn, and after
 circusd was unreachable; failures back off and keep retrying, because
 circusd may start later than us or restart under us.
+
+The event connection carries ZMTP heartbeats (:data:`HEARTBEAT`): a cut link
+or a vanished circusd is noticed within a few of them even when nothing
+happens, reported once, and so is its return, which triggers a resync at
+once (events published meanwhile are lost to us).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import zmq
@@ -20,6 +26,8 @@ from circus.client import (
     ClientError,
     ConnectionFailed,
     CurveKeys,
+    heartbeat_options,
+    link_changes,
     open_sub,
     parse_published,
 )
@@ -36,6 +44,12 @@ RETRY_DELAYS = (0.5, 1.0, 2.0, 5.0)
 
 CALL_TIMEOUT = 3.0
 
+HEARTBEAT = 0.5
+"""Seconds between two heartbeats on the event connection, and between reconnects."""
+
+HEARTBEATS_MISSED = 3
+"""Silent heartbeats after which circusd counts as lost (1.5 s with :data:`HEARTBEAT`)."""
+
 
 class LinkError(Exception):
     """The link to circusd cannot be set up at all (not merely unreachable for now)."""
@@ -43,9 +57,10 @@ class LinkError(Exception):
 
 def open_events(context: zmq.asyncio.Context, endpoint: str, ssh_server: str | None,
                 ssh_keyfile: str | None, curve: CurveKeys | None = None) -> zmq.asyncio.Socket:
-    """A SUB on circusd's event channel, subscribed to ``watcher.``."""
+    """A SUB on circusd's event channel, subscribed to ``watcher.``, with heartbeats."""
     try:
-        sock = open_sub(context, endpoint, ["watcher."], ssh_server, ssh_keyfile, curve=curve)
+        sock = open_sub(context, endpoint, ["watcher."], ssh_server, ssh_keyfile, curve=curve,
+                        options=heartbeat_options(HEARTBEAT, HEARTBEATS_MISSED))
     except ConnectionFailed as exc:
         raise LinkError(str(exc)) from exc
     assert isinstance(sock, zmq.asyncio.Socket)
@@ -68,6 +83,7 @@ class CircusdLink:
         self.circusd_pid: int | None = None
         self.sockets: list[ListenSocket] = []
         self.synced = False  # at least one full sync succeeded
+        self.up: bool | None = None  # None: never reached yet
         self.sockets_changed = asyncio.Event()
         self._poke = asyncio.Event()
         self._full_wanted = True
@@ -82,6 +98,7 @@ class CircusdLink:
         """Apply every event to the tracker (runs until cancelled)."""
         sock = open_events(self.context, self.pubsub, self.ssh_server, self.ssh_keyfile,
                            self.curve)
+        watch = asyncio.ensure_future(self._watch_link(sock))
         try:
             while True:
                 event = parse_published(await sock.recv_multipart())
@@ -91,7 +108,43 @@ class CircusdLink:
                 if self.tracker.wanted:
                     self._poke.set()
         finally:
+            watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watch
             sock.close(linger=0)
+
+    async def _watch_link(self, sock: zmq.asyncio.Socket) -> None:
+        # aclosing: a cancelled watch closes its monitor socket at once, or
+        # the context could not terminate.
+        changes = link_changes(sock, HEARTBEAT * HEARTBEATS_MISSED)
+        async with contextlib.aclosing(changes):
+            async for change in changes:
+                if change.up:
+                    # Events published before this (re)connection are lost to
+                    # us, after an outage or a first sync that beat it: resync.
+                    self.request_resync()
+                    self._found()
+                elif self.up is not None:  # before the first contact the resyncs report
+                    self._lost(change.reason)
+
+    def _lost(self, reason: str) -> None:
+        """Log losing circusd, once per outage."""
+        if self.up is False:
+            return
+        if self.up is None:
+            if self.endpoint not in reason:  # circus.client's messages name it
+                reason = f"cannot reach circusd at {self.endpoint}: {reason}"
+            log.warning("%s (circusd-stats keeps retrying)", reason)
+        else:
+            log.warning("lost contact with circusd at %s: %s; circusd-stats keeps retrying",
+                        self.endpoint, reason)
+        self.up = False
+
+    def _found(self) -> None:
+        """Log finding circusd again after losing it."""
+        was, self.up = self.up, True
+        if was is False:
+            log.info("circusd at %s answers again", self.endpoint)
 
     async def keep_in_sync(self) -> None:
         """Resync at start, periodically and on demand; retry while circusd is away."""
@@ -102,32 +155,32 @@ class CircusdLink:
                     await self._sync()
                 except (ClientError, zmq.ZMQError) as exc:
                     await self._drop_client()
-                    if failures == 0:
-                        reason = str(exc)
-                        if self.endpoint not in reason:  # circus.client's messages name it
-                            reason = f"cannot reach circusd at {self.endpoint}: {reason}"
-                        log.warning("%s (circusd-stats keeps retrying)", reason)
+                    self._lost(str(exc))
                     delay = RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)]
                     failures += 1
                     self._full_wanted = True
-                    await asyncio.sleep(delay)
+                    # A poke (the event link is back) cuts the wait short.
+                    self._poke.clear()
+                    await self._wait_poke(delay)
                     continue
-                if failures:
-                    log.info("circusd at %s answers again", self.endpoint)
+                self._found()
                 failures = 0
-                # Not asyncio.wait_for: before Python 3.12 it can swallow the
-                # cancellation that stops circusd-stats when a poke lands with it.
-                poked = asyncio.ensure_future(self._poke.wait())
-                try:
-                    await asyncio.wait({poked}, timeout=RESYNC_PERIOD)
-                finally:
-                    poked.cancel()
+                await self._wait_poke(RESYNC_PERIOD)
                 if self._poke.is_set():
                     self._poke.clear()
                     continue
                 self._full_wanted = True
         finally:
             await self._drop_client()
+
+    async def _wait_poke(self, timeout: float) -> None:
+        # Not asyncio.wait_for: before Python 3.12 it can swallow the
+        # cancellation that stops circusd-stats when a poke lands with it.
+        poked = asyncio.ensure_future(self._poke.wait())
+        try:
+            await asyncio.wait({poked}, timeout=timeout)
+        finally:
+            poked.cancel()
 
     def _connected(self) -> AsyncCircusClient:
         if self._client is None:

@@ -72,7 +72,9 @@ def _parser() -> OneLineParser:
                              "$(circus.sockets.NAME)) instead of --host/--port")
     parser.add_argument("--endpoint", action="append", default=[], metavar="ENDPOINT",
                         help="a circusd control endpoint; repeat for several. "
-                             "CTL,pubsub=EP,stats=EP overrides its channels "
+                             "CTL,pubsub=EP,stats=EP overrides its channels, "
+                             "stats_key=FILE the public key of a circusd-stats "
+                             "serving CURVE with its own key "
                              f"(default: {DEFAULT_ENDPOINT})")
     parser.add_argument("--endpoints-file", metavar="FILE",
                         help="more endpoints, one a line (# comments)")

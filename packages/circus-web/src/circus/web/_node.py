@@ -6,6 +6,11 @@ sooner when its event channel says something changed. Its event channel
 (``watcher.``) and circusd-stats' channel (``stat.``) are each read by one
 SUB socket. Everything goes out through the :class:`~circus.web._hub.Hub`.
 
+The event connection carries ZMTP heartbeats (:data:`HEARTBEAT`), so a cut
+link marks the node down within a few of them even while a poll waits out
+its timeout, and the link's return wakes the poller at once. Each outage is
+logged once, and so is the recovery.
+
 Only the public ``circus.client`` API is used: any circusd speaking the
 protocol works, ours or upstream's.
 """
@@ -26,7 +31,11 @@ from circus.client import (
     AsyncEventSubscriber,
     ClientError,
     CurveKeys,
+    KeyFileError,
+    heartbeat_options,
+    link_changes,
     raise_for_status,
+    read_key_file,
 )
 from circus.client.protocol import EndpointError, parse_endpoint
 from circus.web._hub import Hub
@@ -54,35 +63,50 @@ OUTPUT_LINES = 500
 
 _STATS_PERIOD = 1.0
 
+HEARTBEAT = 0.5
+"""Seconds between two heartbeats on a node's event connection, and between reconnects."""
+
+HEARTBEATS_MISSED = 3
+"""Silent heartbeats after which the node counts as down (1.5 s with :data:`HEARTBEAT`)."""
+
 
 @dataclass(frozen=True)
 class NodeSpec:
     """Where one circusd is: its control endpoint, maybe its channels' too.
 
     ``pubsub`` and ``stats`` override what ``globaloptions`` reports (for an
-    endpoint reached through a tunnel or NAT, or a relay).
+    endpoint reached through a tunnel or NAT, or a relay). ``stats_key`` is
+    the public key file of a circusd-stats that serves CURVE with a key pair
+    of its own (one on another host); by default it is circusd's, as when
+    circusd runs circusd-stats.
     """
 
     endpoint: str
     pubsub: str | None = None
     stats: str | None = None
+    stats_key: str | None = None
 
     @classmethod
     def parse(cls, text: str) -> NodeSpec:
-        """``CTL[,pubsub=EP][,stats=EP]``; ValueError naming the bad part."""
+        """``CTL[,pubsub=EP][,stats=EP][,stats_key=FILE]``; ValueError naming the bad part."""
         head, *rest = [part.strip() for part in text.split(",")]
         fields: dict[str, str] = {}
         try:
             endpoint = parse_endpoint(head).text
             for part in rest:
                 key, sep, value = part.partition("=")
-                if not sep or key not in ("pubsub", "stats"):
+                if not sep or key not in ("pubsub", "stats", "stats_key"):
                     raise ValueError(f"endpoint {text!r}: unknown part {part!r} "
-                                     "(expected pubsub=ENDPOINT or stats=ENDPOINT)")
-                fields[key] = parse_endpoint(value).text
-        except EndpointError as exc:
+                                     "(expected pubsub=ENDPOINT, stats=ENDPOINT or "
+                                     "stats_key=FILE)")
+                if key == "stats_key":
+                    read_key_file(value)  # a missing or bad file fails the start, not a poll
+                    fields[key] = value
+                else:
+                    fields[key] = parse_endpoint(value).text
+        except (EndpointError, KeyFileError) as exc:
             raise ValueError(str(exc)) from None
-        return cls(endpoint, fields.get("pubsub"), fields.get("stats"))
+        return cls(endpoint, fields.get("pubsub"), fields.get("stats"), fields.get("stats_key"))
 
 
 def split_topic(topic: str, prefix: str) -> tuple[str, str]:
@@ -255,10 +279,23 @@ class Node:
             await asyncio.sleep(0.05)
 
     def _mark_down(self, error: str) -> None:
-        if self.state != "down" or self.error != error:
+        # One line per outage: a poll timing out after the link watch saw
+        # the cut is the same outage.
+        if self.state != "down":
             logger.warning("circusd %s: %s", self.spec.endpoint, error)
         self.state, self.error = "down", error
         self._send_snapshot()
+
+    async def _watch_link(self, events: AsyncEventSubscriber) -> None:
+        # aclosing: a cancelled watch closes its monitor socket at once, or
+        # the subscriber's context could not terminate.
+        changes = link_changes(events.socket, HEARTBEAT * HEARTBEATS_MISSED)
+        async with contextlib.aclosing(changes):
+            async for change in changes:
+                if not change.up and self.state == "up":
+                    self._mark_down(f"lost contact: {change.reason}")
+                elif change.up and self.state == "down":
+                    self._wake.set()  # poll now, not after the backoff
 
     async def _open_channels(self) -> None:
         reply = await self._connect().call("globaloptions")
@@ -267,15 +304,25 @@ class Node:
         stats = self.spec.stats or self.options.get("stats_endpoint")
         if pubsub:
             events = AsyncEventSubscriber(pubsub, ("watcher.",), ssh_server=self.ssh_server,
-                                          ssh_keyfile=self.ssh_keyfile, curve=self.curve)
+                                          ssh_keyfile=self.ssh_keyfile, curve=self.curve,
+                                          options=heartbeat_options(HEARTBEAT, HEARTBEATS_MISSED))
             self._subs.append(events)
             self._tasks.append(asyncio.create_task(self._read_events(events)))
+            self._tasks.append(asyncio.create_task(self._watch_link(events)))
         if stats:
             stat_sub = AsyncEventSubscriber(stats, ("stat.",), ssh_server=self.ssh_server,
-                                            ssh_keyfile=self.ssh_keyfile, curve=self.stats_curve)
+                                            ssh_keyfile=self.ssh_keyfile, curve=self._stats_curve())
             self._subs.append(stat_sub)
             self._tasks.append(asyncio.create_task(self._read_stats(stat_sub)))
             self._tasks.append(asyncio.create_task(self._send_stats()))
+
+    def _stats_curve(self) -> CurveKeys | None:
+        """The CURVE keys for circusd-stats: this endpoint's ``stats_key`` as its server key,
+        else ``--curve-stats-server-key``'s, else circusd's."""
+        if self.curve is None or self.spec.stats_key is None:
+            return self.stats_curve
+        server = read_key_file(self.spec.stats_key).public
+        return CurveKeys(server, self.curve.public, self.curve.secret)
 
     async def _poll_once(self) -> None:
         client = self._connect()
@@ -295,6 +342,8 @@ class Node:
                               "numprocesses": counted.get("numprocesses", len(pids))}
         self.watchers = watchers
         self.sockets = [dict(entry) for entry in sockets.get("sockets", [])]
+        if self.state == "down":
+            logger.info("circusd %s answers again", self.spec.endpoint)
         self.state, self.error = "up", ""
         self._send_snapshot()
 
