@@ -18,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
+from typing import TypeGuard
 
 import zmq
 import zmq.asyncio
@@ -26,6 +28,7 @@ from circus.client import (
     ClientError,
     ConnectionFailed,
     CurveKeys,
+    ProtocolError,
     heartbeat_options,
     link_changes,
     open_sub,
@@ -211,14 +214,21 @@ class CircusdLink:
     async def _full_sync(self, client: AsyncCircusClient) -> None:
         names = (await client.call("list")).get("watchers")
         if not isinstance(names, list):
-            raise ClientError("circusd's list reply has no watcher list")
-        self.tracker.replace_watchers(str(name) for name in names)
+            raise ProtocolError("circusd's list reply has no watcher list")
+        names = [name for name in names if isinstance(name, str)]
+        self.tracker.replace_watchers(names)
         for name in names:
-            await self._learn_pids(client, str(name))
-        pid = (await client.call("dstats")).get("info", {}).get("pid")
-        self.circusd_pid = pid if isinstance(pid, int) else None
+            await self._learn_pids(client, name)
+        # A reply of the wrong shape (another program on the endpoint, a newer
+        # circusd) counts as no answer: no traceback, the next resync retries.
+        info = (await client.call("dstats")).get("info")
+        pid = info.get("pid") if isinstance(info, dict) else None
+        self.circusd_pid = pid if _is_pid(pid) else None
         entries = (await client.call("listsockets")).get("sockets", [])
-        sockets = [s for s in map(ListenSocket.from_reply, entries) if s is not None]
+        if not isinstance(entries, list):
+            raise ProtocolError("circusd's listsockets reply has no socket list")
+        sockets = [s for s in map(ListenSocket.from_reply, filter(_is_object, entries))
+                   if s is not None]
         if sockets != self.sockets:
             self.sockets = sockets
             self.sockets_changed.set()
@@ -229,7 +239,8 @@ class CircusdLink:
     async def _learn_pids(self, client: AsyncCircusClient, name: str) -> None:
         self.tracker.begin_sync(name)
         try:
-            pids = (await client.call("list", name=name)).get("pids", [])
+            # object, not the reply's declared type: circusd's side is not ours to trust.
+            pids: object = (await client.call("list", name=name)).get("pids", [])
         except ClientError as exc:
             if getattr(exc, "errno", None) == 3:  # removed meanwhile
                 self.tracker.end_sync(name, None)
@@ -237,4 +248,15 @@ class CircusdLink:
                 return
             self.tracker.end_sync(name, None)
             raise
-        self.tracker.end_sync(name, [p for p in pids if isinstance(p, int)])
+        if not isinstance(pids, list):
+            self.tracker.end_sync(name, None)
+            raise ProtocolError(f"circusd's list reply for {name!r} has no pid list")
+        self.tracker.end_sync(name, [p for p in pids if _is_pid(p)])
+
+
+def _is_pid(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**31
+
+
+def _is_object(value: object) -> TypeGuard[Mapping[str, object]]:
+    return isinstance(value, dict)

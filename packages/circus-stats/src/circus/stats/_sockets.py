@@ -43,6 +43,8 @@ class ListenSocket:
         fd, name = entry.get("fd"), entry.get("name")
         if not isinstance(fd, int) or isinstance(fd, bool) or not isinstance(name, str):
             return None
+        if not 0 <= fd < 2**31:  # socket(fileno=) refuses it with ValueError/OverflowError
+            return None
         path = entry.get("path")
         if isinstance(path, str):
             return cls(fd, name, path, None, None, path)
