@@ -173,3 +173,19 @@ numprocesses = 5000
     spawned = proc.stdout().count("spawned pid")
     assert 50 <= spawned < 5000, spawned
     assert "Traceback" not in proc.stderr()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGUSR1, signal.SIGUSR2],
+                         ids=lambda s: signal.Signals(s).name)
+def test_sigusr_is_logged_and_ignored(circusd, tmp_path, signum):
+    # Upstream has no handler: the default action killed circusd, orphaning the workers.
+    proc = circusd.start(_write_config(circusd))
+    pids = set(proc.wait_children(_total()))
+    for _ in range(50):
+        proc.popen.send_signal(signum)
+    poll(lambda: f"received {signal.Signals(signum).name}; ignored" in proc.stdout())
+    assert proc.popen.poll() is None
+    assert set(proc.children()) == pids  # nothing restarted
+    # Rate-limited: one line a second at most, however many arrive.
+    assert proc.stdout().count(f"received {signal.Signals(signum).name}") <= 2
+    assert proc.stop() == 0

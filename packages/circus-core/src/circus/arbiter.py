@@ -208,6 +208,7 @@ class Arbiter:
         self._fqdn: str | None = None  # resolved on first use: it may query DNS
         self._stopped: asyncio.Event | None = None
         self._restore_signals: list[int] = []
+        self._ignored_logged: dict[int, float] = {}
         self.channels = Channels(self)
         self.watchers: list[Watcher] = []
         for watcher in watchers:
@@ -618,6 +619,11 @@ class Arbiter:
             self._restore_signals.append(signum)
         router.add(signal.SIGHUP, self._handle_hup)
         self._restore_signals.append(signal.SIGHUP)
+        # Upstream leaves these at their default action: a stray USR1 (a log
+        # rotator's habit) killed circusd and orphaned every worker.
+        for signum in (signal.SIGUSR1, signal.SIGUSR2):
+            router.add(signum, functools.partial(self._handle_ignored, signum))
+            self._restore_signals.append(signum)
 
     def _uninstall_signals(self) -> None:
         if self._signals is not None:
@@ -632,6 +638,13 @@ class Arbiter:
         self._tell_stopping()
         if self._stopped is not None:
             self._stopped.set()
+
+    def _handle_ignored(self, signum: int) -> None:
+        # One line a second at most: a storm of them must not flood the log.
+        now = self.loop.time()
+        if now - self._ignored_logged.get(signum, -1.0e9) >= 1.0:
+            self._ignored_logged[signum] = now
+            logger.info("received %s; ignored", signal.Signals(signum).name)
 
     def _handle_hup(self) -> None:
         logger.info("received SIGHUP; reloading")

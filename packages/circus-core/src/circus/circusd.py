@@ -40,7 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-HELD_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP)
+HELD_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGUSR1,
+                signal.SIGUSR2)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
