@@ -209,6 +209,8 @@ class Arbiter:
         self._stopped: asyncio.Event | None = None
         self._restore_signals: list[int] = []
         self._ignored_logged: dict[int, float] = {}
+        self._hup_reload: asyncio.Task[None] | None = None
+        self._hup_again = False
         self.channels = Channels(self)
         self.watchers: list[Watcher] = []
         for watcher in watchers:
@@ -561,7 +563,11 @@ class Arbiter:
             self._on_demand = None
         if self.state is not ArbiterState.STOPPED or self.numprocesses():
             self.state = ArbiterState.STOPPING
-            await self.stop_watchers()
+            # A reload (SIGHUP, reload, reloadconfig) under way finishes its
+            # current watcher first: stopping beside it, it would spawn a new
+            # generation behind our back, left running once circusd is gone.
+            async with self.lock:
+                await self.stop_watchers()
             self.state = ArbiterState.STOPPED
             logger.info("arbiter stopped")
         if self.papa is not None:
@@ -589,12 +595,20 @@ class Arbiter:
     async def reload(self, graceful: bool = True, sequential: bool = False) -> None:
         """Reload everything: prereload_fn, reopen logs and streams, reload each watcher."""
         async with self.lock:
+            if self._stop_requested():  # queued behind a stop: nothing left to reload
+                return
             if self.prereload_fn is not None:
                 self.prereload_fn(self)
             reopen_log_files()
             for watcher in self.iter_watchers():
+                if self._stop_requested():
+                    return
                 watcher.reopen_streams()
                 await watcher.reload(graceful=graceful, sequential=sequential)
+
+    def _stop_requested(self) -> bool:
+        # A call, not the attribute, for mypy: the flag changes while a reload awaits.
+        return self.quitting
 
     async def reload_config(self, config: CircusConfig | None = None) -> None:
         """Re-read the config file and apply only what changed.
@@ -647,8 +661,23 @@ class Arbiter:
             logger.info("received %s; ignored", signal.Signals(signum).name)
 
     def _handle_hup(self) -> None:
+        if self.quitting:
+            return
+        if self._hup_reload is not None and not self._hup_reload.done():
+            # One more reload after this one answers every SIGHUP that came
+            # meanwhile: a burst of them must not queue a reload each.
+            self._hup_again = True
+            return
         logger.info("received SIGHUP; reloading")
-        self.loop.create_task(self.reload())
+        self._hup_reload = self.loop.create_task(self._reload_on_hup())
+
+    async def _reload_on_hup(self) -> None:
+        while True:
+            self._hup_again = False
+            await self.reload()
+            if not self._hup_again or self.quitting:
+                return
+            logger.info("received SIGHUP during the reload; reloading again")
 
 
 def reopen_log_files() -> None:
