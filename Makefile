@@ -230,7 +230,8 @@ test-stress: system-deps install
 	echo "test-stress: $$cores CPU hogs (pids$$hogs)"; \
 	started=$$(date +%s); \
 	rc=0; \
-	$(MAKE) --no-print-directory suites & wait $$! || rc=$$?; \
+	CIRCUS_CHAOS_STATUS_P99_MS=$${CIRCUS_CHAOS_STATUS_P99_MS:-100} \
+	  $(MAKE) --no-print-directory suites & wait $$! || rc=$$?; \
 	echo "test-stress: $$(( $$(date +%s) - started )) s under load, exit $$rc"; \
 	exit $$rc
 
