@@ -43,7 +43,9 @@ async def test_zero_variance_replaces_at_max_age(make_arbiter: Callable[..., Any
     log = await started(make_arbiter, watcher)
     await apoll(lambda: len(log.times("watcher.exact.kill")) >= 3, timeout=10)
     ages = lifetimes(log, "exact")[:3]
-    assert all(0.2 <= age <= 0.3 for age in ages), ages
+    # Ages run from the spawn event, stamped a little after the start the timer
+    # counts from: allow 10 ms below max_age.
+    assert all(0.19 <= age <= 0.3 for age in ages), ages
     await apoll(lambda: len(watcher.pids) == 1)
 
 
