@@ -18,6 +18,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import zmq
+from circus.client import heartbeat_options as client_heartbeat_options
 from zmq.utils.monitor import recv_monitor_message
 
 if TYPE_CHECKING:
@@ -43,15 +44,10 @@ def reconnect_interval(check_delay: float) -> float:
 
 def heartbeat_options(check_delay: float) -> dict[int, int]:
     """The SUB socket options that make libzmq watch the connection every ``check_delay``."""
-    interval_ms = max(int(check_delay * 1000), 100)
-    return {
-        zmq.HEARTBEAT_IVL: interval_ms,
-        zmq.HEARTBEAT_TIMEOUT: interval_ms * _HEARTBEATS_MISSED,
-        zmq.HEARTBEAT_TTL: interval_ms * _HEARTBEATS_MISSED,
-        # Not check_delay: a first attempt that fails (an ssh tunnel still
-        # starting) must not leave the plugin deaf for whole seconds.
-        zmq.RECONNECT_IVL: int(reconnect_interval(check_delay) * 1000),
-    }
+    return {**client_heartbeat_options(check_delay, _HEARTBEATS_MISSED),
+            # Not check_delay: a first attempt that fails (an ssh tunnel still
+            # starting) must not leave the plugin deaf for whole seconds.
+            zmq.RECONNECT_IVL: int(reconnect_interval(check_delay) * 1000)}
 
 
 class LinkWatch:
