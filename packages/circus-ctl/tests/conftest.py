@@ -169,6 +169,26 @@ def ctl_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "circus.circusctl", *args]
 
 
+# circusctl with a second thread that, for each line on stdin, sends SIGINT to
+# itself. The interpreter notes the signal there, and the main thread's
+# blocking receive is not interrupted: the case of a Ctrl-C landing just
+# before the receive starts, which plain SIGINT from outside only hits by chance.
+_CTRL_C_ELSEWHERE = """
+import runpy, signal, sys, threading
+def take_ctrl_c():
+    for _ in sys.stdin:
+        signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+threading.Thread(target=take_ctrl_c, daemon=True).start()
+sys.argv = ["circusctl", *sys.argv[1:]]
+runpy.run_module("circus.circusctl", run_name="__main__")
+"""
+
+
+def ctl_argv_ctrl_c_elsewhere(*args: str) -> list[str]:
+    """:func:`ctl_argv`, in a process whose Ctrl-C a thread takes: write a line to stdin."""
+    return [sys.executable, "-c", _CTRL_C_ELSEWHERE, *args]
+
+
 def run_ctl(*args: str, env: dict[str, str] | None = None, input: str | None = None,
             timeout: float = 30, **kwargs: Any) -> subprocess.CompletedProcess[str]:
     """Run circusctl with ``args`` to completion, capturing its output as text."""

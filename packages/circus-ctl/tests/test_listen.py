@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 
-from conftest import assert_no_traceback, ctl_argv, ctl_env
+from conftest import assert_no_traceback, ctl_argv, ctl_argv_ctrl_c_elsewhere, ctl_env
 
 
 def _start(publisher, *args) -> tuple[subprocess.Popen[str], bytes]:
@@ -71,6 +71,29 @@ def test_json_lines_and_topic_filter(publisher):
 def test_ctrl_c_without_events_exits_0_silently(publisher):
     proc, _ = _start(publisher, "listen", "watcher.")
     assert _interrupt(proc) == (0, "", "")
+
+
+def test_ctrl_c_that_misses_the_blocking_receive_still_ends_it(publisher):
+    # The signal lands while the receive waits but does not interrupt it (CI
+    # once saw listen ignore Ctrl-C this way): waiting on the signal wakeup fd
+    # too is what ends it, with no event to come.
+    proc = subprocess.Popen(ctl_argv_ctrl_c_elsewhere("--endpoint", publisher.endpoint,
+                                                      "listen"),
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=ctl_env())
+    try:
+        publisher.wait_subscribed()
+        publisher.publish("watcher.web.spawn", {"process_pid": 1, "time": 1.0})
+        assert proc.stdout is not None and proc.stdin is not None
+        assert proc.stdout.readline().startswith("watcher.web.spawn: ")
+        proc.stdin.write("\n")
+        proc.stdin.flush()
+        out, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise AssertionError("circusctl listen missed a Ctrl-C it was sent") from None
+    assert (proc.returncode, out, err) == (0, "", "")
 
 
 def test_listen_to_nothing_says_so():

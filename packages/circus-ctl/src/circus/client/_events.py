@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, cast
@@ -89,6 +90,15 @@ def _open_sub(
     return sock, tunnel
 
 
+def _drain(fd: int) -> None:
+    """Read a non-blocking descriptor until it is empty."""
+    try:
+        while os.read(fd, 512):
+            pass
+    except BlockingIOError:
+        pass
+
+
 class EventSubscriber:
     """Iterate over circusd's events as ``(topic, payload)`` pairs.
 
@@ -128,13 +138,30 @@ class EventSubscriber:
                 self._context.term()
             raise
 
-    def recv(self, timeout: float | None = None) -> Event | None:
-        """The next event, or ``None`` if none arrives within ``timeout`` seconds."""
+    def recv(self, timeout: float | None = None, wakeup_fd: int | None = None) -> Event | None:
+        """The next event, or ``None`` if none arrives within ``timeout`` seconds.
+
+        Args:
+            timeout: seconds to wait; ``None`` waits for as long as it takes.
+            wakeup_fd: a non-blocking descriptor that also ends the wait, with
+                ``None``, when it turns readable (it is drained). A signal
+                wakeup fd makes Ctrl-C end the wait whenever it comes.
+        """
         if self._socket is None:
             raise RuntimeError("the subscriber is closed")
-        if timeout is not None and not self._socket.poll(int(timeout * 1000), zmq.POLLIN):
-            return None
-        return decode_event(self._socket.recv_multipart())
+        if wakeup_fd is None:
+            if timeout is not None and not self._socket.poll(int(timeout * 1000), zmq.POLLIN):
+                return None
+            return decode_event(self._socket.recv_multipart())
+        poller = zmq.Poller()
+        poller.register(self._socket, zmq.POLLIN)
+        poller.register(wakeup_fd, zmq.POLLIN)
+        ready = dict(poller.poll(None if timeout is None else int(timeout * 1000)))
+        if wakeup_fd in ready:
+            _drain(wakeup_fd)
+        if self._socket in ready:
+            return decode_event(self._socket.recv_multipart())
+        return None
 
     def __iter__(self) -> Iterator[Event]:
         while True:

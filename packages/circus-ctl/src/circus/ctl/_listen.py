@@ -8,6 +8,7 @@ import sys
 from circus.client import DEFAULT_PUBSUB, ClientError, CurveKeys, EventSubscriber
 from circus.client._probe import probe
 from circus.ctl._run import EXIT_FAILED, EXIT_OK, print_error
+from circus.ctl._wakeup import signal_wakeup
 
 
 def listen(endpoint: str | None, topics: list[str], as_json: bool,
@@ -32,12 +33,17 @@ def listen(endpoint: str | None, topics: list[str], as_json: bool,
         except ClientError as exc:
             print_error(f"error: {exc}".replace("circusd at", "circusd's pubsub endpoint at"))
             return EXIT_FAILED
-        for topic, payload in subscriber:
-            if as_json:
-                line = json.dumps({"topic": topic, "event": payload})
-            else:
-                line = f"{topic}: {json.dumps(payload)}"
-            print(line, flush=True)
+        with signal_wakeup() as wakeup:
+            while True:
+                event = subscriber.recv(wakeup_fd=wakeup)
+                if event is None:
+                    continue  # a signal other than Ctrl-C
+                topic, payload = event
+                if as_json:
+                    line = json.dumps({"topic": topic, "event": payload})
+                else:
+                    line = f"{topic}: {json.dumps(payload)}"
+                print(line, flush=True)
     except KeyboardInterrupt:
         pass
     finally:

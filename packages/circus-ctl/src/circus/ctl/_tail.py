@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from circus.client import CircusClient, ClientError, raise_for_status
 from circus.ctl._console import output_text
 from circus.ctl._run import EXIT_ERROR_REPLY, EXIT_FAILED, EXIT_OK, dump_json, print_error
+from circus.ctl._wakeup import signal_wakeup
 
 if TYPE_CHECKING:
     from circus.client import EventPayload, EventSubscriber
@@ -86,9 +87,11 @@ def tail(client: CircusClient, ns: Namespace, props: Mapping[str, object]) -> in
         # is made: anything stamped no later than this is already shown.
         cutoff = float(backlog[-1]["time"] if backlog else reply.get("time", 0.0))
         _print_lines((p for p in early if float(p.get("time", 0.0)) > cutoff), as_json)
-        for _, payload in subscriber:
-            if float(payload.get("time", 0.0)) > cutoff:
-                _print_lines([payload], as_json)
+        with signal_wakeup() as wakeup:
+            while True:
+                event = subscriber.recv(wakeup_fd=wakeup)
+                if event is not None and float(event[1].get("time", 0.0)) > cutoff:
+                    _print_lines([event[1]], as_json)
     except KeyboardInterrupt:
         pass  # Ctrl-C is how -f ends
     finally:
