@@ -617,7 +617,6 @@ def _run_soak(args: argparse.Namespace, specs: list[DaemonSpec],
 
 def _soak_metrics(respawns: int) -> list[Metric]:
     resp, addrm = soak_scenarios.SCENARIOS
-    rate = f"{soak_scenarios.ADDRM_RATE:g}"
     return [
         Metric(resp, resp, f"{respawns:,} respawns: idle RSS growth", "rss_growth_mb", "MiB",
                5.0, strict=True, compare=False),
@@ -627,7 +626,8 @@ def _soak_metrics(respawns: int) -> list[Metric]:
                "MiB", None, compare=False),
         Metric(resp, resp, "  respawns/s", "respawns_per_s", "/s", None, digits=0,
                compare=False),
-        Metric(addrm, addrm, f"add/rm churn ({rate}/s): idle RSS growth", "rss_growth_mb",
+        Metric(addrm, addrm,
+               f"add/rm churn ({soak_scenarios.ADDRM_RATE:g}/s): idle RSS growth", "rss_growth_mb",
                "MiB", 5.0, strict=True, compare=False),
         Metric(addrm, addrm, "  idle fd count growth", "fd_growth", "", 0.0, digits=0,
                compare=False),
@@ -635,14 +635,19 @@ def _soak_metrics(respawns: int) -> list[Metric]:
                0.0, digits=0, compare=False),
         Metric(addrm, addrm, "  asyncio tasks growth (idle)", "tasks_growth", "", 0.0,
                digits=0, compare=False),
+        Metric(addrm, addrm, "  allocated blocks growth (idle)", "allocated_blocks_growth",
+               "", None, digits=0, compare=False),
         Metric(addrm, addrm, "  watchers left (idle)", "idle_watchers_after", "", 0.0,
                digits=0, compare=False),
         Metric(addrm, addrm, "  failed add/rm calls", "errors", "", 0.0, digits=0,
                compare=False),
         Metric(addrm, addrm, "  RSS under load, last 10 % - first 10 %", "load_rss_growth_mb",
                "MiB", None, compare=False),
-        Metric(addrm, addrm, "  adds/s achieved", "adds_per_s", "/s", float(rate),
-               higher_is_better=True, digits=1, compare=False),
+        # 99 % of the schedule: the time runs to the last add's reply, so even a
+        # daemon that keeps up exactly lands a hair under the scheduled rate.
+        Metric(addrm, addrm, "  adds/s achieved", "adds_per_s", "/s",
+               0.99 * soak_scenarios.ADDRM_RATE, higher_is_better=True, digits=1,
+               compare=False),
     ]
 
 

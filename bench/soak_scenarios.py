@@ -381,6 +381,7 @@ def _addrm_figures(run: Result, samples: list[dict[str, Any]], rate: float,
         ("watchers", [float(s["watchers"]) for s in during]),
         ("asyncio tasks", [float(s["tasks"]) for s in during]),
         ("circus objects", [float(s["circus_objects"]) for s in during]),
+        ("allocated blocks (k)", [s["allocated_blocks"] / 1000 for s in during]),
     ]))
     return result
 
