@@ -7,11 +7,11 @@ import socket
 import time
 from pathlib import Path
 
-from conftest import python_cmd
+from conftest import PYTHON
 
 # argv: port, seconds to wait before listening, a file that (when it exists) keeps
 # it from ever listening. Accepted connections are closed at once.
-TCP_SERVER = python_cmd(
+TCP_SERVER = (
     "import os, socket, sys, time\n"
     "port, delay, never = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]\n"
     "time.sleep(delay)\n"
@@ -26,7 +26,7 @@ TCP_SERVER = python_cmd(
 )
 
 # argv: port, a file holding the status line to answer ("200 OK", "503 Down").
-HTTP_SERVER = python_cmd(
+HTTP_SERVER = (
     "import socket, sys\n"
     "port, status_file = int(sys.argv[1]), sys.argv[2]\n"
     "s = socket.socket()\n"
@@ -60,14 +60,23 @@ def _free(port: int) -> bool:
     return True
 
 
+def _script(directory: Path, name: str, code: str) -> str:
+    # A file rather than python -c: the command also goes into INI files.
+    path = directory / name
+    path.write_text(code)
+    return f"{PYTHON} -u {path}"
+
+
 def tcp_server(prefix: str, delay: float, never: Path) -> str:
-    """The cmd of a TCP server on port ``<prefix><wid>``."""
-    return f"{TCP_SERVER} {prefix}$(circus.wid) {delay} {never}"
+    """The cmd of a TCP server on port ``<prefix><wid>``; never listens while ``never`` exists."""
+    script = _script(never.parent, "tcp_server.py", TCP_SERVER)
+    return f"{script} {prefix}$(circus.wid) {delay} {never}"
 
 
 def http_server(prefix: str, status_file: Path) -> str:
     """The cmd of an HTTP server on port ``<prefix><wid>`` answering ``status_file``'s line."""
-    return f"{HTTP_SERVER} {prefix}$(circus.wid) {status_file}"
+    script = _script(status_file.parent, "http_server.py", HTTP_SERVER)
+    return f"{script} {prefix}$(circus.wid) {status_file}"
 
 
 def since(start: float) -> float:
