@@ -91,7 +91,7 @@ check_retries = 2
                                                  prefix=prefix))
     web = harness.watcher("web")
     await apoll(web.health.all_ready, timeout=10)
-    old = web.pids
+    old, old_cmd = web.pids, web.cmd
 
     never.write_text("")
     (tmp_path / "circus.ini").write_text(config.format(cmd=tcp_server(prefix, 0.3, never),
@@ -100,3 +100,24 @@ check_retries = 2
     assert reply["status"] == "error", reply
     assert "reload of watcher web rolled back" in reply["reason"]
     assert web.pids == old and all(pid_exists_not_zombie(pid) for pid in old)
+    # A respawn of the old generation uses the command that works.
+    assert web.cmd == old_cmd
+
+
+async def test_sequential_reload_waits_for_each_replacement(
+    make_arbiter: Any, tmp_path: Path
+) -> None:
+    web = checked_web(port_prefix(), tmp_path / "never")
+    harness = await make_arbiter(web, start=False)
+    log = EventLog(harness.arbiter.events)
+    await harness.arbiter.start()
+    await apoll(web.health.all_ready, timeout=10)
+    old = web.pids
+    mark = len(log.entries)
+
+    await web.reload(sequential=True)
+    kinds = [(topic.rsplit(".", 1)[1], p.get("process_pid")) for _, topic, p in
+             log.entries[mark:] if topic.rsplit(".", 1)[1] in ("kill", "spawn", "ready")]
+    # Each replacement is ready before the next old process is stopped.
+    assert [kind for kind, _ in kinds] == ["kill", "spawn", "ready"] * 2
+    assert [pid for kind, pid in kinds if kind == "kill"] == old
