@@ -13,6 +13,13 @@ logged once, and so is the recovery.
 
 Only the public ``circus.client`` API is used: any circusd speaking the
 protocol works, ours or upstream's.
+
+Readiness (our circusd's health checks) comes with each poll, from
+``status`` with ``verbose`` (upstream's circusd ignores the property and
+sends no ``health``), and live from the ``ready`` and ``unhealthy`` events in
+between: an event updates the watcher's states and the pages get a fresh
+snapshot within :data:`HEALTH_COALESCE` seconds, without a poll. Events seen
+while a poll is in flight are applied again to its (older) answer.
 """
 
 from __future__ import annotations
@@ -69,6 +76,15 @@ HEARTBEAT = 0.5
 HEARTBEATS_MISSED = 3
 """Silent heartbeats after which the node counts as down (1.5 s with :data:`HEARTBEAT`)."""
 
+HEALTH_COALESCE = 0.05
+"""Seconds readiness events are gathered before the pages get one snapshot for them all."""
+
+HEALTH_STATES = frozenset(("starting", "ready", "unhealthy"))
+"""The readiness states circusd reports; anything else is ignored."""
+
+PROBE_OUTPUT = 1000
+"""Characters of a failed probe's output kept for the pages."""
+
 
 @dataclass(frozen=True)
 class NodeSpec:
@@ -115,6 +131,23 @@ def split_topic(topic: str, prefix: str) -> tuple[str, str]:
     return name, last
 
 
+def _health_map(states: object) -> dict[str, str] | None:
+    """A watcher's ``{pid: state}`` from circusd, keeping only well-formed entries."""
+    if not isinstance(states, Mapping):
+        return None
+    return {str(pid): state for pid, state in states.items()
+            if isinstance(state, str) and state in HEALTH_STATES}
+
+
+def _unhealthy_record(pid: int, payload: Mapping[str, object]) -> dict[str, Any]:
+    """What the pages show of a process found unhealthy: its pid, failures, probe output."""
+    failures = payload.get("failures")
+    stamp = payload.get("time")
+    return {"pid": pid, "output": str(payload.get("output", ""))[:PROBE_OUTPUT],
+            "failures": failures if isinstance(failures, int) else None,
+            "time": float(stamp) if isinstance(stamp, (int, float)) else time.time()}
+
+
 def _output_line(watcher: str, payload: Mapping[str, object]) -> dict[str, Any]:
     """One line of output as the pages get it: the topic's payload plus the watcher."""
     stamp = payload.get("time")
@@ -156,6 +189,11 @@ class Node:
         self._tasks: list[asyncio.Task[None]] = []
         self._subs: list[AsyncEventSubscriber] = []
         self._last_sent: Any = None
+        # Readiness events seen while a poll is in flight (None: no poll is).
+        self._health_seen: list[tuple[str, int, str]] | None = None
+        self._last_unhealthy: dict[str, dict[str, Any]] = {}
+        self._health_flush: asyncio.TimerHandle | None = None
+        self._health_pending: dict[str, dict[str, str]] = {}
 
     # -- public -------------------------------------------------------------
 
@@ -165,6 +203,9 @@ class Node:
 
     async def close(self) -> None:
         """Stop every task and close every socket."""
+        if self._health_flush is not None:
+            self._health_flush.cancel()
+            self._health_flush = None
         for task in self._tasks:
             task.cancel()
         if self._tasks:
@@ -326,20 +367,39 @@ class Node:
 
     async def _poll_once(self) -> None:
         client = self._connect()
-        status = await client.call("status")
-        statuses: dict[str, str] = dict(status.get("statuses", {}))
-        names = sorted(statuses)
-        # All in flight at once on the one DEALER: one round trip, not 2N + 1.
-        lists, counts, sockets = await asyncio.gather(
-            asyncio.gather(*(client.call("list", name=name) for name in names)),
-            asyncio.gather(*(client.call("numprocesses", name=name) for name in names)),
-            client.call("listsockets"),
-        )
+        seen: list[tuple[str, int, str]] = []
+        self._health_seen = seen
+        try:
+            # verbose: our circusd adds each process's readiness; upstream's ignores it.
+            status = await client.call("status", verbose=True)
+            statuses: dict[str, str] = dict(status.get("statuses", {}))
+            names = sorted(statuses)
+            # All in flight at once on the one DEALER: one round trip, not 2N + 1.
+            lists, counts, sockets = await asyncio.gather(
+                asyncio.gather(*(client.call("list", name=name) for name in names)),
+                asyncio.gather(*(client.call("numprocesses", name=name) for name in names)),
+                client.call("listsockets"),
+            )
+        finally:
+            self._health_seen = None
+        health = status.get("health")
+        health = health if isinstance(health, Mapping) else {}
         watchers: dict[str, dict[str, Any]] = {}
         for name, listed, counted in zip(names, lists, counts, strict=True):
             pids = sorted(int(pid) for pid in listed.get("pids", []) or [])
             watchers[name] = {"status": statuses[name], "pids": pids,
                               "numprocesses": counted.get("numprocesses", len(pids))}
+            states = _health_map(health.get(name))
+            if states is not None:
+                watchers[name]["health"] = states
+            if name in self._last_unhealthy:
+                watchers[name]["last_unhealthy"] = self._last_unhealthy[name]
+        for name, pid, state in seen:  # newer than the answer, maybe
+            entry = watchers.get(name)
+            if entry is not None and "health" in entry:
+                entry["health"][str(pid)] = state
+        self._last_unhealthy = {name: record for name, record in self._last_unhealthy.items()
+                                if name in watchers}
         self.watchers = watchers
         self.sockets = [dict(entry) for entry in sockets.get("sockets", [])]
         if self.state == "down":
@@ -360,8 +420,44 @@ class Node:
             name, action = split_topic(topic, "watcher.")
             if action == "output":
                 self._add_output(name, payload)
+            elif action in ("ready", "unhealthy"):
+                # No poll: the state is in the event. An unhealthy process's
+                # restart brings kill/reap/spawn events, which do poll.
+                self._apply_health(name, action, payload)
             else:
                 self._wake.set()
+
+    def _apply_health(self, name: str, state: str, payload: Mapping[str, object]) -> None:
+        pid = payload.get("process_pid")
+        if not isinstance(pid, int) or isinstance(pid, bool):
+            return
+        if self._health_seen is not None:
+            self._health_seen.append((name, pid, state))
+        if state == "unhealthy":
+            self._last_unhealthy[name] = _unhealthy_record(pid, payload)
+        self._health_pending.setdefault(name, {})[str(pid)] = state
+        if self._health_flush is None:
+            self._health_flush = asyncio.get_running_loop().call_later(
+                HEALTH_COALESCE, self._flush_health)
+
+    def _flush_health(self) -> None:
+        """Fold the readiness events gathered so far into the watchers, and send them."""
+        self._health_flush = None
+        pending, self._health_pending = self._health_pending, {}
+        watchers = dict(self.watchers)
+        for name, states in pending.items():
+            if name not in watchers:
+                continue
+            # Copies, not in-place changes: the last snapshot sent shares these
+            # dicts, and the change must show when the snapshots are compared.
+            entry = dict(watchers[name])
+            if "health" in entry:
+                entry["health"] = {**entry["health"], **states}
+            if name in self._last_unhealthy:
+                entry["last_unhealthy"] = self._last_unhealthy[name]
+            watchers[name] = entry
+        self.watchers = watchers
+        self._send_snapshot()
 
     def _add_output(self, watcher: str, payload: Mapping[str, object]) -> None:
         line = _output_line(watcher, payload)
