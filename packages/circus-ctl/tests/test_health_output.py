@@ -33,10 +33,12 @@ def test_verbose_status_prints_each_process_readiness_under_its_watcher(daemon, 
 
 
 def test_verbose_status_of_one_watcher(daemon, capsys):
-    daemon.replies["status"] = {"status": "active",
-                                "health": {"web": {"7": "ready", "8": "starting"}}}
+    daemon.replies["status"] = {"status": "active", "backoff": {"web": [SLOT]},
+                                "health": {"8": "starting", "7": "ready"}}
     assert main(["--endpoint", daemon.endpoint, "status", "web", "--verbose"]) == 0
-    assert capsys.readouterr().out == "active\n  pid 7: ready\n  pid 8: starting\n"
+    assert capsys.readouterr().out == (
+        "active\n  pid 7: ready\n  pid 8: starting\n"
+        "  slot 3: backing off after 4 quick exits in a row; respawn in 2.1s\n")
 
 
 def test_list_of_a_checked_watcher_puts_the_state_beside_each_pid(daemon, capsys):

@@ -83,14 +83,15 @@ class StatusReply(Reply, total=False):
     """``status``: ``statuses`` by watcher name, or with ``name`` the state in ``status``.
 
     ``backoff`` (our circusd, with ``verbose: true``) lists the waiting slots
-    of each watcher that has any; ``health`` (the same) gives, by watcher
-    name, each process's readiness by pid: ``starting``, ``ready`` or
-    ``unhealthy`` (a watcher without a ``check`` has its processes ``ready``).
+    of each watcher that has any; ``health`` (the same) gives each process's
+    readiness by pid, ``starting``, ``ready`` or ``unhealthy`` (a watcher
+    without a ``check`` has its processes ``ready``): by watcher name then
+    pid, or with ``name`` that watcher's by pid.
     """
 
     statuses: dict[str, str]
     backoff: dict[str, list[BackoffSlot]]
-    health: dict[str, dict[str, str]]
+    health: dict[str, dict[str, str]] | dict[str, str]
 
 
 class NumProcessesReply(Reply, total=False):

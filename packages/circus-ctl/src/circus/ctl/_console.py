@@ -29,8 +29,9 @@ if TYPE_CHECKING:
 
         ``info`` is ``dstats``'s process, ``stats NAME``'s processes by pid, or
         ``stats NAME PID``'s one process (a string if it vanished). ``health``
-        is ``list NAME``'s states by pid, or ``status``'s by watcher then pid
-        (so :class:`ListReply` and :class:`StatusReply` are not bases).
+        is ``list NAME``'s and ``status NAME``'s states by pid, or
+        ``status``'s by watcher then pid (so :class:`ListReply` and
+        :class:`StatusReply` are not bases).
         """
 
         watchers: list[str]
@@ -84,7 +85,8 @@ def render_status(reply: ConsoleReply, style: Style) -> str:
 
     With ``status --verbose``, under each watcher: a ``health`` key adds one
     indented ``pid <pid>: <state>`` line per process (by pid), a ``backoff``
-    key one line per slot that waits out a crash-loop backoff.
+    key one line per slot that waits out a crash-loop backoff. ``health`` is
+    by watcher then pid, or with ``name`` that watcher's states by pid.
     """
     statuses = reply.get("statuses")
     backoff = reply.get("backoff")
@@ -92,10 +94,9 @@ def render_status(reply: ConsoleReply, style: Style) -> str:
     health = reply.get("health")
     health = health if isinstance(health, dict) else {}
     if not isinstance(statuses, dict):
-        lines = [style.state(str(reply.get("status")))]
-        for name in sorted(set(health) | set(backoff)):
-            lines += _health_lines(health.get(name), style)
-            lines += _backoff_lines(backoff.get(name), style)
+        lines = [style.state(str(reply.get("status"))), *_health_lines(health, style)]
+        for slots in backoff.values():
+            lines += _backoff_lines(slots, style)
         return "\n".join(lines)
     items = sorted((str(name), str(state)) for name, state in statuses.items())
     if style.tty and not backoff and not health:
@@ -114,7 +115,8 @@ def _health_lines(states: object, style: Style) -> list[str]:
         return []
     # Pids are digit strings: shorter first, then by text, is numeric order.
     pids = sorted(states, key=lambda pid: (len(str(pid)), str(pid)))
-    return [f"  pid {pid}: {style.state(str(states[pid]))}" for pid in pids]
+    return [f"  pid {pid}: {style.state(states[pid])}" for pid in pids
+            if isinstance(states[pid], str)]
 
 
 def _backoff_lines(slots: object, style: Style) -> list[str]:
