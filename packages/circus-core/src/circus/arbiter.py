@@ -35,6 +35,7 @@ from circus._setup.build import build
 from circus._setup.httpd import HTTPD, httpd_socket, httpd_watcher
 from circus._setup.plugins import is_active, plugin_watcher
 from circus._setup.statsd import stats_watcher
+from circus._watching.depends import DependencyError
 from circus._watching.on_demand import OnDemand
 from circus._watching.reaper import Reaper
 from circus._watching.signals import SignalRouter
@@ -379,8 +380,18 @@ class Arbiter:
         return sum(len(w.processes) for w in self.watchers)
 
     def create_watcher(self, name: str, cmd: str, **options: Unpack[WatcherOptions]) -> Watcher:
-        """Create a watcher (not started) and emit ``add``; it is visible at once."""
+        """Create a watcher (not started) and emit ``add``; it is visible at once.
+
+        Raises:
+            ValueError: bad options, or a ``depends_on`` naming a watcher this
+                arbiter does not have.
+            ConflictError: a watcher of that name exists.
+        """
         watcher = Watcher(name, cmd, **options)
+        known = {w.name.lower() for w in self.watchers}
+        for dependency in watcher.depends_on:
+            if dependency.lower() not in known:
+                raise ValueError(f"depends_on names unknown watcher {dependency!r}")
         self.adopt_watcher(watcher)
         self.events.publish(watcher.name, "add", {})
         self._announce("add", watcher)
@@ -536,7 +547,11 @@ class Arbiter:
                     await _wait_event(self._quit_wake, self.warmup_delay)
                     if self._quit_wake.is_set():
                         return
-            await watcher.start()
+            try:
+                await watcher.start()
+            except DependencyError as exc:
+                # The others still start: one missing dependency must not stop circusd.
+                logger.error("%s", exc)
         if after_first_group is not None and not self.quitting:
             after_first_group()
 

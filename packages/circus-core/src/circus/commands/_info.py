@@ -32,7 +32,12 @@ def list_(arbiter: Arbiter, props: Props) -> ReplyFields:
         watcher = props.watcher(arbiter)
         # The reaper reports deaths within milliseconds, so our own state is
         # as fresh as psutil's, and costs nothing for 1000s of processes.
-        return {"pids": [p.pid for p in watcher.processes.values() if p.is_alive]}
+        reply: dict[str, object] = {
+            "pids": [p.pid for p in watcher.processes.values() if p.is_alive]}
+        if watcher.check is not None:
+            # Ours, only with a check: upstream's clients read "pids" alone.
+            reply["health"] = watcher.health_states()
+        return reply
     return {"watchers": sorted(w.name.lower() for w in arbiter.watchers)}
 
 
@@ -42,7 +47,9 @@ def status(arbiter: Arbiter, props: Props) -> ReplyFields:
 
     Ours: with ``verbose`` true the reply also has ``backoff``, the slots of
     each watcher that wait out a crash-loop backoff (only watchers that have
-    some). Without it the reply is upstream's, key for key.
+    some), and ``health``, each process's ``starting``/``ready``/``unhealthy``
+    by pid (for one watcher; by watcher name, then pid, for all). Without it
+    the reply is upstream's, key for key.
     """
     watchers = [props.watcher(arbiter)] if "name" in props else list(arbiter.watchers)
     reply: dict[str, object]
@@ -52,6 +59,10 @@ def status(arbiter: Arbiter, props: Props) -> ReplyFields:
         reply = {"statuses": {w.name: w.status() for w in watchers}}
     if props.flag("verbose", False):
         reply["backoff"] = {w.name: slots for w in watchers if (slots := w.backoff_slots())}
+        if "name" in props:
+            reply["health"] = watchers[0].health_states()
+        else:
+            reply["health"] = {w.name: w.health_states() for w in watchers}
     return reply
 
 
@@ -164,7 +175,8 @@ _OPTION_NAMES = (
 )
 # Ours, added after upstream's (clients ignore keys they do not know).
 _EXTRA_NAMES = ("autostart", "copy_path", "retry_in", "backoff", "min_uptime", "umask",
-                "virtualenv", "use_papa", "publish_output")
+                "virtualenv", "use_papa", "publish_output", "check", "check_interval",
+                "check_timeout", "check_retries", "depends_on")
 
 
 def jsonable(value: object) -> JSONValue:
