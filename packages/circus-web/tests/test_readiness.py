@@ -159,3 +159,28 @@ def test_a_thousand_processes_page_stays_fast(scripted: ScriptedCircusd, webs: A
     # Generous bounds (a shared 2-core machine): the README's figures are the bench's.
     assert loaded < 3.0 and changed < 3.0, (loaded, changed)
     assert console_errors(browser) == []
+
+
+def test_real_circusd_with_a_check(daemons: Any, webs: Any, browser: webdriver.Chrome) -> None:
+    """circusd of this project: an ``exec:`` check the test passes by creating a file."""
+    circusd = daemons("")
+    flag = circusd.dir / "ready"
+    circusd.call("add", name="web", cmd="sleep", args=["600"], start=True,
+                 options={"numprocesses": 2, "check": f"exec:test -e {flag}",
+                          "check_interval": 0.2, "check_timeout": 1, "check_retries": 100})
+    wait_for(lambda: len(circusd.pids("web")) == 2, what="two processes")
+    pids = circusd.pids("web")
+    web = webs("--endpoint", circusd.endpoint)
+    browser.get(web.base + "/node/n0/watcher/web")
+    def all_shown(state: str) -> bool:
+        return all(_badge(browser, pid)[0] == state for pid in pids)
+
+    wait_for(lambda: all_shown("starting"), what="both starting")
+    ready_count = '[data-testid="ready-count"]'
+    assert browser.find_element(By.CSS_SELECTOR, ready_count).text == "0/2 ready"
+    flag.touch()
+    wait_for(lambda: all_shown("ready"), what="both ready")
+    wait_for(lambda: browser.find_element(By.CSS_SELECTOR, ready_count).text == "2/2 ready",
+             what="2/2 ready")
+    screenshot(browser, "readiness-real")
+    assert console_errors(browser) == []

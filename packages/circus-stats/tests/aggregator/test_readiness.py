@@ -170,3 +170,49 @@ def test_upstream_circusd_gets_upstreams_messages_and_no_readiness_metrics(
         assert metrics["circus_watcher_unhealthy"] == []
     finally:
         fake.close()
+
+
+def test_real_circusd_readiness_in_messages_and_metrics(harness: Harness) -> None:
+    """circusd of this project with an ``exec:`` check the test passes by creating a file."""
+    flag = harness.tmp_path / "ready"
+    port = free_port()
+    sub = harness.sub(b"stat.web.")
+    harness.start_circusd(
+        "[watcher:web]\ncmd = sleep 600\nnumprocesses = 2\n"
+        f"check = exec:test -e {flag}\ncheck_interval = 0.2\ncheck_timeout = 1\n"
+        "check_retries = 100\n\n"  # a ready window of 100 s: starting until the file exists
+        + harness.stats_watcher("--interval", "0.2", "--prometheus", f"127.0.0.1:{port}"))
+    pids = set(harness.call("list", name="web")["pids"])
+    assert len(pids) == 2
+
+    def states() -> dict[int, str]:
+        seen: dict[int, str] = {}
+        while set(seen) != pids:
+            topic, payload = sub.until(lambda t, _: t.startswith("stat.web."))
+            seen[int(topic.rsplit(".", 1)[1])] = payload.get("health", "")
+        return seen
+
+    wait_for(lambda: states() == dict.fromkeys(pids, "starting"), 15, "both starting")
+    flag.touch()
+    wait_for(lambda: states() == dict.fromkeys(pids, "ready"), 15, "both ready")
+
+    def scraped_ready() -> dict[str, list[Any]] | None:
+        metrics = scrape(port)
+        return metrics if value(metrics["circus_watcher_ready_processes"],
+                                watcher="web") == 2 else None
+
+    metrics = wait_for(scraped_ready, 15, "the metrics to follow")
+    assert {s.labels["pid"] for s in metrics["circus_process_ready"]
+            if s.labels["watcher"] == "web" and s.value == 1} == {str(p) for p in pids}
+    assert value(metrics["circus_watcher_unhealthy"], watcher="web") == 0
+    # The check starts failing: each process turns unhealthy and is restarted.
+    harness.call("set", name="web", options={"check_retries": 2})
+    flag.unlink()
+
+    def counted() -> dict[str, list[Any]] | None:
+        metrics = scrape(port)
+        found = value(metrics["circus_watcher_unhealthy"], watcher="web")
+        return metrics if found is not None and found >= 1 else None
+
+    metrics = wait_for(counted, 20, "an unhealthy process counted")
+    assert value(metrics["circus_watcher_processes"], watcher="web") is not None
