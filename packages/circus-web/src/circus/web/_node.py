@@ -14,12 +14,9 @@ logged once, and so is the recovery.
 Only the public ``circus.client`` API is used: any circusd speaking the
 protocol works, ours or upstream's.
 
-Readiness (our circusd's health checks) comes with each poll, from
-``status`` with ``verbose`` (upstream's circusd ignores the property and
-sends no ``health``), and live from the ``ready`` and ``unhealthy`` events in
-between: an event updates the watcher's states and the pages get a fresh
-snapshot within :data:`HEALTH_COALESCE` seconds, without a poll. Events seen
-while a poll is in flight are applied again to its (older) answer.
+Readiness (our circusd's health checks) comes with each poll and, in
+between, from the ``ready`` and ``unhealthy`` events, without a poll
+(:mod:`circus.web._readiness`).
 """
 
 from __future__ import annotations
@@ -46,6 +43,7 @@ from circus.client import (
 )
 from circus.client.protocol import EndpointError, parse_endpoint
 from circus.web._hub import Hub
+from circus.web._readiness import Readiness
 
 logger = logging.getLogger("circus.web")
 
@@ -75,15 +73,6 @@ HEARTBEAT = 0.5
 
 HEARTBEATS_MISSED = 3
 """Silent heartbeats after which the node counts as down (1.5 s with :data:`HEARTBEAT`)."""
-
-HEALTH_COALESCE = 0.05
-"""Seconds readiness events are gathered before the pages get one snapshot for them all."""
-
-HEALTH_STATES = frozenset(("starting", "ready", "unhealthy"))
-"""The readiness states circusd reports; anything else is ignored."""
-
-PROBE_OUTPUT = 1000
-"""Characters of a failed probe's output kept for the pages."""
 
 
 @dataclass(frozen=True)
@@ -131,23 +120,6 @@ def split_topic(topic: str, prefix: str) -> tuple[str, str]:
     return name, last
 
 
-def _health_map(states: object) -> dict[str, str] | None:
-    """A watcher's ``{pid: state}`` from circusd, keeping only well-formed entries."""
-    if not isinstance(states, Mapping):
-        return None
-    return {str(pid): state for pid, state in states.items()
-            if isinstance(state, str) and state in HEALTH_STATES}
-
-
-def _unhealthy_record(pid: int, payload: Mapping[str, object]) -> dict[str, Any]:
-    """What the pages show of a process found unhealthy: its pid, failures, probe output."""
-    failures = payload.get("failures")
-    stamp = payload.get("time")
-    return {"pid": pid, "output": str(payload.get("output", ""))[:PROBE_OUTPUT],
-            "failures": failures if isinstance(failures, int) else None,
-            "time": float(stamp) if isinstance(stamp, (int, float)) else time.time()}
-
-
 def _output_line(watcher: str, payload: Mapping[str, object]) -> dict[str, Any]:
     """One line of output as the pages get it: the topic's payload plus the watcher."""
     stamp = payload.get("time")
@@ -189,11 +161,7 @@ class Node:
         self._tasks: list[asyncio.Task[None]] = []
         self._subs: list[AsyncEventSubscriber] = []
         self._last_sent: Any = None
-        # Readiness events seen while a poll is in flight (None: no poll is).
-        self._health_seen: list[tuple[str, int, str]] | None = None
-        self._last_unhealthy: dict[str, dict[str, Any]] = {}
-        self._health_flush: asyncio.TimerHandle | None = None
-        self._health_pending: dict[str, dict[str, str]] = {}
+        self.readiness = Readiness(self._fold_readiness)
 
     # -- public -------------------------------------------------------------
 
@@ -203,9 +171,7 @@ class Node:
 
     async def close(self) -> None:
         """Stop every task and close every socket."""
-        if self._health_flush is not None:
-            self._health_flush.cancel()
-            self._health_flush = None
+        self.readiness.close()
         for task in self._tasks:
             task.cancel()
         if self._tasks:
@@ -367,8 +333,7 @@ class Node:
 
     async def _poll_once(self) -> None:
         client = self._connect()
-        seen: list[tuple[str, int, str]] = []
-        self._health_seen = seen
+        self.readiness.begin_poll()
         try:
             # verbose: our circusd adds each process's readiness; upstream's ignores it.
             status = await client.call("status", verbose=True)
@@ -380,26 +345,15 @@ class Node:
                 asyncio.gather(*(client.call("numprocesses", name=name) for name in names)),
                 client.call("listsockets"),
             )
-        finally:
-            self._health_seen = None
-        health = status.get("health")
-        health = health if isinstance(health, Mapping) else {}
+        except BaseException:
+            self.readiness.abort_poll()
+            raise
         watchers: dict[str, dict[str, Any]] = {}
         for name, listed, counted in zip(names, lists, counts, strict=True):
             pids = sorted(int(pid) for pid in listed.get("pids", []) or [])
             watchers[name] = {"status": statuses[name], "pids": pids,
                               "numprocesses": counted.get("numprocesses", len(pids))}
-            states = _health_map(health.get(name))
-            if states is not None:
-                watchers[name]["health"] = states
-            if name in self._last_unhealthy:
-                watchers[name]["last_unhealthy"] = self._last_unhealthy[name]
-        for name, pid, state in seen:  # newer than the answer, maybe
-            entry = watchers.get(name)
-            if entry is not None and "health" in entry:
-                entry["health"][str(pid)] = state
-        self._last_unhealthy = {name: record for name, record in self._last_unhealthy.items()
-                                if name in watchers}
+        self.readiness.annotate(watchers, status.get("health"))
         self.watchers = watchers
         self.sockets = [dict(entry) for entry in sockets.get("sockets", [])]
         if self.state == "down":
@@ -423,40 +377,12 @@ class Node:
             elif action in ("ready", "unhealthy"):
                 # No poll: the state is in the event. An unhealthy process's
                 # restart brings kill/reap/spawn events, which do poll.
-                self._apply_health(name, action, payload)
+                self.readiness.apply(name, action, payload)
             else:
                 self._wake.set()
 
-    def _apply_health(self, name: str, state: str, payload: Mapping[str, object]) -> None:
-        pid = payload.get("process_pid")
-        if not isinstance(pid, int) or isinstance(pid, bool):
-            return
-        if self._health_seen is not None:
-            self._health_seen.append((name, pid, state))
-        if state == "unhealthy":
-            self._last_unhealthy[name] = _unhealthy_record(pid, payload)
-        self._health_pending.setdefault(name, {})[str(pid)] = state
-        if self._health_flush is None:
-            self._health_flush = asyncio.get_running_loop().call_later(
-                HEALTH_COALESCE, self._flush_health)
-
-    def _flush_health(self) -> None:
-        """Fold the readiness events gathered so far into the watchers, and send them."""
-        self._health_flush = None
-        pending, self._health_pending = self._health_pending, {}
-        watchers = dict(self.watchers)
-        for name, states in pending.items():
-            if name not in watchers:
-                continue
-            # Copies, not in-place changes: the last snapshot sent shares these
-            # dicts, and the change must show when the snapshots are compared.
-            entry = dict(watchers[name])
-            if "health" in entry:
-                entry["health"] = {**entry["health"], **states}
-            if name in self._last_unhealthy:
-                entry["last_unhealthy"] = self._last_unhealthy[name]
-            watchers[name] = entry
-        self.watchers = watchers
+    def _fold_readiness(self) -> None:
+        self.watchers = self.readiness.fold(self.watchers)
         self._send_snapshot()
 
     def _add_output(self, watcher: str, payload: Mapping[str, object]) -> None:
