@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import functools
 import gc
 import io
@@ -41,7 +42,7 @@ from circus._watching.reaper import Reaper
 from circus._watching.signals import SignalRouter
 from circus.config import load_config
 from circus.config._options import CIRCUS_OPTIONS, warn_inert
-from circus.errors import ConfigError, ConflictError, UnknownWatcherError
+from circus.errors import CommandError, ConfigError, ConflictError, UnknownWatcherError
 from circus.sockets import CircusSocket, SocketLike, SocketSpec, build_sockets
 from circus.watcher import Watcher, WatcherOptions
 
@@ -615,11 +616,17 @@ class Arbiter:
             if self.prereload_fn is not None:
                 self.prereload_fn(self)
             reopen_log_files()
+            refused: list[str] = []
             for watcher in self.iter_watchers():
                 if self._stop_requested():
                     return
                 watcher.reopen_streams()
-                await watcher.reload(graceful=graceful, sequential=sequential)
+                try:
+                    await watcher.reload(graceful=graceful, sequential=sequential)
+                except CommandError as exc:  # a gated reload rolled back: the others go on
+                    refused.append(str(exc))
+            if refused:
+                raise CommandError("; ".join(refused))
 
     def _stop_requested(self) -> bool:
         # A call, not the attribute, for mypy: the flag changes while a reload awaits.
@@ -689,7 +696,8 @@ class Arbiter:
     async def _reload_on_hup(self) -> None:
         while True:
             self._hup_again = False
-            await self.reload()
+            with contextlib.suppress(CommandError):  # logged where it happened
+                await self.reload()
             if not self._hup_again or self.quitting:
                 return
             logger.info("received SIGHUP during the reload; reloading again")

@@ -55,6 +55,16 @@ logger = logging.getLogger("circus")
 _SPAWN_BATCH = 32
 
 
+class ReloadRolledBack(CommandError):
+    """A gated reload was rolled back: the new processes never got ready (errno 5)."""
+
+
+# Options a running watcher only applies by starting new processes, and the
+# compound ones of that kind: what a rolled-back reload restores.
+_SPAWN_ATTRS = (*(name for name, opt in WATCHER_OPTIONS.items() if opt.live == "spawn"),
+                "env", "rlimits")
+
+
 class WatcherOptions(TypedDict, total=False):
     """The keyword options of :class:`Watcher` (those after ``name`` and ``cmd``).
 
@@ -523,8 +533,14 @@ class Watcher:
         the watcher runs, this then re-draws the ``max_age`` timers
         (``max_age``), reloads gracefully so that new processes get a new
         command line or environment (``spawn``), and converges.
+
+        Raises:
+            ReloadRolledBack: with a ``check``, the new processes did not get
+                ready; the old ones keep running and the options that need
+                new processes (``spawn``) are back to their old values.
         """
         async with self._lock:
+            before = {attr: getattr(self, attr) for attr in _SPAWN_ATTRS}
             kinds = set(apply())
             if self.state not in (WatcherState.ACTIVE, WatcherState.STARTING):
                 return
@@ -538,6 +554,12 @@ class Watcher:
                     send_hup, self.send_hup = self.send_hup, False
                     try:
                         await self._reload(graceful=True, sequential=False)
+                    except ReloadRolledBack:
+                        # Respawns of the old generation must use what works.
+                        for attr, value in before.items():
+                            setattr(self, attr, value)
+                        self._child_env = self.build_env()
+                        raise
                     finally:
                         self.send_hup = send_hup
             await self._manage()
@@ -749,9 +771,10 @@ class Watcher:
         """With a check, wait until the new ``generation`` is ready before the old goes.
 
         Raises:
-            CommandError: not ready within the ready window. With
-                ``rollback`` the new processes are stopped first (the old ones
-                keep serving); the message says which were not ready and why.
+            ReloadRolledBack: with ``rollback``, not ready within the ready
+                window; the new processes were stopped (the old ones keep
+                serving); the message says which were not ready and why.
+            CommandError: without ``rollback`` (sequential), the same.
         """
         if self.check is None or not generation:
             return
@@ -769,7 +792,7 @@ class Watcher:
         message = (f"reload of watcher {self.name} {what}: {len(late)} new process(es) not "
                    f"ready within {window:g}s (check_timeout x check_retries); {why}")
         logger.error("%s", message)
-        raise CommandError(message)
+        raise ReloadRolledBack(message) if rollback else CommandError(message)
 
     def _why_not_ready(self, pid: int) -> str:
         if pid not in self.processes:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from pathlib import Path
 from typing import Any
 
 import pytest
+from circus._watching.probes import ProbeResult, run_probe
+from circus._watching.reaper import Reaper
+from circus.config._check import probe_spec
 from circus.watcher import Watcher
 from conftest import EventLog, apoll, pid_exists_not_zombie, python_cmd
 
@@ -142,9 +146,8 @@ async def test_exec_probe_past_its_timeout_is_killed_and_reaped(
     # Every probe that timed out was killed and reaped: no zombie, no orphan
     # (the running one, if any, goes with the watcher; the leak guard checks).
     await harness.arbiter.stop()
-    for pid in probes:
-        await apoll(lambda pid=pid: not pid_exists_not_zombie(pid), timeout=5)
-        assert not os.path.exists(f"/proc/{pid}")
+    for pid in probes:  # gone from the process table: reaped, not a zombie
+        await apoll(lambda pid=pid: not os.path.exists(f"/proc/{pid}"), timeout=5)
 
 
 async def test_check_options_are_reported_and_settable(
@@ -187,3 +190,24 @@ def test_bad_check_values_name_the_watcher() -> None:
     with pytest.raises(ValueError, match=r"circular depends_on: w -> w"):
         Watcher("w", "sleep 1", depends_on="w")
 
+
+
+async def test_probes_by_host_name_and_their_failures() -> None:
+    loop = asyncio.get_running_loop()
+    reaper = Reaper(loop)
+    server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        ok = await run_probe(probe_spec(f"tcp://localhost:{port}"), 2, reaper=reaper)
+        assert ok == ProbeResult(True, f"tcp localhost:{port}: connected")
+        # The server closes at once without an answer: no HTTP status line.
+        bad = await run_probe(probe_spec(f"http://127.0.0.1:{port}/x"), 2, reaper=reaper)
+        assert not bad.ok and "not an HTTP answer" in bad.output
+    finally:
+        server.close()
+        await server.wait_closed()
+    refused = await run_probe(probe_spec(f"tcp://127.0.0.1:{port}"), 2, reaper=reaper)
+    assert not refused.ok and "tcp 127.0.0.1:" in refused.output
+    missing = await run_probe(probe_spec("exec:/nonexistent/probe"), 2, reaper=reaper)
+    assert not missing.ok and "cannot start" in missing.output
+    reaper.close()

@@ -91,12 +91,54 @@ check_retries = 2
                                                  prefix=prefix))
     web = harness.watcher("web")
     await apoll(web.health.all_ready, timeout=10)
-    old = web.pids
+    old, old_cmd = web.pids, web.cmd
 
     never.write_text("")
+    extra = "\n[watcher:extra]\ncmd = sleep 60\ngraceful_timeout = 5\n"
     (tmp_path / "circus.ini").write_text(config.format(cmd=tcp_server(prefix, 0.3, never),
-                                                       prefix=prefix))
+                                                       prefix=prefix) + extra)
     reply = await ctl(harness)("reloadconfig", waiting=True)
     assert reply["status"] == "error", reply
     assert "reload of watcher web rolled back" in reply["reason"]
+    # The rest of the file is applied all the same.
+    assert harness.watcher("extra").status() == "active"
     assert web.pids == old and all(pid_exists_not_zombie(pid) for pid in old)
+    # A respawn of the old generation uses the command that works.
+    assert web.cmd == old_cmd
+
+
+async def test_sequential_reload_waits_for_each_replacement(
+    make_arbiter: Any, tmp_path: Path
+) -> None:
+    web = checked_web(port_prefix(), tmp_path / "never")
+    harness = await make_arbiter(web, start=False)
+    log = EventLog(harness.arbiter.events)
+    await harness.arbiter.start()
+    await apoll(web.health.all_ready, timeout=10)
+    old = web.pids
+    mark = len(log.entries)
+
+    await web.reload(sequential=True)
+    kinds = [(topic.rsplit(".", 1)[1], p.get("process_pid")) for _, topic, p in
+             log.entries[mark:] if topic.rsplit(".", 1)[1] in ("kill", "spawn", "ready")]
+    # Each replacement is ready before the next old process is stopped.
+    assert [kind for kind, _ in kinds] == ["kill", "spawn", "ready"] * 2
+    assert [pid for kind, pid in kinds if kind == "kill"] == old
+
+
+async def test_reload_of_everything_goes_on_past_a_rolled_back_watcher(
+    make_arbiter: Any, ctl: Any, tmp_path: Path
+) -> None:
+    never = tmp_path / "never"
+    web = checked_web(port_prefix(), never, numprocesses=1)
+    web.priority = 10  # reloaded first
+    other = Watcher("other", "sleep 60", graceful_timeout=5)
+    harness = await make_arbiter(web, other)
+    await apoll(web.health.all_ready, timeout=10)
+    old_web, old_other = web.pids, other.pids
+
+    never.write_text("")
+    reply = await ctl(harness)("reload", waiting=True)
+    assert reply["status"] == "error" and "reload of watcher web rolled back" in reply["reason"]
+    assert web.pids == old_web
+    assert other.pids and other.pids != old_other

@@ -214,8 +214,14 @@ class HealthMonitor:
         env = None
         if spec.kind == "exec" and watcher.env:
             env = {**os.environ, **watcher.env}
-        return await run_probe(spec, watcher.check_timeout, reaper=watcher.reaper, env=env,
-                               cwd=watcher.working_dir)
+        try:
+            return await run_probe(spec, watcher.check_timeout, reaper=watcher.reaper,
+                                   env=env, cwd=watcher.working_dir)
+        except Exception as exc:
+            # A bug or an odd failure in one probe must not end the probing of
+            # this process (its timer is re-armed from the result).
+            logger.exception("watcher %s: probe %r failed", watcher.name, spec.text)
+            return ProbeResult(False, f"check {spec.text!r}: {type(exc).__name__}: {exc}")
 
     def _spec_for(self, proc: Process) -> ProbeSpec:
         text = self._watcher.check or ""
