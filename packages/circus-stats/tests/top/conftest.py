@@ -29,8 +29,9 @@ Frames = list[bytes]
 
 
 def process_message(watcher: str, pid: int, cpu: Any = 1.0, mem: Any = 0.5,
-                    rss: str = "10.00M", age: Any = 65.0, name: str | None = None) -> Frames:
-    """A ``stat.<watcher>.<pid>`` message shaped like circusd-stats's."""
+                    rss: str = "10.00M", age: Any = 65.0, name: str | None = None,
+                    health: Any = None) -> Frames:
+    """A ``stat.<watcher>.<pid>`` message shaped like circusd-stats's (``health`` if given)."""
     created = time.time() - age if isinstance(age, (int, float)) else "N/A"
     info = {
         "pid": pid, "cmdline": "python3", "username": "alice", "nice": 0,
@@ -38,6 +39,8 @@ def process_message(watcher: str, pid: int, cpu: Any = 1.0, mem: Any = 0.5,
         "ctime": "0:01.25", "create_time": created, "age": age,
         "children": [], "subtopic": pid, "name": name,
     }
+    if health is not None:
+        info["health"] = health
     return [f"stat.{watcher}.{pid}".encode(), json.dumps(info).encode()]
 
 
