@@ -168,7 +168,7 @@ class TopInPty:
             self.raw.extend(data)
             self.stream.feed(data)
 
-    def wait_for(self, predicate: Callable[[str], bool], timeout: float = 10.0) -> str:
+    def wait_for(self, predicate: Callable[[str], bool], timeout: float = 30.0) -> str:
         """Pump output until ``predicate(screen text)`` holds; fail after ``timeout``."""
         deadline = time.monotonic() + timeout
         while True:
@@ -179,7 +179,7 @@ class TopInPty:
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out; the screen shows:\n{text}")
 
-    def wait_text(self, needle: str, timeout: float = 10.0) -> str:
+    def wait_text(self, needle: str, timeout: float = 30.0) -> str:
         """Wait until ``needle`` is on screen."""
         return self.wait_for(lambda text: needle in text, timeout)
 
@@ -197,7 +197,7 @@ class TopInPty:
     def press(self, keys: bytes) -> None:
         os.write(self.master, keys)
 
-    def wait_exit(self, timeout: float = 10.0) -> int:
+    def wait_exit(self, timeout: float = 30.0) -> int:
         """Pump output until circus-top exits; return its exit status."""
         deadline = time.monotonic() + timeout
         while self.proc.poll() is None:
