@@ -33,8 +33,9 @@ _JOIN_TIMEOUT = 5.0
 class WatchClient(Protocol):
     """Who gets the batches of one watch connection (called on the loop)."""
 
-    def batch(self, out: Records, err: Records, closed: Records, ack: Callable[[], None]) -> None:
-        """Handle one batch, then call ``ack`` once it is written."""
+    def batch(self, out: Records, err: Records, closed: Records, handovers: Records,
+              ack: Callable[[], None]) -> None:
+        """Handle one batch (``handovers``: papa.Handover), then call ``ack`` once it is written."""
 
     def ended(self) -> None:
         """Every watched process exited and was acknowledged: the watch is over."""
@@ -225,11 +226,12 @@ class WatchPump:
             return
         entry.in_flight = True
         out, err, closed = batch
+        handovers = list(getattr(entry.watcher, "handovers", ()))
 
         def ack() -> None:
             self._send(lambda: self._ack(entry))
 
-        self._loop.call_soon_threadsafe(entry.client.batch, out, err, closed, ack)
+        self._loop.call_soon_threadsafe(entry.client.batch, out, err, closed, handovers, ack)
 
     def _run(self) -> None:
         while True:

@@ -8,6 +8,7 @@ processes a previous circusd left in papa.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import os
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from circus._papa import names
+from circus._papa.handed import HandedReader, now_or
 from circus._papa.kernel import PapaError
 from circus._papa.lines import LineJoiner
 from circus._papa.process import PapaProcess
@@ -28,6 +30,10 @@ if TYPE_CHECKING:
     from circus.watcher import Watcher
 
 logger = logging.getLogger("circus")
+
+# Seconds an exited process's output sockets get to reach their end (EOF)
+# before its exit is reported: a daemonised grandchild may keep them open.
+_DRAIN_TIMEOUT = 5.0
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,11 @@ class PapaWatching:
         self._host = host
         self._by_name: dict[str, PapaProcess] = {}
         self._lines = LineJoiner()
+        # Output sockets papa handed over, per papa name and stream.
+        self._readers: dict[tuple[str, str], HandedReader] = {}
+        # Batches whose exits wait for the handed-over output to be drained.
+        self._draining: set[asyncio.Task[None]] = set()
+        self._releasing = False
         # The numprocesses of the config: a stored value made under another
         # config value is stale (the config changed across the restart).
         self._configured = watcher.numprocesses
@@ -97,7 +108,7 @@ class PapaWatching:
         kernel = self._host.kernel
         await self._take_partial_lines()
         handle = await kernel.call(kernel.client.watch_processes,
-                                   *(s.name for s in survivors))
+                                   *(s.name for s in survivors), handover=kernel.handover)
         self._host.pump.add(handle, self)
         logger.info("watcher %s: adopted %d processes from papa", watcher.name, len(survivors))
 
@@ -157,11 +168,15 @@ class PapaWatching:
             # A writer that outruns circusd (or writes while circusd is down) blocks
             # on its pipe, as it would with circusd reading it, instead of papa
             # dropping its oldest output: no line is ever lost.
-            backpressure=True)
+            backpressure=True,
+            # Output through sockets that papa hands over to circusd's watch
+            # connection: circusd reads them as it reads a plain process's pipes.
+            handover=kernel.handover or None)
         proc.hosted(name, int(details["pid"]), float(details.get("started", 0.0)))
         self._by_name[name] = proc
         try:
-            handle = await kernel.call(kernel.client.watch_processes, name)
+            handle = await kernel.call(kernel.client.watch_processes, name,
+                                       handover=kernel.handover)
         except PapaError:
             self._by_name.pop(name, None)
             raise
@@ -174,22 +189,73 @@ class PapaWatching:
 
     # -- what the watch connections carry (on the loop) ------------------------------
 
-    def batch(self, out: list[Any], err: list[Any], closed: list[Any],
+    def batch(self, out: list[Any], err: list[Any], closed: list[Any], handovers: list[Any],
               ack: Callable[[], None]) -> None:
-        """Write the output, reap the exits, then acknowledge the batch to papa."""
+        """Write the output, take handed-over sockets, reap the exits, then acknowledge.
+
+        An exit whose output sockets circusd reads is reported (and the batch
+        acknowledged, which lets papa drop its copies) once they are drained.
+        """
         try:
             for kind, records in (("stdout", out), ("stderr", err)):
                 for record in records:
                     data, stamp = self._lines.add((record.name, kind), record.data,
                                                   record.timestamp)
                     self._write(record.name, kind, data, stamp)
-            for record in closed:
-                self._flush(record.name)
-                proc = self._by_name.pop(record.name, None)
-                if proc is not None:
-                    self._watcher.papa_exited(proc, wait_status(int(record.data)))
+            for handover in handovers:
+                self._take_over(handover)
+            if any(key[0] == record.name for record in closed for key in self._readers):
+                task = asyncio.get_running_loop().create_task(self._reap_drained(closed, ack))
+                self._draining.add(task)
+                task.add_done_callback(self._draining.discard)
+                return
+        except BaseException:
+            ack()
+            raise
+        try:
+            self._reap(closed)
         finally:
             ack()
+
+    def _reap(self, closed: list[Any]) -> None:
+        for record in closed:
+            self._flush(record.name)
+            proc = self._by_name.pop(record.name, None)
+            if proc is not None:
+                self._watcher.papa_exited(proc, wait_status(int(record.data)))
+
+    async def _reap_drained(self, closed: list[Any], ack: Callable[[], None]) -> None:
+        try:
+            for record in closed:
+                for kind in ("stdout", "stderr"):
+                    reader = self._readers.pop((record.name, kind), None)
+                    if reader is not None and not await reader.wait_closed(_DRAIN_TIMEOUT):
+                        logger.warning("watcher %s: output of %s still open after its exit; "
+                                       "closing it", self._watcher.name, record.name)
+                        reader.finish()
+            self._reap(closed)
+        finally:
+            ack()
+
+    def _take_over(self, handover: Any) -> None:
+        """Read the sockets of a ``papa.Handover`` on the loop, from where papa stopped."""
+        for kind, sock in (("stdout", handover.stdout), ("stderr", handover.stderr)):
+            if sock is None:
+                continue
+            key = (handover.name, kind)
+            if self._releasing or key in self._readers:
+                sock.close()  # not ours to read: papa reads on once the connection closes
+                continue
+            # A line begun in papa's records ends in the socket.
+            started = self._lines.flush_key(key)
+
+            def sink(data: bytes, stamp: float | None, name: str = handover.name,
+                     stream: str = kind) -> None:
+                self._write(name, stream, data, now_or(stamp))
+
+            reader = HandedReader(sock, sink, asyncio.get_running_loop(), started)
+            self._readers[key] = reader
+            reader.start()
 
     def _write(self, name: str, kind: str, data: bytes, timestamp: float) -> None:
         if not data:
@@ -220,6 +286,15 @@ class PapaWatching:
         stored in papa's values for the next circusd, which completes them, so
         no line is cut in two by a restart.
         """
+        self._releasing = True
+        await asyncio.gather(*self._draining)
+        for (name, kind), reader in self._readers.items():
+            # Stopped before the watch connection closes: papa reads on from
+            # the first byte not written, once it sees the connection go.
+            started = reader.stop()
+            if started is not None:
+                self._lines.seed((name, kind), *started)
+        self._readers.clear()
         await self._host.pump.detach(self)
         await self._keep_partial_lines()
         self._by_name.clear()
