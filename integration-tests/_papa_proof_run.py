@@ -20,6 +20,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,6 +80,42 @@ def parse_pairs(line: str) -> dict[str, str]:
         if sep:
             pairs[key] = value
     return pairs
+
+
+# -- numbered writers' output (papa_scripts/numbered_writer.py) ------------------------
+
+
+def read_lines(path: Path) -> dict[int, list[str]]:
+    """The file's lines grouped by writer pid, in file order (the rest of each line)."""
+    by_pid: dict[int, list[str]] = defaultdict(list)
+    if not path.exists():
+        return by_pid
+    for number, line in enumerate(path.read_bytes().decode().split("\n")[:-1], 1):
+        pid, sep, rest = line.partition(" ")
+        assert sep and pid.isdigit(), f"{path}:{number}: not a writer's line: {line!r}"
+        by_pid[int(pid)].append(rest)
+    return by_pid
+
+
+def check_sequence(pid: int, lines: list[str]) -> int:
+    """Assert *lines* are ``0 .. n-1`` then ``end n``, each once; return n."""
+    assert lines, f"nothing from writer {pid}"
+    assert lines[-1].startswith("end "), f"writer {pid} has no end line: {lines[-3:]}"
+    count = int(lines[-1].split()[1])
+    numbers = [int(text) for text in lines[:-1]]
+    if numbers != list(range(count)):
+        seen: dict[int, int] = defaultdict(int)
+        for number in numbers:
+            seen[number] += 1
+        missing = [n for n in range(count) if n not in seen]
+        doubled = [n for n, times in seen.items() if times > 1]
+        disorder = next((i for i in range(1, len(numbers)) if numbers[i] <= numbers[i - 1]),
+                        None)
+        raise AssertionError(
+            f"writer {pid}: {len(numbers)} lines for {count} written; "
+            f"{len(missing)} missing (first {missing[:5]}), {len(doubled)} doubled "
+            f"(first {doubled[:5]}), first out of order at index {disorder}")
+    return count
 
 
 # -- the run ----------------------------------------------------------------------------
@@ -158,12 +195,15 @@ class PapaRun(CircusRun):
 
     def stop_daemon(self, daemon: Daemon, how: str,
                     ctl: list[str] | None = None, env: dict[str, str] | None = None) -> None:
-        """End *daemon* with ``circusctl quit`` (``how="quit"``) or SIGTERM (``"term"``)."""
+        """End *daemon* with ``circusctl quit`` (``how="quit"``), SIGTERM (``"term"``)
+        or SIGKILL (``"kill"``: circusd gets no chance to tidy up)."""
         if how == "quit":
             argv = ctl if ctl is not None else self.ours_argv("circusctl")
             done = self._run([*argv, "--endpoint", daemon.endpoint, "--timeout", "20", "quit"],
                              dict(os.environ) if env is None else env, None, 60)
             assert done.returncode == 0, f"quit failed: {done.stdout} {done.stderr}"
+        elif how == "kill":
+            daemon.process.send_signal(signal.SIGKILL)
         else:
             assert how == "term", how
             daemon.process.send_signal(signal.SIGTERM)
@@ -172,7 +212,8 @@ class PapaRun(CircusRun):
         except subprocess.TimeoutExpired:
             raise AssertionError(f"circusd did not exit after {how}:\n{daemon.log_text()}")\
                 from None
-        assert code == 0, f"circusd exited {code} after {how}:\n{daemon.log_text()}"
+        expected = -signal.SIGKILL if how == "kill" else 0
+        assert code == expected, f"circusd exited {code} after {how}:\n{daemon.log_text()}"
 
     # -- teardown --
 

@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import shlex
 import time
-from collections import defaultdict
 from functools import partial
 from pathlib import Path
 
 from _circus_run import PYTHON, alive, wait_for
-from _papa_proof_run import PapaRun
+from _papa_proof_run import PapaRun, check_sequence, read_lines
 
 WRITER = Path(__file__).resolve().parent / "papa_scripts" / "numbered_writer.py"
 PROCESSES = 2
@@ -30,39 +29,6 @@ LINES_PER_S = 5000  # per writer: 10,000 lines/s in all
 RESTARTS = 5
 # Output papa must hold for circusd before a restart ends: ~0.3 s of output.
 DOWN_BYTES = 50_000
-
-
-def read_lines(path: Path) -> dict[int, list[str]]:
-    """The file's lines grouped by writer pid, in file order (the rest of each line)."""
-    by_pid: dict[int, list[str]] = defaultdict(list)
-    if not path.exists():
-        return by_pid
-    for number, line in enumerate(path.read_bytes().decode().split("\n")[:-1], 1):
-        pid, sep, rest = line.partition(" ")
-        assert sep and pid.isdigit(), f"{path}:{number}: not a writer's line: {line!r}"
-        by_pid[int(pid)].append(rest)
-    return by_pid
-
-
-def check_sequence(pid: int, lines: list[str]) -> int:
-    """Assert *lines* are ``0 .. n-1`` then ``end n``, each once; return n."""
-    assert lines, f"nothing from writer {pid}"
-    assert lines[-1].startswith("end "), f"writer {pid} has no end line: {lines[-3:]}"
-    count = int(lines[-1].split()[1])
-    numbers = [int(text) for text in lines[:-1]]
-    if numbers != list(range(count)):
-        seen: dict[int, int] = defaultdict(int)
-        for number in numbers:
-            seen[number] += 1
-        missing = [n for n in range(count) if n not in seen]
-        doubled = [n for n, times in seen.items() if times > 1]
-        disorder = next((i for i in range(1, len(numbers)) if numbers[i] <= numbers[i - 1]),
-                        None)
-        raise AssertionError(
-            f"writer {pid}: {len(numbers)} lines for {count} written; "
-            f"{len(missing)} missing (first {missing[:5]}), {len(doubled)} doubled "
-            f"(first {doubled[:5]}), first out of order at index {disorder}")
-    return count
 
 
 def test_five_restarts_lose_no_line_and_keep_the_pids(papa_run: PapaRun) -> None:

@@ -11,8 +11,13 @@ unwritten bytes, its unfinished last line included, to papa.
 
 An unfinished last line stays in the socket until its newline arrives. The
 socket stays readable meanwhile, so the reader leaves the loop and looks
-again after a short, growing delay (1 ms up to 50 ms), only while such a
-line waits; the writer hanging up (``POLLRDHUP``) flushes it.
+again after a short, growing delay (1 ms, doubling), only while such a line
+waits; the writer hanging up (``POLLRDHUP``) flushes it. A line that has not
+grown for about 60 ms is taken into memory instead, as a plain pipe reader
+keeps it: the writer may be blocked on a full socket (a long line, or many
+tiny writes), and waiting longer would deadlock. Such a line start goes back
+to papa's values on a clean restart (:meth:`HandedReader.stop`); only a
+SIGKILL of circusd while a line stalls half-written loses it.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ PEEK_SIZE = 1 << 20
 # Bytes taken from one socket per wakeup, so one writer cannot starve the loop.
 _MAX_PER_WAKEUP = 4 << 20
 _FIRST_RETRY = 0.001
-_MAX_RETRY = 0.05
+_MAX_RETRY = 0.064  # looks after 1, 2, 4 ... 32 ms: ~60 ms before a stalled line is taken in
 _HUNG_UP = select.POLLHUP | getattr(select, "POLLRDHUP", 0)
 # One buffer for every reader (they all run on the loop's thread): peeks land
 # in it and consumed bytes are discarded into it.
@@ -61,6 +66,8 @@ class HandedReader:
         self._loop = loop
         self._prefix = prefix
         self._retry = _FIRST_RETRY
+        # Size of the unfinished line seen at the last look (0: none waits).
+        self._waiting = 0
         self._timer: asyncio.TimerHandle | None = None
         self._reading = False
         self.closed = False
@@ -115,12 +122,16 @@ class HandedReader:
                 self.finish()  # EOF
                 return
             end = data.rfind(b"\n") + 1
-            if end == 0:
-                if len(data) < PEEK_SIZE and not self._hung_up():
+            if end == 0 and len(data) < PEEK_SIZE and not self._hung_up():
+                if len(data) != self._waiting:  # it grew: look again soon
+                    self._waiting, self._retry = len(data), _FIRST_RETRY
+                if self._retry < _MAX_RETRY:
                     self._wait_for_rest()
                     return
-                end = len(data)
-            self._retry = _FIRST_RETRY
+                self._take_in(data)  # stalled: maybe a writer blocked on a full socket
+                continue
+            self._waiting, self._retry = 0, _FIRST_RETRY
+            end = end or len(data)
             self._write(data if end == len(data) else data[:end])
             self._consume(end)
             budget -= end
@@ -152,6 +163,15 @@ class HandedReader:
             (start, stamp), self._prefix = self._prefix, None
             data = start + data
         self._sink(data, stamp)
+
+    def _take_in(self, data: bytes) -> None:
+        """Consume a stalled unfinished line into memory (the prefix of the next write)."""
+        self._consume(len(data))
+        self._waiting, self._retry = 0, _FIRST_RETRY
+        start, stamp = self._prefix or (b"", time.time())
+        self._prefix = (start + data, stamp)
+        if len(self._prefix[0]) >= PEEK_SIZE:
+            self._write(b"")
 
     def _hung_up(self) -> bool:
         poller = select.poll()
