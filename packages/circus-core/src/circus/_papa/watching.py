@@ -73,6 +73,11 @@ class PapaWatching:
         """Watch connections open to papa (of every watcher): one fd each."""
         return self._host.pump.watches
 
+    def fds_per_process(self, pipes: int) -> int:
+        """circusd's fds per papa process: its watch connection, plus its ``pipes``
+        output sockets when papa hands them over."""
+        return 1 + (pipes if self._host.kernel.handover else 0)
+
     @property
     def endpoint(self) -> str:
         """papa's endpoint, for messages."""
