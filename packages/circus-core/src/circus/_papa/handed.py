@@ -24,9 +24,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
 import select
 import socket
+import sys
+import termios
 import time
 from collections.abc import Callable
 
@@ -39,8 +42,10 @@ _MAX_PER_WAKEUP = 4 << 20
 _FIRST_RETRY = 0.001
 _MAX_RETRY = 0.064  # looks after 1, 2, 4 ... 32 ms: ~60 ms before a stalled line is taken in
 _HUNG_UP = select.POLLHUP | getattr(select, "POLLRDHUP", 0)
-# One buffer for every reader (they all run on the loop's thread): peeks land
-# in it and consumed bytes are discarded into it.
+# Nothing queued: a peek this size tells end-of-file from "nothing yet".
+_SMALL_PEEK = 64 * 1024
+# One buffer for every reader (they all run on the loop's thread): consumed
+# bytes are discarded into it.
 _BUFFER = memoryview(bytearray(PEEK_SIZE))
 
 #: Gets whole lines and the time of their first byte (None: now).
@@ -138,14 +143,20 @@ class HandedReader:
 
     def _peek(self) -> bytes | None:
         """What the socket holds (b"" at EOF, None when nothing is there now)."""
+        # Sized by what is queued, so the peek lands in a bytes object of the
+        # right size at once (no oversized buffer, no second copy).
         try:
-            size = self._sock.recv_into(_BUFFER, PEEK_SIZE, socket.MSG_PEEK)
+            queued = int.from_bytes(fcntl.ioctl(self._fd, termios.FIONREAD, b"\0\0\0\0"),
+                                    sys.byteorder)
+        except OSError:
+            queued = 0
+        try:
+            return self._sock.recv(min(queued, PEEK_SIZE) or _SMALL_PEEK, socket.MSG_PEEK)
         except BlockingIOError:
             return None
         except OSError as exc:
             logger.warning("reading a papa output socket failed: %s", exc)
             return b""
-        return bytes(_BUFFER[:size])
 
     def _consume(self, size: int) -> None:
         while size > 0:
