@@ -156,6 +156,10 @@ class Children:
                 self._close_pipe(held, fd)
 
     def _on_readable(self, child: ChildIO, stream: IO[bytes]) -> None:
+        if stream.closed:
+            # Closed by an earlier event of the same select() round (the exit's
+            # drain, seen first): this event is stale.
+            return
         process = child.process
         if not self._read(child, stream) or child.paused or process.removed:
             return
