@@ -15,6 +15,7 @@ token: such a process is reported as left behind and fails the test.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -22,9 +23,11 @@ import subprocess
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from _circus_run import (
+    PYTHON,
     CircusRun,
     Daemon,
     _kill_tree,
@@ -37,6 +40,7 @@ from _circus_run import (
 )
 
 PROMPT = b"\n> "
+WRITER = Path(__file__).resolve().parent / "papa_scripts" / "numbered_writer.py"
 
 
 # -- talking to the kernel ------------------------------------------------------------
@@ -116,6 +120,62 @@ def check_sequence(pid: int, lines: list[str]) -> int:
             f"{len(missing)} missing (first {missing[:5]}), {len(doubled)} doubled "
             f"(first {doubled[:5]}), first out of order at index {disorder}")
     return count
+
+
+def restart_under_writers(run: PapaRun, hows: list[str], *, processes: int = 2,
+                          lines_per_s: int = 5000, down_bytes: int = 50_000) -> int:
+    """Papa-hosted numbered writers into one FileStream, circusd ended once per *hows*.
+
+    Each end (``quit``, ``term`` or ``kill``: see :meth:`PapaRun.stop_daemon`)
+    is followed by a wait until papa holds *down_bytes* of their output (papa
+    reads it while no circusd does), then a new circusd on the same config,
+    which must adopt the same pids and get output to the file again. At the
+    end each writer's lines must be in the file exactly once, in order.
+
+    Returns:
+        The number of lines the writers wrote.
+    """
+    out = run.tmp_path / "writers.log"
+    stop = run.tmp_path / "stop"
+    cmd = (f"{shlex.quote(PYTHON)} {shlex.quote(str(WRITER))} {lines_per_s} "
+           f"{shlex.quote(str(stop))} {run.token}")
+    sections = (f"[watcher:writer]\ncmd = {cmd}\nnumprocesses = {processes}\n"
+                f"use_papa = true\ncopy_env = true\ngraceful_timeout = 5\n"
+                f"stdout_stream.class = FileStream\nstdout_stream.filename = {out}\n"
+                f"stdout_stream.max_bytes = 1073741824\n")
+    config, endpoint, pubsub = run.papa_config("writer", sections)
+    daemon = run.start_papa_daemon(config, endpoint, pubsub)
+    pids = sorted(daemon.wait_pids("writer", processes))
+    run.seen.update(pids)
+    names = sorted(run.papa_processes())
+    assert names == [f"circus.writer.{wid}" for wid in range(1, processes + 1)], names
+
+    def written_by_all(lines: int) -> bool:
+        got = read_lines(out)
+        return all(len(got[pid]) >= lines for pid in pids)
+
+    wait_for(lambda: written_by_all(1000), "the writers' first lines in the file")
+    for number, how in enumerate(hows):
+        run.stop_daemon(daemon, how)
+        wait_for(lambda: int(run.papa_stats()["buffered"]) >= down_bytes,
+                 f"papa to buffer {down_bytes} bytes while circusd is down ({how} {number})")
+        assert all(alive(pid) for pid in pids), f"a writer died after {how} {number}"
+        daemon = run.start_papa_daemon(config, endpoint, pubsub)
+        assert sorted(run.list_pids(daemon, "writer")) == pids, (
+            f"{how} {number}: the new circusd did not adopt {pids}\n{daemon.log_text()}")
+        # The replay reaches the file; then the writers' new lines do too.
+        target = max(len(lines) for lines in read_lines(out).values()) + 1000
+        wait_for(partial(written_by_all, target), f"output after {how} {number}")
+    stop.touch()
+    wait_for(lambda: all(lines and lines[-1].startswith("end ")
+                         for lines in (read_lines(out)[pid] for pid in pids)),
+             "the writers' end lines in the file", 30)
+    by_pid = read_lines(out)
+    assert sorted(by_pid) == pids, f"lines from unexpected pids: {sorted(by_pid)} vs {pids}"
+    counts = [check_sequence(pid, by_pid[pid]) for pid in pids]
+    assert sorted(run.list_pids(daemon, "writer")) == pids
+    assert "Traceback" not in run.logs(), run.logs()
+    return sum(counts)
 
 
 # -- the run ----------------------------------------------------------------------------
