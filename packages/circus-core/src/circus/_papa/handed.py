@@ -128,8 +128,12 @@ class HandedReader:
                 return
             end = data.rfind(b"\n") + 1
             if end == 0 and len(data) < PEEK_SIZE and not self._hung_up():
-                if len(data) != self._waiting:  # it grew: look again soon
+                if len(data) != self._waiting:
+                    # New: stay on the loop, which calls again at once; a fast
+                    # writer has usually written more by then (the timers below
+                    # would stall it for a millisecond every socketful).
                     self._waiting, self._retry = len(data), _FIRST_RETRY
+                    return
                 if self._retry < _MAX_RETRY:
                     self._wait_for_rest()
                     return
