@@ -364,15 +364,18 @@ class Papa:
         self._command("r", "p", *args)
         return True
 
-    def watch_processes(self, *args: str, handover: bool = False) -> Watcher:
+    def watch_processes(self, *args: str, handover: bool = False, keep: bool = False) -> Watcher:
         """Return a :class:`Watcher` for the output and exit of the processes matching *args*.
 
         The watcher takes this object's connection; the next command opens another.
         With ``handover`` (ours; a unix socket kernel only), the output sockets
         of ``handover=1`` processes are handed to the watcher
         (:attr:`Watcher.handovers`) instead of being relayed as records.
+        With ``keep`` (ours) the watch does not end when its processes are gone,
+        and :meth:`Watcher.add` adds processes made later.
         """
-        words = ["w", "p", *(("handover=1",) if handover else ()), *args]
+        options = [*(("handover=1",) if handover else ()), *(("keep=1",) if keep else ())]
+        words = ["w", "p", *options, *args]
         return self._start_watch(words, first_line_is_count=True, handover=handover)
 
     def _start_watch(self, words: list[str], first_line_is_count: bool,

@@ -129,6 +129,21 @@ class Watcher:
         readable, _, _ = select.select([self._connection.sock], [], [], 0)
         return bool(readable)
 
+    def add(self, *names: str) -> None:
+        """Watch these processes too (ours; the watch was started with ``keep=True``).
+
+        Sends ``+NAME...``, which acknowledges nothing. Unknown names are ignored.
+
+        Raises:
+            Error: the connection to the kernel was lost.
+        """
+        if self._connection is None or not names:
+            return
+        if any(":" in name or " " in name for name in names):
+            raise Error(f"Bad process name in {names!r}")
+        self._connection.send(("+" + " ".join(names) + "\n").encode())
+        self._count += len(names)
+
     def acknowledge(self) -> None:
         """Tell the kernel the last batch is saved so it may delete it; no-op if none pends."""
         if self._ack_pending and self._connection is not None:

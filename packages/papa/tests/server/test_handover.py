@@ -224,3 +224,21 @@ def test_many_exits_at_once_are_read_cleanly(kernel, tmp_path):
                 assert batch is not None
                 closed += [record.data for record in batch[2]]
         assert closed == [-signal.SIGKILL] * 40
+
+
+def test_a_kept_watch_takes_processes_made_later(kernel, tmp_path):
+    """``watch processes keep=1``: ``+NAME`` adds a process (a new one under an old name
+    too), acknowledges nothing, and the watch outlives its processes."""
+    with papa.Papa(kernel.address) as client:
+        client.make_process("k1", sys.executable, args=["-c", "print('one')"])
+        with client.watch_processes("k1", keep=True) as watcher:
+            assert read_records(watcher) == (b"one\n", [0])
+            watcher.acknowledge()
+            wait_for(lambda: not client.list_processes("k1"), what="k1 to leave the table")
+            # Nothing left, yet the watch goes on: no "Nothing left to watch".
+            assert not select.select([watcher.fileno()], [], [], 0.2)[0]
+            for name, word in (("k2", "two"), ("k1", "again")):
+                client.make_process(name, sys.executable, args=["-c", f"print('{word}')"])
+                watcher.add(name)
+                assert read_records(watcher) == (f"{word}\n".encode(), [0])
+                watcher.acknowledge()

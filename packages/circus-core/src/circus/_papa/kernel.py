@@ -84,13 +84,16 @@ class PapaKernel:
     """
 
     def __init__(self, endpoint: str, client: Any, version: str, worker: Worker,
-                 refusal: type[Exception] = RuntimeError, handover: bool = False) -> None:
+                 refusal: type[Exception] = RuntimeError, handover: bool = False,
+                 keep: bool = False) -> None:
         self.endpoint = endpoint
         self.client = client
         self.version = version
         # papa can hand output sockets over: a unix socket endpoint and a kernel
         # that says so. Then circusd reads the output itself (circus._papa.handed).
         self.handover = handover
+        # papa keeps a watch open for processes added later (one connection per watcher).
+        self.keep = keep
         # papa.Error itself is papa's answer; its subclasses (a lost connection) are not.
         self._refusal = refusal
         self._worker = worker
@@ -115,7 +118,8 @@ class PapaKernel:
         features = reply.get("features", "").split(",")
         handover = (isinstance(address, str) and "handover" in features
                     and not os.environ.get("CIRCUS_PAPA_NO_HANDOVER"))
-        return cls(endpoint, client, reply.get("version", ""), worker, module.Error, handover)
+        return cls(endpoint, client, reply.get("version", ""), worker, module.Error, handover,
+                   "keep" in features)
 
     async def call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``function(*args, **kwargs)`` (a client method) in the papa thread.

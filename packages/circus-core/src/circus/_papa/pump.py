@@ -83,6 +83,29 @@ class WatchPump:
         """Start reading ``watcher`` (a ``papa.Watcher``); batches go to ``client``."""
         self._send(lambda: self._add(watcher, client))
 
+    async def watch_more(self, watcher: Any, *names: str) -> bool:
+        """Add ``names`` to the open watch ``watcher`` (a ``keep`` watch: ``papa.Watcher.add``).
+
+        Returns:
+            False when that connection is closed or broken (open another one).
+        """
+        future: asyncio.Future[bool] = self._loop.create_future()
+
+        def add() -> None:
+            entry = self._entries.get(id(watcher))
+            added = False
+            if entry is not None and not entry.detach:
+                try:
+                    entry.watcher.add(*names)
+                    added = True
+                except Exception as exc:
+                    self._broken(entry, exc)
+            self._loop.call_soon_threadsafe(
+                lambda: None if future.done() else future.set_result(added))
+
+        self._send(add)
+        return await future
+
     async def detach(self, client: WatchClient) -> None:
         """Stop reading ``client``'s connections once their batches are acknowledged.
 

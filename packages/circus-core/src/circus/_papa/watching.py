@@ -64,6 +64,8 @@ class PapaWatching:
         # Batches whose exits wait for the handed-over output to be drained.
         self._draining: set[asyncio.Task[None]] = set()
         self._releasing = False
+        # The watch connection new processes are added to (papa's keep=1).
+        self._feed: Any = None
         # The numprocesses of the config: a stored value made under another
         # config value is stale (the config changed across the restart).
         self._configured = watcher.numprocesses
@@ -74,9 +76,10 @@ class PapaWatching:
         return self._host.pump.watches
 
     def fds_per_process(self, pipes: int) -> int:
-        """circusd's fds per papa process: its watch connection, plus its ``pipes``
-        output sockets when papa hands them over."""
-        return 1 + (pipes if self._host.kernel.handover else 0)
+        """circusd's fds per papa process: its watch connection (unless they share
+        one), plus its ``pipes`` output sockets when papa hands them over."""
+        kernel = self._host.kernel
+        return max((0 if kernel.keep else 1) + (pipes if kernel.handover else 0), 1)
 
     @property
     def endpoint(self) -> str:
@@ -179,13 +182,20 @@ class PapaWatching:
             handover=kernel.handover or None)
         proc.hosted(name, int(details["pid"]), float(details.get("started", 0.0)))
         self._by_name[name] = proc
+        pump = self._host.pump
+        if self._feed is not None and await pump.watch_more(self._feed, name):
+            return proc
         try:
+            # One connection for this watcher's processes: later ones are added
+            # to it (keep), instead of a connection per process.
             handle = await kernel.call(kernel.client.watch_processes, name,
-                                       handover=kernel.handover)
+                                       handover=kernel.handover, keep=kernel.keep)
         except PapaError:
             self._by_name.pop(name, None)
             raise
-        self._host.pump.add(handle, self)
+        pump.add(handle, self)
+        if kernel.keep:
+            self._feed = handle
         return proc
 
     @staticmethod
@@ -301,6 +311,7 @@ class PapaWatching:
                 self._lines.seed((name, kind), *started)
         self._readers.clear()
         await self._host.pump.detach(self)
+        self._feed = None
         await self._keep_partial_lines()
         self._by_name.clear()
 
@@ -339,6 +350,7 @@ class PapaWatching:
     def forget(self) -> list[PapaProcess]:
         """papa is gone: return the processes it hosted, which nobody watches any more."""
         self._flush()
+        self._feed = None
         procs = list(self._by_name.values())
         self._by_name.clear()
         return procs

@@ -95,12 +95,14 @@ def _remove(kernel: Kernel, tokens: list[str]) -> Reply:
 def _watch(kernel: Kernel, tokens: list[str]) -> Reply:
     _sub_word("watch", tokens)
     patterns = tokens[1:]
-    handover = False
-    # Ours: only this exact option is taken, so any other pattern means what it did.
-    if patterns and patterns[0].lower().startswith("handover="):
-        handover = parse_flag("handover", patterns.pop(0).partition("=")[2])
+    flags = {"handover": False, "keep": False}
+    # Ours: only these exact options are taken, so any other pattern means what it did.
+    while patterns and patterns[0].lower().partition("=")[0] in flags and "=" in patterns[0]:
+        key, _, value = patterns.pop(0).partition("=")
+        flags[key.lower()] = parse_flag(key.lower(), value)
     names = kernel.watchable(patterns)
-    return Reply(f"Watching {len(names)}", "watch", WatchSession(names, handover=handover))
+    session = WatchSession(names, handover=flags["handover"], keep=flags["keep"])
+    return Reply(f"Watching {len(names)}", "watch", session)
 
 
 def _set(kernel: Kernel, tokens: list[str]) -> Reply:
@@ -144,7 +146,7 @@ def _help_command(kernel: Kernel, tokens: list[str]) -> Reply:
 def _version(kernel: Kernel, tokens: list[str]) -> Reply:
     return Reply(
         f"version={__version__} protocol={PROTOCOL_VERSION} python={platform.python_version()}"
-        " features=backpressure,handover"
+        " features=backpressure,handover,keep"
     )
 
 

@@ -10,7 +10,7 @@ Commands (any unambiguous prefix works, e.g. "l p" for "list processes"):
                                        start a process and capture its output
   list sockets|processes|values [PATTERN...]
   remove sockets|processes|values PATTERN...
-  watch processes [handover=1] [PATTERN...]
+  watch processes [handover=1] [keep=1] [PATTERN...]
                                        stream output; ack each batch with a newline
   set NAME [VALUE...]                  store a value (no VALUE deletes it)
   get NAME                             read a value
@@ -56,7 +56,7 @@ Drops the captured output; the processes keep running and disappear from the
 list when they exit. "*" is required to remove them all.""",
     ("remove", "values"): "remove values PATTERN...\nDeletes values; all at once is refused.",
     ("watch", "processes"): """\
-watch processes [handover=1] [PATTERN...]
+watch processes [handover=1] [keep=1] [PATTERN...]
 Replies "Watching N", then sends batches of records ended by "] ":
   out:NAME:TIMESTAMP:LENGTH\\n<bytes>   err:...   closed:NAME:TIMESTAMP:EXITCODE
 Send a line (e.g. "-") to acknowledge a batch, or "q" to stop watching.
@@ -64,7 +64,9 @@ Unacknowledged output is sent again to the next watcher.
 handover=1 (unix socket connections only): the output sockets of handover=1
 processes come in an fds:NAME:TIMESTAMP:out,err record, with the descriptors
 attached (SCM_RIGHTS). Papa stops reading them until this connection ends or
-says "q", then reads on from the first byte the watcher did not consume.""",
+says "q", then reads on from the first byte the watcher did not consume.
+keep=1: the watch goes on when its processes are gone, and a line "+NAME..."
+adds processes to it (that line acknowledges nothing).""",
     ("set", ""): "set NAME [VALUE...]\nStores the value; without one the name is deleted.",
     ("get", ""): "get NAME\nReplies with the value, or an empty line.",
     ("exit-if-idle", ""): """\

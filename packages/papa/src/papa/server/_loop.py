@@ -257,6 +257,12 @@ class Server:
     def _watch_input(self, conn: Connection, text: str) -> None:
         session = conn.session
         assert session is not None
+        if text.startswith("+"):
+            # Ours: add processes to the session; not an acknowledgement.
+            live = {n for n, p in self.kernel.processes.items() if not p.removed}
+            session.add([name for name in text[1:].split() if name in live])
+            self._pump(conn)
+            return
         for name, seq in session.take_ack().items():
             self.kernel.acknowledge(name, seq)
             if name not in self.kernel.processes:

@@ -12,6 +12,10 @@ Handover (ours, ``watch processes handover=1`` on a unix socket): for each
 the process (SCM_RIGHTS, in the order of KINDS). Everything papa captured
 before comes in records ahead of it; everything after is read from the
 sockets by the watcher. The handover lasts while the connection does.
+
+``keep=1`` (ours): the session does not end when its processes are gone (no
+"Nothing left to watch"), and a line ``+NAME...`` adds processes to it (it
+acknowledges nothing), so one connection can watch processes made later.
 """
 
 from __future__ import annotations
@@ -30,9 +34,10 @@ STOPPED = b"Stopped watching\n> "
 class WatchSession:
     """Which processes a connection watches and what it has been sent."""
 
-    def __init__(self, names: list[str], *, handover: bool = False) -> None:
+    def __init__(self, names: list[str], *, handover: bool = False, keep: bool = False) -> None:
         self.names = names
         self.handover = handover
+        self.keep = keep
         # The processes whose output sockets this watcher reads, by name.
         self.delegated: dict[str, Process] = {}
         # Highest record number sent, per process; starts at 0 so a new
@@ -92,8 +97,15 @@ class WatchSession:
 
     @property
     def finished(self) -> bool:
-        """True when no watched process remains and no batch is in flight."""
-        return not self.names and self.in_flight is None
+        """True when no watched process remains and no batch is in flight (never with keep)."""
+        return not self.keep and not self.names and self.in_flight is None
+
+    def add(self, names: list[str]) -> None:
+        """Watch these processes too (``+NAME...``), from their first unacknowledged record."""
+        for name in names:
+            if name not in self.names:  # a name seen before may be a new process now
+                self.names.append(name)
+                self.sent[name] = 0
 
     def take_ack(self) -> dict[str, int]:
         """Mark the batch in flight as acknowledged and return what it carried."""
