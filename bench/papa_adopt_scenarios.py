@@ -16,9 +16,11 @@ Scenarios:
 * ``papa-overhead``: the same N sleepers, idle, once plain and once under
   papa: circusd's CPU and RSS in both runs, and the papa kernel's.
 * ``papa-output``: 4 writers write numbered 100-byte lines flat out into one
-  FileStream, once through direct pipes and once through papa, measured by
-  the same code as the ``log`` scenario (``scenarios.WRITER`` and its line
-  check); the ratio papa / direct.
+  FileStream, through direct pipes, through papa (which hands the output
+  sockets to circusd), and through papa relaying every byte over the watch
+  connections (``CIRCUS_PAPA_NO_HANDOVER=1``, the path before the handover),
+  measured by the same code as the ``log`` scenario (``scenarios.WRITER`` and
+  its line check); the ratio papa / direct.
 """
 
 from __future__ import annotations
@@ -89,8 +91,10 @@ class Circusd:
 class Run:
     """The daemons and the papa kernel of one scenario run; :meth:`kill` ends them all."""
 
-    def __init__(self, spec: DaemonSpec, wd: Path, ini: str) -> None:
+    def __init__(self, spec: DaemonSpec, wd: Path, ini: str,
+                 env: dict[str, str] | None = None) -> None:
         self.spec = spec
+        self.env = env or {}
         self.wd = wd
         self.config = wd / "circus.ini"
         self.config.write_text(ini)
@@ -103,6 +107,7 @@ class Run:
         """Launch circusd on the run's config (not waiting for anything)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
         env.update(self.spec.env)
+        env.update(self.env)
         log = self.wd / f"daemon-{len(self.daemons)}.out"
         with open(log, "wb") as out:
             launched = time.monotonic()
@@ -174,10 +179,12 @@ class Run:
 
 
 @contextlib.contextmanager
-def papa_run(spec: DaemonSpec, label: str, ini_for: Any) -> Iterator[Run]:
-    """A :class:`Run` in a fresh temp dir; ``ini_for(wd)`` gives its config."""
+def papa_run(spec: DaemonSpec, label: str, ini_for: Any,
+             env: dict[str, str] | None = None) -> Iterator[Run]:
+    """A :class:`Run` in a fresh temp dir; ``ini_for(wd)`` gives its config, ``env``
+    circusd's extra environment."""
     with workdir(label) as wd:
-        run = Run(spec, wd, ini_for(wd))
+        run = Run(spec, wd, ini_for(wd), env)
         try:
             yield run
         finally:
@@ -303,7 +310,7 @@ def run_overhead(spec: DaemonSpec, n: int, *, idle_seconds: float,
 # -- output throughput --------------------------------------------------------------------
 
 
-def _throughput(spec: DaemonSpec, *, papa: bool, mb_per_writer: int,
+def _throughput(spec: DaemonSpec, *, papa: bool, mb_per_writer: int, relay: bool = False,
                 timeout: float = 180.0) -> Result:
     """MiB/s of the writers into one FileStream, through papa or direct pipes.
 
@@ -313,14 +320,14 @@ def _throughput(spec: DaemonSpec, *, papa: bool, mb_per_writer: int,
     """
     nbytes = mb_per_writer * 2**20 // LINE_LEN * LINE_LEN
     expected = OUTPUT_WRITERS * nbytes
-    label = f"{spec.label} {'papa' if papa else 'direct'}"
+    label = f"{spec.label} {('relay' if relay else 'papa') if papa else 'direct'}"
 
     def ini(wd: Path) -> str:
         (wd / "writer.py").write_text(WRITER)
         cmd = f"{sys.executable} {wd / 'writer.py'} $(circus.wid) {nbytes} {wd}"
         return _ini(wd, papa=papa, cmd=cmd, n=OUTPUT_WRITERS, stdout_file=wd / "out.log")
 
-    with papa_run(spec, label, ini) as run:
+    with papa_run(spec, label, ini, {"CIRCUS_PAPA_NO_HANDOVER": "1"} if relay else None) as run:
         wd = run.wd
         daemon = run.start()
         deadline = time.monotonic() + timeout
@@ -358,11 +365,11 @@ def _throughput(spec: DaemonSpec, *, papa: bool, mb_per_writer: int,
 
 
 def run_output(spec: DaemonSpec, *, mb_per_writer: int, rounds: int = OUTPUT_ROUNDS) -> Result:
-    """Direct and papa in turn, *rounds* times each; medians and the ratio papa / direct."""
-    runs: dict[str, list[Result]] = {"direct": [], "papa": []}
+    """Direct, papa and papa relaying in turn, *rounds* times each; medians and the ratios."""
+    runs: dict[str, list[Result]] = {"direct": [], "papa": [], "relay": []}
     for _ in range(rounds):
         for kind in runs:
-            runs[kind].append(_throughput(spec, papa=kind == "papa",
+            runs[kind].append(_throughput(spec, papa=kind != "direct", relay=kind == "relay",
                                           mb_per_writer=mb_per_writer))
     result: Result = {"writers": OUTPUT_WRITERS, "mb_per_writer": mb_per_writer, "runs": runs}
     for kind, results in runs.items():
@@ -372,4 +379,7 @@ def run_output(spec: DaemonSpec, *, mb_per_writer: int, rounds: int = OUTPUT_ROU
             result[f"{kind}_{key}"] = sum(r[key] for r in results)
     direct, papa = result["direct_mb_per_s"], result["papa_mb_per_s"]
     result["papa_over_direct"] = papa / direct if direct and papa else None
+    relay = result["relay_mb_per_s"]
+    result["relay_lost_torn"] = result["relay_lost_lines"] + result["relay_torn_lines"]
+    result["relay_over_direct"] = relay / direct if direct and relay else None
     return result

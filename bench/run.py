@@ -802,7 +802,7 @@ def _run_papa_circusd(args: argparse.Namespace, specs: list[DaemonSpec],
                 spec, args.n, idle_seconds=args.idle_seconds, papa_result=papa_run))}
     if pa.OUTPUT in only:
         print(f"== circusd output: {pa.OUTPUT_WRITERS} x {args.papa_mb} MiB, direct vs papa "
-              f"({pa.OUTPUT_ROUNDS} rounds)", flush=True)
+              f"vs papa relaying ({pa.OUTPUT_ROUNDS} rounds)", flush=True)
         runs[pa.OUTPUT] = {"ours": _attempt(spec.label, "output", lambda: pa.run_output(
             spec, mb_per_writer=args.papa_mb))}
 
@@ -842,6 +842,12 @@ def _papa_circusd_metrics(n: int, papa_mb: int) -> list[Metric]:
         Metric(output, output, "  lines lost through papa", "papa_lost_lines", "", 0.0,
                digits=0),
         Metric(output, output, "  lines torn through papa", "papa_torn_lines", "", 0.0,
+               digits=0),
+        Metric(output, output, "  papa relaying every byte (no handover)", "relay_mb_per_s",
+               "MiB/s", None, higher_is_better=True, digits=0),
+        Metric(output, output, "  relaying / direct", "relay_over_direct", "x", None,
+               higher_is_better=True, digits=2, compare=False),
+        Metric(output, output, "  lines lost or torn relaying", "relay_lost_torn", "", 0.0,
                digits=0),
     ]
 

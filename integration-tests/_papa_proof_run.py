@@ -15,15 +15,19 @@ token: such a process is reported as left behind and fails the test.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import signal
 import socket
 import subprocess
 import time
+from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from _circus_run import (
+    PYTHON,
     CircusRun,
     Daemon,
     _kill_tree,
@@ -36,6 +40,7 @@ from _circus_run import (
 )
 
 PROMPT = b"\n> "
+WRITER = Path(__file__).resolve().parent / "papa_scripts" / "numbered_writer.py"
 
 
 # -- talking to the kernel ------------------------------------------------------------
@@ -79,6 +84,98 @@ def parse_pairs(line: str) -> dict[str, str]:
         if sep:
             pairs[key] = value
     return pairs
+
+
+# -- numbered writers' output (papa_scripts/numbered_writer.py) ------------------------
+
+
+def read_lines(path: Path) -> dict[int, list[str]]:
+    """The file's lines grouped by writer pid, in file order (the rest of each line)."""
+    by_pid: dict[int, list[str]] = defaultdict(list)
+    if not path.exists():
+        return by_pid
+    for number, line in enumerate(path.read_bytes().decode().split("\n")[:-1], 1):
+        pid, sep, rest = line.partition(" ")
+        assert sep and pid.isdigit(), f"{path}:{number}: not a writer's line: {line!r}"
+        by_pid[int(pid)].append(rest)
+    return by_pid
+
+
+def check_sequence(pid: int, lines: list[str]) -> int:
+    """Assert *lines* are ``0 .. n-1`` then ``end n``, each once; return n."""
+    assert lines, f"nothing from writer {pid}"
+    assert lines[-1].startswith("end "), f"writer {pid} has no end line: {lines[-3:]}"
+    count = int(lines[-1].split()[1])
+    numbers = [int(text) for text in lines[:-1]]
+    if numbers != list(range(count)):
+        seen: dict[int, int] = defaultdict(int)
+        for number in numbers:
+            seen[number] += 1
+        missing = [n for n in range(count) if n not in seen]
+        doubled = [n for n, times in seen.items() if times > 1]
+        disorder = next((i for i in range(1, len(numbers)) if numbers[i] <= numbers[i - 1]),
+                        None)
+        raise AssertionError(
+            f"writer {pid}: {len(numbers)} lines for {count} written; "
+            f"{len(missing)} missing (first {missing[:5]}), {len(doubled)} doubled "
+            f"(first {doubled[:5]}), first out of order at index {disorder}")
+    return count
+
+
+def restart_under_writers(run: PapaRun, hows: list[str], *, processes: int = 2,
+                          lines_per_s: int = 5000, down_bytes: int = 50_000) -> int:
+    """Papa-hosted numbered writers into one FileStream, circusd ended once per *hows*.
+
+    Each end (``quit``, ``term`` or ``kill``: see :meth:`PapaRun.stop_daemon`)
+    is followed by a wait until papa holds *down_bytes* of their output (papa
+    reads it while no circusd does), then a new circusd on the same config,
+    which must adopt the same pids and get output to the file again. At the
+    end each writer's lines must be in the file exactly once, in order.
+
+    Returns:
+        The number of lines the writers wrote.
+    """
+    out = run.tmp_path / "writers.log"
+    stop = run.tmp_path / "stop"
+    cmd = (f"{shlex.quote(PYTHON)} {shlex.quote(str(WRITER))} {lines_per_s} "
+           f"{shlex.quote(str(stop))} {run.token}")
+    sections = (f"[watcher:writer]\ncmd = {cmd}\nnumprocesses = {processes}\n"
+                f"use_papa = true\ncopy_env = true\ngraceful_timeout = 5\n"
+                f"stdout_stream.class = FileStream\nstdout_stream.filename = {out}\n"
+                f"stdout_stream.max_bytes = 1073741824\n")
+    config, endpoint, pubsub = run.papa_config("writer", sections)
+    daemon = run.start_papa_daemon(config, endpoint, pubsub)
+    pids = sorted(daemon.wait_pids("writer", processes))
+    run.seen.update(pids)
+    names = sorted(run.papa_processes())
+    assert names == [f"circus.writer.{wid}" for wid in range(1, processes + 1)], names
+
+    def written_by_all(lines: int) -> bool:
+        got = read_lines(out)
+        return all(len(got[pid]) >= lines for pid in pids)
+
+    wait_for(lambda: written_by_all(1000), "the writers' first lines in the file")
+    for number, how in enumerate(hows):
+        run.stop_daemon(daemon, how)
+        wait_for(lambda: int(run.papa_stats()["buffered"]) >= down_bytes,
+                 f"papa to buffer {down_bytes} bytes while circusd is down ({how} {number})")
+        assert all(alive(pid) for pid in pids), f"a writer died after {how} {number}"
+        daemon = run.start_papa_daemon(config, endpoint, pubsub)
+        assert sorted(run.list_pids(daemon, "writer")) == pids, (
+            f"{how} {number}: the new circusd did not adopt {pids}\n{daemon.log_text()}")
+        # The replay reaches the file; then the writers' new lines do too.
+        target = max(len(lines) for lines in read_lines(out).values()) + 1000
+        wait_for(partial(written_by_all, target), f"output after {how} {number}")
+    stop.touch()
+    wait_for(lambda: all(lines and lines[-1].startswith("end ")
+                         for lines in (read_lines(out)[pid] for pid in pids)),
+             "the writers' end lines in the file", 30)
+    by_pid = read_lines(out)
+    assert sorted(by_pid) == pids, f"lines from unexpected pids: {sorted(by_pid)} vs {pids}"
+    counts = [check_sequence(pid, by_pid[pid]) for pid in pids]
+    assert sorted(run.list_pids(daemon, "writer")) == pids
+    assert "Traceback" not in run.logs(), run.logs()
+    return sum(counts)
 
 
 # -- the run ----------------------------------------------------------------------------
@@ -158,12 +255,15 @@ class PapaRun(CircusRun):
 
     def stop_daemon(self, daemon: Daemon, how: str,
                     ctl: list[str] | None = None, env: dict[str, str] | None = None) -> None:
-        """End *daemon* with ``circusctl quit`` (``how="quit"``) or SIGTERM (``"term"``)."""
+        """End *daemon* with ``circusctl quit`` (``how="quit"``), SIGTERM (``"term"``)
+        or SIGKILL (``"kill"``: circusd gets no chance to tidy up)."""
         if how == "quit":
             argv = ctl if ctl is not None else self.ours_argv("circusctl")
             done = self._run([*argv, "--endpoint", daemon.endpoint, "--timeout", "20", "quit"],
                              dict(os.environ) if env is None else env, None, 60)
             assert done.returncode == 0, f"quit failed: {done.stdout} {done.stderr}"
+        elif how == "kill":
+            daemon.process.send_signal(signal.SIGKILL)
         else:
             assert how == "term", how
             daemon.process.send_signal(signal.SIGTERM)
@@ -172,7 +272,8 @@ class PapaRun(CircusRun):
         except subprocess.TimeoutExpired:
             raise AssertionError(f"circusd did not exit after {how}:\n{daemon.log_text()}")\
                 from None
-        assert code == 0, f"circusd exited {code} after {how}:\n{daemon.log_text()}"
+        expected = -signal.SIGKILL if how == "kill" else 0
+        assert code == expected, f"circusd exited {code} after {how}:\n{daemon.log_text()}"
 
     # -- teardown --
 

@@ -29,7 +29,6 @@ import glob
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -40,7 +39,8 @@ from typing import Any
 
 import pytest
 from _circus_peer import peer_env
-from _circus_run import CircusRun, Daemon, alive, answers, terminate, wait_for
+from _circus_run import CircusRun, Daemon, alive, answers, wait_for
+from _papa_run import kill_hosted
 
 CIRCUS_VERSION = "0.17.2"
 PAPA_VERSION = "1.0.6"
@@ -163,17 +163,8 @@ class ReferenceKernel:
 
     def close(self, run: CircusRun) -> list[str]:
         """Stop the daemons, kill every papa process by pid, then the kernel."""
-        for daemon in run.daemons:
-            if daemon.running() and not terminate(daemon):
-                daemon.process.kill()
-                daemon.process.wait()
-        if self.process.poll() is None:
-            self.listing("*")
-        for pid in self.seen:
-            for kill in (os.killpg, os.kill):
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    kill(pid, signal.SIGKILL)
-        wait_for(lambda: not any(alive(pid) for pid in self.seen), "papa's processes to die", 10)
+        kill_hosted(run, self.seen,
+                    (lambda: self.listing("*")) if self.process.poll() is None else None)
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()

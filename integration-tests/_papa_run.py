@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,17 +65,8 @@ class PapaKernel:
 
     def close(self) -> list[str]:
         """Stop the daemons, kill every papa process by pid, then the kernel."""
-        for daemon in self.run.daemons:
-            if daemon.running() and not terminate(daemon):
-                daemon.process.kill()
-                daemon.process.wait()
-        if self.process.poll() is None:
-            self.processes("*")
-        for pid in self.seen:
-            for kill in (os.killpg, os.kill):
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    kill(pid, signal.SIGKILL)
-        wait_for(lambda: not any(alive(pid) for pid in self.seen), "papa's processes to die", 10)
+        kill_hosted(self.run, self.seen,
+                    (lambda: self.processes("*")) if self.process.poll() is None else None)
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -84,6 +76,24 @@ class PapaKernel:
                 self.process.wait()
                 return ["papa ignored SIGTERM"]
         return [f"left running: {pid}" for pid in self.seen if alive(pid)]
+
+
+def kill_hosted(run: CircusRun, seen: set[int], refresh: Callable[[], object] | None) -> None:
+    """Teardown shared by our kernel and papa 1.0.6's: stop *run*'s daemons (so that
+    nothing respawns), call *refresh* (which adds what the kernel lists to *seen*;
+    None: the kernel is gone), then SIGKILL every pid of *seen* and its group, and
+    wait until they are gone."""
+    for daemon in run.daemons:
+        if daemon.running() and not terminate(daemon):
+            daemon.process.kill()
+            daemon.process.wait()
+    if refresh is not None:
+        refresh()
+    for pid in seen:
+        for kill in (os.killpg, os.kill):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                kill(pid, signal.SIGKILL)
+    wait_for(lambda: not any(alive(pid) for pid in seen), "papa's processes to die", 10)
 
 
 def start_kernel(run: CircusRun) -> PapaKernel:

@@ -15,16 +15,10 @@ does not drain, or drains without acknowledging, lines are missing or doubled.
 
 from __future__ import annotations
 
-import shlex
 import time
-from collections import defaultdict
-from functools import partial
-from pathlib import Path
 
-from _circus_run import PYTHON, alive, wait_for
-from _papa_proof_run import PapaRun
+from _papa_proof_run import PapaRun, restart_under_writers
 
-WRITER = Path(__file__).resolve().parent / "papa_scripts" / "numbered_writer.py"
 PROCESSES = 2
 LINES_PER_S = 5000  # per writer: 10,000 lines/s in all
 RESTARTS = 5
@@ -32,84 +26,10 @@ RESTARTS = 5
 DOWN_BYTES = 50_000
 
 
-def read_lines(path: Path) -> dict[int, list[str]]:
-    """The file's lines grouped by writer pid, in file order (the rest of each line)."""
-    by_pid: dict[int, list[str]] = defaultdict(list)
-    if not path.exists():
-        return by_pid
-    for number, line in enumerate(path.read_bytes().decode().split("\n")[:-1], 1):
-        pid, sep, rest = line.partition(" ")
-        assert sep and pid.isdigit(), f"{path}:{number}: not a writer's line: {line!r}"
-        by_pid[int(pid)].append(rest)
-    return by_pid
-
-
-def check_sequence(pid: int, lines: list[str]) -> int:
-    """Assert *lines* are ``0 .. n-1`` then ``end n``, each once; return n."""
-    assert lines, f"nothing from writer {pid}"
-    assert lines[-1].startswith("end "), f"writer {pid} has no end line: {lines[-3:]}"
-    count = int(lines[-1].split()[1])
-    numbers = [int(text) for text in lines[:-1]]
-    if numbers != list(range(count)):
-        seen: dict[int, int] = defaultdict(int)
-        for number in numbers:
-            seen[number] += 1
-        missing = [n for n in range(count) if n not in seen]
-        doubled = [n for n, times in seen.items() if times > 1]
-        disorder = next((i for i in range(1, len(numbers)) if numbers[i] <= numbers[i - 1]),
-                        None)
-        raise AssertionError(
-            f"writer {pid}: {len(numbers)} lines for {count} written; "
-            f"{len(missing)} missing (first {missing[:5]}), {len(doubled)} doubled "
-            f"(first {doubled[:5]}), first out of order at index {disorder}")
-    return count
-
-
 def test_five_restarts_lose_no_line_and_keep_the_pids(papa_run: PapaRun) -> None:
-    out = papa_run.tmp_path / "writers.log"
-    stop = papa_run.tmp_path / "stop"
-    cmd = (f"{shlex.quote(PYTHON)} {shlex.quote(str(WRITER))} {LINES_PER_S} "
-           f"{shlex.quote(str(stop))} {papa_run.token}")
-    sections = (f"[watcher:writer]\ncmd = {cmd}\nnumprocesses = {PROCESSES}\n"
-                f"use_papa = true\ncopy_env = true\ngraceful_timeout = 5\n"
-                f"stdout_stream.class = FileStream\nstdout_stream.filename = {out}\n"
-                f"stdout_stream.max_bytes = 1073741824\n")
-    config, endpoint, pubsub = papa_run.papa_config("writer", sections)
-    daemon = papa_run.start_papa_daemon(config, endpoint, pubsub)
-    pids = sorted(daemon.wait_pids("writer", PROCESSES))
-    papa_run.seen.update(pids)
-    names = sorted(papa_run.papa_processes())
-    assert names == [f"circus.writer.{wid}" for wid in range(1, PROCESSES + 1)], names
-
-    def written_by_all(lines: int) -> bool:
-        got = read_lines(out)
-        return all(len(got[pid]) >= lines for pid in pids)
-
-    wait_for(lambda: written_by_all(1000), "both writers' first lines in the file")
     started = time.monotonic()
-    for restart in range(RESTARTS):
-        how = "quit" if restart % 2 == 0 else "term"
-        papa_run.stop_daemon(daemon, how)
-        # Writers keep writing while no circusd listens: papa holds their output.
-        wait_for(lambda: int(papa_run.papa_stats()["buffered"]) >= DOWN_BYTES,
-                 f"papa to buffer {DOWN_BYTES} bytes while circusd is down (restart {restart})")
-        assert all(alive(pid) for pid in pids), f"a writer died after {how}"
-        daemon = papa_run.start_papa_daemon(config, endpoint, pubsub)
-        assert sorted(papa_run.list_pids(daemon, "writer")) == pids, (
-            f"restart {restart} ({how}) did not adopt {pids}\n{daemon.log_text()}")
-        # The replay reaches the file; then the writers' new lines do too.
-        target = max(len(lines) for lines in read_lines(out).values()) + 1000
-        wait_for(partial(written_by_all, target), f"output after restart {restart}")
-    running = time.monotonic() - started
-    stop.touch()
-    wait_for(lambda: all(lines and lines[-1].startswith("end ")
-                         for lines in (read_lines(out)[pid] for pid in pids)),
-             "both writers' end lines in the file", 30)
-
-    by_pid = read_lines(out)
-    assert sorted(by_pid) == pids, f"lines from unexpected pids: {sorted(by_pid)} vs {pids}"
-    counts = [check_sequence(pid, by_pid[pid]) for pid in pids]
-    assert sorted(papa_run.list_pids(daemon, "writer")) == pids
-    assert "Traceback" not in papa_run.logs(), papa_run.logs()
-    print(f"\n{sum(counts)} lines from {PROCESSES} writers over {RESTARTS} restarts "
-          f"in {running:.1f} s, none lost or doubled")
+    hows = ["quit" if restart % 2 == 0 else "term" for restart in range(RESTARTS)]
+    lines = restart_under_writers(papa_run, hows, processes=PROCESSES,
+                                  lines_per_s=LINES_PER_S, down_bytes=DOWN_BYTES)
+    print(f"\n{lines} lines from {PROCESSES} writers over {RESTARTS} restarts "
+          f"in {time.monotonic() - started:.1f} s, none lost or doubled")

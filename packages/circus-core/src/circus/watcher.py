@@ -669,9 +669,11 @@ class Watcher:
         per_child = self.reaper.fds_per_child + self._output.pipe_stdout + self._output.pipe_stderr
         children = self.reaper.tracked + missing
         if self._papa is not None:
-            # No pipes or reaper fds, but one papa watch connection per process.
+            # No reaper fds, but one papa watch connection per process (and its
+            # output sockets when papa hands them over).
             children += self._papa.watches
-            per_child = max(per_child, 1)
+            per_child = self._papa.fds_per_process(
+                self._output.pipe_stdout + self._output.pipe_stderr)
         _rlimits.ensure_nofile(children, per_child)
         for spawned in range(1, missing + 1):
             if self.state not in (WatcherState.ACTIVE, WatcherState.STARTING):

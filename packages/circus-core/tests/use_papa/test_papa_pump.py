@@ -41,7 +41,7 @@ class Client:
         self.lost_reasons: list[str] = []
         self.pending: list[Callable[[], None]] = []
 
-    def batch(self, out: list[Any], err: list[Any], closed: list[Any],
+    def batch(self, out: list[Any], err: list[Any], closed: list[Any], handovers: list[Any],
               ack: Callable[[], None]) -> None:
         self.out += [record.data for record in out]
         self.closed += [record.data for record in closed]

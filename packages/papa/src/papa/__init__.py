@@ -31,7 +31,7 @@ from ._client import (
     set_default_path,
     set_default_port,
 )
-from ._watcher import ProcessOutput, Watcher
+from ._watcher import Handover, ProcessOutput, Watcher
 from ._wire import Error
 
 PIPE = subprocess.PIPE
@@ -48,6 +48,7 @@ __all__ = [
     "PIPE",
     "STDOUT",
     "Error",
+    "Handover",
     "Papa",
     "ProcessOutput",
     "Watcher",

@@ -153,6 +153,7 @@ class Papa:
         return connection
 
     def _put_back(self, connection: Connection) -> None:
+        connection.drop_fds()  # back in command mode: no descriptors come any more
         if self._connection is None and not self._closed:
             self._connection = connection
         else:
@@ -286,7 +287,8 @@ class Papa:
                      stdout: int | None = None, stderr: int | None = None,
                      bufsize: int | str | None = None,
                      watch_immediately: bool | None = None,
-                     backpressure: bool | None = None) -> Any:
+                     backpressure: bool | None = None,
+                     handover: bool | None = None) -> Any:
         """Start a process in papa (or, with identical parameters, return the existing one).
 
         Args:
@@ -307,6 +309,9 @@ class Papa:
                 while ``bufsize`` bytes wait for an acknowledgement, the kernel
                 stops reading the process's output, so the process blocks on
                 its full pipe instead of papa dropping the oldest output.
+            handover: ours: the output goes through unix stream sockets
+                instead of pipes, which ``watch_processes(handover=True)``
+                can take over (papa 1.0.6's kernel refuses the key).
 
         Returns:
             ``{pid, running, started, args, ...}``, or a :class:`Watcher`.
@@ -325,6 +330,8 @@ class Papa:
             words.append("watch=1")
         if backpressure:
             words.append("backpressure=1")
+        if handover:
+            words.append("handover=1")
         if stdout == subprocess.DEVNULL:
             words.append("stdout=0")
         elif stdout not in (None, subprocess.PIPE):
@@ -357,17 +364,27 @@ class Papa:
         self._command("r", "p", *args)
         return True
 
-    def watch_processes(self, *args: str) -> Watcher:
+    def watch_processes(self, *args: str, handover: bool = False, keep: bool = False) -> Watcher:
         """Return a :class:`Watcher` for the output and exit of the processes matching *args*.
 
         The watcher takes this object's connection; the next command opens another.
+        With ``handover`` (ours; a unix socket kernel only), the output sockets
+        of ``handover=1`` processes are handed to the watcher
+        (:attr:`Watcher.handovers`) instead of being relayed as records.
+        With ``keep`` (ours) the watch does not end when its processes are gone,
+        and :meth:`Watcher.add` adds processes made later.
         """
-        return self._start_watch(["w", "p", *args], first_line_is_count=True)
+        options = [*(("handover=1",) if handover else ()), *(("keep=1",) if keep else ())]
+        words = ["w", "p", *options, *args]
+        return self._start_watch(words, first_line_is_count=True, handover=handover)
 
-    def _start_watch(self, words: list[str], first_line_is_count: bool) -> Watcher:
+    def _start_watch(self, words: list[str], first_line_is_count: bool,
+                     handover: bool = False) -> Watcher:
         with self._lock:
             connection = self._take_connection()
             try:
+                if handover:
+                    connection.fds = []
                 connection.send(command_line(words))
                 line = decode(connection.read_until(b"\n"))
                 if line.startswith("Error:"):

@@ -11,6 +11,10 @@ and deletes the data only then; ``q`` acknowledges and leaves watch mode. Once
 every watched process has closed and been acknowledged it says ``Nothing left
 to watch`` and the connection is back in command mode.
 
+With ``watch_processes(..., handover=True)`` (ours), a batch may also carry
+``fds:<name>:<timestamp>:<kinds>``: the kernel hands the output sockets of a
+``handover=1`` process to this watcher (see :class:`Handover`).
+
 Headers are split from the right, so a name that contains ``:`` (which another
 client may have created) still parses.
 """
@@ -18,6 +22,7 @@ client may have created) still parses.
 from __future__ import annotations
 
 import select
+import socket
 from types import TracebackType
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -43,6 +48,24 @@ class ProcessOutput(NamedTuple):
     data: bytes | int
 
 
+class Handover(NamedTuple):
+    """Output sockets of a process, handed to this watcher (ours, not in papa 1.0.6).
+
+    From now on the process's output is not in ``out``/``err`` records: read
+    it from these sockets (None: not captured). Consume only what is saved,
+    e.g. peek (``MSG_PEEK``), save, then receive that much: while the watch
+    connection lasts nobody else reads them, and when it ends the kernel
+    reads on from the first byte left. Close them when done, and before
+    the watch ends. The exit still comes as a ``closed`` record; the sockets
+    reach end-of-file once the process and whatever inherited them exit.
+    """
+
+    name: str
+    timestamp: float
+    stdout: socket.socket | None
+    stderr: socket.socket | None
+
+
 class Watcher:
     """The output, and then the exit code, of the processes being watched.
 
@@ -61,6 +84,8 @@ class Watcher:
         self._finished = False
         self.exit_code: dict[str, int] = {}
         """Exit code of each watched process that has closed, by name."""
+        self.handovers: list[Handover] = []
+        """The handovers of the last batch :meth:`read` returned (ours)."""
 
     def __enter__(self) -> Watcher:
         return self
@@ -104,6 +129,21 @@ class Watcher:
         readable, _, _ = select.select([self._connection.sock], [], [], 0)
         return bool(readable)
 
+    def add(self, *names: str) -> None:
+        """Watch these processes too (ours; the watch was started with ``keep=True``).
+
+        Sends ``+NAME...``, which acknowledges nothing. Unknown names are ignored.
+
+        Raises:
+            Error: the connection to the kernel was lost.
+        """
+        if self._connection is None or not names:
+            return
+        if any(":" in name or " " in name for name in names):
+            raise Error(f"Bad process name in {names!r}")
+        self._connection.send(("+" + " ".join(names) + "\n").encode())
+        self._count += len(names)
+
     def acknowledge(self) -> None:
         """Tell the kernel the last batch is saved so it may delete it; no-op if none pends."""
         if self._ack_pending and self._connection is not None:
@@ -136,6 +176,7 @@ class Watcher:
     def _read_batch(self, connection: Connection) -> (
             tuple[list[ProcessOutput], list[ProcessOutput], list[ProcessOutput]] | None):
         self.acknowledge()
+        self.handovers = []
         out: list[ProcessOutput] = []
         err: list[ProcessOutput] = []
         closed: list[ProcessOutput] = []
@@ -158,6 +199,8 @@ class Watcher:
                 closed.append(record)
                 self.exit_code[name] = int(code)
                 self._closed_names.add(name)
+            elif kind == "fds" and sep:
+                self.handovers.append(_handover(connection, rest))
             else:
                 self._end_of_watch(line)
                 return None
@@ -213,3 +256,12 @@ class Watcher:
         connection.close()
         if self._owner is not None:
             self._owner._watcher_done(self, None)
+
+
+def _handover(connection: Connection, rest: str) -> Handover:
+    """The sockets an ``fds:`` record announces (``rest``: ``NAME:TS:KINDS``)."""
+    name, timestamp, kinds = rest.rsplit(":", 2)
+    wanted = kinds.split(",")
+    fds = dict(zip(wanted, connection.take_fds(len(wanted)), strict=True))
+    sockets = {kind: socket.socket(fileno=fd) for kind, fd in fds.items()}
+    return Handover(name, float(timestamp), sockets.get("out"), sockets.get("err"))

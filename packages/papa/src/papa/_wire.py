@@ -17,6 +17,8 @@ string.
 
 from __future__ import annotations
 
+import array
+import os
 import socket
 from collections.abc import Iterable
 from typing import Any
@@ -28,6 +30,8 @@ BANNER_PREFIX = b"Papa is home."
 ERROR_PREFIX = "Error:"
 
 _RECV_SIZE = 65536
+# Room for the descriptors of one handover (stdout and stderr) and more.
+_FDS_SPACE = socket.CMSG_SPACE(16 * 4)
 
 _SOCKET_INT_KEYS = frozenset({"backlog", "port", "fileno"})
 _PROCESS_INT_KEYS = frozenset({"pid"})
@@ -151,15 +155,24 @@ class Connection:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self.buffer = bytearray()
+        # Set while watching with handover: descriptors received, in order.
+        self.fds: list[int] | None = None
 
     def fileno(self) -> int:
         """The socket's file descriptor (-1 once closed)."""
         return self.sock.fileno()
 
     def close(self) -> None:
-        """Close the socket; buffered bytes are discarded."""
+        """Close the socket; buffered bytes and unclaimed descriptors are discarded."""
         self.buffer.clear()
+        self.drop_fds()
         self.sock.close()
+
+    def drop_fds(self) -> None:
+        """Close unclaimed descriptors and stop collecting them."""
+        for fd in self.fds or ():
+            os.close(fd)
+        self.fds = None
 
     def send(self, data: bytes) -> None:
         """Send all of *data*; a dead kernel raises :class:`Error`."""
@@ -170,12 +183,29 @@ class Connection:
 
     def _fill(self) -> None:
         try:
-            chunk = self.sock.recv(_RECV_SIZE)
+            chunk = self.sock.recv(_RECV_SIZE) if self.fds is None else self._receive_with_fds()
         except OSError as exc:
             raise ConnectionLost(f"Lost the connection to papa: {exc}") from exc
         if not chunk:
             raise ConnectionLost("Papa closed the connection")
         self.buffer += chunk
+
+    def _receive_with_fds(self) -> bytes:
+        chunk, ancillary, _, _ = self.sock.recvmsg(_RECV_SIZE, _FDS_SPACE)
+        assert self.fds is not None
+        for level, kind, data in ancillary:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                fds = array.array("i")
+                fds.frombytes(data[: len(data) - len(data) % fds.itemsize])
+                self.fds.extend(fds)
+        return chunk
+
+    def take_fds(self, count: int) -> list[int]:
+        """Claim the next *count* received descriptors (the caller owns them)."""
+        if self.fds is None or len(self.fds) < count:
+            raise Error("papa announced descriptors it did not send")
+        taken, self.fds[:count] = self.fds[:count], []
+        return taken
 
     def read_until(self, terminator: bytes) -> bytes:
         """Consume and return everything up to *terminator*, which is consumed but not returned."""

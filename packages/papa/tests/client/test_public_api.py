@@ -1,4 +1,5 @@
-"""The public surface: ``import papa`` and ``from papa import *`` give the 1.0.6 names."""
+"""The public surface: ``import papa`` and ``from papa import *`` give the 1.0.6 names
+(plus ``Handover``, ours)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 
 from .conftest import FakeKernel, Kernel
 
-PUBLIC = {"DEVNULL", "Error", "PIPE", "Papa", "ProcessOutput", "STDOUT", "Watcher",
+PUBLIC = {"DEVNULL", "Error", "Handover", "PIPE", "Papa", "ProcessOutput", "STDOUT", "Watcher",
           "set_debug_mode", "set_default_connection_timeout", "set_default_path",
           "set_default_port"}
 

@@ -117,7 +117,8 @@ def test_help_topics(client):
 
 
 def test_version_and_stats(kernel, client):
-    assert re.fullmatch(r"version=\d+\.\d+\.\d+ protocol=1\.0\.6 python=\S+", client.ok("version"))
+    assert re.fullmatch(r"version=\d+\.\d+\.\d+ protocol=1\.0\.6 python=\S+"
+                        r" features=backpressure,handover,keep", client.ok("version"))
     client.ok("set a b")
     client.ok("m s web")
     talker = child("import os; os.write(1, b'12345')")

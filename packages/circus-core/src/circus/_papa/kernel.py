@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import os
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any, TypeVar
@@ -83,10 +84,16 @@ class PapaKernel:
     """
 
     def __init__(self, endpoint: str, client: Any, version: str, worker: Worker,
-                 refusal: type[Exception] = RuntimeError) -> None:
+                 refusal: type[Exception] = RuntimeError, handover: bool = False,
+                 keep: bool = False) -> None:
         self.endpoint = endpoint
         self.client = client
         self.version = version
+        # papa can hand output sockets over: a unix socket endpoint and a kernel
+        # that says so. Then circusd reads the output itself (circus._papa.handed).
+        self.handover = handover
+        # papa keeps a watch open for processes added later (one connection per watcher).
+        self.keep = keep
         # papa.Error itself is papa's answer; its subclasses (a lost connection) are not.
         self._refusal = refusal
         self._worker = worker
@@ -103,12 +110,16 @@ class PapaKernel:
         address = client_address(endpoint)
         worker = Worker("papa")
         try:
-            client, version = await worker.submit(
+            client, reply = await worker.submit(
                 lambda: _open(module, endpoint, address, timeout))
         except BaseException:
             worker.close()
             raise
-        return cls(endpoint, client, version, worker, module.Error)
+        features = reply.get("features", "").split(",")
+        handover = (isinstance(address, str) and "handover" in features
+                    and not os.environ.get("CIRCUS_PAPA_NO_HANDOVER"))
+        return cls(endpoint, client, reply.get("version", ""), worker, module.Error, handover,
+                   "keep" in features)
 
     async def call(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``function(*args, **kwargs)`` (a client method) in the papa thread.
@@ -143,7 +154,7 @@ class PapaKernel:
 
 
 def _open(module: ModuleType, endpoint: str, address: int | str,
-          timeout: float) -> tuple[Any, str]:
+          timeout: float) -> tuple[Any, dict[str, str]]:
     try:
         client = module.Papa(address, connection_timeout=timeout)
     except (module.Error, OSError) as exc:
@@ -163,4 +174,4 @@ def _open(module: ModuleType, endpoint: str, address: int | str,
         raise PapaError(f"papa at {endpoint} is not compatible: it speaks protocol "
                         f"{reply.get('protocol') or 'unknown'}, circus needs {_PROTOCOL} "
                         f"(papa version {reply.get('version') or 'unknown'})")
-    return client, reply.get("version", "")
+    return client, reply

@@ -44,6 +44,11 @@ class LineJoiner:
         """Start ``key`` with an unfinished line a previous circusd kept in papa."""
         self._pending[key] = _Pending(data, timestamp)
 
+    def flush_key(self, key: tuple[str, str]) -> tuple[bytes, float] | None:
+        """Take the unfinished line of ``key`` (process, stream), if any."""
+        pending = self._pending.pop(key, None)
+        return None if pending is None else (pending.data, pending.timestamp)
+
     def flush(self, name: str | None = None) -> list[tuple[tuple[str, str], bytes, float]]:
         """Take the unfinished lines of process ``name`` (None: of all processes)."""
         keys = [key for key in self._pending if name is None or key[0] == name]

@@ -33,8 +33,9 @@ _JOIN_TIMEOUT = 5.0
 class WatchClient(Protocol):
     """Who gets the batches of one watch connection (called on the loop)."""
 
-    def batch(self, out: Records, err: Records, closed: Records, ack: Callable[[], None]) -> None:
-        """Handle one batch, then call ``ack`` once it is written."""
+    def batch(self, out: Records, err: Records, closed: Records, handovers: Records,
+              ack: Callable[[], None]) -> None:
+        """Handle one batch (``handovers``: papa.Handover), then call ``ack`` once it is written."""
 
     def ended(self) -> None:
         """Every watched process exited and was acknowledged: the watch is over."""
@@ -81,6 +82,29 @@ class WatchPump:
     def add(self, watcher: Any, client: WatchClient) -> None:
         """Start reading ``watcher`` (a ``papa.Watcher``); batches go to ``client``."""
         self._send(lambda: self._add(watcher, client))
+
+    async def watch_more(self, watcher: Any, *names: str) -> bool:
+        """Add ``names`` to the open watch ``watcher`` (a ``keep`` watch: ``papa.Watcher.add``).
+
+        Returns:
+            False when that connection is closed or broken (open another one).
+        """
+        future: asyncio.Future[bool] = self._loop.create_future()
+
+        def add() -> None:
+            entry = self._entries.get(id(watcher))
+            added = False
+            if entry is not None and not entry.detach:
+                try:
+                    entry.watcher.add(*names)
+                    added = True
+                except Exception as exc:
+                    self._broken(entry, exc)
+            self._loop.call_soon_threadsafe(
+                lambda: None if future.done() else future.set_result(added))
+
+        self._send(add)
+        return await future
 
     async def detach(self, client: WatchClient) -> None:
         """Stop reading ``client``'s connections once their batches are acknowledged.
@@ -225,11 +249,12 @@ class WatchPump:
             return
         entry.in_flight = True
         out, err, closed = batch
+        handovers = list(getattr(entry.watcher, "handovers", ()))
 
         def ack() -> None:
             self._send(lambda: self._ack(entry))
 
-        self._loop.call_soon_threadsafe(entry.client.batch, out, err, closed, ack)
+        self._loop.call_soon_threadsafe(entry.client.batch, out, err, closed, handovers, ack)
 
     def _run(self) -> None:
         while True:

@@ -8,6 +8,7 @@ processes a previous circusd left in papa.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import os
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from circus._papa import names
+from circus._papa.handed import HandedReader, now_or
 from circus._papa.kernel import PapaError
 from circus._papa.lines import LineJoiner
 from circus._papa.process import PapaProcess
@@ -28,6 +30,10 @@ if TYPE_CHECKING:
     from circus.watcher import Watcher
 
 logger = logging.getLogger("circus")
+
+# Seconds an exited process's output sockets get to reach their end (EOF)
+# before its exit is reported: a daemonised grandchild may keep them open.
+_DRAIN_TIMEOUT = 5.0
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,13 @@ class PapaWatching:
         self._host = host
         self._by_name: dict[str, PapaProcess] = {}
         self._lines = LineJoiner()
+        # Output sockets papa handed over, per papa name and stream.
+        self._readers: dict[tuple[str, str], HandedReader] = {}
+        # Batches whose exits wait for the handed-over output to be drained.
+        self._draining: set[asyncio.Task[None]] = set()
+        self._releasing = False
+        # The watch connection new processes are added to (papa's keep=1).
+        self._feed: Any = None
         # The numprocesses of the config: a stored value made under another
         # config value is stale (the config changed across the restart).
         self._configured = watcher.numprocesses
@@ -61,6 +74,12 @@ class PapaWatching:
     def watches(self) -> int:
         """Watch connections open to papa (of every watcher): one fd each."""
         return self._host.pump.watches
+
+    def fds_per_process(self, pipes: int) -> int:
+        """circusd's fds per papa process: its watch connection (unless they share
+        one), plus its ``pipes`` output sockets when papa hands them over."""
+        kernel = self._host.kernel
+        return max((0 if kernel.keep else 1) + (pipes if kernel.handover else 0), 1)
 
     @property
     def endpoint(self) -> str:
@@ -97,7 +116,7 @@ class PapaWatching:
         kernel = self._host.kernel
         await self._take_partial_lines()
         handle = await kernel.call(kernel.client.watch_processes,
-                                   *(s.name for s in survivors))
+                                   *(s.name for s in survivors), handover=kernel.handover)
         self._host.pump.add(handle, self)
         logger.info("watcher %s: adopted %d processes from papa", watcher.name, len(survivors))
 
@@ -157,15 +176,26 @@ class PapaWatching:
             # A writer that outruns circusd (or writes while circusd is down) blocks
             # on its pipe, as it would with circusd reading it, instead of papa
             # dropping its oldest output: no line is ever lost.
-            backpressure=True)
+            backpressure=True,
+            # Output through sockets that papa hands over to circusd's watch
+            # connection: circusd reads them as it reads a plain process's pipes.
+            handover=kernel.handover or None)
         proc.hosted(name, int(details["pid"]), float(details.get("started", 0.0)))
         self._by_name[name] = proc
+        pump = self._host.pump
+        if self._feed is not None and await pump.watch_more(self._feed, name):
+            return proc
         try:
-            handle = await kernel.call(kernel.client.watch_processes, name)
+            # One connection for this watcher's processes: later ones are added
+            # to it (keep), instead of a connection per process.
+            handle = await kernel.call(kernel.client.watch_processes, name,
+                                       handover=kernel.handover, keep=kernel.keep)
         except PapaError:
             self._by_name.pop(name, None)
             raise
-        self._host.pump.add(handle, self)
+        pump.add(handle, self)
+        if kernel.keep:
+            self._feed = handle
         return proc
 
     @staticmethod
@@ -174,22 +204,73 @@ class PapaWatching:
 
     # -- what the watch connections carry (on the loop) ------------------------------
 
-    def batch(self, out: list[Any], err: list[Any], closed: list[Any],
+    def batch(self, out: list[Any], err: list[Any], closed: list[Any], handovers: list[Any],
               ack: Callable[[], None]) -> None:
-        """Write the output, reap the exits, then acknowledge the batch to papa."""
+        """Write the output, take handed-over sockets, reap the exits, then acknowledge.
+
+        An exit whose output sockets circusd reads is reported (and the batch
+        acknowledged, which lets papa drop its copies) once they are drained.
+        """
         try:
             for kind, records in (("stdout", out), ("stderr", err)):
                 for record in records:
                     data, stamp = self._lines.add((record.name, kind), record.data,
                                                   record.timestamp)
                     self._write(record.name, kind, data, stamp)
-            for record in closed:
-                self._flush(record.name)
-                proc = self._by_name.pop(record.name, None)
-                if proc is not None:
-                    self._watcher.papa_exited(proc, wait_status(int(record.data)))
+            for handover in handovers:
+                self._take_over(handover)
+            if any(key[0] == record.name for record in closed for key in self._readers):
+                task = asyncio.get_running_loop().create_task(self._reap_drained(closed, ack))
+                self._draining.add(task)
+                task.add_done_callback(self._draining.discard)
+                return
+        except BaseException:
+            ack()
+            raise
+        try:
+            self._reap(closed)
         finally:
             ack()
+
+    def _reap(self, closed: list[Any]) -> None:
+        for record in closed:
+            self._flush(record.name)
+            proc = self._by_name.pop(record.name, None)
+            if proc is not None:
+                self._watcher.papa_exited(proc, wait_status(int(record.data)))
+
+    async def _reap_drained(self, closed: list[Any], ack: Callable[[], None]) -> None:
+        try:
+            for record in closed:
+                for kind in ("stdout", "stderr"):
+                    reader = self._readers.pop((record.name, kind), None)
+                    if reader is not None and not await reader.wait_closed(_DRAIN_TIMEOUT):
+                        logger.warning("watcher %s: output of %s still open after its exit; "
+                                       "closing it", self._watcher.name, record.name)
+                        reader.finish()
+            self._reap(closed)
+        finally:
+            ack()
+
+    def _take_over(self, handover: Any) -> None:
+        """Read the sockets of a ``papa.Handover`` on the loop, from where papa stopped."""
+        for kind, sock in (("stdout", handover.stdout), ("stderr", handover.stderr)):
+            if sock is None:
+                continue
+            key = (handover.name, kind)
+            if self._releasing or key in self._readers:
+                sock.close()  # not ours to read: papa reads on once the connection closes
+                continue
+            # A line begun in papa's records ends in the socket.
+            started = self._lines.flush_key(key)
+
+            def sink(data: bytes, stamp: float | None, name: str = handover.name,
+                     stream: str = kind) -> None:
+                self._write(name, stream, data, now_or(stamp))
+
+            reader = HandedReader(sock, sink, asyncio.get_running_loop(), started)
+            self._readers[key] = reader
+            reader.start()
 
     def _write(self, name: str, kind: str, data: bytes, timestamp: float) -> None:
         if not data:
@@ -220,7 +301,17 @@ class PapaWatching:
         stored in papa's values for the next circusd, which completes them, so
         no line is cut in two by a restart.
         """
+        self._releasing = True
+        await asyncio.gather(*self._draining)
+        for (name, kind), reader in self._readers.items():
+            # Stopped before the watch connection closes: papa reads on from
+            # the first byte not written, once it sees the connection go.
+            started = reader.stop()
+            if started is not None:
+                self._lines.seed((name, kind), *started)
+        self._readers.clear()
         await self._host.pump.detach(self)
+        self._feed = None
         await self._keep_partial_lines()
         self._by_name.clear()
 
@@ -259,6 +350,7 @@ class PapaWatching:
     def forget(self) -> list[PapaProcess]:
         """papa is gone: return the processes it hosted, which nobody watches any more."""
         self._flush()
+        self._feed = None
         procs = list(self._by_name.values())
         self._by_name.clear()
         return procs

@@ -15,6 +15,13 @@ unacknowledged output fills its buffer, its pipes are taken off the selector,
 so the child blocks on a full pipe as it would with a direct pipe; they go
 back on once an acknowledgement (or ``remove processes``) makes room. Only the
 final drain at exit reads past the limit, at most what the pipes still hold.
+
+Handover (``watch processes handover=1``): a watcher reads the output
+sockets of a ``handover=1`` process itself. Papa keeps its copies but stops
+reading them; the watcher consumes only what it has written (it peeks
+first), so when its connection drops, papa takes reading back from exactly
+where it stopped. A handed-over process that exits keeps its sockets until
+its exit is acknowledged (the watcher drains them first) or taken back.
 """
 
 from __future__ import annotations
@@ -54,6 +61,8 @@ class ChildIO:
         self.big: set[int] = set()
         # Pipes off the selector because the output buffer is full.
         self.paused = False
+        # Pipes off the selector because a watcher reads them (handover).
+        self.delegated = False
 
 
 class Children:
@@ -73,6 +82,8 @@ class Children:
         self._use_pidfd = use_pidfd
         self._running: dict[int, ChildIO] = {}
         self._paused: dict[int, ChildIO] = {}
+        # Exited while handed over: the sockets wait for the watcher's drain.
+        self._held: dict[int, ChildIO] = {}
         self._big_pipes = 0
 
     def add(self, process: Process) -> None:
@@ -99,7 +110,56 @@ class Children:
             stream, selectors.EVENT_READ, lambda _mask, c=child, s=stream: self._on_readable(c, s)
         )
 
+    def hand_over(self, process: Process) -> list[tuple[str, int]]:
+        """Stop reading ``process``'s output sockets; return (kind, fd) of each, for the watcher.
+
+        Empty when there is nothing to hand over (not ``handover=1``, already
+        handed over, exited, or no stream captured).
+        """
+        child = self._running.get(process.pid)
+        if child is None or child.process is not process or child.delegated:
+            return []
+        if not process.spec.handover or not child.pipes:
+            return []
+        if not child.paused:
+            for _, pipe in child.pipes.values():
+                self._selector.unregister(pipe)
+        child.paused = False
+        self._paused.pop(process.pid, None)
+        child.delegated = True
+        return [(kind, fd) for fd, (kind, _) in child.pipes.items()]
+
+    def take_back(self, process: Process) -> None:
+        """The watcher is gone: read ``process``'s output again where it stopped.
+
+        For a process that exited meanwhile, what its sockets still hold is
+        read now and its exit record is numbered after that output.
+        """
+        held = self._held.pop(process.pid, None)
+        if held is not None and held.process is process:
+            self._drain(held)
+            process.output.reclose()
+            return
+        child = self._running.get(process.pid)
+        if child is None or child.process is not process or not child.delegated:
+            return
+        child.delegated = False
+        for _, pipe in child.pipes.values():
+            self._listen(child, pipe)
+
+    def forget(self, process: Process) -> None:
+        """Papa is done with ``process`` (exit acknowledged or removed): close held sockets."""
+        held = self._held.get(process.pid)
+        if held is not None and held.process is process:
+            del self._held[process.pid]
+            for fd in list(held.pipes):
+                self._close_pipe(held, fd)
+
     def _on_readable(self, child: ChildIO, stream: IO[bytes]) -> None:
+        if stream.closed:
+            # Closed by an earlier event of the same select() round (the exit's
+            # drain, seen first): this event is stale.
+            return
         process = child.process
         if not self._read(child, stream) or child.paused or process.removed:
             return
@@ -112,6 +172,8 @@ class Children:
     def resume(self) -> None:
         """Read again from paused processes whose buffer has room (or that were removed)."""
         for pid, child in list(self._paused.items()):
+            if child.delegated:
+                continue
             if child.process.removed or not child.process.output.full:
                 del self._paused[pid]
                 child.paused = False
@@ -150,7 +212,7 @@ class Children:
         if fd in child.big:
             child.big.discard(fd)
             self._big_pipes -= 1
-        if not child.paused:
+        if not (child.paused or child.delegated):
             self._selector.unregister(stream)
         stream.close()
 
@@ -158,18 +220,28 @@ class Children:
         returncode = child.process.popen.poll()
         if returncode is None:
             return
-        for fd, (_, stream) in list(child.pipes.items()):
-            reads = 0
-            while fd in child.pipes and reads < MAX_DRAIN_READS and self._read(child, stream):
-                reads += 1
-            if fd in child.pipes:
-                self._close_pipe(child, fd)
+        if child.delegated and child.pipes and not child.process.removed:
+            # The watcher reads to the end; papa keeps its copies meanwhile.
+            self._held[child.process.pid] = child
+        else:
+            # A removed process's output is discarded: a watcher may still read it.
+            self._drain(child, read=not child.delegated)
         if child.pidfd is not None:
             self._selector.unregister(child.pidfd)
             os.close(child.pidfd)
         del self._running[child.process.pid]
         self._paused.pop(child.process.pid, None)
         self._on_exit(child.process, returncode)
+
+    def _drain(self, child: ChildIO, *, read: bool = True) -> None:
+        """Read what the pipes of an exited child still hold (bounded), then close them."""
+        for fd, (_, stream) in list(child.pipes.items()):
+            reads = 0
+            while (read and fd in child.pipes and reads < MAX_DRAIN_READS
+                   and self._read(child, stream)):
+                reads += 1
+            if fd in child.pipes:
+                self._close_pipe(child, fd)
 
     def sigchld(self) -> None:
         """Fallback path: check every running child after a SIGCHLD."""
@@ -186,8 +258,12 @@ class Children:
                 self._selector.unregister(child.pidfd)
                 with contextlib.suppress(OSError):
                     os.close(child.pidfd)
+        for child in self._held.values():
+            for fd in list(child.pipes):
+                self._close_pipe(child, fd)
         self._running.clear()
         self._paused.clear()
+        self._held.clear()
 
 
 def _available(fd: int) -> int:

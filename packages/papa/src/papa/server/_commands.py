@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from . import _help
 from ._errors import CommandError
 from ._kernel import Kernel
-from ._lexer import match_word, tokenize
+from ._lexer import match_word, parse_flag, tokenize
 from ._version import PROTOCOL_VERSION, __version__
 from ._watch import WatchSession
 
@@ -94,8 +94,15 @@ def _remove(kernel: Kernel, tokens: list[str]) -> Reply:
 
 def _watch(kernel: Kernel, tokens: list[str]) -> Reply:
     _sub_word("watch", tokens)
-    names = kernel.watchable(tokens[1:])
-    return Reply(f"Watching {len(names)}", "watch", WatchSession(names))
+    patterns = tokens[1:]
+    flags = {"handover": False, "keep": False}
+    # Ours: only these exact options are taken, so any other pattern means what it did.
+    while patterns and patterns[0].lower().partition("=")[0] in flags and "=" in patterns[0]:
+        key, _, value = patterns.pop(0).partition("=")
+        flags[key.lower()] = parse_flag(key.lower(), value)
+    names = kernel.watchable(patterns)
+    session = WatchSession(names, handover=flags["handover"], keep=flags["keep"])
+    return Reply(f"Watching {len(names)}", "watch", session)
 
 
 def _set(kernel: Kernel, tokens: list[str]) -> Reply:
@@ -139,6 +146,7 @@ def _help_command(kernel: Kernel, tokens: list[str]) -> Reply:
 def _version(kernel: Kernel, tokens: list[str]) -> Reply:
     return Reply(
         f"version={__version__} protocol={PROTOCOL_VERSION} python={platform.python_version()}"
+        " features=backpressure,handover,keep"
     )
 
 

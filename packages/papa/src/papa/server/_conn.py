@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import array
 import enum
 import socket
 from collections import deque
 from itertools import islice
+from typing import TYPE_CHECKING
 
-from ._watch import WatchSession
+if TYPE_CHECKING:
+    from ._watch import WatchSession
 
 # Longer lines are refused with an error and skipped up to the next newline.
 # Generous because ``make process`` may carry a whole environment as env.*.
@@ -17,6 +20,17 @@ HIGH_WATER = 4 * 1024 * 1024
 BANNER = b'Papa is home. Type "help" for commands.\n> '
 # Pieces handed to one sendmsg(): IOV_MAX, 1024 on Linux and the BSDs.
 MAX_PIECES = 1024
+
+
+class FdPiece(bytes):
+    """Bytes to send with descriptors attached (SCM_RIGHTS, with their first byte)."""
+
+    fds: list[int]
+
+    def __new__(cls, data: bytes, fds: list[int]) -> FdPiece:
+        piece = super().__new__(cls, data)
+        piece.fds = fds
+        return piece
 
 
 class TooLong(enum.Enum):
@@ -63,11 +77,16 @@ class Connection:
         """
         out = self._out
         while out:
+            head = out[0]
             try:
-                if len(out) == 1:
-                    sent = self.sock.send(out[0])
+                if isinstance(head, FdPiece):
+                    # Alone, so the descriptors go with this piece's first byte.
+                    fds = array.array("i", head.fds)
+                    sent = self.sock.sendmsg([head], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)])
+                elif len(out) == 1:
+                    sent = self.sock.send(head)
                 else:
-                    sent = self.sock.sendmsg(list(islice(out, MAX_PIECES)))
+                    sent = self.sock.sendmsg(_plain(out))
             except BlockingIOError:
                 return
             self.out_size -= sent
@@ -112,3 +131,13 @@ class Connection:
         self.inbuf.clear()
         self.discarding = False
         return rest if rest and not discarding else None
+
+
+def _plain(out: deque[bytes | memoryview]) -> list[bytes | memoryview]:
+    """The queued pieces up to (not including) the next one that carries descriptors."""
+    pieces: list[bytes | memoryview] = []
+    for piece in islice(out, MAX_PIECES):
+        if isinstance(piece, FdPiece):
+            break
+        pieces.append(piece)
+    return pieces

@@ -10,7 +10,8 @@ Commands (any unambiguous prefix works, e.g. "l p" for "list processes"):
                                        start a process and capture its output
   list sockets|processes|values [PATTERN...]
   remove sockets|processes|values PATTERN...
-  watch processes [PATTERN...]         stream output; ack each batch with a newline
+  watch processes [handover=1] [keep=1] [PATTERN...]
+                                       stream output; ack each batch with a newline
   set NAME [VALUE...]                  store a value (no VALUE deletes it)
   get NAME                             read a value
   exit-if-idle                         exit once nothing is held and all clients left
@@ -32,7 +33,7 @@ Asking again with the same options returns the existing socket.""",
 make process NAME [key=value...] EXECUTABLE [ARGS...]
 Options: uid= gid= working_dir= bufsize=N[k|m|g] (alias output=, default 2m)
          stdout=0|1 stderr=0|1|stdout shell=1 watch=1 env.NAME=VALUE
-         rlimit.NAME=N backpressure=1
+         rlimit.NAME=N backpressure=1 handover=1
 The process runs in its own session. Without env.* options it inherits papa's
 environment. $(socket.NAME.port) and $(socket.NAME.fileno) in the arguments
 are replaced, and only the referenced sockets are passed to the process.
@@ -40,7 +41,9 @@ watch=1 starts watching at once, as "watch processes" would.
 Output waiting for an ack is kept up to bufsize; beyond it the oldest chunks
 are dropped. With backpressure=1 nothing is dropped: papa stops reading the
 process's output until an ack makes room, so the process blocks on its full
-pipe, as with a pipe read by a slow reader.""",
+pipe, as with a pipe read by a slow reader. With handover=1 stdout and stderr
+are unix stream sockets instead of pipes, which "watch processes handover=1"
+can hand to its watcher.""",
     ("list", "sockets"): "list sockets [PATTERN...]\nShows the selected sockets.",
     ("list", "processes"): "list processes [PATTERN...]\nShows the selected processes.",
     ("list", "values"): "list values [PATTERN...]\nShows NAME VALUE for the selected values.",
@@ -53,11 +56,17 @@ Drops the captured output; the processes keep running and disappear from the
 list when they exit. "*" is required to remove them all.""",
     ("remove", "values"): "remove values PATTERN...\nDeletes values; all at once is refused.",
     ("watch", "processes"): """\
-watch processes [PATTERN...]
+watch processes [handover=1] [keep=1] [PATTERN...]
 Replies "Watching N", then sends batches of records ended by "] ":
   out:NAME:TIMESTAMP:LENGTH\\n<bytes>   err:...   closed:NAME:TIMESTAMP:EXITCODE
 Send a line (e.g. "-") to acknowledge a batch, or "q" to stop watching.
-Unacknowledged output is sent again to the next watcher.""",
+Unacknowledged output is sent again to the next watcher.
+handover=1 (unix socket connections only): the output sockets of handover=1
+processes come in an fds:NAME:TIMESTAMP:out,err record, with the descriptors
+attached (SCM_RIGHTS). Papa stops reading them until this connection ends or
+says "q", then reads on from the first byte the watcher did not consume.
+keep=1: the watch goes on when its processes are gone, and a line "+NAME..."
+adds processes to it (that line acknowledges nothing).""",
     ("set", ""): "set NAME [VALUE...]\nStores the value; without one the name is deleted.",
     ("get", ""): "get NAME\nReplies with the value, or an empty line.",
     ("exit-if-idle", ""): """\
@@ -65,7 +74,7 @@ exit-if-idle
 Replies "Exiting papa!" when no process, socket or value is held, and papa
 exits once the last client has gone (a new connection cancels); otherwise
 replies "not idle".""",
-    ("version", ""): "version\nReplies version=... protocol=... python=...",
+    ("version", ""): "version\nReplies version=... protocol=... python=... features=...",
     ("stats", ""): "stats\nReplies uptime, process, socket and value counts, buffered bytes.",
     ("quit", ""): 'quit\nReplies "ok" and closes the connection.',
     ("help", ""): "help [WORD...]\nShows help for a command.",

@@ -20,8 +20,14 @@ from ._values import Values
 class Kernel:
     """The tables papa serves, independent of any connection."""
 
-    def __init__(self, on_spawn: Callable[[Process], None]) -> None:
+    def __init__(
+        self,
+        on_spawn: Callable[[Process], None],
+        on_forget: Callable[[Process], None] = lambda process: None,
+    ) -> None:
         self._on_spawn = on_spawn
+        # Told when an exited process leaves the table, so its held sockets close.
+        self._on_forget = on_forget
         self.values = Values()
         self.sockets: dict[str, PapaSocket] = {}
         self.processes: dict[str, Process] = {}
@@ -121,6 +127,7 @@ class Kernel:
             process.output.clear()
             if not process.running:
                 del self.processes[name]
+                self._on_forget(process)
 
     def record_output(self, process: Process, kind: str, data: bytes) -> None:
         """Keep a chunk read from a process pipe, stamped now."""
@@ -133,12 +140,14 @@ class Kernel:
         process.output.close(returncode, time.time())
         if process.removed and self.processes.get(process.name) is process:
             del self.processes[process.name]
+            self._on_forget(process)
 
     def acknowledge(self, name: str, upto: int) -> None:
         """Delete acknowledged records; an acknowledged exit ends the entry."""
         process = self.processes.get(name)
         if process is not None and process.output.ack(upto):
             del self.processes[name]
+            self._on_forget(process)
 
     def close(self) -> None:
         """Close every socket (the processes are left alone)."""

@@ -49,7 +49,7 @@ class Server:
         self._children = Children(
             self._selector, self._on_output, self._on_exit, use_pidfd=use_pidfd
         )
-        self.kernel = Kernel(self._children.add)
+        self.kernel = Kernel(self._children.add, self._children.forget)
         self._signals: dict[int, Any] = {}
         self._wakeup_r, self._wakeup_w = os.pipe()
         for fd in (self._wakeup_r, self._wakeup_w):
@@ -206,8 +206,12 @@ class Server:
             conn.read_closed = conn.closing = True
             return
         if reply.action == "watch":
+            session = reply.session
+            if session is not None and session.handover and conn.sock.family != socket.AF_UNIX:
+                conn.queue(b"Error: handover=1 needs a unix socket connection\n> ")
+                return
             conn.queue(_encode(text + "\n"))
-            conn.session = reply.session
+            conn.session = session
             self._pump(conn)
             return
         conn.queue(_encode(text if text.endswith("\n") else text + "\n"), b"> ")
@@ -241,6 +245,7 @@ class Server:
             return
         self._selector.unregister(conn.sock)
         conn.sock.close()
+        self._take_back(conn)
         if self._exit_pending and not self._connections:
             if self.kernel.idle:
                 log.info("exit-if-idle: last client gone, exiting")
@@ -252,23 +257,42 @@ class Server:
     def _watch_input(self, conn: Connection, text: str) -> None:
         session = conn.session
         assert session is not None
+        if text.startswith("+"):
+            # Ours: add processes to the session; not an acknowledgement.
+            live = {n for n, p in self.kernel.processes.items() if not p.removed}
+            session.add([name for name in text[1:].split() if name in live])
+            self._pump(conn)
+            return
         for name, seq in session.take_ack().items():
             self.kernel.acknowledge(name, seq)
             if name not in self.kernel.processes:
+                session.delegated.pop(name, None)
                 self._pump_watchers(name, skip=conn)
         self._children.resume()
         if text.lower() == "q":
+            self._take_back(conn)
             conn.session = None
             conn.queue(STOPPED)
             return
         self._pump(conn)
+
+    def _take_back(self, conn: Connection) -> None:
+        """The watcher of handed-over sockets is gone: papa reads them again."""
+        session = conn.session
+        if session is None:
+            return
+        delegated, session.delegated = session.delegated, {}
+        for name, process in delegated.items():
+            if self.kernel.processes.get(name) is process:
+                self._children.take_back(process)
+                self._pump_watchers(name, skip=conn)
 
     def _pump(self, conn: Connection) -> None:
         """Send the next batch, or end the watch when nothing is left."""
         session = conn.session
         if session is None:
             return
-        batch = session.next_batch(self.kernel.processes)
+        batch = session.next_batch(self.kernel.processes, self._children.hand_over)
         if batch is not None:
             conn.queue(*batch)
         elif session.finished:

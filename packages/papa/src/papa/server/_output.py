@@ -74,6 +74,11 @@ class OutputBuffer:
         """Record the exit code; it stays until acknowledged."""
         self._closed = Record(self._next_seq(), "closed", timestamp, exit_code=exit_code)
 
+    def reclose(self) -> None:
+        """Number the exit record after the output captured since (a handover ended)."""
+        if self._closed is not None:
+            self._closed.seq = self._next_seq()
+
     def clear(self) -> None:
         """Forget all captured output (the exit record is kept)."""
         self._chunks.clear()

@@ -17,7 +17,7 @@ from ._output import OutputBuffer
 DEFAULT_BUFSIZE = 2 << 20
 KEYS = (
     "uid", "gid", "working_dir", "bufsize", "output", "stdout", "stderr", "watch", "shell",
-    "backpressure",
+    "backpressure", "handover",
 )
 
 
@@ -37,6 +37,8 @@ class ProcessSpec:
     shell: bool = False
     # Ours: stop reading the pipes while the buffer is full instead of dropping.
     backpressure: bool = False
+    # Ours: stdout/stderr are unix stream sockets a watcher may take over.
+    handover: bool = False
     rlimits: tuple[tuple[str, int], ...] = ()
 
 
@@ -85,7 +87,8 @@ def parse_make_process(tokens: Sequence[str]) -> tuple[str, ProcessSpec, bool]:
     options, command = split_options(tokens[1:])
     env: dict[str, str] = {}
     rlimits: dict[str, int] = {}
-    flags = {"watch": False, "shell": False, "stdout": True, "backpressure": False}
+    flags = {"watch": False, "shell": False, "stdout": True, "backpressure": False,
+             "handover": False}
     bufsize, stderr = DEFAULT_BUFSIZE, "1"
     working_dir: str | None = None
     uid: int | None = None
@@ -128,6 +131,7 @@ def parse_make_process(tokens: Sequence[str]) -> tuple[str, ProcessSpec, bool]:
         stderr=stderr,
         shell=flags["shell"],
         backpressure=flags["backpressure"],
+        handover=flags["handover"],
         rlimits=tuple(sorted(rlimits.items())),
     )
     return name, spec, flags["watch"]

@@ -86,12 +86,19 @@ def spawn(spec: ProcessSpec, sockets: Mapping[str, PapaSocket]) -> subprocess.Po
         stderr = {"1": subprocess.PIPE, "stdout": subprocess.STDOUT}.get(spec.stderr)
         if not capture or stderr is None or (stderr == subprocess.STDOUT and not spec.stdout):
             stderr = subprocess.DEVNULL
+        # handover=1: socket pairs instead of pipes, so that a watcher that takes
+        # the reading end over can peek at the output and consume it only once
+        # written (a pipe can only be read destructively).
+        pairs = _socket_pairs(stdout, stderr) if spec.handover else {}
+        stdout = pairs["out"][1].fileno() if "out" in pairs else stdout
+        stderr = pairs["err"][1].fileno() if "err" in pairs else stderr
         extra_groups: list[int] | None = None
         if spec.uid is not None and spec.gid is not None:
             # initgroups() semantics: the user's own supplementary groups.
             extra_groups = os.getgrouplist(spec.user, spec.gid) if spec.user else [spec.gid]
+        popen: subprocess.Popen[bytes] | None = None
         try:
-            return subprocess.Popen(
+            popen = subprocess.Popen(
                 argv,
                 stdin=subprocess.DEVNULL,
                 stdout=stdout,
@@ -113,5 +120,31 @@ def spawn(spec: ProcessSpec, sockets: Mapping[str, PapaSocket]) -> subprocess.Po
             raise CommandError(f"Bad command - {exc}") from exc
         except (ValueError, subprocess.SubprocessError) as exc:
             raise CommandError(f"Bad command - {exc}") from exc
+        finally:
+            for ours, child_end in pairs.values():
+                child_end.close()
+                if popen is None:
+                    ours.close()
+        if "out" in pairs:
+            popen.stdout = open(pairs["out"][0].detach(), "rb", buffering=0)  # noqa: SIM115
+        if "err" in pairs:
+            popen.stderr = open(pairs["err"][0].detach(), "rb", buffering=0)  # noqa: SIM115
+        return popen
     finally:
         substitution.close()
+
+
+# The child's end buffers up to this much (the system caps it at wmem_max),
+# close to what a pipe enlarged by the reader would hold.
+HANDOVER_SNDBUF = 1 << 20
+
+
+def _socket_pairs(stdout: int, stderr: int) -> dict[str, tuple[socket.socket, socket.socket]]:
+    """(papa's end, the child's end) per captured stream, for ``handover=1``."""
+    pairs: dict[str, tuple[socket.socket, socket.socket]] = {}
+    for kind, target in (("out", stdout), ("err", stderr)):
+        if target == subprocess.PIPE:
+            ours, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            child.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, HANDOVER_SNDBUF)
+            pairs[kind] = (ours, child)
+    return pairs
