@@ -317,6 +317,15 @@ class Watcher:
         """The slots waiting out a crash-loop backoff, soonest retry first."""
         return self._slots.describe()
 
+    def output_dropped(self) -> dict[str, dict[str, object]]:
+        """Per stream (stdout/stderr), the output dropped because writes failed (a full disk).
+
+        Only streams that dropped some are listed: ``dropped_bytes``,
+        ``dropped_chunks`` (totals while the watcher runs) and ``error`` (the
+        last write error, None once writing works again).
+        """
+        return self._output.dropped()
+
     def build_env(self) -> dict[str, str]:
         """The environment children get: ``env`` only, unless ``copy_env`` (as upstream)."""
         return _spawn.build_env(

@@ -42,7 +42,9 @@ def status(arbiter: Arbiter, props: Props) -> ReplyFields:
 
     Ours: with ``verbose`` true the reply also has ``backoff``, the slots of
     each watcher that wait out a crash-loop backoff (only watchers that have
-    some). Without it the reply is upstream's, key for key.
+    some), and ``output_dropped``, per watcher and stream the output its
+    stream could not write (a full disk; only watchers that dropped some).
+    Without it the reply is upstream's, key for key.
     """
     watchers = [props.watcher(arbiter)] if "name" in props else list(arbiter.watchers)
     reply: dict[str, object]
@@ -52,6 +54,8 @@ def status(arbiter: Arbiter, props: Props) -> ReplyFields:
         reply = {"statuses": {w.name: w.status() for w in watchers}}
     if props.flag("verbose", False):
         reply["backoff"] = {w.name: slots for w in watchers if (slots := w.backoff_slots())}
+        reply["output_dropped"] = {w.name: drops for w in watchers
+                                   if (drops := w.output_dropped())}
     return reply
 
 
