@@ -450,6 +450,8 @@ class Watcher:
         neither announced nor replaced; the streams close after the last exit.
         """
         self._detached = True
+        for pid in self.processes:
+            self.reaper.unguard(pid)
         self.state = WatcherState.STOPPED
         self._cancel_timers()
         self.events = EventBus()
@@ -727,7 +729,7 @@ class Watcher:
             if plan is not None:
                 plan.close()  # circusd's copies of per-process so_reuseport sockets
         # No await between the spawn and the registration: the reaper owns the pid now.
-        self.reaper.watch(proc.pid, self._on_exit)
+        self.reaper.watch(proc.pid, self._on_exit, guard=True)
         self._output.attach(proc)
         self.register(proc)
         return proc
