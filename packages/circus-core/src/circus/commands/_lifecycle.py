@@ -15,7 +15,7 @@ import re
 from typing import TYPE_CHECKING
 
 from circus._reconfig.reload_config import load_new_config
-from circus.errors import MessageError
+from circus.errors import CircusOSError, MessageError
 
 from ._props import Props
 from ._registry import Operation, ReplyFields, command
@@ -61,7 +61,11 @@ def start(arbiter: Arbiter, props: Props) -> Operation:
         watcher = targets[0]
 
         async def one() -> ReplyFields:
-            return {"info": await watcher.start()}
+            info = await watcher.start()
+            if watcher.fd_shortage is not None:
+                raise CircusOSError(f"watcher {watcher.name}: {watcher.fd_shortage}; they "
+                                    "start when descriptors free up")
+            return {"info": info}
 
         return one()
 
