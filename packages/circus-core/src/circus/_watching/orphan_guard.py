@@ -55,7 +55,7 @@ GRACE_SECONDS = 1.0
 _GUARD_SCRIPT = r"""
 import os, signal, sys, time
 with open("/proc/self/comm", "w") as comm:
-    comm.write("circus-guard")  # kept by a zombie too, unlike the command line
+    comm.write(sys.argv[1])  # kept by a zombie too, unlike the command line
 for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2):
     signal.signal(sig, signal.SIG_IGN)
 fd, grace = int(sys.argv[2]), float(sys.argv[3])
@@ -95,12 +95,13 @@ send(alive, signal.SIGKILL)
 """
 
 
-#: The guard's process name (``/proc/<pid>/comm``), as ps and pgrep show it.
+#: The guard's process name (``/proc/<pid>/comm``), as ps and pgrep show it; it is
+#: also the first argument of its command line.
 GUARD_NAME = "circus-guard"
 
 # ``$0`` python, ``$1`` the script, ``$2`` the pipe's fd, ``$3`` the grace. The
-# label argument names the guard in ps. The shell prints the guard's pid and exits.
-_LAUNCH = ('"$0" -I -S -c "$1" circus-orphan-guard "$2" "$3" </dev/null >/dev/null 2>&1 & '
+# shell prints the guard's pid and exits.
+_LAUNCH = (f'"$0" -I -S -c "$1" {GUARD_NAME} "$2" "$3" </dev/null >/dev/null 2>&1 & '
            'echo $!')
 
 
