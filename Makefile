@@ -55,7 +55,7 @@ SYSTEM_DEPS := /usr/sbin/sshd:openssh-server ssh-keygen:openssh-client \
 TEST_ENV := PYTHONSAFEPATH=1 PYTHONNOUSERSITE=1
 
 .PHONY: help venv system-deps wheels install run lint test test-stress suites bench \
-        bench-check clean
+        bench-check bench-deps clean
 
 help:
 	@echo "targets: run test test-stress lint bench bench-check install clean"
@@ -136,13 +136,18 @@ install: wheels
 run: install
 	exec $(BIN)/circusd examples/circus.ini
 
-bench: install
+bench: install bench-deps
 	$(BIN)/python bench/run.py
 
 # Speed is checked here, not in the test suites: our row of every target the
 # run measured must meet it (see "make bench-check" in README.md).
-bench-check: install
+bench-check: install bench-deps
 	$(BIN)/python bench/run.py --check
+
+# Tools only the bench uses (matplotlib for the soak plots): kept out of
+# requirements-dev.txt so that `make test` and CI never install them.
+bench-deps: $(VENV_STAMP)
+	$(BIN)/python -m pip install --quiet -r requirements-bench.txt
 
 # --------------------------------------------------------------------------
 # lint

@@ -18,7 +18,9 @@ through a circus socket, on-demand start); stats-cpu (circusd-stats with N
 processes); recovery, backoff (crash loops); plugin-cpu, plugin-flapping,
 plugin-watchdog, plugin-statsd (circus-plugins against circus 0.19's plugins);
 papa-throughput, papa-latency, papa-idle for the papa kernels; papa-adopt,
-papa-overhead, papa-output for circusd with use_papa (ours only). See
+papa-overhead, papa-output for circusd with use_papa (ours only);
+soak-respawn, soak-addrm (ours only, ~15 min: RSS, fds and tables after
+100,000 respawns and 10 minutes of add/rm, plotted to results/soak-*.png). See
 bench/README.md for what each number means exactly. Results are printed as a
 table and written to bench/results/latest.json. With --check (`make bench-check`) the exit status
 is 1 when a row of ours misses its target, or was not measured, and the
@@ -48,6 +50,7 @@ import papa_adopt_scenarios
 import papa_scenarios
 import plugin_scenarios
 import scenarios
+import soak_scenarios
 import socket_scenarios
 import stats_scenarios
 import web_scenarios
@@ -67,8 +70,9 @@ WEB = web_scenarios.WEB
 PLUGINS = plugin_scenarios.SCENARIOS
 CURVE = curve_scenarios.SCENARIOS
 LINK = link_scenarios.SCENARIOS
+SOAK = soak_scenarios.SCENARIOS
 ALL = (CIRCUSD + CTL + SOCKETS + STATS + CRASHLOOP + PLUGINS + PAPA + PAPA_CIRCUSD + WEB
-       + CURVE + LINK)
+       + CURVE + LINK + SOAK)
 SLEEPER_METRICS = {"start", "stop", "idle", "rss"}
 PAPA_PROCS = 4  # writers in papa-throughput
 PAPA_IDLE_PROCS = 100
@@ -330,6 +334,13 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="plugin-flapping: trips measured per daemon")
     parser.add_argument("--ondemand-runs", type=int, default=3,
                         help="sock-ondemand: fresh daemons per circus daemon")
+    parser.add_argument("--respawns", type=int, default=soak_scenarios.RESPAWNS,
+                        help="soak-respawn: respawns after the warm-up")
+    parser.add_argument("--addrm-seconds", type=float,
+                        default=float(os.environ.get("CIRCUS_BENCH_ADDRM_SECONDS",
+                                                     soak_scenarios.ADDRM_SECONDS)),
+                        help="soak-addrm: seconds of add/rm churn (default "
+                             "$CIRCUS_BENCH_ADDRM_SECONDS, else 600)")
     parser.add_argument("--ours-src", action="store_true",
                         help="run our circusd and papa kernel from packages/*/src (iteration)")
     parser.add_argument("--keep", action="store_true",
@@ -460,6 +471,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     _run_web(args, specs, runs)
     _run_link(args, runs)
     _run_curve(args, specs, runs)
+    _run_soak(args, specs, runs)
     return {"machine": machine, "daemons": {s.kind: s.label for s in specs},
             "kernels": {k.kind: k.label for k in kernels}, "peer_problems": problems,
             "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
@@ -585,6 +597,60 @@ def _link_metrics() -> list[Metric]:
                    compare=False),
         ]
     return rows
+def _run_soak(args: argparse.Namespace, specs: list[DaemonSpec],
+              runs: dict[str, dict[str, dict[str, Any]]]) -> None:
+    """The soak scenarios, ours only: 100,000 respawns, then the add/rm churn."""
+    only = set(args.only)
+    sk = soak_scenarios
+    spec = specs[0]
+    if sk.RESPAWN in only:
+        print(f"== soak: {args.respawns:,} respawns, {sk.RESPAWN_WATCHERS} x "
+              f"{sk.RESPAWN_PROCS} crashers", flush=True)
+        runs[sk.RESPAWN] = {"ours": _attempt(spec.label, "respawns", lambda: sk.run_respawn(
+            spec, respawns=args.respawns))}
+    if sk.ADDRM in only:
+        print(f"== soak: add/rm {sk.ADDRM_RATE:g} watchers/s for {args.addrm_seconds:g} s",
+              flush=True)
+        runs[sk.ADDRM] = {"ours": _attempt(spec.label, "add/rm", lambda: sk.run_addrm(
+            spec, seconds=args.addrm_seconds))}
+
+
+def _soak_metrics(respawns: int) -> list[Metric]:
+    resp, addrm = soak_scenarios.SCENARIOS
+    return [
+        Metric(resp, resp, f"{respawns:,} respawns: idle RSS growth", "rss_growth_mb", "MiB",
+               5.0, strict=True, compare=False),
+        Metric(resp, resp, "  idle fd count growth", "fd_growth", "", 0.0, digits=0,
+               compare=False),
+        Metric(resp, resp, "  RSS under load, last 5 % - first 5 %", "load_rss_growth_mb",
+               "MiB", None, compare=False),
+        Metric(resp, resp, "  respawns/s", "respawns_per_s", "/s", None, digits=0,
+               compare=False),
+        Metric(addrm, addrm,
+               f"add/rm churn ({soak_scenarios.ADDRM_RATE:g}/s): idle RSS growth", "rss_growth_mb",
+               "MiB", 5.0, strict=True, compare=False),
+        Metric(addrm, addrm, "  idle fd count growth", "fd_growth", "", 0.0, digits=0,
+               compare=False),
+        Metric(addrm, addrm, "  circus objects growth (idle)", "circus_objects_growth", "",
+               0.0, digits=0, compare=False),
+        Metric(addrm, addrm, "  asyncio tasks growth (idle)", "tasks_growth", "", 0.0,
+               digits=0, compare=False),
+        Metric(addrm, addrm, "  allocated blocks growth (idle)", "allocated_blocks_growth",
+               "", None, digits=0, compare=False),
+        Metric(addrm, addrm, "  watchers left (idle)", "idle_watchers_after", "", 0.0,
+               digits=0, compare=False),
+        Metric(addrm, addrm, "  failed add/rm calls", "errors", "", 0.0, digits=0,
+               compare=False),
+        Metric(addrm, addrm, "  RSS under load, last 10 % - first 10 %", "load_rss_growth_mb",
+               "MiB", None, compare=False),
+        # 99 % of the schedule: the time runs to the last add's reply, so even a
+        # daemon that keeps up exactly lands a hair under the scheduled rate.
+        Metric(addrm, addrm, "  adds/s achieved", "adds_per_s", "/s",
+               0.99 * soak_scenarios.ADDRM_RATE, higher_is_better=True, digits=1,
+               compare=False),
+    ]
+
+
 def _run_curve(args: argparse.Namespace, specs: list[DaemonSpec],
                runs: dict[str, dict[str, dict[str, Any]]]) -> None:
     """CURVE on against off, ours only: the cheap query, then circusd-stats's CPU."""
@@ -903,6 +969,7 @@ def table(report: dict[str, Any], n: int, big_n: int, papa_mb: int = 32) -> str:
     # Older reports have no papa kernels; the papa groups are labelled by them.
     kernel_labels = report.get("kernels") or {"ours": "ours"}
     circus_labels = {k: v for k, v in report["daemons"].items() if k in ("ours", "circus")}
+    respawns = report["args"].get("respawns", soak_scenarios.RESPAWNS)
     sections = [
         _section(runs, _metrics(n, big_n), report["daemons"], only),
         _section(runs, _ctl_metrics(n), circus_labels, only),
@@ -916,6 +983,7 @@ def table(report: dict[str, Any], n: int, big_n: int, papa_mb: int = 32) -> str:
         _section(runs, _web_metrics(n), {"ours": "ours"}, only),
         _section(runs, _link_metrics(), {"ours": "ours"}, only),
         _section(runs, _curve_metrics(n), {"ours": "ours"}, only),
+        _section(runs, _soak_metrics(respawns), {"ours": "ours"}, only),
     ]
     lines: list[str] = []
     for section in filter(None, sections):

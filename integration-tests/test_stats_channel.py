@@ -42,7 +42,9 @@ def test_statsd_publishes_upstream_topics_for_watchers_circusd_and_sockets(
         pids = daemon.wait_pids("sleepers", 3)
         for pid in pids:
             info = feed.wait(f"stat.sleepers.{pid}")
-            assert set(info) == INFO_KEYS | {"subtopic", "name"}, info
+            # health: our circusd reports readiness (ready from the spawn: no check).
+            assert set(info) == INFO_KEYS | {"subtopic", "name", "health"}, info
+            assert info["health"] == "ready"
             assert info["pid"] == pid and info["subtopic"] == pid and info["name"] is None
         aggregate = feed.wait("stat.sleepers", lambda p: sorted(p["pid"]) == sorted(pids))
         assert set(aggregate) == {"pid", "cpu", "mem", "age"}

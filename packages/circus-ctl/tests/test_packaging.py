@@ -62,5 +62,6 @@ def test_reply_shapes_load_on_first_use_and_describe_plain_dicts():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             timeout=30)
     assert result.stdout == (
-        "False\n['errno', 'id', 'pids', 'reason', 'status', 'tb', 'time', 'watchers'] []\n"
+        "False\n['errno', 'health', 'id', 'pids', 'reason', 'status', 'tb', 'time', "
+        "'watchers'] []\n"
     ), result.stderr

@@ -89,7 +89,9 @@ def _eight_steps(circusd: Any, base: str, driver: webdriver.Chrome, port: int) -
     css(driver, f'[data-testid="kill-{victim}"]')[0].click()
 
     def replaced() -> bool:
-        now = {card.get_attribute("data-pid") for card in css(driver, "#procs .proc")}
+        # One script call: cards found one by one may be removed before they are read.
+        now = set(driver.execute_script(
+            "return [...document.querySelectorAll('#procs .proc')].map(c => c.dataset.pid)"))
         return victim not in now and len(now - before) == 1
     wait_for(replaced, timeout=20, what="a new pid in place of the killed one")
     assert int(victim) not in circusd.pids("w")

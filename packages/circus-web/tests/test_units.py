@@ -126,3 +126,38 @@ def test_sessions_expire(tmp_path: Path) -> None:
     sid = auth.login("127.0.0.1", "alice", "pw")
     assert auth.session(sid) is not None
     wait_for(lambda: auth.session(sid) is None, timeout=5, what="the session to expire")
+
+
+def test_readiness_events_fold_once_into_copies_and_outlive_an_older_poll() -> None:
+    import asyncio
+
+    from circus.web._readiness import COALESCE, Readiness
+
+    async def scenario() -> None:
+        flushed = asyncio.Event()
+        readiness = Readiness(flushed.set)
+        readiness.begin_poll()
+        # Events while the poll is in flight: newer than its answer.
+        readiness.apply("web", "ready", {"process_pid": 1})
+        readiness.apply("web", "unhealthy", {"process_pid": 2, "output": "x" * 5000,
+                                             "failures": 3, "time": 7.0})
+        readiness.apply("web", "ready", {"process_pid": "1"})  # not a pid: ignored
+        watchers: dict[str, dict[str, object]] = {"web": {"pids": [1, 2]}, "plain": {}}
+        readiness.annotate(watchers, {"web": {"1": "starting", "2": "ready", "3": "bogus"},
+                                      "plain": "nonsense"})
+        assert watchers["web"]["health"] == {"1": "ready", "2": "unhealthy"}
+        assert "health" not in watchers["plain"]
+        record = watchers["web"]["last_unhealthy"]
+        assert isinstance(record, dict)
+        assert (record["pid"], record["failures"], len(record["output"])) == (2, 3, 1000)
+        # One flush for the burst; folding copies what it changes.
+        await asyncio.wait_for(flushed.wait(), COALESCE * 40)
+        readiness.apply("web", "starting", {"process_pid": 1})
+        before = watchers["web"]["health"]
+        folded = readiness.fold(watchers)
+        assert folded["web"]["health"] == {"1": "starting", "2": "unhealthy"}
+        assert before == {"1": "ready", "2": "unhealthy"}  # the old snapshot is untouched
+        assert folded["plain"] is watchers["plain"]
+        readiness.close()
+
+    asyncio.run(scenario())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import functools
 import gc
 import io
@@ -35,12 +36,13 @@ from circus._setup.build import build
 from circus._setup.httpd import HTTPD, httpd_socket, httpd_watcher
 from circus._setup.plugins import is_active, plugin_watcher
 from circus._setup.statsd import stats_watcher
+from circus._watching.depends import DependencyError
 from circus._watching.on_demand import OnDemand
 from circus._watching.reaper import Reaper
 from circus._watching.signals import SignalRouter
 from circus.config import load_config
 from circus.config._options import CIRCUS_OPTIONS, warn_inert
-from circus.errors import ConfigError, ConflictError, UnknownWatcherError
+from circus.errors import CommandError, ConfigError, ConflictError, UnknownWatcherError
 from circus.sockets import CircusSocket, SocketLike, SocketSpec, build_sockets
 from circus.watcher import Watcher, WatcherOptions
 
@@ -379,8 +381,18 @@ class Arbiter:
         return sum(len(w.processes) for w in self.watchers)
 
     def create_watcher(self, name: str, cmd: str, **options: Unpack[WatcherOptions]) -> Watcher:
-        """Create a watcher (not started) and emit ``add``; it is visible at once."""
+        """Create a watcher (not started) and emit ``add``; it is visible at once.
+
+        Raises:
+            ValueError: bad options, or a ``depends_on`` naming a watcher this
+                arbiter does not have.
+            ConflictError: a watcher of that name exists.
+        """
         watcher = Watcher(name, cmd, **options)
+        known = {w.name.lower() for w in self.watchers}
+        for dependency in watcher.depends_on:
+            if dependency.lower() not in known:
+                raise ValueError(f"depends_on names unknown watcher {dependency!r}")
         self.adopt_watcher(watcher)
         self.events.publish(watcher.name, "add", {})
         self._announce("add", watcher)
@@ -536,7 +548,11 @@ class Arbiter:
                     await _wait_event(self._quit_wake, self.warmup_delay)
                     if self._quit_wake.is_set():
                         return
-            await watcher.start()
+            try:
+                await watcher.start()
+            except DependencyError as exc:
+                # The others still start: one missing dependency must not stop circusd.
+                logger.error("%s", exc)
         if after_first_group is not None and not self.quitting:
             after_first_group()
 
@@ -600,11 +616,17 @@ class Arbiter:
             if self.prereload_fn is not None:
                 self.prereload_fn(self)
             reopen_log_files()
+            refused: list[str] = []
             for watcher in self.iter_watchers():
                 if self._stop_requested():
                     return
                 watcher.reopen_streams()
-                await watcher.reload(graceful=graceful, sequential=sequential)
+                try:
+                    await watcher.reload(graceful=graceful, sequential=sequential)
+                except CommandError as exc:  # a gated reload rolled back: the others go on
+                    refused.append(str(exc))
+            if refused:
+                raise CommandError("; ".join(refused))
 
     def _stop_requested(self) -> bool:
         # A call, not the attribute, for mypy: the flag changes while a reload awaits.
@@ -674,7 +696,8 @@ class Arbiter:
     async def _reload_on_hup(self) -> None:
         while True:
             self._hup_again = False
-            await self.reload()
+            with contextlib.suppress(CommandError):  # logged where it happened
+                await self.reload()
             if not self._hup_again or self.quitting:
                 return
             logger.info("received SIGHUP during the reload; reloading again")

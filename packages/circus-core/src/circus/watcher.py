@@ -31,14 +31,17 @@ from circus._papa.process import PapaProcess
 from circus._watching import rlimits as _rlimits
 from circus._watching import spawn as _spawn
 from circus._watching.crashloop import SlotBackoff, SlotDescription
+from circus._watching.depends import ready_dependencies
+from circus._watching.health import HealthMonitor
 from circus._watching.hooks import HookCallable, Hooks, HookSpec
 from circus._watching.output import WatcherOutput
 from circus._watching.reaper import Reaper
 from circus._watching.stopping import ProcessStopper
 from circus._watching.tail import OutputLine
 from circus._watching.wids import WidPool
+from circus.config._check import parse_check, parse_depends_on
 from circus.config._options import WATCHER_OPTIONS, warn_inert
-from circus.errors import ConfigError
+from circus.errors import CommandError, ConfigError
 from circus.process import Process
 from circus.sockets import SpawnSockets, referenced_sockets, spawn_sockets
 from circus.stream import Stream
@@ -53,6 +56,16 @@ logger = logging.getLogger("circus")
 _SPAWN_BATCH = 32
 # Seconds between two spawn passes while circusd is short of file descriptors.
 _FD_RETRY = 1.0
+
+
+class ReloadRolledBack(CommandError):
+    """A gated reload was rolled back: the new processes never got ready (errno 5)."""
+
+
+# Options a running watcher only applies by starting new processes, and the
+# compound ones of that kind: what a rolled-back reload restores.
+_SPAWN_ATTRS = (*(name for name, opt in WATCHER_OPTIONS.items() if opt.live == "spawn"),
+                "env", "rlimits")
 
 
 class WatcherOptions(TypedDict, total=False):
@@ -110,6 +123,11 @@ class WatcherOptions(TypedDict, total=False):
     check_flapping: bool
     socket_activation: bool
     publish_output: bool
+    check: str | None
+    check_interval: float
+    check_timeout: float
+    check_retries: int
+    depends_on: str | Sequence[str] | None
 
 
 class Watcher:
@@ -171,6 +189,11 @@ class Watcher:
         check_flapping: bool = True,
         socket_activation: bool = False,
         publish_output: bool = False,
+        check: str | None = None,
+        check_interval: float = 5.0,
+        check_timeout: float = 3.0,
+        check_retries: int = 3,
+        depends_on: str | Sequence[str] | None = (),
         **options: object,
     ) -> None:
         self.name = name
@@ -219,6 +242,23 @@ class Watcher:
         self.check_flapping = _parsers.parse_bool(check_flapping)
         self.publish_output = _parsers.parse_bool(publish_output)
         self.options = dict(options)
+        try:
+            self._check = parse_check(check)
+        except ValueError as exc:
+            raise ValueError(f"watcher {name}: check: {exc}") from None
+        self.check_interval = _parsers.parse_duration(check_interval)
+        self.check_timeout = _parsers.parse_duration(check_timeout)
+        self.check_retries = _parsers.parse_int(check_retries)
+        if self.check_interval <= 0 or self.check_timeout <= 0:
+            raise ValueError(f"watcher {name}: check_interval and check_timeout must be > 0")
+        if self.check_retries < 1:
+            raise ValueError(f"watcher {name}: check_retries must be >= 1")
+        try:
+            self.depends_on = parse_depends_on(depends_on)
+        except ValueError as exc:
+            raise ValueError(f"watcher {name}: depends_on: {exc}") from None
+        if name.lower() in (dep.lower() for dep in self.depends_on):
+            raise ValueError(f"watcher {name}: circular depends_on: {name} -> {name}")
         if self.copy_path and not self.copy_env:
             raise ValueError(f"watcher {name}: copy_path requires copy_env")
         if self.singleton and self.numprocesses > 1:
@@ -253,6 +293,7 @@ class Watcher:
         self._closing: asyncio.Task[None] | None = None
         # The papa side while use_papa processes run (None: plain processes).
         self._papa: PapaWatching | None = None
+        self.health = HealthMonitor(self)
 
     def __repr__(self) -> str:
         return f"<Watcher {self.name} {self.state.value} {len(self.processes)} processes>"
@@ -283,6 +324,31 @@ class Watcher:
         if self._reaper is None:
             self._reaper = Reaper(asyncio.get_running_loop())
         return self._reaper
+
+    @property
+    def check(self) -> str | None:
+        """The health probe (``tcp://``, ``http://`` or ``exec:``), None: no check.
+
+        Setting it (``set``, ``reloadconfig``) re-probes every running process
+        from ``starting``.
+        """
+        return self._check
+
+    @check.setter
+    def check(self, value: str | None) -> None:
+        parsed = parse_check(value)
+        if parsed != self._check:
+            self._check = parsed
+            self.health.check_changed()
+
+    @property
+    def ready_window(self) -> float:
+        """Seconds a new process has to become ready: ``check_timeout x check_retries``."""
+        return self.check_timeout * self.check_retries
+
+    def health_states(self) -> dict[str, str]:
+        """``{"<pid>": "starting" | "ready" | "unhealthy"}`` for every process."""
+        return self.health.states()
 
     @property
     def hook_timeout(self) -> float:
@@ -356,7 +422,15 @@ class Watcher:
     # -- public operations (each serialised by the watcher lock) --------------
 
     async def start(self) -> dict[str, list[int]]:
-        """Start the watcher; returns ``{"started": [pids], "kept": [pids]}``."""
+        """Start the watcher; returns ``{"started": [pids], "kept": [pids]}``.
+
+        Raises:
+            DependencyError: a watcher of ``depends_on`` is not ready (this
+                one stays stopped).
+        """
+        if self.depends_on and self.state is WatcherState.STOPPED:
+            # Before the lock: a dependency's start must not wait behind us.
+            await ready_dependencies(self)
         async with self._lock:
             return await self._start()
 
@@ -476,8 +550,14 @@ class Watcher:
         the watcher runs, this then re-draws the ``max_age`` timers
         (``max_age``), reloads gracefully so that new processes get a new
         command line or environment (``spawn``), and converges.
+
+        Raises:
+            ReloadRolledBack: with a ``check``, the new processes did not get
+                ready; the old ones keep running and the options that need
+                new processes (``spawn``) are back to their old values.
         """
         async with self._lock:
+            before = {attr: getattr(self, attr) for attr in _SPAWN_ATTRS}
             kinds = set(apply())
             if self.state not in (WatcherState.ACTIVE, WatcherState.STARTING):
                 return
@@ -491,6 +571,12 @@ class Watcher:
                     send_hup, self.send_hup = self.send_hup, False
                     try:
                         await self._reload(graceful=True, sequential=False)
+                    except ReloadRolledBack:
+                        # Respawns of the old generation must use what works.
+                        for attr, value in before.items():
+                            setattr(self, attr, value)
+                        self._child_env = self.build_env()
+                        raise
                     finally:
                         self.send_hup = send_hup
             await self._manage()
@@ -683,15 +769,23 @@ class Watcher:
         if sequential:
             for proc in [self.processes[p] for p in old if p in self.processes]:
                 await self.kill_process(proc)
-                if not (await self._spawn_with_hooks())[1]:
+                new, go_on = await self._spawn_with_hooks()
+                if not go_on:
                     break
+                if new is not None:
+                    await self._gate_reload([new], rollback=False)
                 if self.warmup_delay:
                     await asyncio.sleep(self.warmup_delay)
         else:
+            generation: list[Process] = []
             for _ in range(self.numprocesses):
-                if not (await self._spawn_with_hooks())[1]:
+                new, go_on = await self._spawn_with_hooks()
+                if not go_on:
                     break
+                if new is not None:
+                    generation.append(new)
             else:
+                await self._gate_reload(generation, rollback=True)
                 await self._retire_surplus()
         self.notify_event("reload", {})
         alive = self.processes
@@ -700,6 +794,38 @@ class Watcher:
             "started": [p for p in self.pids if p not in old],
             "kept": [p for p in old if p in alive],
         }
+
+    async def _gate_reload(self, generation: list[Process], rollback: bool) -> None:
+        """With a check, wait until the new ``generation`` is ready before the old goes.
+
+        Raises:
+            ReloadRolledBack: with ``rollback``, not ready within the ready
+                window; the new processes were stopped (the old ones keep
+                serving); the message says which were not ready and why.
+            CommandError: without ``rollback`` (sequential), the same.
+        """
+        if self.check is None or not generation:
+            return
+        window = self.ready_window
+        late = await self.health.wait_ready((p.pid for p in generation), window)
+        if not late:
+            return
+        why = "; ".join(f"pid {pid}: {self._why_not_ready(pid)}" for pid in late[:3])
+        if rollback:
+            await asyncio.gather(*(self.kill_process(p) for p in generation
+                                   if self.processes.get(p.pid) is p))
+            what = f"rolled back, the {len(self.pids)} old processes keep serving"
+        else:
+            what = "stopped there (a sequential reload cannot roll back)"
+        message = (f"reload of watcher {self.name} {what}: {len(late)} new process(es) not "
+                   f"ready within {window:g}s (check_timeout x check_retries); {why}")
+        logger.error("%s", message)
+        raise ReloadRolledBack(message) if rollback else CommandError(message)
+
+    def _why_not_ready(self, pid: int) -> str:
+        if pid not in self.processes:
+            return "exited"
+        return self.health.last_output(pid) or "no probe finished yet"
 
     # -- spawning and exits ----------------------------------------------------------
 
@@ -801,6 +927,7 @@ class Watcher:
             self._slots.spawned(proc.wid)
         if self.max_age:
             self._arm_expiry(proc)
+        self.health.spawned(proc)
         if adopted:
             logger.debug("watcher %s: adopted pid %d (wid %d)", self.name, proc.pid, proc.wid)
             return
@@ -941,6 +1068,7 @@ class Watcher:
         timer = self._timers.pop(pid, None)
         if timer is not None:
             timer.cancel()
+        self.health.exited(pid)
         self._stopper.exited(pid)
         if self._detached:
             self._wids.release(proc.wid)
@@ -1072,10 +1200,22 @@ class Watcher:
                 await self.kill_process(proc)
                 await self._manage()
 
+    def restart_unhealthy(self, proc: Process) -> None:
+        """Replace ``proc``, which its health check found unhealthy (from the monitor)."""
+        if self.state is WatcherState.ACTIVE:
+            asyncio.get_running_loop().create_task(self._replace_unhealthy(proc))
+
+    async def _replace_unhealthy(self, proc: Process) -> None:
+        async with self._lock:
+            if proc.state is ProcessState.RUNNING and self.processes.get(proc.pid) is proc:
+                await self.kill_process(proc)
+                await self._manage()
+
     def _cancel_timers(self) -> None:
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
+        self.health.close()
         self._release_slots(self._slots.clear())
         if self._fd_retry is not None:
             self._fd_retry.cancel()

@@ -91,6 +91,20 @@ CASES: dict[str, tuple[int | None, tuple[str, ...]]] = {
     "bad_loglevel.ini": (2, ("loglevel = chatty", "expected one of debug, info")),
     "plugin_without_use.ini": (1, ("[plugin:flapping]", "missing required option 'use'")),
     "option_outside_section.ini": (1, ("option outside any section",)),
+    "circular_depends_on.ini": (
+        3,
+        ("[watcher:a] depends_on = c", "circular depends_on: a -> c -> b -> a"),
+    ),
+    "depends_on_unknown_watcher.ini": (
+        3,
+        ("[watcher:web] depends_on = db, cache", "depends_on names unknown watcher 'cache'"),
+    ),
+    "bad_check.ini": (
+        3,
+        ("[watcher:web] check = udp://127.0.0.1:53",
+         "expected tcp://HOST:PORT, http://HOST[:PORT][/PATH] or exec:COMMAND"),
+    ),
+    "bad_check_retries.ini": (4, ("check_retries = 0", "expected an integer >= 1")),
 }
 
 

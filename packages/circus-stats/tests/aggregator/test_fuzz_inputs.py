@@ -1,7 +1,7 @@
 """Fuzzing circusd-stats' inputs: it never crashes and keeps publishing.
 
 circusd-stats reads three things it does not control: the events circusd
-publishes (its SUB), circusd's replies to ``list``/``dstats``/``listsockets``
+publishes (its SUB), circusd's replies to ``list``/``status``/``dstats``/``listsockets``
 (its DEALER), and the subscription frames its stats subscribers send (its
 XPUB). The test plays circusd with a PUB and a ROUTER of its own and feeds
 all three with generated frames; an XSUB sends the subscriptions. After
@@ -40,7 +40,7 @@ values = st.recursive(scalars, lambda inner: st.one_of(
 pids = st.one_of(st.sampled_from([os.getpid(), 0, -1, 1, 2**31, 2**63, 2**64]), values)
 
 EVENTS = ["spawn", "reap", "kill", "stop", "start", "add", "remove", "reload", "updated",
-          "", "x"]
+          "ready", "unhealthy", "", "x"]
 topics = st.one_of(
     st.builds(lambda name, event: f"watcher.{name}.{event}".encode(),
               st.sampled_from(["web", "other", "", ".", "a.b", "é", "circusd-stats"]),
@@ -49,7 +49,9 @@ topics = st.one_of(
     st.binary(max_size=12))
 payloads = st.one_of(
     st.fixed_dictionaries({}, optional={"process_pid": pids, "exit_code": values,
-                                        "time": values, "process_id": values}).map(
+                                        "time": values, "process_id": values,
+                                        "output": values, "failures": values,
+                                        "key": st.one_of(st.just("check"), values)}).map(
         lambda d: json.dumps(d).encode()),
     values.map(lambda v: json.dumps(v).encode()),
     st.binary(max_size=30))
@@ -63,6 +65,12 @@ replies = st.one_of(
                                         st.lists(st.sampled_from(["web", "other", ""]),
                                                  max_size=3), values),
                                     "pids": st.one_of(st.lists(pids, max_size=4), values),
+                                    "health": st.one_of(st.dictionaries(
+                                        st.one_of(st.just(str(os.getpid())), st.text(
+                                            max_size=4)),
+                                        st.one_of(st.sampled_from(
+                                            ["starting", "ready", "unhealthy"]), values),
+                                        max_size=3), values),
                                     "info": st.one_of(st.fixed_dictionaries({"pid": pids}),
                                                       values),
                                     "sockets": st.one_of(
@@ -73,7 +81,7 @@ replies = st.one_of(
                                         values),
                                     "errno": values, "reason": values}),
     values, st.just("not json"))
-KINDS = ["list", "list-name", "dstats", "listsockets"]
+KINDS = ["list", "list-name", "status", "dstats", "listsockets"]
 subscriptions = st.lists(st.one_of(
     st.binary(max_size=12).map(lambda b: b"\x01" + b),
     st.binary(max_size=12).map(lambda b: b"\x00" + b),
@@ -112,8 +120,8 @@ class FakeCircusd:
     def serve(self, seconds: float, fuzzed: dict[str, object] | None = None) -> None:
         """Answer requests for ``seconds``, or until every ``fuzzed`` reply was sent.
 
-        ``fuzzed`` maps a request kind (``list``, ``list-name``, ``dstats``,
-        ``listsockets``) to the reply its next request gets; other requests get
+        ``fuzzed`` maps a request kind (``list``, ``list-name``, ``status``,
+        ``dstats``, ``listsockets``) to the reply its next request gets; other requests get
         a healthy circusd's reply.
         """
         pending = dict(fuzzed or {})

@@ -33,7 +33,8 @@ def test_every_topic_carries_upstreams_payload(harness: Harness) -> None:
 
     for pid in sleepers:
         info = tick[f"stat.sleeper.{pid}"]
-        assert set(info) == INFO_KEYS
+        # health: our circusd reports readiness (ready from the spawn: no check).
+        assert set(info) == INFO_KEYS | {"health"} and info["health"] == "ready"
         assert (info["pid"], info["subtopic"], info["name"]) == (pid, pid, None)
         assert info["cmdline"] == "sleep" and info["children"] == []
         assert isinstance(info["cpu"], float) and info["ctime"].count(":") == 1

@@ -73,3 +73,38 @@ def test_psutil_fallback_gives_the_same_keys() -> None:
     assert list(fast_info) == list(slow_info)
     assert fast_info["create_time"] == slow_info["create_time"]
     assert fast_info["cmdline"] == slow_info["cmdline"]
+
+
+def test_tracker_readiness_from_list_replies_and_events() -> None:
+    assert not PidTracker().reports_health
+    tracker = PidTracker()
+    tracker.begin_sync("web")
+    tracker.apply("watcher.web.spawn", {"process_pid": 3})  # during the call: newer
+    tracker.apply("watcher.web.ready", {"process_pid": 1})
+    tracker.apply("watcher.web.kill", {"process_pid": 2})
+    tracker.end_sync("web", [1, 2, 4], {"1": "starting", "2": "ready", "4": "bogus"})
+    assert tracker.pids["web"] == {1: "ready", 4: "starting", 3: "starting"}
+    assert "web" in tracker.checked and tracker.reports_health
+    tracker.apply("watcher.web.spawn", {"process_pid": 5})
+    assert tracker.pids["web"][5] == "starting"
+    tracker.apply("watcher.web.unhealthy", {"process_pid": 5, "output": "x", "failures": 3})
+    tracker.apply("watcher.web.unhealthy", {"process_pid": 99})  # gone already: counted only
+    assert tracker.pids["web"][5] == "unhealthy" and 99 not in tracker.pids["web"]
+    assert tracker.unhealthy["web"] == 2
+    assert not tracker.apply("watcher.web.ready", {"process_pid": True})
+    # Without a check, a process is ready from its spawn.
+    tracker.end_sync("plain", [7], None)
+    tracker.apply("watcher.plain.spawn", {"process_pid": 8})
+    assert tracker.pids["plain"] == {7: "ready", 8: "ready"}
+    # A changed check option: the watcher's pids are learned again.
+    tracker.apply("watcher.plain.updated", {"key": "check"})
+    assert "plain" in tracker.wanted
+    tracker.apply("watcher.web.remove", {})
+    assert "web" not in tracker.checked and "web" not in tracker.unhealthy
+
+
+def test_readiness_is_reported_only_when_status_says_so() -> None:
+    ours, upstream = PidTracker(), PidTracker()
+    ours.learn_reports_health({"statuses": {}, "health": {}})
+    upstream.learn_reports_health({"statuses": {}})
+    assert (ours.reports_health, upstream.reports_health) == (True, False)

@@ -29,8 +29,9 @@ Frames = list[bytes]
 
 
 def process_message(watcher: str, pid: int, cpu: Any = 1.0, mem: Any = 0.5,
-                    rss: str = "10.00M", age: Any = 65.0, name: str | None = None) -> Frames:
-    """A ``stat.<watcher>.<pid>`` message shaped like circusd-stats's."""
+                    rss: str = "10.00M", age: Any = 65.0, name: str | None = None,
+                    health: Any = None) -> Frames:
+    """A ``stat.<watcher>.<pid>`` message shaped like circusd-stats's (``health`` if given)."""
     created = time.time() - age if isinstance(age, (int, float)) else "N/A"
     info = {
         "pid": pid, "cmdline": "python3", "username": "alice", "nice": 0,
@@ -38,6 +39,8 @@ def process_message(watcher: str, pid: int, cpu: Any = 1.0, mem: Any = 0.5,
         "ctime": "0:01.25", "create_time": created, "age": age,
         "children": [], "subtopic": pid, "name": name,
     }
+    if health is not None:
+        info["health"] = health
     return [f"stat.{watcher}.{pid}".encode(), json.dumps(info).encode()]
 
 
@@ -165,7 +168,7 @@ class TopInPty:
             self.raw.extend(data)
             self.stream.feed(data)
 
-    def wait_for(self, predicate: Callable[[str], bool], timeout: float = 10.0) -> str:
+    def wait_for(self, predicate: Callable[[str], bool], timeout: float = 30.0) -> str:
         """Pump output until ``predicate(screen text)`` holds; fail after ``timeout``."""
         deadline = time.monotonic() + timeout
         while True:
@@ -176,7 +179,7 @@ class TopInPty:
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out; the screen shows:\n{text}")
 
-    def wait_text(self, needle: str, timeout: float = 10.0) -> str:
+    def wait_text(self, needle: str, timeout: float = 30.0) -> str:
         """Wait until ``needle`` is on screen."""
         return self.wait_for(lambda text: needle in text, timeout)
 
@@ -194,7 +197,7 @@ class TopInPty:
     def press(self, keys: bytes) -> None:
         os.write(self.master, keys)
 
-    def wait_exit(self, timeout: float = 10.0) -> int:
+    def wait_exit(self, timeout: float = 30.0) -> int:
         """Pump output until circus-top exits; return its exit status."""
         deadline = time.monotonic() + timeout
         while self.proc.poll() is None:

@@ -191,3 +191,22 @@ def test_tiny_screens_still_render_within_bounds(height, width):
     lines = render(model, ViewState(prompt="a long filter text"), height, width, ENDPOINT, "now")
     assert len(lines) == (height if width > 0 else 0)
     assert all(len(line.text) <= width for line in lines)
+
+
+def test_a_health_column_when_processes_report_readiness():
+    model = make_model(
+        process_message("web", 1, cpu=9.0, health="ready"),
+        process_message("web", 2, cpu=5.0, health="starting"),
+        process_message("web", 3, cpu=1.0, health="unhealthy"),
+        process_message("web", 4, cpu=0.5, health="bogus"),
+        process_message("plain", 5))
+    lines = screen(model)
+    web = lines.index("web")
+    assert lines[web + 1].split()[-1] == "HEALTH"
+    assert [line.split()[-1] for line in lines[web + 2:web + 5]] == [
+        "ready", "starting", "unhealthy"]
+    assert lines[web + 5].split()[0] == "4" and lines[web + 5].split()[-1] == "1:05"  # unknown
+    assert lines[web + 6].endswith("(max)  1/4 ready")
+    plain = lines.index("plain")  # no readiness reported: the table is as before
+    assert lines[plain + 1].split()[-1] == "AGE"
+    assert lines[plain + 3].endswith("(max)")

@@ -38,7 +38,7 @@ from circus._reconfig.reload_sockets import plan_sockets, swap_sockets, users
 from circus._setup.plugins import is_active, plugin_watcher, watcher_name
 from circus.config import load_config
 from circus.config._options import CIRCUS_OPTIONS
-from circus.errors import ConfigError, ConflictError, MessageError
+from circus.errors import CommandError, ConfigError, ConflictError, MessageError
 from circus.watcher import Watcher
 
 if TYPE_CHECKING:
@@ -204,10 +204,18 @@ async def reload_config(arbiter: Arbiter, config: CircusConfig | None = None) ->
         await arbiter.start_watchers(recreated)
         for watcher in sorted(restart, key=lambda w: w.priority, reverse=True):
             await watcher.start()
-        await asyncio.gather(
+        outcomes = await asyncio.gather(
             *(w.set_numprocesses(count) for w, count in steps.resize),
             *(apply_changes(w, changes, notify=False) for w, changes in steps.live),
+            return_exceptions=True,
         )
+        # A gated reload that rolled back (health checks) fails that watcher
+        # only: the rest of the file is still applied, and the reply says why.
+        for outcome in outcomes:
+            if isinstance(outcome, CommandError):
+                errors.append(str(outcome))
+            elif isinstance(outcome, BaseException):
+                raise outcome
         created = [w for w in steps.create if _adopt(arbiter, w)]
         arbiter.arm_on_demand(created)
         await arbiter.start_watchers(created)

@@ -32,7 +32,12 @@ def list_(arbiter: Arbiter, props: Props) -> ReplyFields:
         watcher = props.watcher(arbiter)
         # The reaper reports deaths within milliseconds, so our own state is
         # as fresh as psutil's, and costs nothing for 1000s of processes.
-        return {"pids": [p.pid for p in watcher.processes.values() if p.is_alive]}
+        reply: dict[str, object] = {
+            "pids": [p.pid for p in watcher.processes.values() if p.is_alive]}
+        if watcher.check is not None:
+            # Ours, only with a check: upstream's clients read "pids" alone.
+            reply["health"] = watcher.health_states()
+        return reply
     return {"watchers": sorted(w.name.lower() for w in arbiter.watchers)}
 
 
@@ -42,9 +47,11 @@ def status(arbiter: Arbiter, props: Props) -> ReplyFields:
 
     Ours: with ``verbose`` true the reply also has ``backoff``, the slots of
     each watcher that wait out a crash-loop backoff (only watchers that have
-    some), and ``output_dropped``, per watcher and stream the output its
-    stream could not write (a full disk; only watchers that dropped some).
-    Without it the reply is upstream's, key for key.
+    some), ``health``, each process's ``starting``/``ready``/``unhealthy``
+    by pid (for one watcher; by watcher name, then pid, for all), and
+    ``output_dropped``, per watcher and stream the output its stream could
+    not write (a full disk; only watchers that dropped some). Without it the
+    reply is upstream's, key for key.
     """
     watchers = [props.watcher(arbiter)] if "name" in props else list(arbiter.watchers)
     reply: dict[str, object]
@@ -54,6 +61,10 @@ def status(arbiter: Arbiter, props: Props) -> ReplyFields:
         reply = {"statuses": {w.name: w.status() for w in watchers}}
     if props.flag("verbose", False):
         reply["backoff"] = {w.name: slots for w in watchers if (slots := w.backoff_slots())}
+        if "name" in props:
+            reply["health"] = watchers[0].health_states()
+        else:
+            reply["health"] = {w.name: w.health_states() for w in watchers}
         reply["output_dropped"] = {w.name: drops for w in watchers
                                    if (drops := w.output_dropped())}
     return reply
@@ -168,7 +179,8 @@ _OPTION_NAMES = (
 )
 # Ours, added after upstream's (clients ignore keys they do not know).
 _EXTRA_NAMES = ("autostart", "copy_path", "retry_in", "backoff", "min_uptime", "umask",
-                "virtualenv", "use_papa", "publish_output")
+                "virtualenv", "use_papa", "publish_output", "check", "check_interval",
+                "check_timeout", "check_retries", "depends_on")
 
 
 def jsonable(value: object) -> JSONValue:

@@ -15,7 +15,8 @@ import re
 from typing import TYPE_CHECKING
 
 from circus._reconfig.reload_config import load_new_config
-from circus.errors import CircusOSError, MessageError
+from circus._watching.depends import DependencyError
+from circus.errors import CircusOSError, CommandError, MessageError
 
 from ._props import Props
 from ._registry import Operation, ReplyFields, command
@@ -117,9 +118,15 @@ def restart(arbiter: Arbiter, props: Props) -> Operation:
             # autostart; stopped autostart ones start, as at boot.
             wanted = [w for w in chosen if w.autostart or w.status() == "active"]
             await arbiter.stop_watchers(chosen)
+            refused = []
             for watcher in sorted(wanted, key=lambda w: w.priority, reverse=True):
                 if not arbiter.quitting and watcher in arbiter.watchers:
-                    await watcher.start()
+                    try:
+                        await watcher.start()
+                    except DependencyError as exc:  # the others still start
+                        refused.append(str(exc))
+            if refused:
+                raise CommandError("; ".join(refused))
         return None
 
     return several()

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from ..errors import ConfigError
+from ._check import dependency_problem
 from ._errors import located, suggestion
 from ._ini import IniFile, Section, parse_ini, read_ini
 from ._model import CircusConfig
@@ -179,6 +180,7 @@ def _load(main: IniFile, environ: Mapping[str, str]) -> CircusConfig:
         elif kind == "circus":
             circus.append(_section_data(section, kind, name, global_lookup))
     _warn_unused_patterns(classified, watchers)
+    _check_dependencies(classified, watchers)
     return CircusConfig(
         path=main.path,
         circus=build_circus(circus),
@@ -219,6 +221,25 @@ def _warn_unused_patterns(
                 logger.warning(
                     "%s, line %d, [%s] matches no watcher", section.path, section.line, section.name
                 )
+
+
+def _check_dependencies(
+    classified: list[tuple[Section, str, str]], watchers: list[Mapping[str, object]]
+) -> None:
+    """Reject a ``depends_on`` naming an unknown watcher, or a circular one."""
+    graph = {str(w["name"]): _names(w.get("depends_on")) for w in watchers}
+    problem = dependency_problem(graph)
+    if problem is None:
+        return
+    name, message = problem
+    section = next(s for s, k, n in classified if k == "watcher" and n.lower() == name.lower())
+    entry = section.entries.get("depends_on")
+    raise located(section.path, entry.line if entry else section.line, section.name, message,
+                  "depends_on", entry.value if entry else None)
+
+
+def _names(value: object) -> tuple[str, ...]:
+    return tuple(str(v) for v in value) if isinstance(value, (tuple, list)) else ()
 
 
 def _check_duplicates(classified: list[tuple[Section, str, str]]) -> None:

@@ -28,6 +28,7 @@ from .._base.parsers import (
 )
 from .._base.protocol import DEFAULT_ENDPOINT, DEFAULT_PUBSUB, EndpointError, parse_endpoint
 from ..errors import ConfigError
+from ._check import parse_check, parse_depends_on
 from ._errors import show_value, suggestion
 
 logger = logging.getLogger("circus")
@@ -120,6 +121,13 @@ def _int_range(low: int | None, high: int | None) -> Parser:
         return number
 
     return parse
+
+
+def _positive_duration(value: object) -> float:
+    seconds = parse_duration(value)
+    if seconds <= 0:
+        raise ValueError("expected a duration > 0")
+    return seconds
 
 
 def _choice(*choices: str, lower: bool = False) -> Parser:
@@ -334,6 +342,19 @@ WATCHER_OPTIONS: Mapping[str, Option] = _table(
     _opt("publish_output", _bool, False,
          "publish each output line as watcher.<name>.output and keep the last ones for tail",
          "output"),
+    # Health checks and dependencies (circus-core README, "Health checks and dependencies").
+    _opt("check", parse_check, None,
+         "readiness/health probe: tcp://HOST:PORT, http://HOST[:PORT]/PATH or exec:COMMAND",
+         "attr"),
+    _opt("check_interval", _positive_duration, 5.0, "seconds between two probes of a process",
+         "attr"),
+    _opt("check_timeout", _positive_duration, 3.0,
+         "seconds one probe may take; times check_retries: the time a process has to get ready",
+         "attr"),
+    _opt("check_retries", _int_range(1, None), 3,
+         "failed probes in a row that make a ready process unhealthy (it is restarted)", "attr"),
+    _opt("depends_on", parse_depends_on, (),
+         "watchers that must be ready before this one starts (comma-separated)"),
 )
 
 WATCHER_COMPOUND: Mapping[str, Option] = _table(

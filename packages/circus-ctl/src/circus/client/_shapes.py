@@ -57,10 +57,16 @@ class Reply(TypedDict, total=False):
 
 
 class ListReply(Reply, total=False):
-    """``list``: the watcher names (lowercased, sorted), or with ``name`` its pids."""
+    """``list``: the watcher names (lowercased, sorted), or with ``name`` its pids.
+
+    ``health`` (our circusd, only for a watcher with a ``check``) gives each
+    pid's readiness by pid (a string key): ``starting``, ``ready`` or
+    ``unhealthy``.
+    """
 
     watchers: list[str]
     pids: list[int]
+    health: dict[str, str]
 
 
 class BackoffSlot(TypedDict, total=False):
@@ -77,11 +83,15 @@ class StatusReply(Reply, total=False):
     """``status``: ``statuses`` by watcher name, or with ``name`` the state in ``status``.
 
     ``backoff`` (our circusd, with ``verbose: true``) lists the waiting slots
-    of each watcher that has any.
+    of each watcher that has any; ``health`` (the same) gives each process's
+    readiness by pid, ``starting``, ``ready`` or ``unhealthy`` (a watcher
+    without a ``check`` has its processes ``ready``): by watcher name then
+    pid, or with ``name`` that watcher's by pid.
     """
 
     statuses: dict[str, str]
     backoff: dict[str, list[BackoffSlot]]
+    health: dict[str, dict[str, str]] | dict[str, str]
 
 
 class NumProcessesReply(Reply, total=False):
@@ -240,7 +250,9 @@ class EventPayload(TypedDict, total=False):
     process (``reap`` adds ``exit_code``, minus the signal number if a signal
     ended it); ``hook_success``/``hook_failure`` the hook (and the ``error``);
     ``updated`` (ours) the option ``key``; ``backoff`` (ours) the slot;
-    ``output`` (ours) is an :class:`OutputLine`. A body
+    ``output`` (ours) is an :class:`OutputLine`; ``ready`` (ours) names the
+    process whose probe passed, ``unhealthy`` (ours) the process whose probe
+    failed ``failures`` times in a row, with the probe's ``output``. A body
     that is not a JSON object arrives wrapped as ``{"data": body}``.
     """
 
@@ -257,6 +269,8 @@ class EventPayload(TypedDict, total=False):
     pid: int
     stream: str
     data: JSONValue
+    output: str
+    failures: int
 
 
 Event: TypeAlias = "tuple[str, EventPayload]"

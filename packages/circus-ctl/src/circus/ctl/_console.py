@@ -10,29 +10,35 @@ from circus.ctl._style import Style
 # For type checkers only: circusctl's start-up creates no reply classes.
 if TYPE_CHECKING:
     from circus.client import (
+        BackoffSlot,
         IPythonReply,
         JSONValue,
-        ListReply,
         NumProcessesReply,
         NumWatchersReply,
         OptionsReply,
         ProcessInfo,
         ScaleReply,
         SocketsReply,
-        StatusReply,
         TailReply,
         VersionReply,
     )
 
-    class ConsoleReply(ListReply, StatusReply, NumProcessesReply, NumWatchersReply, OptionsReply,
-                       SocketsReply, ScaleReply, IPythonReply, TailReply, VersionReply,
-                       total=False):
+    class ConsoleReply(NumProcessesReply, NumWatchersReply, OptionsReply, SocketsReply,
+                       ScaleReply, IPythonReply, TailReply, VersionReply, total=False):
         """A reply as circusctl renders it: the keys of every command it prints.
 
         ``info`` is ``dstats``'s process, ``stats NAME``'s processes by pid, or
-        ``stats NAME PID``'s one process (a string if it vanished).
+        ``stats NAME PID``'s one process (a string if it vanished). ``health``
+        is ``list NAME``'s and ``status NAME``'s states by pid, or
+        ``status``'s by watcher then pid (so :class:`ListReply` and
+        :class:`StatusReply` are not bases).
         """
 
+        watchers: list[str]
+        pids: list[int]
+        statuses: dict[str, str]
+        backoff: dict[str, list[BackoffSlot]]
+        health: dict[str, str] | dict[str, dict[str, str]]
         infos: dict[str, dict[str, ProcessInfo | str]]
         name: str
         process: int
@@ -40,6 +46,9 @@ if TYPE_CHECKING:
 
 Renderer = Callable[["ConsoleReply", Style], str]
 """How a command prints its reply."""
+
+UNKNOWN = "unknown"
+"""The health ``list`` prints for a pid its reply's ``health`` does not name."""
 
 _INFOLINE_KEYS = ("pid", "cmdline", "username", "nice", "mem_info1", "mem_info2", "cpu", "mem",
                   "ctime")
@@ -51,9 +60,20 @@ def ok(reply: ConsoleReply, style: Style) -> str:
 
 
 def render_list(reply: ConsoleReply, style: Style) -> str:
-    """Watcher names or pids, comma-joined (a table of names on a TTY)."""
+    """Watcher names or pids, comma-joined (a table of names on a TTY).
+
+    A ``health`` key (our circusd, a watcher with a ``check``) puts each
+    pid's readiness beside it: ``1234:ready,1235:starting`` (a PID/HEALTH
+    table on a TTY).
+    """
     if "pids" in reply:
-        return ",".join(str(pid) for pid in reply["pids"])
+        health = reply.get("health")
+        if not isinstance(health, dict):
+            return ",".join(str(pid) for pid in reply["pids"])
+        rows = [[str(pid), str(health.get(str(pid), UNKNOWN))] for pid in reply["pids"]]
+        if style.tty:
+            return style.table(["PID", "HEALTH"], rows, painters=[None, "state"])
+        return ",".join(f"{pid}:{state}" for pid, state in rows)
     names = [str(name) for name in reply.get("watchers", [])]
     if style.tty:
         return style.table(["WATCHER"], [[name] for name in names])
@@ -63,25 +83,40 @@ def render_list(reply: ConsoleReply, style: Style) -> str:
 def render_status(reply: ConsoleReply, style: Style) -> str:
     """One state, or ``name: state`` lines sorted by name (a table on a TTY).
 
-    A ``backoff`` key (``status --verbose``) adds one indented line per slot
-    that waits out a crash-loop backoff, under its watcher.
+    With ``status --verbose``, under each watcher: a ``health`` key adds one
+    indented ``pid <pid>: <state>`` line per process (by pid), a ``backoff``
+    key one line per slot that waits out a crash-loop backoff. ``health`` is
+    by watcher then pid, or with ``name`` that watcher's states by pid.
     """
     statuses = reply.get("statuses")
     backoff = reply.get("backoff")
     backoff = backoff if isinstance(backoff, dict) else {}
+    health = reply.get("health")
+    health = health if isinstance(health, dict) else {}
     if not isinstance(statuses, dict):
-        lines = [style.state(str(reply.get("status")))]
+        lines = [style.state(str(reply.get("status"))), *_health_lines(health, style)]
         for slots in backoff.values():
             lines += _backoff_lines(slots, style)
         return "\n".join(lines)
     items = sorted((str(name), str(state)) for name, state in statuses.items())
-    if style.tty and not backoff:
+    if style.tty and not backoff and not health:
         return style.table(["WATCHER", "STATE"], items, painters=[None, "state"])
     lines = []
     for name, state in items:
         lines.append(f"{name}: {style.state(state)}")
+        lines += _health_lines(health.get(name), style)
         lines += _backoff_lines(backoff.get(name), style)
     return "\n".join(lines)
+
+
+def _health_lines(states: object, style: Style) -> list[str]:
+    # Defensive, as for backoff: only our circusd sends the key.
+    if not isinstance(states, dict):
+        return []
+    # Pids are digit strings: shorter first, then by text, is numeric order.
+    pids = sorted(states, key=lambda pid: (len(str(pid)), str(pid)))
+    return [f"  pid {pid}: {style.state(states[pid])}" for pid in pids
+            if isinstance(states[pid], str)]
 
 
 def _backoff_lines(slots: object, style: Style) -> list[str]:

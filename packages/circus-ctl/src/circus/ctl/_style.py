@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from typing import IO, NamedTuple
 
 _CODES = {"green": "32", "red": "31", "yellow": "33", "bold": "1", "dim": "2"}
-_STATE_COLOURS = {"active": "green", "stopped": "red", "error": "red"}
+_STATE_COLOURS = {"active": "green", "stopped": "red", "error": "red", "ready": "green",
+                  "unhealthy": "red"}
 
 
 class Style(NamedTuple):
@@ -33,7 +34,7 @@ class Style(NamedTuple):
         return f"\033[{_CODES[colour]}m{text}\033[0m"
 
     def state(self, state: str) -> str:
-        """A watcher state, coloured by meaning."""
+        """A watcher state or a process's health, coloured by meaning."""
         return self.paint(state, _STATE_COLOURS.get(state, "yellow"))
 
     def table(self, header: Sequence[str], rows: Sequence[Sequence[str]],

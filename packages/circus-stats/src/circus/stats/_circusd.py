@@ -1,5 +1,8 @@
 """Staying in step with circusd: its events, and ``list``/``dstats``/``listsockets`` resyncs.
 
+A full resync also asks ``status`` with ``verbose`` whether circusd reports
+readiness (a ``health`` key: ours does, upstream's does not).
+
 The SUB on the event channel is opened (and subscribed) before the first
 ``list``, so no spawn between the bootstrap reply and the subscription is
 lost. Resyncs run at start, every :data:`RESYNC_PERIOD` seconds, whenever an
@@ -224,6 +227,8 @@ class CircusdLink:
         info = (await client.call("dstats")).get("info")
         pid = info.get("pid") if isinstance(info, dict) else None
         self.circusd_pid = pid if _is_pid(pid) else None
+        # Ours: does circusd report readiness? Upstream's ignores verbose.
+        self.tracker.learn_reports_health(await client.call("status", verbose=True))
         entries = (await client.call("listsockets")).get("sockets", [])
         if not isinstance(entries, list):
             raise ProtocolError("circusd's listsockets reply has no socket list")
@@ -240,7 +245,9 @@ class CircusdLink:
         self.tracker.begin_sync(name)
         try:
             # object, not the reply's declared type: circusd's side is not ours to trust.
-            pids: object = (await client.call("list", name=name)).get("pids", [])
+            reply = await client.call("list", name=name)
+            pids: object = reply.get("pids", [])
+            health: object = reply.get("health")
         except ClientError as exc:
             if getattr(exc, "errno", None) == 3:  # removed meanwhile
                 self.tracker.end_sync(name, None)
@@ -251,7 +258,8 @@ class CircusdLink:
         if not isinstance(pids, list):
             self.tracker.end_sync(name, None)
             raise ProtocolError(f"circusd's list reply for {name!r} has no pid list")
-        self.tracker.end_sync(name, [p for p in pids if _is_pid(p)])
+        self.tracker.end_sync(name, [p for p in pids if _is_pid(p)],
+                              health if _is_object(health) else None)
 
 
 def _is_pid(value: object) -> bool:

@@ -13,6 +13,7 @@ import os
 import time
 from collections.abc import Iterator, Mapping
 
+from circus.stats._report import CIRCUS_GROUP
 from circus.stats._snapshot import MetricsSnapshot
 from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -45,14 +46,22 @@ class StatsCollector(Collector):
                                   "Open file descriptors of a process", labels=labels)
         p_up = GaugeMetricFamily("circus_process_uptime_seconds",
                                  "Seconds since a process started", labels=labels)
+        p_ready = GaugeMetricFamily("circus_process_ready",
+                                    "1 if a process is ready (its health check passed), "
+                                    "else 0", labels=labels)
         cpu: dict[str, float] = dict(snap.retired_cpu)
         rss: dict[str, float] = {}
         fds: dict[str, float] = {}
         uptime: dict[str, float] = {}
         count: dict[str, int] = {}
+        ready: dict[str, int] = {}
         for point in snap.processes:
             key, values = point.watcher, [point.watcher, str(point.pid)]
             count[key] = count.get(key, 0) + 1
+            if point.health is not None:
+                is_ready = point.health == "ready"
+                p_ready.add_metric(values, int(is_ready))
+                ready[key] = ready.get(key, 0) + is_ready
             if point.cpu_seconds is not None:
                 p_cpu.add_metric(values, point.cpu_seconds)
                 cpu[key] = cpu.get(key, 0.0) + point.cpu_seconds
@@ -67,8 +76,9 @@ class StatsCollector(Collector):
                 age = max(now - point.create_time, 0.0)
                 p_up.add_metric(values, age)
                 uptime[key] = max(uptime.get(key, 0.0), age)
-        yield from (p_cpu, p_rss, p_fds, p_up)
+        yield from (p_cpu, p_rss, p_fds, p_up, p_ready)
         yield from self._watchers(snap, cpu, rss, fds, uptime, count)
+        yield from self._readiness(snap, ready)
         hits = CounterMetricFamily("circus_socket_hits",
                                    "Bursts of new connections seen on a circus socket",
                                    labels=["socket", "address"])
@@ -111,6 +121,24 @@ class StatsCollector(Collector):
                 elif family.name in zero_filled:
                     family.add_metric([group], 0)
             yield family
+
+
+    @staticmethod
+    def _readiness(snap: MetricsSnapshot, ready: dict[str, int]) -> Iterator[Metric]:
+        """The watchers' readiness families, empty unless circusd reports readiness."""
+        label = ["watcher"]
+        counts = GaugeMetricFamily("circus_watcher_ready_processes",
+                                   "Processes of a watcher that are ready", labels=label)
+        failures = CounterMetricFamily("circus_watcher_unhealthy",
+                                       "Processes of a watcher found unhealthy (then "
+                                       "restarted) since circusd-stats started", labels=label)
+        if snap.reports_health:
+            unhealthy = dict(snap.unhealthy)
+            for group in snap.groups:
+                if group != CIRCUS_GROUP:  # circusd and circusd-stats have no check
+                    counts.add_metric([group], ready.get(group, 0))
+                    failures.add_metric([group], unhealthy.get(group, 0))
+        yield from (counts, failures)
 
 
 class PrometheusServer:

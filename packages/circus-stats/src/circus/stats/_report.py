@@ -1,7 +1,8 @@
 """One tick: sample the tracked processes, publish the stats messages, refresh metrics.
 
 The messages are upstream's ``stat.*`` topics and payloads, listed under
-"circusd-stats" in the circus-stats README.
+"circusd-stats" in the circus-stats README; a process of a watcher also
+carries its ``health`` when circusd reports readiness (ours).
 
 Groups nobody subscribed to are not sampled at all (unless Prometheus needs
 them), so with no subscriber and no ``--prometheus`` a tick costs a few
@@ -93,6 +94,8 @@ class Reporter:
         if not self.link.synced:
             return
         metrics = self.prometheus is not None
+        tracker = self.link.tracker
+        health = tracker.reports_health
         # Messages go out in one burst after the sampling: sent one by one
         # between reads, each would wake ZeroMQ's I/O thread on its own.
         outbox: list[tuple[bytes, bytes]] = []
@@ -109,19 +112,23 @@ class Reporter:
             pids: list[int] = []
             samples: list[ProcessSample] = []
             cpu_now: dict[int, float] = {}
+            states = tracker.pids.get(group, {}) if health and group != CIRCUS_GROUP else {}
             for pid, name in members:
                 sample = self.sampler.sample(pid, wall, mono)
                 if sample is None:
                     gone.append((group, pid))
                     continue
+                state = states.get(pid)
                 if wanted:
-                    body = f'{sample.body},"subtopic":{pid},"name":{_NAMES[name]}}}'
+                    # The state is one of HEALTH_STATES (the tracker checks): no escaping.
+                    extra = "" if state is None else f',"health":"{state}"'
+                    body = f'{sample.body},"subtopic":{pid},"name":{_NAMES[name]}{extra}}}'
                     outbox.append((b"%s.%d" % (topic, pid), body.encode()))
                 pids.append(pid)
                 samples.append(sample)
                 if metrics:
                     points.append(ProcessPoint(group, pid, sample.cpu_seconds,
-                                               sample.rss_bytes, sample.create_time))
+                                               sample.rss_bytes, sample.create_time, state))
                     if sample.cpu_seconds is not None:
                         cpu_now[pid] = sample.cpu_seconds
             if wanted:
@@ -180,6 +187,8 @@ class Reporter:
             retired_cpu=tuple(self._retired_cpu.items()),
             restarts=tuple(tracker.restarts.items()),
             exit_codes=tuple(tracker.last_exit_code.items()),
+            reports_health=tracker.reports_health,
+            unhealthy=tuple(tracker.unhealthy.items()),
             socket_hits=tuple((sockets[fd].name, sockets[fd].address, total)
                               for fd, total in sorted(self.hits.totals.items())
                               if fd in sockets and fd in self.hits.watched),

@@ -18,6 +18,7 @@ class ProcessPoint:
     cpu_seconds: float | None
     rss_bytes: int | None
     create_time: float | None
+    health: str | None = None  # starting, ready, unhealthy; None: not reported
 
 
 @dataclass(frozen=True)
@@ -29,4 +30,6 @@ class MetricsSnapshot:
     retired_cpu: tuple[tuple[str, float], ...] = ()
     restarts: tuple[tuple[str, int], ...] = ()
     exit_codes: tuple[tuple[str, int], ...] = ()
+    reports_health: bool = False
+    unhealthy: tuple[tuple[str, int], ...] = ()
     socket_hits: tuple[tuple[str, str, int], ...] = field(default=())  # name, address, total

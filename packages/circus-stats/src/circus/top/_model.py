@@ -31,6 +31,11 @@ class ProcessStat:
     age: float | None
     name: str | None
     seen: float
+    health: str | None = None  # starting, ready, unhealthy (our circusd); None: not reported
+
+
+HEALTH_STATES = frozenset(("starting", "ready", "unhealthy"))
+"""The readiness values a process message may carry; others are ignored."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,7 @@ class StatsModel:
             )
         else:
             name = payload.get("name")
+            health = payload.get("health")
             self.processes.setdefault(topic.owner, {})[topic.ident] = ProcessStat(
                 pid=topic.ident,
                 cpu=to_number(payload.get("cpu")),
@@ -112,6 +118,7 @@ class StatsModel:
                 age=to_number(payload.get("age")),
                 name=name if isinstance(name, str) else None,
                 seen=now,
+                health=health if isinstance(health, str) and health in HEALTH_STATES else None,
             )
         self.last_message_at = now
         return True

@@ -105,11 +105,17 @@ def _total(values: list[float | None]) -> float | None:
 def _process_table(model: StatsModel, owner: str, column: SortColumn) -> _Table:
     processes = sort_processes(list(model.processes.get(owner, {}).values()), column)
     labelled = owner == CIRCUS
+    # A HEALTH column only where circusd-stats reports readiness (our circusd).
+    health = not labelled and any(p.health is not None for p in processes)
     rows = []
     for p in processes:
         row = _cells(str(p.pid), format_percent(p.cpu), format_percent(p.mem),
                      format_size(p.rss), format_age(p.age))
-        rows.append(f"{row}  {p.name or ''}" if labelled else row)
+        if labelled:
+            row = f"{row}  {p.name or ''}"
+        elif health:
+            row = f"{row}  {p.health or ''}"
+        rows.append(row)
     aggregate = model.aggregates.get(owner)
     if aggregate is not None:
         cpu, mem, age = aggregate.cpu, aggregate.mem, aggregate.age
@@ -127,6 +133,10 @@ def _process_table(model: StatsModel, owner: str, column: SortColumn) -> _Table:
         f"{format_age(age)} (max)",
     )
     heading = f"{_HEADING}  NAME" if labelled else _HEADING
+    if health:
+        heading = f"{_HEADING}  HEALTH"
+        ready = sum(p.health == "ready" for p in processes)
+        total = f"{total}  {ready}/{len(processes)} ready"
     return _Table(owner, heading, rows, total)
 
 

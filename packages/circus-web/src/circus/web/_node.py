@@ -13,6 +13,10 @@ logged once, and so is the recovery.
 
 Only the public ``circus.client`` API is used: any circusd speaking the
 protocol works, ours or upstream's.
+
+Readiness (our circusd's health checks) comes with each poll and, in
+between, from the ``ready`` and ``unhealthy`` events, without a poll
+(:mod:`circus.web._readiness`).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from circus.client import (
 )
 from circus.client.protocol import EndpointError, parse_endpoint
 from circus.web._hub import Hub
+from circus.web._readiness import Readiness
 
 logger = logging.getLogger("circus.web")
 
@@ -156,6 +161,7 @@ class Node:
         self._tasks: list[asyncio.Task[None]] = []
         self._subs: list[AsyncEventSubscriber] = []
         self._last_sent: Any = None
+        self.readiness = Readiness(self._fold_readiness)
 
     # -- public -------------------------------------------------------------
 
@@ -165,6 +171,7 @@ class Node:
 
     async def close(self) -> None:
         """Stop every task and close every socket."""
+        self.readiness.close()
         for task in self._tasks:
             task.cancel()
         if self._tasks:
@@ -326,20 +333,27 @@ class Node:
 
     async def _poll_once(self) -> None:
         client = self._connect()
-        status = await client.call("status")
-        statuses: dict[str, str] = dict(status.get("statuses", {}))
-        names = sorted(statuses)
-        # All in flight at once on the one DEALER: one round trip, not 2N + 1.
-        lists, counts, sockets = await asyncio.gather(
-            asyncio.gather(*(client.call("list", name=name) for name in names)),
-            asyncio.gather(*(client.call("numprocesses", name=name) for name in names)),
-            client.call("listsockets"),
-        )
+        self.readiness.begin_poll()
+        try:
+            # verbose: our circusd adds each process's readiness; upstream's ignores it.
+            status = await client.call("status", verbose=True)
+            statuses: dict[str, str] = dict(status.get("statuses", {}))
+            names = sorted(statuses)
+            # All in flight at once on the one DEALER: one round trip, not 2N + 1.
+            lists, counts, sockets = await asyncio.gather(
+                asyncio.gather(*(client.call("list", name=name) for name in names)),
+                asyncio.gather(*(client.call("numprocesses", name=name) for name in names)),
+                client.call("listsockets"),
+            )
+        except BaseException:
+            self.readiness.abort_poll()
+            raise
         watchers: dict[str, dict[str, Any]] = {}
         for name, listed, counted in zip(names, lists, counts, strict=True):
             pids = sorted(int(pid) for pid in listed.get("pids", []) or [])
             watchers[name] = {"status": statuses[name], "pids": pids,
                               "numprocesses": counted.get("numprocesses", len(pids))}
+        self.readiness.annotate(watchers, status.get("health"))
         self.watchers = watchers
         self.sockets = [dict(entry) for entry in sockets.get("sockets", [])]
         if self.state == "down":
@@ -360,8 +374,16 @@ class Node:
             name, action = split_topic(topic, "watcher.")
             if action == "output":
                 self._add_output(name, payload)
+            elif action in ("ready", "unhealthy"):
+                # No poll: the state is in the event. An unhealthy process's
+                # restart brings kill/reap/spawn events, which do poll.
+                self.readiness.apply(name, action, payload)
             else:
                 self._wake.set()
+
+    def _fold_readiness(self) -> None:
+        self.watchers = self.readiness.fold(self.watchers)
+        self._send_snapshot()
 
     def _add_output(self, watcher: str, payload: Mapping[str, object]) -> None:
         line = _output_line(watcher, payload)

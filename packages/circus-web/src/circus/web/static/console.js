@@ -47,6 +47,14 @@
 
   function num(v) { return typeof v === "number" ? v : null; }
 
+  // Ready processes of a watcher whose circusd reports readiness (ours), else null.
+  function readyCount(w) {
+    if (!w.health) return null;
+    let n = 0;
+    for (const pid of w.pids) if (w.health[pid] === "ready") n += 1;
+    return n;
+  }
+
   // A small live chart: two series (cpu, mem) or one (hits).
   function chart(key, container, labels, width, height, axes) {
     if (series[key]) return series[key];
@@ -112,6 +120,7 @@
         row.append(
           el("td", {}, el("a", {href: `/node/${snap.id}/watcher/${encodeURIComponent(name)}`, text: name})),
           el("td", {className: "status"}), el("td", {className: "count"}),
+          el("td", {className: "ready"}),
           el("td", {}, el("div", {className: "spark cpu"}), el("span", {className: "val cpu-val"})),
           el("td", {}, el("div", {className: "spark mem"}), el("span", {className: "val mem-val"})),
           el("td", {className: "actions"}));
@@ -128,6 +137,8 @@
       status.textContent = w.status;
       status.className = "status " + w.status;
       row.querySelector(".count").textContent = String(w.pids.length);
+      const ready = readyCount(w);
+      row.querySelector(".ready").textContent = ready === null ? "" : `${ready}/${w.pids.length}`;
       keep.add(`spark/${snap.id}/${name}/cpu`);
       keep.add(`spark/${snap.id}/${name}/mem`);
     }
@@ -186,6 +197,16 @@
     status.textContent = w.status;
     status.className = "status " + w.status;
     document.querySelector('[data-testid="numprocesses"]').textContent = String(w.pids.length);
+    const ready = readyCount(w);
+    const readyBox = document.querySelector('[data-testid="ready-count"]');
+    readyBox.hidden = ready === null;
+    readyBox.textContent = ready === null ? "" : `${ready}/${w.pids.length} ready`;
+    const failed = w.last_unhealthy;
+    const failBox = document.querySelector('[data-testid="last-unhealthy"]');
+    failBox.hidden = !failed;
+    failBox.textContent = failed ? `last unhealthy: pid ${failed.pid}` +
+      (failed.failures ? ` after ${failed.failures} failed checks` : "") +
+      ` at ${new Date(failed.time * 1000).toLocaleTimeString()}: ${failed.output}` : "";
     const pages = Math.max(1, Math.ceil(w.pids.length / CARDS_PER_PAGE));
     cardPage = Math.min(cardPage, pages - 1);
     const shown = w.pids.slice(cardPage * CARDS_PER_PAGE, (cardPage + 1) * CARDS_PER_PAGE);
@@ -199,6 +220,7 @@
       if (box.querySelector(`.proc[data-pid="${pid}"]`)) continue;
       const card = el("div", {className: "card proc", "data-pid": String(pid), "data-testid": `proc-${pid}`},
         el("div", {className: "proc-head"}, el("strong", {text: `pid ${pid}`}),
+          el("span", {className: "health", hidden: true, "data-testid": `health-${pid}`}),
           el("span", {className: "age"}),
           admin ? el("button", {className: "act kill", text: "kill", "data-action": "kill",
             "data-name": body.dataset.watcher, "data-pid": String(pid), "data-testid": `kill-${pid}`}) : null),
@@ -207,7 +229,14 @@
       box.append(card);
     }
     for (const card of box.querySelectorAll(".proc")) {
-      if (!keep.has(`proc/${card.dataset.pid}`)) card.remove();
+      if (!keep.has(`proc/${card.dataset.pid}`)) { card.remove(); continue; }
+      const state = (w.health && w.health[card.dataset.pid]) || "";
+      const badge = card.querySelector(".health");
+      if (badge.textContent !== state) {
+        badge.textContent = state;
+        badge.className = "health " + state;
+        badge.hidden = !state;
+      }
     }
     forget("proc/", keep);
   }
