@@ -84,6 +84,7 @@ def no_leaked_children() -> Iterator[None]:
     yield
     deadline = time.monotonic() + 5
     while True:
+        reap_exited_guards()
         leaked = [p for p in descendants() if p.pid not in before_children]
         if not leaked or time.monotonic() > deadline:
             break
@@ -102,6 +103,30 @@ def no_leaked_children() -> Iterator[None]:
             break
         time.sleep(0.01)
     assert not extra, f"test leaked fds: {_describe_fds(extra)}"
+
+
+def is_orphan_guard(pid: int) -> bool:
+    """True if ``pid`` is a circusd's orphan guard (see circus._watching.orphan_guard)."""
+    try:
+        with open(f"/proc/{pid}/comm") as handle:
+            return handle.read().strip() == "circus-guard"
+    except OSError:
+        return False
+
+
+def reap_exited_guards() -> None:
+    """Reap the orphan guards re-parented to this process (a subreaper) that exited.
+
+    A circusd's guard is detached from it; once this test process is a child
+    subreaper (an in-process arbiter made it one), the guard is re-parented
+    here and exits when its circusd is gone, leaving a zombie only its new
+    parent can reap.
+    """
+    for proc in descendants():
+        with contextlib.suppress(psutil.Error, ChildProcessError):
+            if (proc.ppid() == os.getpid() and proc.status() == psutil.STATUS_ZOMBIE
+                    and is_orphan_guard(proc.pid)):
+                os.waitpid(proc.pid, os.WNOHANG)
 
 
 def _is_leak(fd: str) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import random
@@ -53,6 +54,8 @@ logger = logging.getLogger("circus")
 
 # Spawning many processes yields to the loop this often so commands stay fast.
 _SPAWN_BATCH = 32
+# Seconds between two spawn passes while circusd is short of file descriptors.
+_FD_RETRY = 1.0
 
 
 class ReloadRolledBack(CommandError):
@@ -284,6 +287,9 @@ class Watcher:
         self._output = WatcherOutput(self)
         self._stopper = ProcessStopper(self)
         self._detached = False  # removed with rm --nostop: processes run unmanaged
+        # Why spawns are refused for lack of file descriptors (None: they are not).
+        self.fd_shortage: str | None = None
+        self._fd_retry: asyncio.TimerHandle | None = None
         self._closing: asyncio.Task[None] | None = None
         # The papa side while use_papa processes run (None: plain processes).
         self._papa: PapaWatching | None = None
@@ -382,6 +388,15 @@ class Watcher:
     def backoff_slots(self) -> list[SlotDescription]:
         """The slots waiting out a crash-loop backoff, soonest retry first."""
         return self._slots.describe()
+
+    def output_dropped(self) -> dict[str, dict[str, object]]:
+        """Per stream (stdout/stderr), the output dropped because writes failed (a full disk).
+
+        Only streams that dropped some are listed: ``dropped_bytes``,
+        ``dropped_chunks`` (totals while the watcher runs) and ``error`` (the
+        last write error, None once writing works again).
+        """
+        return self._output.dropped()
 
     def build_env(self) -> dict[str, str]:
         """The environment children get: ``env`` only, unless ``copy_env`` (as upstream)."""
@@ -515,6 +530,8 @@ class Watcher:
         neither announced nor replaced; the streams close after the last exit.
         """
         self._detached = True
+        for pid in self.processes:
+            self.reaper.unguard(pid)
         self.state = WatcherState.STOPPED
         self._cancel_timers()
         self.events = EventBus()
@@ -665,6 +682,8 @@ class Watcher:
         # calls manage when their wait is over.
         missing = self.numprocesses - self._running_count() - self._slots.waiting
         if missing <= 0:
+            if self.fd_shortage is not None:
+                self._fds_back()
             return
         per_child = self.reaper.fds_per_child + self._output.pipe_stdout + self._output.pipe_stderr
         children = self.reaper.tracked + missing
@@ -674,20 +693,29 @@ class Watcher:
             children += self._papa.watches
             per_child = self._papa.fds_per_process(
                 self._output.pipe_stdout + self._output.pipe_stderr)
-        _rlimits.ensure_nofile(children, per_child)
+        capacity = _rlimits.ensure_nofile(children, per_child)
+        refused = 0
+        if capacity is not None and children > capacity:
+            refused = min(missing, children - capacity)
+            missing -= refused
         for spawned in range(1, missing + 1):
             if self.state not in (WatcherState.ACTIVE, WatcherState.STARTING):
                 return
             if self.arbiter is not None and self.arbiter.quitting:
                 return  # the daemon is quitting: spawning more only delays it
             # A failed spawn is the slot's business (it waits); the others go on.
-            _proc, go_on = await self._spawn_with_hooks()
-            if not go_on:
+            proc, go_on = await self._spawn_with_hooks()
+            if not go_on or (proc is None and self.fd_shortage is not None):
                 return
             if self.warmup_delay and spawned < missing:
                 await asyncio.sleep(self.warmup_delay)
             elif spawned % _SPAWN_BATCH == 0:
                 await asyncio.sleep(0)
+        if refused:
+            self._out_of_fds(refused, f"RLIMIT_NOFILE {_rlimits.nofile_limit()} allows about "
+                             f"{capacity} processes with their pipes")
+        elif self.fd_shortage is not None:
+            self._fds_back()
 
     async def _spawn_with_hooks(self) -> tuple[Process | None, bool]:
         """Spawn one process between the before_spawn and after_spawn hooks.
@@ -838,7 +866,19 @@ class Watcher:
                 listen_fds=plan.listen_fds,
             )
             proc.spawn()
-        except (OSError, ValueError) as exc:
+        except OSError as exc:
+            if exc.errno not in (errno.EMFILE, errno.ENFILE):
+                logger.error("watcher %s: cannot start %r: %s", self.name, self.cmd, exc)
+                self._spawn_failed(wid)
+                return None
+            # circusd's shortage, not the program's failure: no backoff, no max_retry.
+            self._slots.forget(wid)
+            self._wids.release(wid)
+            missing = self.numprocesses - self._running_count() - self._slots.waiting
+            self._out_of_fds(max(1, missing), f"{exc.strerror}, RLIMIT_NOFILE "
+                             f"{_rlimits.nofile_limit()}")
+            return None
+        except ValueError as exc:
             logger.error("watcher %s: cannot start %r: %s", self.name, self.cmd, exc)
             self._spawn_failed(wid)
             return None
@@ -846,10 +886,38 @@ class Watcher:
             if plan is not None:
                 plan.close()  # circusd's copies of per-process so_reuseport sockets
         # No await between the spawn and the registration: the reaper owns the pid now.
-        self.reaper.watch(proc.pid, self._on_exit)
+        self.reaper.watch(proc.pid, self._on_exit, guard=True)
         self._output.attach(proc)
         self.register(proc)
         return proc
+
+    def _out_of_fds(self, missing: int, why: str) -> None:
+        """circusd cannot afford ``missing`` more processes' fds: refuse them, retry later.
+
+        One log line and one ``spawn_refused`` event when the shortage begins;
+        then a pass every ``_FD_RETRY`` seconds (and after each exit, as ever)
+        spawns what the fds allow again.
+        """
+        message = (f"circusd is out of file descriptors ({why}); {missing} "
+                   f"process{'es' if missing != 1 else ''} not started")
+        if self.fd_shortage is None:
+            logger.error("watcher %s: %s; retrying every %gs and after each exit",
+                         self.name, message, _FD_RETRY)
+            self.notify_event("spawn_refused", {"reason": message, "missing": missing,
+                                                "time": time.time()})
+        self.fd_shortage = message
+        if self._fd_retry is None:
+            self._fd_retry = asyncio.get_running_loop().call_later(_FD_RETRY, self._fd_retry_due)
+
+    def _fd_retry_due(self) -> None:
+        self._fd_retry = None
+        if self.fd_shortage is not None and self.state in (WatcherState.ACTIVE,
+                                                            WatcherState.STARTING):
+            self._manage_now()
+
+    def _fds_back(self) -> None:
+        logger.info("watcher %s: file descriptors available again; spawning resumed", self.name)
+        self.fd_shortage = None
 
     def register(self, proc: Process, adopted: bool = False) -> None:
         """Count a started (or, from papa, ``adopted``) process as one of ours."""
@@ -1151,6 +1219,10 @@ class Watcher:
         self._timers.clear()
         self.health.close()
         self._release_slots(self._slots.clear())
+        if self._fd_retry is not None:
+            self._fd_retry.cancel()
+            self._fd_retry = None
+        self.fd_shortage = None
 
     # -- helpers ------------------------------------------------------------------
 

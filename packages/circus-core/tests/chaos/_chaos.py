@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import statistics
+import time
 from pathlib import Path
 from typing import Any
 
@@ -81,3 +82,34 @@ def report(name: str, figures: dict[str, Any]) -> None:
     print(f"\n{name}: " + json.dumps(figures, sort_keys=True))
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
+
+
+def cmdline(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return handle.read()
+    except OSError:
+        return b""
+
+
+def is_guard(pid: int) -> bool:
+    """True if ``pid`` is a circusd's orphan guard (its process name, zombies included)."""
+    try:
+        with open(f"/proc/{pid}/comm") as handle:
+            return handle.read().strip() == "circus-guard"
+    except OSError:
+        return False
+
+
+def reap_guards(timeout: float = 5.0) -> None:
+    """Wait for the orphan guards re-parented to this (subreaper) test process; reap them.
+
+    A guard exits once its circusd is gone (within ``timeout``); without this
+    its zombie would be counted as a leaked child.
+    """
+    deadline = time.monotonic() + timeout
+    for pid in [p for p in children(os.getpid()) if is_guard(p)]:
+        while state(pid) not in (None, "Z") and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if state(pid) == "Z":
+            os.waitpid(pid, os.WNOHANG)

@@ -19,6 +19,7 @@ from typing import Protocol
 from circus._base.events import EventPayload
 from circus._watching.tail import OutputLine, OutputTail
 from circus.stream import PipeReader, Stream, StreamMessage, build_stream
+from circus.stream._drops import DropCounter, DropReport
 
 logger = logging.getLogger("circus")
 
@@ -96,7 +97,30 @@ class WatcherOutput:
         for name, spec in (("stdout", self._watcher.stdout_stream),
                            ("stderr", self._watcher.stderr_stream)):
             if spec and name not in self._streams:
-                self._streams[name] = build_stream(spec)
+                self._streams[name] = self._listened(name, build_stream(spec))
+
+    def _listened(self, name: str, stream: Stream) -> Stream:
+        """``stream``, its dropped output reported as ``output_dropped`` events."""
+        drops = getattr(stream, "drops", None)
+        if isinstance(drops, DropCounter):
+            drops.listener = functools.partial(self._dropped, name)
+        return stream
+
+    def _dropped(self, name: str, report: DropReport) -> None:
+        self._watcher.notify_event("output_dropped", {
+            "stream": name, "filename": report["filename"],
+            "dropped_bytes": report["dropped_bytes"], "dropped_chunks": report["dropped_chunks"],
+            "error": report["error"], "resumed": report["resumed"], "time": time.time()})
+
+    def dropped(self) -> dict[str, dict[str, object]]:
+        """Output each stream dropped so far (failed writes), for streams that dropped some."""
+        found: dict[str, dict[str, object]] = {}
+        for name, stream in sorted(self._streams.items()):
+            drops = getattr(stream, "drops", None)
+            if isinstance(drops, DropCounter) and drops.dropped_chunks:
+                found[name] = {"dropped_bytes": drops.dropped_bytes,
+                               "dropped_chunks": drops.dropped_chunks, "error": drops.error}
+        return found
 
     def reopen(self) -> None:
         """Reopen stream files (SIGHUP, reload, external rotation)."""
@@ -144,7 +168,7 @@ class WatcherOutput:
             return
         old = self._streams.pop(name, None)
         if stream is not None:
-            self._streams[name] = stream
+            self._streams[name] = self._listened(name, stream)
         if old is not None:
             old.close()
 

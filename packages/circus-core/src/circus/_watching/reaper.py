@@ -27,6 +27,7 @@ import os
 import signal
 from collections.abc import Callable
 
+from circus._watching.orphan_guard import OrphanGuard
 from circus._watching.signals import SignalRouter
 
 logger = logging.getLogger("circus")
@@ -71,6 +72,9 @@ class Reaper:
         self._use_pidfd = not self._owner and hasattr(os, "pidfd_open")
         self._orphan_listeners: list[Callable[[], None]] = []
         self._session = os.getsid(0)
+        # Owner mode only: an embedding program's children are its own business.
+        # Started before becoming a subreaper, so the guard is not our child.
+        self._guard: OrphanGuard | None = OrphanGuard(loop) if self._owner else None
         if self._owner:
             become_subreaper()
         if signals is not None and not self._use_pidfd:
@@ -90,9 +94,20 @@ class Reaper:
         """File descriptors the reaper holds per tracked child."""
         return 1 if self._use_pidfd else 0
 
-    def watch(self, pid: int, callback: ExitCallback) -> None:
-        """Start tracking ``pid``; call right after the spawn, with no await between."""
+    @property
+    def guard(self) -> OrphanGuard | None:
+        """The orphan guard of owner mode (None when embedded)."""
+        return self._guard
+
+    def watch(self, pid: int, callback: ExitCallback, *, guard: bool = False) -> None:
+        """Start tracking ``pid``; call right after the spawn, with no await between.
+
+        ``guard``: ``pid`` leads a worker's process group, which the orphan
+        guard kills if circusd dies without stopping it (owner mode).
+        """
         self._callbacks[pid] = callback
+        if guard and self._guard is not None:
+            self._guard.add(pid)
         if self._use_pidfd:
             try:
                 fd = os.pidfd_open(pid)
@@ -118,8 +133,15 @@ class Reaper:
         self._orphan_listeners.append(listener)
         return lambda: self._orphan_listeners.remove(listener)
 
+    def unguard(self, pid: int) -> None:
+        """Let ``pid``'s group outlive circusd (``rm --nostop``); it stays reaped."""
+        if self._guard is not None:
+            self._guard.discard(pid)
+
     def close(self) -> None:
-        """Stop watching everything (children are not touched)."""
+        """Stop watching everything (children are not touched, unless still guarded)."""
+        if self._guard is not None:
+            self._guard.close()
         for pid in list(self._pidfds):
             self._drop_pidfd(pid)
         self._callbacks.clear()
@@ -152,6 +174,8 @@ class Reaper:
 
     def _dispatch(self, pid: int, status: int) -> None:
         self._drop_pidfd(pid)
+        if self._guard is not None:
+            self._guard.discard(pid)
         callback = self._callbacks.pop(pid, None)
         if callback is not None:
             try:

@@ -7,26 +7,38 @@ We raise the soft limit as needed, and the hard limit too when allowed.
 
 from __future__ import annotations
 
-import logging
+import contextlib
 import resource
-
-logger = logging.getLogger("circus")
 
 _HEADROOM = 256
 
 
-def ensure_nofile(children: int, fds_per_child: int) -> None:
-    """Make sure circusd may hold ``fds_per_child`` fds for each of ``children``."""
+def ensure_nofile(children: int, fds_per_child: int) -> int | None:
+    """Make sure circusd may hold ``fds_per_child`` fds for each of ``children``.
+
+    Returns how many children the limit in force allows in all (keeping
+    ``_HEADROOM`` fds for the control channel, logs and sockets), or None when
+    children cost no fd or the limit is infinite. The caller refuses spawns
+    past it (see ``Watcher``): a circusd out of fds could not even accept a
+    ``circusctl`` connection.
+    """
     needed = children * fds_per_child + _HEADROOM
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY or soft >= needed:
-        return
-    if hard != resource.RLIM_INFINITY and hard < needed:
-        hard = _raise_hard_limit(soft, hard, needed)
-    target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-    if target < needed:
-        logger.warning("RLIMIT_NOFILE hard limit %d is too low for %d processes", hard, children)
+    if soft == resource.RLIM_INFINITY or fds_per_child <= 0:
+        return None
+    if soft < needed:
+        if hard != resource.RLIM_INFINITY and hard < needed:
+            hard = _raise_hard_limit(soft, hard, needed)
+        soft = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return max(0, (soft - _HEADROOM) // fds_per_child)
+
+
+def nofile_limit() -> int:
+    """circusd's soft RLIMIT_NOFILE now (named in refusals)."""
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
 def _raise_hard_limit(soft: int, hard: int, needed: int) -> int:

@@ -47,9 +47,11 @@ def status(arbiter: Arbiter, props: Props) -> ReplyFields:
 
     Ours: with ``verbose`` true the reply also has ``backoff``, the slots of
     each watcher that wait out a crash-loop backoff (only watchers that have
-    some), and ``health``, each process's ``starting``/``ready``/``unhealthy``
-    by pid (for one watcher; by watcher name, then pid, for all). Without it
-    the reply is upstream's, key for key.
+    some), ``health``, each process's ``starting``/``ready``/``unhealthy``
+    by pid (for one watcher; by watcher name, then pid, for all), and
+    ``output_dropped``, per watcher and stream the output its stream could
+    not write (a full disk; only watchers that dropped some). Without it the
+    reply is upstream's, key for key.
     """
     watchers = [props.watcher(arbiter)] if "name" in props else list(arbiter.watchers)
     reply: dict[str, object]
@@ -63,6 +65,8 @@ def status(arbiter: Arbiter, props: Props) -> ReplyFields:
             reply["health"] = watchers[0].health_states()
         else:
             reply["health"] = {w.name: w.health_states() for w in watchers}
+        reply["output_dropped"] = {w.name: drops for w in watchers
+                                   if (drops := w.output_dropped())}
     return reply
 
 

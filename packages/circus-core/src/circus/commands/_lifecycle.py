@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from circus._reconfig.reload_config import load_new_config
 from circus._watching.depends import DependencyError
-from circus.errors import CommandError, MessageError
+from circus.errors import CircusOSError, CommandError, MessageError
 
 from ._props import Props
 from ._registry import Operation, ReplyFields, command
@@ -62,7 +62,11 @@ def start(arbiter: Arbiter, props: Props) -> Operation:
         watcher = targets[0]
 
         async def one() -> ReplyFields:
-            return {"info": await watcher.start()}
+            info = await watcher.start()
+            if watcher.fd_shortage is not None:
+                raise CircusOSError(f"watcher {watcher.name}: {watcher.fd_shortage}; they "
+                                    "start when descriptors free up")
+            return {"info": info}
 
         return one()
 

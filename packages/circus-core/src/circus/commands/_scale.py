@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from circus.errors import MessageError
+from circus.errors import CircusOSError, MessageError
 
 from ._props import Props
 from ._registry import HandlerResult, ReplyFields, command
@@ -24,6 +24,9 @@ def _scale(arbiter: Arbiter, props: Props, sign: int) -> HandlerResult:
 
     async def run() -> ReplyFields:
         count = await (watcher.incr(nb) if sign > 0 else watcher.decr(nb))
+        if watcher.fd_shortage is not None:
+            raise CircusOSError(f"watcher {watcher.name}: {watcher.fd_shortage}; numprocesses "
+                                f"is {count}, the rest start when descriptors free up")
         return {"numprocesses": count}
 
     return run()
@@ -31,7 +34,12 @@ def _scale(arbiter: Arbiter, props: Props, sign: int) -> HandlerResult:
 
 @command("incr")
 def incr(arbiter: Arbiter, props: Props) -> HandlerResult:
-    """Add ``nb`` processes to a watcher."""
+    """Add ``nb`` processes to a watcher.
+
+    Ours: when circusd is short of file descriptors (RLIMIT_NOFILE) for the new
+    processes, the reply is an error (errno 4) saying how many did not start;
+    numprocesses keeps the new value and they start when descriptors free up.
+    """
     return _scale(arbiter, props, +1)
 
 

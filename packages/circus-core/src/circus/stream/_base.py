@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable
@@ -80,6 +81,17 @@ def option_count(name: str, value: object, minimum: int = 0) -> int:
     if number < minimum:
         raise ValueError(f"{name}: expected an integer >= {minimum}, got {value!r}")
     return number
+
+
+def option_seconds(name: str, value: object) -> float:
+    """Coerce a duration in seconds (``>= 0``, text or a number)."""
+    try:
+        seconds = float(value) if isinstance(value, (int, float, str)) else math.nan
+    except ValueError:
+        seconds = math.nan
+    if isinstance(value, bool) or not seconds >= 0 or math.isinf(seconds):
+        raise ValueError(f"{name}: expected a number of seconds >= 0, got {value!r}")
+    return seconds
 
 
 def option_bool(name: str, value: object) -> bool:

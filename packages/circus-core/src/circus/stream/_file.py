@@ -13,12 +13,14 @@ from ._base import (
     TimePrefixer,
     option_count,
     option_path,
+    option_seconds,
     option_size,
     option_text,
     prefix_lines,
     wall_clock,
     write_all,
 )
+from ._drops import REPORT_INTERVAL, DropCounter
 
 #: A file name as the constructors accept it: text or a path object.
 FileName = str | os.PathLike[str]
@@ -35,6 +37,13 @@ class BaseFileStream:
     (A FileStream splitting a chunk over several files writes once per file.)
     Subclasses decide when to rotate or reopen in :meth:`_before_write`, or
     take over the whole write in :meth:`_write`.
+
+    A chunk whose write fails (a full disk) is dropped and counted in
+    :attr:`drops`, never raised to the pipe reader nor retried, so the worker
+    never blocks; the failure is logged once per ``error_report_interval``
+    seconds (60 by default) while it lasts, and once more when writing works
+    again. A write failing part-way may leave the chunk's head in the file;
+    the next successful write then starts on a new line.
     """
 
     #: Clock for line prefixes (and timed rotation); replaceable in tests.
@@ -43,9 +52,13 @@ class BaseFileStream:
     _check_interval = 1.0
 
     def __init__(
-        self, filename: FileName, time_format: str | None = None, *, utc: bool = False
+        self, filename: FileName, time_format: str | None = None, *, utc: bool = False,
+        error_report_interval: float | str = REPORT_INTERVAL,
     ) -> None:
         self.filename = option_path("filename", filename)
+        #: Output dropped because writes failed, and the reports about it.
+        self.drops = DropCounter(self.filename, option_seconds(
+            "error_report_interval", error_report_interval))
         fmt = option_text("time_format", time_format)
         self._prefixer = TimePrefixer(fmt, utc=utc) if fmt else None
         # The daemon writes from its event loop only, but custom code may share a
@@ -77,11 +90,19 @@ class BaseFileStream:
         if self._prefixer is not None:
             chunk = prefix_lines(chunk, self._prefixer.prefix(data.get("pid"), now))
         with self._lock:
-            if self._fd < 0:
-                # Written to after close(): a stream outlives stop/start of its
-                # watcher, so reopen instead of failing (upstream #912).
-                self._open()
-            self._write(chunk, now)
+            try:
+                if self._fd < 0:
+                    # Written to after close(): a stream outlives stop/start of its
+                    # watcher, so reopen instead of failing (upstream #912).
+                    self._open()
+                if self.drops.error is not None:
+                    self._end_cut_line()
+                self._write(chunk, now)
+            except OSError as exc:
+                self._write_failed()
+                self.drops.dropped(len(chunk), exc)
+                return
+            self.drops.written()
 
     def reopen(self) -> None:
         """Close the file and open ``filename`` again (SIGHUP / reload)."""
@@ -104,6 +125,28 @@ class BaseFileStream:
 
     def _before_write(self, nbytes: int, now: float) -> None:
         """Hook run before each write of ``nbytes`` at ``now``; may rotate or reopen."""
+
+    def _write_failed(self) -> None:
+        """After a failed write: take the size from the file (a part may have landed)."""
+        if self._fd >= 0:
+            try:
+                self._size = os.fstat(self._fd).st_size
+            except OSError:
+                self._close_fd()  # reopened by the next write
+
+    def _end_cut_line(self) -> None:
+        """Writes failed before: end a line a partial write left unterminated."""
+        if not self._size:
+            return
+        # Our fd is write-only; /proc gives a readable one on the same file.
+        reader = os.open(f"/proc/self/fd/{self._fd}", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            last = os.pread(reader, 1, self._size - 1)
+        finally:
+            os.close(reader)
+        if last not in (b"\n", b""):
+            write_all(self._fd, b"\n")
+            self._size += 1
 
     def _open(self, truncate: bool = False) -> None:
         flags = _OPEN_FLAGS | (os.O_TRUNC if truncate else 0)
@@ -183,6 +226,7 @@ class FileStream(BaseFileStream):
         max_bytes: int | str = 0,
         backup_count: int | str = 0,
         time_format: str | None = None,
+        error_report_interval: float | str = REPORT_INTERVAL,
     ) -> None:
         self.max_bytes = option_size("max_bytes", max_bytes)
         self.backup_count = option_count("backup_count", backup_count)
@@ -190,11 +234,15 @@ class FileStream(BaseFileStream):
         # when the file ends with a newline (or is taken as such: a file left
         # by an earlier run, or one another writer appended to).
         self._line_start: int | None = None
-        super().__init__(filename, time_format)
+        super().__init__(filename, time_format, error_report_interval=error_report_interval)
 
     def _open(self, truncate: bool = False) -> None:
         super()._open(truncate)
         self._line_start = None
+
+    def _write_failed(self) -> None:
+        super()._write_failed()
+        self._line_start = None  # _end_cut_line ends the cut line before the next write
 
     def _write(self, chunk: bytes, now: float) -> None:
         self._follow_rotation_now_and_then()
@@ -295,8 +343,9 @@ class WatchedFileStream(BaseFileStream):
     a new one is opened at ``filename``.
     """
 
-    def __init__(self, filename: FileName, time_format: str | None = None) -> None:
-        super().__init__(filename, time_format)
+    def __init__(self, filename: FileName, time_format: str | None = None,
+                 error_report_interval: float | str = REPORT_INTERVAL) -> None:
+        super().__init__(filename, time_format, error_report_interval=error_report_interval)
 
     def _before_write(self, nbytes: int, now: float) -> None:
         if self._path_moved():

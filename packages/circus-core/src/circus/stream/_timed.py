@@ -8,6 +8,7 @@ import re
 from datetime import datetime, timedelta, timezone
 
 from ._base import option_bool, option_count, option_text
+from ._drops import REPORT_INTERVAL
 from ._file import BaseFileStream, FileName
 
 # Seconds per unit for the units that are plain multiples of a second.
@@ -63,6 +64,7 @@ class TimedRotatingFileStream(BaseFileStream):
         rotate_when: str = "H",
         rotate_interval: int | str = 1,
         utc: bool | str = False,
+        error_report_interval: float | str = REPORT_INTERVAL,
     ) -> None:
         self.backup_count = option_count("backup_count", backup_count)
         self.rotate_interval = option_count("rotate_interval", rotate_interval, minimum=1)
@@ -81,7 +83,8 @@ class TimedRotatingFileStream(BaseFileStream):
         # after construction (tests) is honoured from the start.
         self._period_start = 0.0
         self._rollover_at: float | None = None
-        super().__init__(filename, time_format, utc=self.utc)
+        super().__init__(filename, time_format, utc=self.utc,
+                         error_report_interval=error_report_interval)
 
     # -- rotation ------------------------------------------------------------------------------
 
