@@ -41,3 +41,28 @@ def test_verbose_against_a_daemon_without_backoff_info(daemon, capsys):
     daemon.replies["status"] = {"statuses": {"web": "active"}}
     assert main(["--endpoint", daemon.endpoint, "status", "--verbose"]) == 0
     assert capsys.readouterr().out == "web: active\n"
+
+
+FULL = {"dropped_bytes": 7600000, "dropped_chunks": 793, "error": "No space left on device"}
+BACK = {"dropped_bytes": 1200, "dropped_chunks": 3, "error": None}
+
+
+def test_verbose_shows_output_a_full_disk_dropped(daemon, capsys):
+    daemon.replies["status"] = {"statuses": {"web": "active", "db": "active"},
+                                "output_dropped": {"web": {"stdout": FULL, "stderr": BACK}}}
+    assert main(["--endpoint", daemon.endpoint, "status", "--verbose"]) == 0
+    assert capsys.readouterr().out == (
+        "db: active\n"
+        "web: active\n"
+        "  stderr: 3 chunks (1200 bytes) of output dropped; writing again\n"
+        "  stdout: 793 chunks (7600000 bytes) of output dropped;"
+        " writes failing: No space left on device\n"
+    )
+
+
+def test_verbose_for_one_watcher_shows_its_dropped_output(daemon, capsys):
+    daemon.replies["status"] = {"status": "active", "output_dropped": {"web": {"stdout": FULL}}}
+    assert main(["--endpoint", daemon.endpoint, "status", "web", "--verbose"]) == 0
+    assert capsys.readouterr().out == (
+        "active\n  stdout: 793 chunks (7600000 bytes) of output dropped;"
+        " writes failing: No space left on device\n")

@@ -67,6 +67,7 @@ if TYPE_CHECKING:
         ActionInfo,
         ActionReply,
         BackoffSlot,
+        DroppedOutput,
         DStatsReply,
         Event,
         EventPayload,
@@ -113,6 +114,7 @@ __all__ = [
     "ConnectionFailed",
     "CurveKeys",
     "DStatsReply",
+    "DroppedOutput",
     "Event",
     "EventPayload",
     "EventSubscriber",
@@ -166,11 +168,11 @@ _LAZY = {
     **dict.fromkeys(("LinkChange", "heartbeat_options", "link_changes"),
                     "circus.client._liveness"),
     **dict.fromkeys(
-        ("ActionInfo", "ActionReply", "BackoffSlot", "DStatsReply", "Event", "EventPayload",
-         "IPythonReply", "JSONObject", "JSONValue", "ListReply", "NumProcessesReply",
-         "NumWatchersReply", "OptionsReply", "OutputLine", "ProcessInfo", "ProcessStatsReply",
-         "Reply", "Request", "ScaleReply", "SocketInfo", "SocketsReply", "StatsReply",
-         "StatusReply", "TailReply", "VersionReply", "WatcherStatsReply"),
+        ("ActionInfo", "ActionReply", "BackoffSlot", "DroppedOutput", "DStatsReply", "Event",
+         "EventPayload", "IPythonReply", "JSONObject", "JSONValue", "ListReply",
+         "NumProcessesReply", "NumWatchersReply", "OptionsReply", "OutputLine", "ProcessInfo",
+         "ProcessStatsReply", "Reply", "Request", "ScaleReply", "SocketInfo", "SocketsReply",
+         "StatsReply", "StatusReply", "TailReply", "VersionReply", "WatcherStatsReply"),
         "circus.client._shapes"),
 }
 

@@ -79,6 +79,14 @@ class BackoffSlot(TypedDict, total=False):
     retry_in: float
 
 
+class DroppedOutput(TypedDict, total=False):
+    """Output one stream could not write, a full disk say (``status`` with ``verbose``)."""
+
+    dropped_bytes: int
+    dropped_chunks: int
+    error: str | None
+
+
 class StatusReply(Reply, total=False):
     """``status``: ``statuses`` by watcher name, or with ``name`` the state in ``status``.
 
@@ -86,12 +94,15 @@ class StatusReply(Reply, total=False):
     of each watcher that has any; ``health`` (the same) gives each process's
     readiness by pid, ``starting``, ``ready`` or ``unhealthy`` (a watcher
     without a ``check`` has its processes ``ready``): by watcher name then
-    pid, or with ``name`` that watcher's by pid.
+    pid, or with ``name`` that watcher's by pid. ``output_dropped`` (the
+    same) is by watcher then stream (``stdout``/``stderr``), for the watchers
+    whose streams dropped output because writes failed.
     """
 
     statuses: dict[str, str]
     backoff: dict[str, list[BackoffSlot]]
     health: dict[str, dict[str, str]] | dict[str, str]
+    output_dropped: dict[str, dict[str, DroppedOutput]]
 
 
 class NumProcessesReply(Reply, total=False):

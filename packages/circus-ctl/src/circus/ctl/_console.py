@@ -11,6 +11,7 @@ from circus.ctl._style import Style
 if TYPE_CHECKING:
     from circus.client import (
         BackoffSlot,
+        DroppedOutput,
         IPythonReply,
         JSONValue,
         NumProcessesReply,
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
         statuses: dict[str, str]
         backoff: dict[str, list[BackoffSlot]]
         health: dict[str, str] | dict[str, dict[str, str]]
+        output_dropped: dict[str, dict[str, DroppedOutput]]
         infos: dict[str, dict[str, ProcessInfo | str]]
         name: str
         process: int
@@ -85,27 +87,34 @@ def render_status(reply: ConsoleReply, style: Style) -> str:
 
     With ``status --verbose``, under each watcher: a ``health`` key adds one
     indented ``pid <pid>: <state>`` line per process (by pid), a ``backoff``
-    key one line per slot that waits out a crash-loop backoff. ``health`` is
-    by watcher then pid, or with ``name`` that watcher's states by pid.
+    key one line per slot that waits out a crash-loop backoff, and an
+    ``output_dropped`` key one line per stream that could not write its
+    output. ``health`` is by watcher then pid, or with ``name`` that watcher's
+    states by pid; the other two are always by watcher.
     """
     statuses = reply.get("statuses")
     backoff = reply.get("backoff")
     backoff = backoff if isinstance(backoff, dict) else {}
     health = reply.get("health")
     health = health if isinstance(health, dict) else {}
+    dropped = reply.get("output_dropped")
+    dropped = dropped if isinstance(dropped, dict) else {}
     if not isinstance(statuses, dict):
         lines = [style.state(str(reply.get("status"))), *_health_lines(health, style)]
         for slots in backoff.values():
             lines += _backoff_lines(slots, style)
+        for streams in dropped.values():
+            lines += _dropped_lines(streams, style)
         return "\n".join(lines)
     items = sorted((str(name), str(state)) for name, state in statuses.items())
-    if style.tty and not backoff and not health:
+    if style.tty and not backoff and not health and not dropped:
         return style.table(["WATCHER", "STATE"], items, painters=[None, "state"])
     lines = []
     for name, state in items:
         lines.append(f"{name}: {style.state(state)}")
         lines += _health_lines(health.get(name), style)
         lines += _backoff_lines(backoff.get(name), style)
+        lines += _dropped_lines(dropped.get(name), style)
     return "\n".join(lines)
 
 
@@ -133,6 +142,20 @@ def _backoff_lines(slots: object, style: Style) -> list[str]:
         text = (f"  slot {slot.get('wid')}: backing off after {' and '.join(why) or 'failures'}"
                 f" in a row; respawn in {float(slot.get('retry_in', 0)):.1f}s")
         lines.append(style.paint(text, "yellow"))
+    return lines
+
+
+def _dropped_lines(streams: object, style: Style) -> list[str]:
+    # Defensive, as for backoff: only our circusd sends the key.
+    lines = []
+    for stream, drops in sorted(streams.items()) if isinstance(streams, dict) else []:
+        if not isinstance(drops, dict):
+            continue
+        error = drops.get("error")
+        now = f"writes failing: {error}" if error else "writing again"
+        text = (f"  {stream}: {drops.get('dropped_chunks', 0)} chunks "
+                f"({drops.get('dropped_bytes', 0)} bytes) of output dropped; {now}")
+        lines.append(style.paint(text, "red" if error else "yellow"))
     return lines
 
 
