@@ -118,7 +118,10 @@ def test_real_statsd_counts_every_event(tmp_path: Path, peers) -> None:
 
     def steady() -> float:
         first = statsd.counters()[spawns]
-        time.sleep(0.2)  # two equal readings 0.2 s apart: nothing in flight
+        # Two equal readings further apart than a counter may wait to share a
+        # packet (max_delay): nothing in flight. (0.2 s once read a count that
+        # was still held, and the burst's total came out one too many.)
+        time.sleep(DEFAULT_MAX_DELAY + 0.3)
         return first if statsd.counters()[spawns] == first else 0
 
     base = wait_for(steady, "the first counts to settle")
