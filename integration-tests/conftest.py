@@ -32,6 +32,7 @@ import pytest
 from _circus_peer import circus_peer_root
 from _circus_run import CircusRun
 from _papa_proof_run import PapaRun
+from _papa_run import PapaKernel, start_kernel
 
 PEER_VERSION = "1.0.6"
 BANNER = b'Papa is home. Type "help" for commands.\n> '
@@ -341,3 +342,18 @@ def papa_run(tmp_path: Path) -> Iterator[PapaRun]:
     finally:
         problems = run.close()
     assert problems == [], f"{problems}\n{run.logs()}"
+
+
+@pytest.fixture
+def papa_kernel(circus_run: CircusRun) -> Iterator[PapaKernel]:
+    """Our papa kernel on a unix socket of ``circus_run``, for configs naming it.
+
+    Teardown stops the run's daemons, kills every process papa hosts or
+    hosted, then the kernel, and fails the test if any of them is left.
+    """
+    kernel = start_kernel(circus_run)
+    try:
+        yield kernel
+    finally:
+        problems = kernel.close()
+    assert problems == [], problems

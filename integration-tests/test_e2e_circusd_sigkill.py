@@ -12,35 +12,23 @@ from __future__ import annotations
 import json
 import signal
 import time
-from collections.abc import Iterator
 
-import pytest
 from _circus_run import CircusRun, alive
-from _papa_run import PapaKernel, papa_config, sleeper, start, start_kernel
+from _papa_run import PapaKernel, papa_config, sleeper, start
 
 DEADLINE_S = 5.0
 GRACE_S = 1.0
 
 
-@pytest.fixture
-def kernel(circus_run: CircusRun) -> Iterator[PapaKernel]:
-    kernel = start_kernel(circus_run)
-    try:
-        yield kernel
-    finally:
-        problems = kernel.close()
-    assert problems == [], problems
-
-
 def test_sigkilled_circusd_takes_its_workers_and_leaves_papa_ones(
-        circus_run: CircusRun, kernel: PapaKernel) -> None:
-    config = papa_config(circus_run, kernel, "sigkill", (
+        circus_run: CircusRun, papa_kernel: PapaKernel) -> None:
+    config = papa_config(circus_run, papa_kernel, "sigkill", (
         f"[watcher:plain]\ncmd = {sleeper(circus_run)}\nnumprocesses = 3\n\n"
         f"[watcher:hosted]\ncmd = {sleeper(circus_run)}\nnumprocesses = 2\nuse_papa = true\n"))
     daemon = start(circus_run, config)
     plain = daemon.wait_pids("plain", 3)
     hosted = daemon.wait_pids("hosted", 2)
-    assert sorted(kernel.running().values()) == sorted(hosted)
+    assert sorted(papa_kernel.running().values()) == sorted(hosted)
 
     daemon.process.send_signal(signal.SIGKILL)
     daemon.process.wait(timeout=10)
@@ -58,4 +46,4 @@ def test_sigkilled_circusd_takes_its_workers_and_leaves_papa_ones(
         "papa_alive": len(hosted_alive)}, sort_keys=True))
     assert left == [], f"circusd's own workers outlived it: {left}"
     assert hosted_alive == hosted, "papa-hosted workers were killed with circusd"
-    assert sorted(kernel.running().values()) == sorted(hosted)
+    assert sorted(papa_kernel.running().values()) == sorted(hosted)

@@ -12,12 +12,10 @@ import signal
 import socket
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from _circus_run import PYTHON, CircusRun, alive, check, wait_for
-from _papa_run import PapaKernel, papa_config, quit_daemon, sleeper, start, start_kernel
+from _papa_run import PapaKernel, papa_config, quit_daemon, sleeper, start
 
 HOOK_CODE = (
     "import os\n"
@@ -29,26 +27,16 @@ HOOK_CODE = (
 )
 
 
-@pytest.fixture
-def kernel(circus_run: CircusRun) -> Iterator[PapaKernel]:
-    kernel = start_kernel(circus_run)
-    try:
-        yield kernel
-    finally:
-        problems = kernel.close()
-    assert problems == [], problems
-
-
 def test_quit_leaves_papa_processes_and_the_next_circusd_adopts_them(
-        circus_run: CircusRun, kernel: PapaKernel, tmp_path: Path) -> None:
+        circus_run: CircusRun, papa_kernel: PapaKernel, tmp_path: Path) -> None:
     name = f"e2e_papa_hooks_{uuid.uuid4().hex[:12]}"
     (tmp_path / f"{name}.py").write_text(HOOK_CODE)
-    config = papa_config(circus_run, kernel, "adopt", (
+    config = papa_config(circus_run, papa_kernel, "adopt", (
         f"[watcher:web]\ncmd = {sleeper(circus_run)}\nnumprocesses = 2\nuse_papa = true\n"
         f"hooks.before_start = {name}.mark\nhooks.before_spawn = {name}.mark\n"))
     first = start(circus_run, config)
     pids = sorted(first.wait_pids("web", 2))
-    assert kernel.running() == dict(zip(["circus.web.1", "circus.web.2"], pids, strict=True))
+    assert papa_kernel.running() == dict(zip(["circus.web.1", "circus.web.2"], pids, strict=True))
     hooks = tmp_path / "hooks.log"
     assert hooks.read_text().split() == ["before_start", "before_spawn", "before_spawn"]
 
@@ -66,7 +54,7 @@ def test_quit_leaves_papa_processes_and_the_next_circusd_adopts_them(
     assert hooks.read_text().split() == ["before_start", "before_spawn", "before_spawn"]
     # The wids came from the names: the next process is wid 3.
     check(circus_run.ours_ctl(second.endpoint, "incr", "web"))
-    third = wait_for(lambda: set(kernel.running()) - {"circus.web.1", "circus.web.2"},
+    third = wait_for(lambda: set(papa_kernel.running()) - {"circus.web.1", "circus.web.2"},
                      "a third papa process")
     assert third == {"circus.web.3"}
     assert "adopted 2 processes from papa" in second.log_text()
@@ -110,10 +98,10 @@ def script(run: CircusRun, tmp_path: Path, name: str, code: str, *args: str) -> 
 
 
 def test_a_process_that_died_while_circusd_was_down_is_reaped_and_respawned(
-        circus_run: CircusRun, kernel: PapaKernel, tmp_path: Path) -> None:
+        circus_run: CircusRun, papa_kernel: PapaKernel, tmp_path: Path) -> None:
     name = f"e2e_papa_reaps_{uuid.uuid4().hex[:12]}"
     (tmp_path / f"{name}.py").write_text(REAP_HOOK)
-    config = papa_config(circus_run, kernel, "dead", (
+    config = papa_config(circus_run, papa_kernel, "dead", (
         f"[watcher:web]\ncmd = {script(circus_run, tmp_path, 'exit7', EXIT_7)}\n"
         f"numprocesses = 2\nuse_papa = true\nhooks.after_reap = {name}.reaped\n"))
     first = start(circus_run, config)
@@ -151,10 +139,10 @@ def stamped_lines(path: Path) -> list[tuple[float, int, int]]:
 
 
 def test_output_written_while_circusd_was_down_is_replayed_once_in_order_with_papa_times(
-        circus_run: CircusRun, kernel: PapaKernel, tmp_path: Path) -> None:
+        circus_run: CircusRun, papa_kernel: PapaKernel, tmp_path: Path) -> None:
     counter = tmp_path / "counter"
     out = tmp_path / "out.log"
-    config = papa_config(circus_run, kernel, "replay", (
+    config = papa_config(circus_run, papa_kernel, "replay", (
         f"[watcher:web]\ncmd = {script(circus_run, tmp_path, 'count', COUNTER, str(counter))}\n"
         f"use_papa = true\nstdout_stream.class = FileStream\n"
         f"stdout_stream.filename = {out}\n"
@@ -192,8 +180,8 @@ def test_output_written_while_circusd_was_down_is_replayed_once_in_order_with_pa
 
 
 def test_numprocesses_set_by_incr_decr_and_set_survives_a_restart(
-        circus_run: CircusRun, kernel: PapaKernel) -> None:
-    config = papa_config(circus_run, kernel, "count", (
+        circus_run: CircusRun, papa_kernel: PapaKernel) -> None:
+    config = papa_config(circus_run, papa_kernel, "count", (
         f"[watcher:web]\ncmd = {sleeper(circus_run)}\nnumprocesses = 1\nuse_papa = true\n"))
     first = start(circus_run, config)
     first.wait_pids("web", 1)
@@ -220,14 +208,14 @@ def test_numprocesses_set_by_incr_decr_and_set_survives_a_restart(
 
 
 def test_papa_and_plain_watchers_mix_and_quit_stops_only_the_plain_ones(
-        circus_run: CircusRun, kernel: PapaKernel) -> None:
-    config = papa_config(circus_run, kernel, "mix", (
+        circus_run: CircusRun, papa_kernel: PapaKernel) -> None:
+    config = papa_config(circus_run, papa_kernel, "mix", (
         f"[watcher:held]\ncmd = {sleeper(circus_run)}\nuse_papa = true\n"
         f"[watcher:plain]\ncmd = {sleeper(circus_run)}\ngraceful_timeout = 5\n"))
     first = start(circus_run, config)
     [held] = first.wait_pids("held", 1)
     [plain] = first.wait_pids("plain", 1)
-    assert list(kernel.running().values()) == [held]
+    assert list(papa_kernel.running().values()) == [held]
     quit_daemon(circus_run, first)
     assert alive(held)
     assert not alive(plain)
@@ -253,10 +241,10 @@ HALF_LINE = (
 
 
 def test_a_line_cut_by_a_restart_is_written_whole_once(
-        circus_run: CircusRun, kernel: PapaKernel, tmp_path: Path) -> None:
+        circus_run: CircusRun, papa_kernel: PapaKernel, tmp_path: Path) -> None:
     finish = tmp_path / "finish"
     out = tmp_path / "out.log"
-    config = papa_config(circus_run, kernel, "half", (
+    config = papa_config(circus_run, papa_kernel, "half", (
         f"[watcher:web]\ncmd = {script(circus_run, tmp_path, 'half', HALF_LINE, str(finish))}\n"
         f"use_papa = true\nstdout_stream.class = FileStream\nstdout_stream.filename = {out}\n"))
     first = start(circus_run, config)
@@ -271,7 +259,7 @@ def test_a_line_cut_by_a_restart_is_written_whole_once(
     assert second.wait_pids("web", 1) == [pid]
     wait_for(lambda: out.read_text().endswith("after\n"), "the lines after the restart")
     assert out.read_text() == "ready\nhalf-done\nafter\n"
-    with kernel.client() as client:
+    with papa_kernel.client() as client:
         assert client.list_values("circus.web.*") == {}  # the kept half line was taken back
 
 
@@ -291,11 +279,11 @@ FLOOD = (
 
 
 def test_more_output_than_papa_holds_while_circusd_is_down_is_all_written(
-        circus_run: CircusRun, kernel: PapaKernel, tmp_path: Path) -> None:
+        circus_run: CircusRun, papa_kernel: PapaKernel, tmp_path: Path) -> None:
     """The writer blocks once papa holds 2 MiB for it, instead of papa dropping old output."""
     go = tmp_path / "go"
     out = tmp_path / "out.log"
-    config = papa_config(circus_run, kernel, "flood", (
+    config = papa_config(circus_run, papa_kernel, "flood", (
         f"[watcher:flood]\ncmd = {script(circus_run, tmp_path, 'flood', FLOOD, str(go))}\n"
         f"use_papa = true\nstdout_stream.class = FileStream\n"
         f"stdout_stream.filename = {out}\nstdout_stream.max_bytes = 1073741824\n"))
@@ -305,7 +293,8 @@ def test_more_output_than_papa_holds_while_circusd_is_down_is_all_written(
     go.touch()
 
     # The writer is stuck once papa holds its 2 MiB: nothing more arrives meanwhile.
-    wait_for(lambda: kernel.processes("circus.flood.*") and _papa_buffered(kernel) >= 2 * 2**20,
+    wait_for(lambda: (papa_kernel.processes("circus.flood.*")
+                      and _papa_buffered(papa_kernel) >= 2 * 2**20),
              "papa's buffer to fill while circusd is down")
     second = start(circus_run, config)
     assert second.wait_pids("flood", 1) == [pid]

@@ -11,23 +11,12 @@ import signal
 import socket
 import subprocess
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from _circus_run import PYTHON, CircusRun, alive, check, children_of, wait_for
-from _papa_run import PapaKernel, papa_config, quit_daemon, sleeper, start, start_kernel
+from _papa_run import PapaKernel, papa_config, quit_daemon, sleeper, start
 from conftest import free_port, kill_group
-
-
-@pytest.fixture
-def kernel(circus_run: CircusRun) -> Iterator[PapaKernel]:
-    kernel = start_kernel(circus_run)
-    try:
-        yield kernel
-    finally:
-        problems = kernel.close()
-    assert problems == [], problems
 
 
 def script(run: CircusRun, tmp_path: Path, name: str, code: str, *args: str) -> str:
@@ -50,9 +39,9 @@ STUBBORN = (
 
 
 def test_signal_and_stop_reach_papa_processes_by_pid(
-        circus_run: CircusRun, kernel: PapaKernel, tmp_path: Path) -> None:
+        circus_run: CircusRun, papa_kernel: PapaKernel, tmp_path: Path) -> None:
     notes = tmp_path / "usr1"
-    config = papa_config(circus_run, kernel, "signals", (
+    config = papa_config(circus_run, papa_kernel, "signals", (
         f"[watcher:web]\ncmd = {script(circus_run, tmp_path, 'stubborn', STUBBORN, str(notes))}\n"
         "numprocesses = 2\nuse_papa = true\ngraceful_timeout = 1\n"))
     daemon = start(circus_run, config)
@@ -69,22 +58,22 @@ def test_signal_and_stop_reach_papa_processes_by_pid(
     check(circus_run.ours_ctl(daemon.endpoint, "stop", "web", "--waiting"))
     assert not alive(one) and not alive(two)
     assert daemon.log_text().count("sending SIGKILL") == 2
-    wait_for(lambda: kernel.processes() == {}, "papa to forget the stopped processes")
+    wait_for(lambda: papa_kernel.processes() == {}, "papa to forget the stopped processes")
 
     check(circus_run.ours_ctl(daemon.endpoint, "start", "web"))
     assert set(daemon.wait_pids("web", 2)).isdisjoint({one, two})
 
 
 def test_when_papa_dies_its_watchers_fall_back_to_plain_processes(
-        circus_run: CircusRun, kernel: PapaKernel) -> None:
-    config = papa_config(circus_run, kernel, "outage", (
+        circus_run: CircusRun, papa_kernel: PapaKernel) -> None:
+    config = papa_config(circus_run, papa_kernel, "outage", (
         f"[watcher:web]\ncmd = {sleeper(circus_run)}\nnumprocesses = 2\nuse_papa = true\n"
         "graceful_timeout = 5\n"))
     daemon = start(circus_run, config)
     stranded = daemon.wait_pids("web", 2)
-    kernel.kill()
+    papa_kernel.kill()
 
-    wait_for(lambda: f"papa at {kernel.endpoint} is gone" in daemon.log_text(),
+    wait_for(lambda: f"papa at {papa_kernel.endpoint} is gone" in daemon.log_text(),
              "circusd to say papa is gone")
 
     def replaced() -> list[int] | None:
@@ -99,14 +88,14 @@ def test_when_papa_dies_its_watchers_fall_back_to_plain_processes(
 
 
 def test_a_hung_papa_counts_as_gone_and_nothing_waits_for_it(
-        circus_run: CircusRun, kernel: PapaKernel) -> None:
-    config = papa_config(circus_run, kernel, "hung", (
+        circus_run: CircusRun, papa_kernel: PapaKernel) -> None:
+    config = papa_config(circus_run, papa_kernel, "hung", (
         f"[watcher:web]\ncmd = {sleeper(circus_run)}\nuse_papa = true\n"
         "graceful_timeout = 5\n"))
     daemon = start(circus_run, config)
     [stranded] = daemon.wait_pids("web", 1)
-    kernel.processes()  # remembered for teardown
-    os.kill(kernel.process.pid, signal.SIGSTOP)
+    papa_kernel.processes()  # remembered for teardown
+    os.kill(papa_kernel.process.pid, signal.SIGSTOP)
     try:
         # The spawn asks papa, which never answers: after COMMAND_TIMEOUT (10 s)
         # papa counts as gone and the watcher runs plain processes.
@@ -122,7 +111,7 @@ def test_a_hung_papa_counts_as_gone_and_nothing_waits_for_it(
         assert not alive(stranded)
         assert daemon.call("status")["status"] == "ok"
     finally:
-        os.kill(kernel.process.pid, signal.SIGCONT)
+        os.kill(papa_kernel.process.pid, signal.SIGCONT)
 
 
 # Serves its own pid to each connection on the inherited listening socket argv[1].
@@ -143,16 +132,16 @@ def ask(port: int) -> int:
 
 
 def test_a_papa_socket_and_its_server_keep_serving_while_circusd_restarts(
-        circus_run: CircusRun, kernel: PapaKernel, tmp_path: Path) -> None:
+        circus_run: CircusRun, papa_kernel: PapaKernel, tmp_path: Path) -> None:
     port = free_port()
     server = script(circus_run, tmp_path, "pidserver", PID_SERVER, "$(circus.sockets.web)")
-    config = papa_config(circus_run, kernel, "sockets", (
+    config = papa_config(circus_run, papa_kernel, "sockets", (
         f"[socket:web]\nhost = 127.0.0.1\nport = {port}\nuse_papa = true\n"
         f"[watcher:web]\ncmd = {server}\nuse_papa = true\n"))
     first = start(circus_run, config)
     [pid] = first.wait_pids("web", 1)
     assert ask(port) == pid
-    with kernel.client() as client:
+    with papa_kernel.client() as client:
         assert set(client.list_sockets()) == {"circus.web"}
 
     quit_daemon(circus_run, first)
@@ -162,7 +151,7 @@ def test_a_papa_socket_and_its_server_keep_serving_while_circusd_restarts(
     assert second.wait_pids("web", 1) == [pid]
     assert ask(port) == pid
     quit_daemon(circus_run, second)
-    with kernel.client() as client:
+    with papa_kernel.client() as client:
         client.remove_sockets("circus.web")
 
 
@@ -178,8 +167,8 @@ def run_circusd(run: CircusRun, config: Path) -> subprocess.CompletedProcess[str
 
 
 def test_a_plain_watcher_cannot_use_a_papa_socket(
-        circus_run: CircusRun, kernel: PapaKernel) -> None:
-    config = papa_config(circus_run, kernel, "mixed-socket", (
+        circus_run: CircusRun, papa_kernel: PapaKernel) -> None:
+    config = papa_config(circus_run, papa_kernel, "mixed-socket", (
         f"[socket:web]\nhost = 127.0.0.1\nport = {free_port()}\nuse_papa = true\n"
         f"[watcher:web]\ncmd = {sleeper(circus_run)} $(circus.sockets.web)\n"))
     result = run_circusd(circus_run, config)
@@ -189,8 +178,8 @@ def test_a_plain_watcher_cannot_use_a_papa_socket(
 
 
 def test_options_papa_cannot_serve_are_refused(
-        circus_run: CircusRun, kernel: PapaKernel) -> None:
-    config = papa_config(circus_run, kernel, "refused", (
+        circus_run: CircusRun, papa_kernel: PapaKernel) -> None:
+    config = papa_config(circus_run, papa_kernel, "refused", (
         f"[watcher:web]\ncmd = {sleeper(circus_run)}\nuse_papa = true\non_demand = true\n"))
     result = run_circusd(circus_run, config)
     assert result.stderr.strip().splitlines()[-1] == (
@@ -266,16 +255,16 @@ def test_an_incompatible_papa_is_refused_clearly(
 
 
 def test_when_papa_dies_circusd_binds_its_sockets_and_serves_with_plain_processes(
-        circus_run: CircusRun, kernel: PapaKernel, tmp_path: Path) -> None:
+        circus_run: CircusRun, papa_kernel: PapaKernel, tmp_path: Path) -> None:
     port = free_port()
     server = script(circus_run, tmp_path, "pidserver", PID_SERVER, "$(circus.sockets.web)")
-    config = papa_config(circus_run, kernel, "socket-outage", (
+    config = papa_config(circus_run, papa_kernel, "socket-outage", (
         f"[socket:web]\nhost = 127.0.0.1\nport = {port}\nuse_papa = true\n"
         f"[watcher:web]\ncmd = {server}\nuse_papa = true\n"))
     daemon = start(circus_run, config)
     [stranded] = daemon.wait_pids("web", 1)
     assert ask(port) == stranded
-    kernel.kill()
+    papa_kernel.kill()
 
     def plain_server() -> int | None:
         pids = daemon.pids("web")

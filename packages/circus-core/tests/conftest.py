@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import shlex
 import shutil
@@ -12,12 +13,14 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
+import zmq
 from circus.arbiter import Arbiter
 from circus.watcher import Watcher
 
@@ -366,6 +369,28 @@ class CircusdLauncher:
         proc = CircusdProcess(popen, out, err)
         self.started.append(proc)
         return proc
+
+    def call(self, command: str, timeout: float = 10.0, **props: Any) -> dict[str, Any]:
+        """Send ``command`` with ``props`` on a fresh connection; return the reply.
+
+        A new DEALER per call, as circusctl makes it: a test of circusd under
+        fd pressure needs each command to cost circusd a new connection.
+        """
+        context = zmq.Context()
+        sock = context.socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.connect(self.endpoint)
+        try:
+            msg_id = uuid.uuid4().hex
+            sock.send(json.dumps({"command": command, "properties": props,
+                                  "id": msg_id}).encode())
+            assert sock.poll(int(timeout * 1000)), f"no reply to {command}"
+            reply: dict[str, Any] = json.loads(sock.recv())
+            assert reply["id"] == msg_id
+            return reply
+        finally:
+            sock.close(linger=0)
+            context.term()
 
 
 @pytest.fixture

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -184,9 +186,52 @@ runpy.run_module("circus.circusctl", run_name="__main__")
 """
 
 
-def ctl_argv_ctrl_c_elsewhere(*args: str) -> list[str]:
-    """:func:`ctl_argv`, in a process whose Ctrl-C a thread takes: write a line to stdin."""
-    return [sys.executable, "-c", _CTRL_C_ELSEWHERE, *args]
+@contextlib.contextmanager
+def ctl_ctrl_c_elsewhere(*args: str) -> Iterator[subprocess.Popen[str]]:
+    """circusctl ``args`` with text pipes, in a process whose Ctrl-C a thread takes.
+
+    :func:`ctrl_c_elsewhere` sends that Ctrl-C; a process still running when
+    the block ends (a failed test) is killed.
+    """
+    with subprocess.Popen([sys.executable, "-c", _CTRL_C_ELSEWHERE, *args],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True, env=ctl_env()) as proc:
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+
+
+def ctrl_c_elsewhere(proc: subprocess.Popen[str], what: str) -> tuple[int, str, str]:
+    """Have the thread of ``proc`` (see :func:`ctl_ctrl_c_elsewhere`) take a Ctrl-C.
+
+    Returns the exit code, the rest of stdout and stderr; fails the test,
+    naming ``what``, if the process has not ended 30 s later.
+    """
+    assert proc.stdin is not None
+    proc.stdin.write("\n")
+    proc.stdin.flush()
+    return _ended(proc, f"{what} missed a Ctrl-C it was sent")
+
+
+def interrupt(proc: subprocess.Popen[str], what: str) -> tuple[int, str, str]:
+    """Send ``proc`` SIGINT (a Ctrl-C from outside); return its code, stdout and stderr.
+
+    Fails the test, naming ``what``, if the process has not ended 30 s later.
+    """
+    proc.send_signal(signal.SIGINT)
+    return _ended(proc, f"{what} ignored SIGINT")
+
+
+def _ended(proc: subprocess.Popen[str], failure: str) -> tuple[int, str, str]:
+    try:
+        out, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        raise AssertionError(f"{failure}: {out!r} {err!r}") from None
+    return proc.returncode, out, err
 
 
 def run_ctl(*args: str, env: dict[str, str] | None = None, input: str | None = None,

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 
-from conftest import assert_no_traceback, ctl_argv, ctl_argv_ctrl_c_elsewhere, ctl_env
+from conftest import (
+    assert_no_traceback,
+    ctl_argv,
+    ctl_ctrl_c_elsewhere,
+    ctl_env,
+    ctrl_c_elsewhere,
+    interrupt,
+)
 
 
 def _start(publisher, *args) -> tuple[subprocess.Popen[str], bytes]:
@@ -21,17 +27,6 @@ def _start(publisher, *args) -> tuple[subprocess.Popen[str], bytes]:
         proc.communicate()
         raise
     return proc, topic
-
-
-def _interrupt(proc) -> tuple[int, str, str]:
-    proc.send_signal(signal.SIGINT)
-    try:
-        out, err = proc.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-        raise AssertionError(f"circusctl listen ignored SIGINT: {out!r} {err!r}") from None
-    return proc.returncode, out, err
 
 
 def test_programs_started_by_the_tests_get_ctrl_c():
@@ -51,7 +46,7 @@ def test_prints_topic_and_json_payload(publisher):
     publisher.publish("watcher.web.reap", {"process_pid": 123, "time": 2.5, "exit_code": 0})
     first = proc.stdout.readline()  # type: ignore[union-attr]
     second = proc.stdout.readline()  # type: ignore[union-attr]
-    code, out, err = _interrupt(proc)
+    code, out, err = interrupt(proc, "circusctl listen")
     assert first == 'watcher.web.spawn: {"process_pid": 123, "time": 1.5}\n'
     assert second == 'watcher.web.reap: {"process_pid": 123, "time": 2.5, "exit_code": 0}\n'
     assert (code, out, err) == (0, "", "")
@@ -62,7 +57,7 @@ def test_json_lines_and_topic_filter(publisher):
     assert topic == b"watcher.web."
     publisher.publish("watcher.web.spawn", {"process_pid": 7, "time": 1.0})
     line = proc.stdout.readline()  # type: ignore[union-attr]
-    code, _, err = _interrupt(proc)
+    code, _, err = interrupt(proc, "circusctl listen")
     assert json.loads(line) == {"topic": "watcher.web.spawn",
                                 "event": {"process_pid": 7, "time": 1.0}}
     assert (code, err) == (0, "")
@@ -70,30 +65,19 @@ def test_json_lines_and_topic_filter(publisher):
 
 def test_ctrl_c_without_events_exits_0_silently(publisher):
     proc, _ = _start(publisher, "listen", "watcher.")
-    assert _interrupt(proc) == (0, "", "")
+    assert interrupt(proc, "circusctl listen") == (0, "", "")
 
 
 def test_ctrl_c_that_misses_the_blocking_receive_still_ends_it(publisher):
     # The signal lands while the receive waits but does not interrupt it (CI
     # once saw listen ignore Ctrl-C this way): waiting on the signal wakeup fd
     # too is what ends it, with no event to come.
-    proc = subprocess.Popen(ctl_argv_ctrl_c_elsewhere("--endpoint", publisher.endpoint,
-                                                      "listen"),
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=ctl_env())
-    try:
+    with ctl_ctrl_c_elsewhere("--endpoint", publisher.endpoint, "listen") as proc:
         publisher.wait_subscribed()
         publisher.publish("watcher.web.spawn", {"process_pid": 1, "time": 1.0})
-        assert proc.stdout is not None and proc.stdin is not None
+        assert proc.stdout is not None
         assert proc.stdout.readline().startswith("watcher.web.spawn: ")
-        proc.stdin.write("\n")
-        proc.stdin.flush()
-        out, err = proc.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-        raise AssertionError("circusctl listen missed a Ctrl-C it was sent") from None
-    assert (proc.returncode, out, err) == (0, "", "")
+        assert ctrl_c_elsewhere(proc, "circusctl listen") == (0, "", "")
 
 
 def test_listen_to_nothing_says_so():

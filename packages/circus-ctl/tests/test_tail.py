@@ -7,13 +7,20 @@ run the same against a real circusd.
 
 from __future__ import annotations
 
-import signal
 import subprocess
 from typing import Any
 
 import pytest
 from circus.client import CallError, CircusClient
-from conftest import assert_no_traceback, ctl_argv, ctl_argv_ctrl_c_elsewhere, ctl_env, run_ctl
+from conftest import (
+    assert_no_traceback,
+    ctl_argv,
+    ctl_ctrl_c_elsewhere,
+    ctl_env,
+    ctrl_c_elsewhere,
+    interrupt,
+    run_ctl,
+)
 
 
 def _line(data: str, at: float, pid: int = 42, stream: str = "stdout") -> dict[str, Any]:
@@ -88,14 +95,8 @@ def test_follow_prints_the_backlog_then_new_lines_until_ctrl_c(daemon: Any,
         assert proc.stdout.readline() == "four\n"
         assert proc.stdout.readline() == "five\n"
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            out, err = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
-            raise AssertionError("circusctl tail -f ignored SIGINT") from None
-    assert proc.returncode == 0 and out == ""
+        code, out, err = interrupt(proc, "circusctl tail -f")
+    assert code == 0 and out == ""
     assert "Traceback" not in err and err == ""
 
 
@@ -104,24 +105,13 @@ def test_follow_ends_on_a_ctrl_c_that_misses_the_blocking_receive(daemon: Any,
     # See test_listen: the signal does not interrupt the receive it lands beside.
     daemon.replies["globaloptions"] = {"options": {"pubsub_endpoint": publisher.endpoint}}
     daemon.replies["tail"] = {"lines": BACKLOG}
-    proc = subprocess.Popen(ctl_argv_ctrl_c_elsewhere("--endpoint", daemon.endpoint, "tail",
-                                                      "web", "-f"),
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=ctl_env())
-    try:
+    with ctl_ctrl_c_elsewhere("--endpoint", daemon.endpoint, "tail", "web", "-f") as proc:
         publisher.wait_subscribed()
-        assert proc.stdout is not None and proc.stdin is not None
+        assert proc.stdout is not None
         assert [proc.stdout.readline() for _ in range(3)] == ["one\n", "two\n", "three\n"]
         publisher.publish("watcher.web.output", _line("four\n", 12.0))
         assert proc.stdout.readline() == "four\n"
-        proc.stdin.write("\n")
-        proc.stdin.flush()
-        out, err = proc.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
-        raise AssertionError("circusctl tail -f missed a Ctrl-C it was sent") from None
-    assert (proc.returncode, out, err) == (0, "", "")
+        assert ctrl_c_elsewhere(proc, "circusctl tail -f") == (0, "", "")
 
 
 def test_follow_with_no_event_channel_says_so(daemon: Any) -> None:

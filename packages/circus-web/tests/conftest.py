@@ -25,10 +25,13 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psutil
 import pytest
+
+if TYPE_CHECKING:
+    from selenium import webdriver
 
 BIN = Path(sys.executable).parent
 CIRCUSD = str(BIN / "circusd")
@@ -311,3 +314,15 @@ def users_file(tmp_path: Path) -> Path:
     path.write_text(f"alice admin {hash_password('wonderland')}\n"
                     f"bob viewer {hash_password('builder')}\n")
     return path
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
+    """A headless chromium with a profile in the test's tmp dir; quit at teardown."""
+    from .browser import start_browser  # selenium: only the browser tests need it
+
+    driver = start_browser(tmp_path / "chromium-profile")
+    try:
+        yield driver
+    finally:
+        driver.quit()

@@ -7,25 +7,14 @@ Each page is screenshotted into build/test-results/circus-web-screenshots/.
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 
-from .browser import console_errors, log_in, screenshot, start_browser
+from .browser import console_errors, log_in, screenshot
 from .conftest import free_port, wait_for
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
-    driver = start_browser(tmp_path / "chromium-profile")
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 def css(driver: webdriver.Chrome, selector: str) -> list[Any]:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 
-from .browser import console_errors, screenshot, start_browser
+from .browser import console_errors, screenshot
 from .conftest import EventStream, wait_for
 from .scripted import ScriptedCircusd, one_watcher
 
@@ -28,15 +27,6 @@ def scripted() -> Iterator[ScriptedCircusd]:
     fake = ScriptedCircusd()
     yield fake
     fake.close()
-
-
-@pytest.fixture
-def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
-    driver = start_browser(tmp_path / "chromium-profile")
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 def _web_health(snapshot: dict[str, Any]) -> dict[str, str] | None:

@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from conftest import is_orphan_guard
+
 RESULTS = Path(os.environ.get("CIRCUS_CHAOS_RESULTS")
                or Path(__file__).resolve().parents[4] / "build" / "chaos")
 
@@ -92,15 +94,6 @@ def cmdline(pid: int) -> bytes:
         return b""
 
 
-def is_guard(pid: int) -> bool:
-    """True if ``pid`` is a circusd's orphan guard (its process name, zombies included)."""
-    try:
-        with open(f"/proc/{pid}/comm") as handle:
-            return handle.read().strip() == "circus-guard"
-    except OSError:
-        return False
-
-
 def reap_guards(timeout: float = 5.0) -> None:
     """Wait for the orphan guards re-parented to this (subreaper) test process; reap them.
 
@@ -108,7 +101,7 @@ def reap_guards(timeout: float = 5.0) -> None:
     its zombie would be counted as a leaked child.
     """
     deadline = time.monotonic() + timeout
-    for pid in [p for p in children(os.getpid()) if is_guard(p)]:
+    for pid in [p for p in children(os.getpid()) if is_orphan_guard(p)]:
         while state(pid) not in (None, "Z") and time.monotonic() < deadline:
             time.sleep(0.01)
         if state(pid) == "Z":

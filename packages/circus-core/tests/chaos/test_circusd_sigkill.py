@@ -11,20 +11,18 @@ Run in the foreground and with ``--daemon``.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import random
 import signal
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import is_orphan_guard
 
-from ._chaos import children, cmdline, is_guard, reap_guards, report, state
+from ._chaos import children, cmdline, report, state
 
-_PR_SET_CHILD_SUBREAPER = 36
 DEADLINE_S = 5.0  # the guard's 1 s grace, plus margin for a loaded machine
 
 WORKER = """\
@@ -42,17 +40,6 @@ while True:
 KINDS = {"plain": 4, "forker": 3, "stubborn": 2}
 
 
-@pytest.fixture
-def subreaper() -> Iterator[None]:
-    libc = ctypes.CDLL(None, use_errno=True)
-    assert libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
-    try:
-        yield
-    finally:
-        reap_guards()
-        libc.prctl(_PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
-
-
 def _with_token(token: str) -> list[int]:
     """Live (non-zombie) processes whose command line carries ``token``."""
     found = []
@@ -66,7 +53,7 @@ def _with_token(token: str) -> list[int]:
 def _reap_ours() -> None:
     """Reap the zombies re-parented to this test (all but the guards, reaped at teardown)."""
     for pid in children(os.getpid()):
-        if state(pid) == "Z" and not is_guard(pid):
+        if state(pid) == "Z" and not is_orphan_guard(pid):
             os.waitpid(pid, os.WNOHANG)
 
 
@@ -99,9 +86,9 @@ def test_sigkilled_circusd_leaves_no_worker(circusd, subreaper, tmp_path: Path,
         assert time.monotonic() < deadline, "the workers never all started"
         time.sleep(0.02)
     victims = _with_token(token)
-    guards = [p for p in children(os.getpid()) if is_guard(p)]
+    guards = [p for p in children(os.getpid()) if is_orphan_guard(p)]
     assert len(guards) == 1, "circusd's orphan guard is re-parented to this subreaper"
-    assert pid not in guards and not any(is_guard(p) for p in children(pid))
+    assert pid not in guards and not any(is_orphan_guard(p) for p in children(pid))
 
     os.kill(pid, signal.SIGKILL)
     killed_at = time.monotonic()

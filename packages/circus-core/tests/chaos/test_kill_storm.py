@@ -16,7 +16,6 @@ The baseline is taken after a 1 s warm-up storm, so one-time allocations
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
 import random
@@ -24,17 +23,14 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 
-import pytest
 import zmq
+from conftest import is_orphan_guard
 
 from ._chaos import (
     children,
     fd_count,
-    is_guard,
     latency_summary,
-    reap_guards,
     report,
     rss_kib,
     seconds,
@@ -48,18 +44,6 @@ TOTAL = WATCHERS * PER_WATCHER
 KILLS_PER_SECOND = 50
 STORM = seconds("CIRCUS_CHAOS_KILL_SECONDS", 15)
 P99_BOUND_MS = seconds("CIRCUS_CHAOS_STATUS_P99_MS", 20)
-_PR_SET_CHILD_SUBREAPER = 36
-
-
-@pytest.fixture
-def subreaper() -> Iterator[None]:
-    libc = ctypes.CDLL(None, use_errno=True)
-    assert libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
-    try:
-        yield
-    finally:
-        reap_guards()  # circusd's orphan guard was re-parented to us
-        libc.prctl(_PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
 
 
 def _ppid(pid: int) -> int | None:
@@ -196,7 +180,7 @@ def test_worker_kill_storm(circusd, subreaper) -> None:
     stray = zombies(children(daemon))
     orphans = _orphans(token, daemon)
     ours = [p for p in children(os.getpid())
-            if p != daemon and state(p) is not None and not is_guard(p)]
+            if p != daemon and state(p) is not None and not is_orphan_guard(p)]
     time.sleep(0.5)
     fds, rss = fd_count(daemon), rss_kib(daemon)
     status = latency_summary(probe.latencies_ms)

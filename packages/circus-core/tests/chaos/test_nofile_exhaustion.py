@@ -21,11 +21,10 @@ import random
 import resource
 import sys
 import time
-import uuid
 from pathlib import Path
-from typing import Any
 
 import zmq
+from conftest import CircusdLauncher
 
 from ._chaos import fd_count, latency_summary, report
 
@@ -46,26 +45,8 @@ os.execv(sys.executable, [sys.executable, "-m", "circus.circusd", sys.argv[1]])
 """
 
 
-def _call(endpoint: str, command: str, **props: Any) -> dict[str, Any]:
-    """One request on a fresh connection (circusd must accept it: it needs an fd)."""
-    context = zmq.Context()
-    sock = context.socket(zmq.DEALER)
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.connect(endpoint)
-    try:
-        msg_id = uuid.uuid4().hex
-        sock.send(json.dumps({"command": command, "properties": props, "id": msg_id}).encode())
-        assert sock.poll(10_000), f"no reply to {command}"
-        reply: dict[str, Any] = json.loads(sock.recv())
-        assert reply["id"] == msg_id
-        return reply
-    finally:
-        sock.close(linger=0)
-        context.term()
-
-
-def _pids(endpoint: str, name: str = "piped") -> list[int]:
-    pids: list[int] = _call(endpoint, "list", name=name)["pids"]
+def _pids(circusd: CircusdLauncher, name: str = "piped") -> list[int]:
+    pids: list[int] = circusd.call("list", name=name)["pids"]
     return pids
 
 
@@ -80,11 +61,10 @@ def test_nofile_limit_refuses_spawns_keeps_serving_and_recovers(circusd, tmp_pat
                  f"stderr_stream.filename = {tmp_path}/{name}.err\n\n")
     config = circusd.write("circus.ini", text)
     proc = circusd.start(argv=[sys.executable, "-c", LAUNCH, str(config)])
-    endpoint = circusd.endpoint
     deadline = time.monotonic() + 30
     while True:
         try:
-            if len(_pids(endpoint)) == FIRST and len(_pids(endpoint, "hog")) == HOG:
+            if len(_pids(circusd)) == FIRST and len(_pids(circusd, "hog")) == HOG:
                 break
         except (AssertionError, zmq.ZMQError):
             pass
@@ -99,12 +79,12 @@ def test_nofile_limit_refuses_spawns_keeps_serving_and_recovers(circusd, tmp_pat
     sub.setsockopt(zmq.SUBSCRIBE, b"watcher.piped.spawn_refused")
     time.sleep(0.2)  # a SUB socket only sees what is published after it joined
     try:
-        reply = _call(endpoint, "incr", name="piped", nb=MORE, waiting=True)
-        running = _pids(endpoint)
+        reply = circusd.call("incr", name="piped", nb=MORE, waiting=True)
+        running = _pids(circusd)
         latencies = []
         for _ in range(20):
             began = time.perf_counter()
-            assert _call(endpoint, "status", name="piped")["status"] == "active"
+            assert circusd.call("status", name="piped")["status"] == "active"
             latencies.append((time.perf_counter() - began) * 1000)
         fds_at_limit = fd_count(proc.pid)
         assert sub.poll(5000), "no spawn_refused event"
@@ -113,11 +93,11 @@ def test_nofile_limit_refuses_spawns_keeps_serving_and_recovers(circusd, tmp_pat
         time.sleep(2.5)  # two retries go by: the refusal is not logged again
         log = proc.stdout() + proc.stderr()
         refusals = [line for line in log.splitlines() if "out of file descriptors" in line]
-        still = len(_pids(endpoint))
+        still = len(_pids(circusd))
 
-        stopped = _call(endpoint, "stop", name="hog")
+        stopped = circusd.call("stop", name="hog")
         raised_at = time.monotonic()
-        while len(_pids(endpoint)) < FIRST + MORE:
+        while len(_pids(circusd)) < FIRST + MORE:
             assert time.monotonic() - raised_at < 10, "spawning never resumed"
             time.sleep(0.02)
         recovery = time.monotonic() - raised_at

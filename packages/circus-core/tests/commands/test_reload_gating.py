@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from circus.watcher import Watcher
-from conftest import EventLog, apoll, pid_exists_not_zombie
+from conftest import ArbiterHarness, EventLog, apoll, pid_exists_not_zombie
 
 from ._health_servers import port_prefix, tcp_server
 
@@ -17,14 +17,20 @@ def checked_web(prefix: str, never: Path, numprocesses: int = 2) -> Watcher:
                    check_interval=0.2, check_timeout=0.75, check_retries=2)
 
 
-async def test_reload_retires_the_old_processes_only_once_the_new_are_ready(
-    make_arbiter: Any, ctl: Any, tmp_path: Path
-) -> None:
-    web = checked_web(port_prefix(), tmp_path / "never")
+async def started_logged(make_arbiter: Any, web: Watcher) -> tuple[ArbiterHarness, EventLog]:
+    """An arbiter running ``web``, with every event logged from before the start; once ready."""
     harness = await make_arbiter(web, start=False)
     log = EventLog(harness.arbiter.events)
     await harness.arbiter.start()
     await apoll(web.health.all_ready, timeout=10)
+    return harness, log
+
+
+async def test_reload_retires_the_old_processes_only_once_the_new_are_ready(
+    make_arbiter: Any, ctl: Any, tmp_path: Path
+) -> None:
+    web = checked_web(port_prefix(), tmp_path / "never")
+    harness, log = await started_logged(make_arbiter, web)
     old = web.pids
     mark = len(log.entries)
 
@@ -48,10 +54,7 @@ async def test_reload_rolls_back_when_the_new_generation_never_gets_ready(
 ) -> None:
     never = tmp_path / "never"
     web = checked_web(port_prefix(), never)
-    harness = await make_arbiter(web, start=False)
-    log = EventLog(harness.arbiter.events)
-    await harness.arbiter.start()
-    await apoll(web.health.all_ready, timeout=10)
+    harness, log = await started_logged(make_arbiter, web)
     old = web.pids
     mark = len(log.entries)
 
@@ -111,10 +114,7 @@ async def test_sequential_reload_waits_for_each_replacement(
     make_arbiter: Any, tmp_path: Path
 ) -> None:
     web = checked_web(port_prefix(), tmp_path / "never")
-    harness = await make_arbiter(web, start=False)
-    log = EventLog(harness.arbiter.events)
-    await harness.arbiter.start()
-    await apoll(web.health.all_ready, timeout=10)
+    _, log = await started_logged(make_arbiter, web)
     old = web.pids
     mark = len(log.entries)
 

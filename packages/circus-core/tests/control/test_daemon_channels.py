@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 import pwd
 import socket
 import sys
-import uuid
-from typing import Any
 
 import pytest
-import zmq
 from circus.errors import CircusError
 
 from ._client import Client
@@ -20,30 +16,12 @@ CONFIG = ("[watcher:sleeper]\ncmd = {python} -c 'import time; time.sleep(60)'\n"
           "graceful_timeout = 2\n")
 
 
-def _call(endpoint: str, command: str, timeout: float = 10.0, **props: Any) -> dict[str, Any]:
-    """One synchronous request, as circusctl makes it."""
-    context = zmq.Context()
-    sock = context.socket(zmq.DEALER)
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.connect(endpoint)
-    try:
-        msg_id = uuid.uuid4().hex
-        sock.send(json.dumps({"command": command, "properties": props, "id": msg_id}).encode())
-        assert sock.poll(int(timeout * 1000)), f"no reply to {command}"
-        reply: dict[str, Any] = json.loads(sock.recv())
-        assert reply["id"] == msg_id
-        return reply
-    finally:
-        sock.close(linger=0)
-        context.term()
-
-
 def test_circusd_answers_and_quits_over_the_wire(circusd):
     config = circusd.write("circus.ini", CONFIG.format(python=sys.executable))
     proc = circusd.start(str(config))
     proc.wait_children(1)
-    assert _call(circusd.endpoint, "status", name="sleeper")["status"] == "active"
-    reply = _call(circusd.endpoint, "quit", waiting=True)
+    assert circusd.call("status", name="sleeper")["status"] == "active"
+    reply = circusd.call("quit", waiting=True)
     assert reply["status"] == "ok"
     assert proc.popen.wait(timeout=20) == 0
     assert not proc.children()

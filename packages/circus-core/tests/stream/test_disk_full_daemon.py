@@ -15,7 +15,6 @@ import json
 import os
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -37,23 +36,6 @@ while True:
     time.sleep(0.005)
 """
 FULL_SECONDS = 3.0
-
-
-def _call(endpoint: str, command: str, **props: Any) -> dict[str, Any]:
-    context = zmq.Context()
-    sock = context.socket(zmq.DEALER)
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.connect(endpoint)
-    try:
-        msg_id = uuid.uuid4().hex
-        sock.send(json.dumps({"command": command, "properties": props, "id": msg_id}).encode())
-        assert sock.poll(10_000), f"no reply to {command}"
-        reply: dict[str, Any] = json.loads(sock.recv())
-        assert reply["id"] == msg_id
-        return reply
-    finally:
-        sock.close(linger=0)
-        context.term()
 
 
 def _progress(path: Path) -> int:
@@ -100,7 +82,7 @@ def test_full_log_disk_drops_output_without_stalling_the_worker(circusd, tmp_pat
                 events += _events(sub)
                 time.sleep(0.05)
             full_lines = _progress(progress) - start_lines
-            status = _call(circusd.endpoint, "status", verbose=True)
+            status = circusd.call("status", verbose=True)
             dropped = status["output_dropped"]["writer"]["stdout"]
             errors = [line for line in (proc.stdout() + proc.stderr()).splitlines()
                       if "cannot write" in line]
@@ -113,7 +95,7 @@ def test_full_log_disk_drops_output_without_stalling_the_worker(circusd, tmp_pat
                 events += _events(sub)
                 time.sleep(0.02)
             resumed_after = time.monotonic() - freed_at
-            after = _call(circusd.endpoint, "status", verbose=True)
+            after = circusd.call("status", verbose=True)
         finally:
             sub.close(linger=0)
             context.term()
