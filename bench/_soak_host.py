@@ -10,6 +10,9 @@ from the interpreter: watchers and processes (``numwatchers()``,
 ``numprocesses()``), asyncio tasks, threads, and the objects the garbage
 collector tracks (all of them, and those of ``circus`` classes, by class), and the
 interpreter's allocated memory blocks (``sys.getallocatedblocks()``).
+While a file WORKDIR/trim exists, a sample also hands the C allocator's free
+pages back to the system (``malloc_trim(0)``) and records the RSS after it:
+what the process still uses, apart from what it keeps from an earlier peak.
 A table that grows with every ``add``/``rm`` shows up in these counts without
 the bench importing any private module of circus-core.
 
@@ -21,6 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import ctypes
+import ctypes.util
 import gc
 import json
 import sys
@@ -32,7 +37,23 @@ from typing import Any
 from circus import get_arbiter
 
 
-def _tables(arbiter: Any) -> dict[str, Any]:
+def _own_rss_kib() -> int:
+    with open("/proc/self/status", "rb") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith(b"VmRSS:"))
+
+
+def _trimmed_rss_kib() -> int | None:
+    """The RSS once glibc returned its free pages (None without glibc)."""
+    name = ctypes.util.find_library("c")
+    libc = ctypes.CDLL(name) if name else None
+    trim = getattr(libc, "malloc_trim", None)
+    if trim is None:
+        return None
+    trim(0)
+    return _own_rss_kib()
+
+
+def _tables(arbiter: Any, trim: bool = False) -> dict[str, Any]:
     # A full collection first: garbage awaiting the cyclic collector is not a leak.
     gc.collect()
     objects = gc.get_objects()
@@ -50,13 +71,15 @@ def _tables(arbiter: Any) -> dict[str, Any]:
         # Every live allocation of the interpreter, strings and bytes included
         # (which the collector does not track).
         "allocated_blocks": sys.getallocatedblocks(),
+        "rss_kib_trimmed": _trimmed_rss_kib() if trim else None,
     }
 
 
 async def _sample_forever(arbiter: Any, out: Path, interval: float) -> None:
     with out.open("a") as fh:
         while True:
-            fh.write(json.dumps(_tables(arbiter)) + "\n")
+            trim = (out.parent / "trim").exists()
+            fh.write(json.dumps(_tables(arbiter, trim)) + "\n")
             fh.flush()
             await asyncio.sleep(interval)
 

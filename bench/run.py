@@ -629,6 +629,8 @@ def _soak_metrics(respawns: int) -> list[Metric]:
         Metric(addrm, addrm,
                f"add/rm churn ({soak_scenarios.ADDRM_RATE:g}/s): idle RSS growth", "rss_growth_mb",
                "MiB", 5.0, strict=True, compare=False),
+        Metric(addrm, addrm, "  same, after malloc_trim(0) (kept pages returned)",
+               "trimmed_rss_growth_mb", "MiB", None, compare=False),
         Metric(addrm, addrm, "  idle fd count growth", "fd_growth", "", 0.0, digits=0,
                compare=False),
         Metric(addrm, addrm, "  circus objects growth (idle)", "circus_objects_growth", "",
