@@ -131,6 +131,30 @@ async def test_a_line_longer_than_a_peek_is_written_in_pieces(
     reader.stop()
 
 
+async def test_a_line_longer_than_a_first_look_is_still_written_whole(
+        pair: tuple[socket.socket, socket.socket]) -> None:
+    # The reader first looks at 256 KiB; a line longer than that but shorter
+    # than a peek must still arrive in one piece, the next unfinished line left.
+    ours, theirs = pair
+    theirs.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 2 * PEEK_SIZE)
+    theirs.setblocking(False)
+    line = b"y" * (PEEK_SIZE * 3 // 5) + b"\n"
+    written: Written = []
+    reader = reader_for(ours, written)
+    data = b"short\n" + line + b"next, unfinished"
+    sent = 0
+    while sent < len(data):
+        try:
+            sent += theirs.send(data[sent:])
+        except BlockingIOError:  # the system capped the buffer: the reader makes room
+            await asyncio.sleep(0.001)
+    await until(lambda: sum(len(data) for data, _ in written) >= len(line) + 6, "the long line")
+    assert line in [chunk[-len(line):] for chunk, _ in written]
+    assert b"".join(chunk for chunk, _ in written) == b"short\n" + line
+    assert left_in(ours) == b"next, unfinished"
+    reader.stop()
+
+
 async def test_finish_takes_all_there_is(pair: tuple[socket.socket, socket.socket]) -> None:
     ours, theirs = pair
     written: Written = []

@@ -24,12 +24,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import logging
 import select
 import socket
-import sys
-import termios
 import time
 from collections.abc import Callable
 
@@ -37,16 +34,22 @@ logger = logging.getLogger("circus")
 
 # Bytes looked at per peek; a line longer than this is written in pieces.
 PEEK_SIZE = 1 << 20
+# Bytes looked at first: the whole lines among them are written at once. A
+# chunk this size stays in the CPU cache between peek, write and consume, and
+# its copy comes from malloc's heap rather than fresh pages (twice the speed
+# of 1 MiB chunks in bench/ papa-output). Only a chunk without a newline makes
+# the reader look at up to PEEK_SIZE for the end of its line.
+_CHUNK = 256 * 1024
 # Bytes taken from one socket per wakeup, so one writer cannot starve the loop.
 _MAX_PER_WAKEUP = 4 << 20
 _FIRST_RETRY = 0.001
 _MAX_RETRY = 0.064  # looks after 1, 2, 4 ... 32 ms: ~60 ms before a stalled line is taken in
 _HUNG_UP = select.POLLHUP | getattr(select, "POLLRDHUP", 0)
-# Nothing queued: a peek this size tells end-of-file from "nothing yet".
-_SMALL_PEEK = 64 * 1024
-# One buffer for every reader (they all run on the loop's thread): consumed
-# bytes are discarded into it.
-_BUFFER = memoryview(bytearray(PEEK_SIZE))
+# One buffer for every reader (they all run on the loop's thread): bytes are
+# peeked into it, and consumed ones discarded into it. What goes to the sink is
+# copied out first, so no reader sees another's bytes.
+_BUFFER = bytearray(PEEK_SIZE)
+_VIEW = memoryview(_BUFFER)
 
 #: Gets whole lines and the time of their first byte (None: now).
 Sink = Callable[[bytes, "float | None"], None]
@@ -97,11 +100,11 @@ class HandedReader:
         if self.closed:
             return
         while not self.closed:
-            data = self._peek()
-            if not data:
+            size = self._peek(PEEK_SIZE)
+            if not size:
                 break
-            self._write(data)
-            self._consume(len(data))
+            self._write(bytes(_VIEW[:size]))
+            self._consume(size)
         self._close()
 
     def stop(self) -> tuple[bytes, float] | None:
@@ -120,52 +123,52 @@ class HandedReader:
     def _on_readable(self) -> None:
         budget = _MAX_PER_WAKEUP
         while budget > 0 and not self.closed:
-            data = self._peek()
-            if data is None:
+            size = self._peek(_CHUNK)
+            if size is None:
                 return
-            if not data:
+            if not size:
                 self.finish()  # EOF
                 return
-            end = data.rfind(b"\n") + 1
-            if end == 0 and len(data) < PEEK_SIZE and not self._hung_up():
-                if len(data) != self._waiting:
+            end = _BUFFER.rfind(b"\n", 0, size) + 1
+            if end == 0 and size == _CHUNK:
+                size = self._peek(PEEK_SIZE) or size  # a long line: look for its end
+                end = _BUFFER.rfind(b"\n", 0, size) + 1
+            if end == 0 and size < PEEK_SIZE and not self._hung_up():
+                if size != self._waiting:
                     # New: stay on the loop, which calls again at once; a fast
                     # writer has usually written more by then (the timers below
                     # would stall it for a millisecond every socketful).
-                    self._waiting, self._retry = len(data), _FIRST_RETRY
+                    self._waiting, self._retry = size, _FIRST_RETRY
                     return
                 if self._retry < _MAX_RETRY:
                     self._wait_for_rest()
                     return
-                self._take_in(data)  # stalled: maybe a writer blocked on a full socket
+                self._take_in(size)  # stalled: maybe a writer blocked on a full socket
                 continue
             self._waiting, self._retry = 0, _FIRST_RETRY
-            end = end or len(data)
-            self._write(data if end == len(data) else data[:end])
+            end = end or size
+            self._write(bytes(_VIEW[:end]))
             self._consume(end)
             budget -= end
 
-    def _peek(self) -> bytes | None:
-        """What the socket holds (b"" at EOF, None when nothing is there now)."""
-        # Sized by what is queued, so the peek lands in a bytes object of the
-        # right size at once (no oversized buffer, no second copy).
+    def _peek(self, size: int) -> int | None:
+        """Copy up to ``size`` bytes the socket holds into ``_BUFFER``, leaving them there.
+
+        Returns:
+            How many were copied: 0 at EOF, None when nothing is there now.
+        """
         try:
-            queued = int.from_bytes(fcntl.ioctl(self._fd, termios.FIONREAD, b"\0\0\0\0"),
-                                    sys.byteorder)
-        except OSError:
-            queued = 0
-        try:
-            return self._sock.recv(min(queued, PEEK_SIZE) or _SMALL_PEEK, socket.MSG_PEEK)
+            return self._sock.recv_into(_VIEW, size, socket.MSG_PEEK)
         except BlockingIOError:
             return None
         except OSError as exc:
             logger.warning("reading a papa output socket failed: %s", exc)
-            return b""
+            return 0
 
     def _consume(self, size: int) -> None:
         while size > 0:
             try:
-                got = self._sock.recv_into(_BUFFER, min(size, PEEK_SIZE))
+                got = self._sock.recv_into(_VIEW, min(size, PEEK_SIZE))
             except BlockingIOError:  # cannot happen: the bytes were peeked
                 return
             if not got:
@@ -179,9 +182,13 @@ class HandedReader:
             data = start + data
         self._sink(data, stamp)
 
-    def _take_in(self, data: bytes) -> None:
-        """Consume a stalled unfinished line into memory (the prefix of the next write)."""
-        self._consume(len(data))
+    def _take_in(self, size: int) -> None:
+        """Consume a stalled unfinished line (``size`` bytes peeked) into memory.
+
+        It becomes the prefix of the next write.
+        """
+        data = bytes(_VIEW[:size])
+        self._consume(size)
         self._waiting, self._retry = 0, _FIRST_RETRY
         start, stamp = self._prefix or (b"", time.time())
         self._prefix = (start + data, stamp)
