@@ -101,12 +101,29 @@ def read_lines(path: Path) -> dict[int, list[str]]:
     return by_pid
 
 
-def check_sequence(pid: int, lines: list[str]) -> int:
-    """Assert *lines* are ``0 .. n-1`` then ``end n``, each once; return n."""
+def check_sequence(pid: int, lines: list[str], *, repeats_allowed: bool = False
+                   ) -> tuple[int, int]:
+    """Assert *lines* are ``0 .. n-1`` then ``end n``, each once; return (n, repeats).
+
+    With *repeats_allowed* (at least once: a SIGKILLed circusd may have
+    written a chunk it could not acknowledge), a number seen before is a
+    repeat and is left out; what remains must still be ``0 .. n-1`` in order.
+    """
     assert lines, f"nothing from writer {pid}"
     assert lines[-1].startswith("end "), f"writer {pid} has no end line: {lines[-3:]}"
     count = int(lines[-1].split()[1])
     numbers = [int(text) for text in lines[:-1]]
+    repeats = 0
+    if repeats_allowed:
+        seen_once: set[int] = set()
+        firsts = []
+        for number in numbers:
+            if number in seen_once:
+                repeats += 1
+            else:
+                seen_once.add(number)
+                firsts.append(number)
+        numbers = firsts
     if numbers != list(range(count)):
         seen: dict[int, int] = defaultdict(int)
         for number in numbers:
@@ -119,21 +136,23 @@ def check_sequence(pid: int, lines: list[str]) -> int:
             f"writer {pid}: {len(numbers)} lines for {count} written; "
             f"{len(missing)} missing (first {missing[:5]}), {len(doubled)} doubled "
             f"(first {doubled[:5]}), first out of order at index {disorder}")
-    return count
+    return count, repeats
 
 
 def restart_under_writers(run: PapaRun, hows: list[str], *, processes: int = 2,
-                          lines_per_s: int = 5000, down_bytes: int = 50_000) -> int:
+                          lines_per_s: int = 5000, down_bytes: int = 50_000,
+                          repeats_allowed: bool = False) -> tuple[int, int]:
     """Papa-hosted numbered writers into one FileStream, circusd ended once per *hows*.
 
     Each end (``quit``, ``term`` or ``kill``: see :meth:`PapaRun.stop_daemon`)
     is followed by a wait until papa holds *down_bytes* of their output (papa
     reads it while no circusd does), then a new circusd on the same config,
     which must adopt the same pids and get output to the file again. At the
-    end each writer's lines must be in the file exactly once, in order.
+    end each writer's lines must be in the file exactly once, in order (with
+    *repeats_allowed*, at least once: see :func:`check_sequence`).
 
     Returns:
-        The number of lines the writers wrote.
+        The number of lines the writers wrote, and how many were repeated.
     """
     out = run.tmp_path / "writers.log"
     stop = run.tmp_path / "stop"
@@ -172,10 +191,11 @@ def restart_under_writers(run: PapaRun, hows: list[str], *, processes: int = 2,
              "the writers' end lines in the file", 30)
     by_pid = read_lines(out)
     assert sorted(by_pid) == pids, f"lines from unexpected pids: {sorted(by_pid)} vs {pids}"
-    counts = [check_sequence(pid, by_pid[pid]) for pid in pids]
+    checked = [check_sequence(pid, by_pid[pid], repeats_allowed=repeats_allowed)
+               for pid in pids]
     assert sorted(run.list_pids(daemon, "writer")) == pids
     assert "Traceback" not in run.logs(), run.logs()
-    return sum(counts)
+    return sum(count for count, _ in checked), sum(repeats for _, repeats in checked)
 
 
 # -- the run ----------------------------------------------------------------------------

@@ -29,7 +29,7 @@ DOWN_BYTES = 50_000
 def test_five_restarts_lose_no_line_and_keep_the_pids(papa_run: PapaRun) -> None:
     started = time.monotonic()
     hows = ["quit" if restart % 2 == 0 else "term" for restart in range(RESTARTS)]
-    lines = restart_under_writers(papa_run, hows, processes=PROCESSES,
-                                  lines_per_s=LINES_PER_S, down_bytes=DOWN_BYTES)
+    lines, _ = restart_under_writers(papa_run, hows, processes=PROCESSES,
+                                     lines_per_s=LINES_PER_S, down_bytes=DOWN_BYTES)
     print(f"\n{lines} lines from {PROCESSES} writers over {RESTARTS} restarts "
           f"in {time.monotonic() - started:.1f} s, none lost or doubled")

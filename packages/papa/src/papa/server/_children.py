@@ -156,9 +156,12 @@ class Children:
                 self._close_pipe(held, fd)
 
     def _on_readable(self, child: ChildIO, stream: IO[bytes]) -> None:
-        if stream.closed:
-            # Closed by an earlier event of the same select() round (the exit's
-            # drain, seen first): this event is stale.
+        if stream.closed or child.delegated:
+            # Stale: an earlier event of the same select() round closed the
+            # pipe (the exit's drain), or handed it to a watcher (an ack that
+            # let the next batch carry the sockets). Reading it now would send
+            # a chunk as a record after the handover, while the watcher already
+            # reads what follows it from the socket: out of order.
             return
         process = child.process
         if not self._read(child, stream) or child.paused or process.removed:
