@@ -21,10 +21,10 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import zmq
 from _circus_peer import peer_env
@@ -343,6 +343,18 @@ class CircusRun:
     def logs(self) -> str:
         """Every daemon's log, for failure messages."""
         return "\n".join(f"--- {d.kind} {d.config.name}\n{d.log_text()}" for d in self.daemons)
+
+
+RunT = TypeVar("RunT", bound=CircusRun)
+
+
+def closed_after(run: RunT) -> Iterator[RunT]:
+    """Yield ``run`` to a fixture's test, then close it and fail on whatever it had to kill."""
+    try:
+        yield run
+    finally:
+        problems = run.close()
+    assert problems == [], f"{problems}\n{run.logs()}"
 
 
 class Listener:

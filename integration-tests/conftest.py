@@ -30,7 +30,7 @@ from typing import Any
 
 import pytest
 from _circus_peer import circus_peer_root
-from _circus_run import CircusRun
+from _circus_run import CircusRun, closed_after
 from _papa_proof_run import PapaRun
 from _papa_run import PapaKernel, start_kernel
 
@@ -312,36 +312,22 @@ def circus_peer() -> Path:
     return circus_peer_root()
 
 
-def _circus_run(tmp_path: Path, peer: Path | None) -> Iterator[CircusRun]:
-    run = CircusRun(tmp_path, peer)
-    try:
-        yield run
-    finally:
-        problems = run.close()
-    assert problems == [], f"{problems}\n{run.logs()}"
-
-
 @pytest.fixture
 def circus_run(tmp_path: Path) -> Iterator[CircusRun]:
     """Our daemons and clients for one test; nothing they start survives it."""
-    yield from _circus_run(tmp_path, None)
+    yield from closed_after(CircusRun(tmp_path))
 
 
 @pytest.fixture
 def upstream_run(tmp_path: Path, circus_peer: Path) -> Iterator[CircusRun]:
     """Like ``circus_run``, with upstream circus 0.19's programs available too."""
-    yield from _circus_run(tmp_path, circus_peer)
+    yield from closed_after(CircusRun(tmp_path, circus_peer))
 
 
 @pytest.fixture
 def papa_run(tmp_path: Path) -> Iterator[PapaRun]:
     """Our daemons with a private papa kernel; teardown kills the kernel and all it hosts."""
-    run = PapaRun(tmp_path)
-    try:
-        yield run
-    finally:
-        problems = run.close()
-    assert problems == [], f"{problems}\n{run.logs()}"
+    yield from closed_after(PapaRun(tmp_path))
 
 
 @pytest.fixture

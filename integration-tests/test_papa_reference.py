@@ -48,7 +48,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _circus_run import PYTHON, SLEEP_CODE, CircusRun, Daemon, alive, wait_for
+from _circus_run import PYTHON, SLEEP_CODE, CircusRun, Daemon, alive, closed_after, wait_for
 from _papa_reference_run import (
     ReferenceKernel,
     quit_upstream,
@@ -93,12 +93,7 @@ def reference() -> Path:
 
 @pytest.fixture
 def run(tmp_path: Path, reference: Path) -> Iterator[CircusRun]:
-    run = CircusRun(tmp_path, reference)
-    try:
-        yield run
-    finally:
-        problems = run.close()
-    assert problems == [], f"{problems}\n{run.logs()}"
+    yield from closed_after(CircusRun(tmp_path, reference))
 
 
 @pytest.fixture
